@@ -1,0 +1,250 @@
+// Package config holds the server's configuration: built-in defaults, then a
+// YAML file, then environment variables (secrets), then command-line flags,
+// and Validate, which reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `switchboard serve` needs.
+type Config struct {
+	// Listen is the HTTP/WebSocket address.
+	Listen string `yaml:"listen"`
+	// SIPListen is the SIP address (UDP and TCP).
+	SIPListen string `yaml:"sip_listen"`
+	// DataDir holds the SQLite database and other state.
+	DataDir string `yaml:"data_dir"`
+	// Demo creates demo users at start and prints their tokens.
+	Demo bool `yaml:"demo"`
+	// AdminKey, when set, is the admin API key (env SWITCHBOARD_ADMIN_KEY
+	// only: never written to the config file).
+	AdminKey string `yaml:"-"`
+
+	TLS    TLS    `yaml:"tls"`
+	Log    Log    `yaml:"log"`
+	Signal Signal `yaml:"signal"`
+	ICE    ICE    `yaml:"ice"`
+	Media  Media  `yaml:"media"`
+	Calls  Calls  `yaml:"calls"`
+}
+
+// TLS enables HTTPS/WSS when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Signal configures the signalling WebSocket.
+type Signal struct {
+	SessionLimit   int           `yaml:"session_limit"`
+	ReconnectGrace time.Duration `yaml:"reconnect_grace"`
+	PingInterval   time.Duration `yaml:"ping_interval"`
+	PongTimeout    time.Duration `yaml:"pong_timeout"`
+	AuthTimeout    time.Duration `yaml:"auth_timeout"`
+	MaxFrameBytes  int           `yaml:"max_frame_bytes"`
+	WriteQueue     int           `yaml:"write_queue"`
+}
+
+// ICEServer is one STUN or TURN server handed to clients.
+type ICEServer struct {
+	URLs       []string `yaml:"urls"`
+	Username   string   `yaml:"username"`
+	Credential string   `yaml:"credential"`
+}
+
+// ICE configures the ICE servers clients are told to use.
+type ICE struct {
+	Servers []ICEServer `yaml:"servers"`
+	// TURNSecret, when set, makes TURN credentials time-limited (the TURN REST
+	// API scheme shared with coturn's use-auth-secret). Env SWITCHBOARD_TURN_SECRET.
+	TURNSecret string        `yaml:"turn_secret"`
+	TURNTTL    time.Duration `yaml:"turn_ttl"`
+}
+
+// Media configures the server's media endpoints.
+type Media struct {
+	// PortMin..PortMax is the UDP range for ICE/RTP; ignored when UDPMuxPort is set.
+	PortMin uint16 `yaml:"port_min"`
+	PortMax uint16 `yaml:"port_max"`
+	// UDPMuxPort, when non-zero, carries every WebRTC leg on one UDP port.
+	UDPMuxPort int `yaml:"udp_mux_port"`
+	// NAT1To1IPs are public addresses announced in place of local ones.
+	NAT1To1IPs []string `yaml:"nat_1to1_ips"`
+	// IncludeLoopback lets ICE use 127.0.0.1 (tests and single-host demos).
+	IncludeLoopback bool `yaml:"include_loopback"`
+	// HoldMusic is a WAV file played to held parties; empty: built-in tune.
+	HoldMusic string `yaml:"hold_music"`
+}
+
+// Calls configures call handling.
+type Calls struct {
+	// RingTimeout is how long a user's devices ring when the user sets none.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		SIPListen: "127.0.0.1:5060",
+		DataDir:   "./data",
+		Log:       Log{Level: "info", Format: "text"},
+		Signal: Signal{
+			SessionLimit:   10,
+			ReconnectGrace: 60 * time.Second,
+			PingInterval:   30 * time.Second,
+			PongTimeout:    10 * time.Second,
+			AuthTimeout:    10 * time.Second,
+			MaxFrameBytes:  64 << 10,
+			WriteQueue:     256,
+		},
+		ICE:   ICE{TURNTTL: 24 * time.Hour},
+		Media: Media{PortMin: 10000, PortMax: 20000},
+		Calls: Calls{RingTimeout: 30 * time.Second},
+	}
+}
+
+// LoadFile overlays the YAML file at path onto c. Unknown keys are errors, so
+// a typo does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+// Env variable names read by ApplyEnv.
+const (
+	EnvAdminKey   = "SWITCHBOARD_ADMIN_KEY"
+	EnvListen     = "SWITCHBOARD_LISTEN"
+	EnvSIPListen  = "SWITCHBOARD_SIP_LISTEN"
+	EnvDataDir    = "SWITCHBOARD_DATA"
+	EnvTURNSecret = "SWITCHBOARD_TURN_SECRET"
+	EnvLogLevel   = "SWITCHBOARD_LOG_LEVEL"
+	EnvDemo       = "SWITCHBOARD_DEMO"
+)
+
+// ApplyEnv overlays environment variables (lookup is os.LookupEnv in
+// production, a map in tests).
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		EnvAdminKey:   &c.AdminKey,
+		EnvListen:     &c.Listen,
+		EnvSIPListen:  &c.SIPListen,
+		EnvDataDir:    &c.DataDir,
+		EnvTURNSecret: &c.ICE.TURNSecret,
+		EnvLogLevel:   &c.Log.Level,
+	}
+	for name, dst := range str {
+		if v, ok := lookup(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	if v, ok := lookup(EnvDemo); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: %s=%q: not a boolean", EnvDemo, v)
+		}
+		c.Demo = b
+	}
+	return nil
+}
+
+// Validate returns every problem with c, joined, or nil.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	checkAddr := func(name, v string) {
+		if _, port, err := net.SplitHostPort(v); err != nil {
+			bad("%s %q: want host:port", name, v)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("%s %q: bad port", name, v)
+		}
+	}
+	checkAddr("listen", c.Listen)
+	checkAddr("sip_listen", c.SIPListen)
+	if c.DataDir == "" {
+		bad("data_dir: must be set")
+	}
+	if c.TLS.Enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		bad("tls: cert_file and key_file go together")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	s := c.Signal
+	if s.SessionLimit < 1 {
+		bad("signal.session_limit: must be at least 1")
+	}
+	for name, d := range map[string]time.Duration{
+		"signal.reconnect_grace": s.ReconnectGrace, "signal.ping_interval": s.PingInterval,
+		"signal.pong_timeout": s.PongTimeout, "signal.auth_timeout": s.AuthTimeout,
+		"calls.ring_timeout": c.Calls.RingTimeout,
+	} {
+		if d <= 0 {
+			bad("%s: must be positive", name)
+		}
+	}
+	if s.MaxFrameBytes < 1024 {
+		bad("signal.max_frame_bytes: must be at least 1024")
+	}
+	if s.WriteQueue < 8 {
+		bad("signal.write_queue: must be at least 8")
+	}
+	for i, srv := range c.ICE.Servers {
+		if len(srv.URLs) == 0 {
+			bad("ice.servers[%d]: urls must not be empty", i)
+		}
+		for _, u := range srv.URLs {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				bad("ice.servers[%d]: url %q: want stun:, turn: or turns:", i, u)
+			}
+		}
+	}
+	if c.ICE.TURNSecret != "" && c.ICE.TURNTTL <= 0 {
+		bad("ice.turn_ttl: must be positive when turn_secret is set")
+	}
+	m := c.Media
+	if m.UDPMuxPort == 0 && (m.PortMin == 0 || m.PortMax < m.PortMin) {
+		bad("media: port_min..port_max %d..%d is not a range", m.PortMin, m.PortMax)
+	}
+	if m.UDPMuxPort < 0 || m.UDPMuxPort > 65535 {
+		bad("media.udp_mux_port %d: bad port", m.UDPMuxPort)
+	}
+	for _, ip := range m.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			bad("media.nat_1to1_ips: %q is not an IP address", ip)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,195 @@
+// Package store defines the narrow persistence interfaces Switchboard's domain
+// packages depend on, and the records they read and write. Implementations live
+// in sub-packages (sqlite today); nothing outside them sees SQL.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+)
+
+// Sentinel errors. Implementations wrap them with %w so callers use errors.Is.
+var (
+	// ErrNotFound: no row with that key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value (extension, SIP username, number) is taken.
+	ErrConflict = errors.New("conflict")
+)
+
+// Account is a company: it owns users and phone numbers.
+type Account struct {
+	ID   ident.AccountID
+	Name string
+	// DefaultCallerID is the E.164 number presented on outbound calls when the
+	// caller asks for none it may use. Empty when unset.
+	DefaultCallerID string
+	CreatedAt       time.Time
+}
+
+// User is a person who places and receives calls from browsers and desk phones.
+type User struct {
+	ID        ident.UserID
+	AccountID ident.AccountID
+	Name      string
+	Extension string
+	// SIPUsername and SIPPassword are the digest credentials of the user's
+	// desk phones. The password is kept as given: SIP digest needs it (or a
+	// per-realm hash, which is just as good to an attacker).
+	SIPUsername  string
+	SIPPassword  string
+	DoNotDisturb bool
+	// RingTimeoutSeconds is how long the user's devices ring before the call
+	// gives up with no-answer. Zero means the server default.
+	RingTimeoutSeconds int
+	// TokenGeneration is bumped to revoke every user token issued before.
+	TokenGeneration int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// UserPatch holds the fields of an update; nil means unchanged.
+type UserPatch struct {
+	Name               *string
+	Extension          *string
+	SIPUsername        *string
+	SIPPassword        *string
+	DoNotDisturb       *bool
+	RingTimeoutSeconds *int
+}
+
+// PhoneNumber is an E.164 number owned by an account, optionally routed to a user.
+type PhoneNumber struct {
+	ID        ident.PhoneNumberID
+	AccountID ident.AccountID
+	Number    string
+	UserID    ident.UserID // empty when not routed to a user
+	CreatedAt time.Time
+}
+
+// PhoneNumberPatch holds the fields of an update; nil means unchanged. A
+// pointer to an empty UserID clears the routing.
+type PhoneNumberPatch struct {
+	UserID *ident.UserID
+}
+
+// LegStats is what a call record keeps about one leg's media.
+type LegStats struct {
+	LegID           ident.LegID `json:"leg_id"`
+	Role            string      `json:"role"`   // "caller" or "callee"
+	Kind            string      `json:"kind"`   // "webrtc" or "sip"
+	Device          string      `json:"device"` // session id or SIP contact
+	Codec           string      `json:"codec"`
+	PacketsSent     uint64      `json:"packets_sent"`
+	PacketsReceived uint64      `json:"packets_received"`
+	PacketsLost     int64       `json:"packets_lost"`
+	JitterMillis    float64     `json:"jitter_ms"`
+}
+
+// CallRecord is one row per call, created when the call starts and closed
+// (EndedAt set) when it ends.
+type CallRecord struct {
+	ID         ident.CallID
+	AccountID  ident.AccountID
+	Direction  string // "outbound", "inbound" or "internal"
+	FromUserID ident.UserID
+	ToUserID   ident.UserID
+	From       string
+	FromName   string
+	To         string
+	// AnsweredBy is the device that answered: a session id or a SIP contact.
+	AnsweredBy string
+	StartedAt  time.Time
+	AnsweredAt *time.Time
+	EndedAt    *time.Time
+	EndReason  string
+	Legs       []LegStats
+	// Transfer notes which calls were joined and by whom; empty when none.
+	Transfer string
+}
+
+// ListOptions pages a listing: at most Limit rows after the row whose id is
+// StartingAfter (empty: from the start).
+type ListOptions struct {
+	Limit         int
+	StartingAfter string
+}
+
+// CallFilter narrows a call-record listing. A non-empty UserID keeps the calls
+// that user placed or received.
+type CallFilter struct {
+	AccountID ident.AccountID
+	UserID    ident.UserID
+	ListOptions
+}
+
+// Accounts stores accounts.
+type Accounts interface {
+	CreateAccount(ctx context.Context, a *Account) error
+	GetAccount(ctx context.Context, id ident.AccountID) (*Account, error)
+	// ListAccounts returns every account, oldest first.
+	ListAccounts(ctx context.Context) ([]Account, error)
+}
+
+// Users stores users.
+type Users interface {
+	// CreateUser fails with ErrConflict when the extension is taken within the
+	// account or the SIP username is taken anywhere.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id ident.UserID) (*User, error)
+	GetUserByExtension(ctx context.Context, account ident.AccountID, ext string) (*User, error)
+	GetUserBySIPUsername(ctx context.Context, username string) (*User, error)
+	// ListUsers returns users oldest first and whether more follow.
+	ListUsers(ctx context.Context, account ident.AccountID, opt ListOptions) ([]User, bool, error)
+	UpdateUser(ctx context.Context, id ident.UserID, p UserPatch) (*User, error)
+	// DeleteUser removes the user and un-routes their phone numbers.
+	DeleteUser(ctx context.Context, id ident.UserID) error
+	// BumpTokenGeneration increments and returns the user's token generation.
+	BumpTokenGeneration(ctx context.Context, id ident.UserID) (int64, error)
+}
+
+// PhoneNumbers stores phone numbers.
+type PhoneNumbers interface {
+	// CreatePhoneNumber fails with ErrConflict when the number exists.
+	CreatePhoneNumber(ctx context.Context, n *PhoneNumber) error
+	GetPhoneNumber(ctx context.Context, id ident.PhoneNumberID) (*PhoneNumber, error)
+	GetPhoneNumberByNumber(ctx context.Context, number string) (*PhoneNumber, error)
+	ListPhoneNumbers(ctx context.Context, account ident.AccountID, opt ListOptions) ([]PhoneNumber, bool, error)
+	UpdatePhoneNumber(ctx context.Context, id ident.PhoneNumberID, p PhoneNumberPatch) (*PhoneNumber, error)
+	DeletePhoneNumber(ctx context.Context, id ident.PhoneNumberID) error
+}
+
+// Settings stores server-wide secrets and flags as key/value strings.
+type Settings interface {
+	// GetSetting returns ErrNotFound when the key is unset.
+	GetSetting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
+	// SetSettingIfAbsent stores value unless the key exists, and returns the
+	// value now stored (so concurrent first starts agree on one secret).
+	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+}
+
+// CallRecords stores call records.
+type CallRecords interface {
+	CreateCallRecord(ctx context.Context, r *CallRecord) error
+	// UpdateCallRecord replaces the stored record with the same id.
+	UpdateCallRecord(ctx context.Context, r *CallRecord) error
+	GetCallRecord(ctx context.Context, id ident.CallID) (*CallRecord, error)
+	// ListCallRecords returns records newest first and whether more follow.
+	ListCallRecords(ctx context.Context, f CallFilter) ([]CallRecord, bool, error)
+	// CloseOpenCallRecords ends every record with no EndedAt (left by a crash)
+	// with the given reason and time, and returns how many it closed.
+	CloseOpenCallRecords(ctx context.Context, reason string, at time.Time) (int, error)
+}
+
+// Store is everything the server persists.
+type Store interface {
+	Accounts
+	Users
+	PhoneNumbers
+	Settings
+	CallRecords
+	Close() error
+}
