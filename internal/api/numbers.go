@@ -1,0 +1,227 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+type numberJSON struct {
+	Object    string  `json:"object"`
+	ID        string  `json:"id"`
+	AccountID string  `json:"account_id"`
+	Number    string  `json:"number"`
+	User      *string `json:"user"`
+	CreatedAt string  `json:"created_at"`
+}
+
+func numberView(n *store.PhoneNumber) numberJSON {
+	v := numberJSON{Object: "phone_number", ID: string(n.ID), AccountID: string(n.AccountID),
+		Number: n.Number, CreatedAt: rfc3339(n.CreatedAt)}
+	if n.UserID != "" {
+		u := string(n.UserID)
+		v.User = &u
+	}
+	return v
+}
+
+func numberNotFound(r *http.Request, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apiErr(http.StatusNotFound, "phone_number_not_found", "no phone number %q", r.PathValue("id"))
+	}
+	return err
+}
+
+// routedUser checks that user (when given) exists in account.
+func (a *API) routedUser(r *http.Request, account ident.AccountID, user string) error {
+	if user == "" {
+		return nil
+	}
+	u, err := a.Store.GetUser(r.Context(), ident.UserID(user))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.AccountID != account) {
+		return apiErr(http.StatusBadRequest, "unknown_user", "user %q does not exist in the account", user)
+	}
+	return err
+}
+
+func (a *API) createNumber(r *http.Request) (int, any, error) {
+	var in struct {
+		Number    string  `json:"number"`
+		User      *string `json:"user"`
+		AccountID *string `json:"account_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if !ValidE164(in.Number) {
+		return 0, nil, apiErr(http.StatusBadRequest, "invalid_e164", "number %q is not E.164 (+ and 7 to 15 digits)", in.Number)
+	}
+	n := store.PhoneNumber{AccountID: a.DefaultAccount, Number: in.Number}
+	if in.AccountID != nil {
+		if _, err := a.Store.GetAccount(r.Context(), ident.AccountID(*in.AccountID)); err != nil {
+			return 0, nil, apiErr(http.StatusBadRequest, "unknown_account", "account %q does not exist", *in.AccountID)
+		}
+		n.AccountID = ident.AccountID(*in.AccountID)
+	}
+	if in.User != nil {
+		if err := a.routedUser(r, n.AccountID, *in.User); err != nil {
+			return 0, nil, err
+		}
+		n.UserID = ident.UserID(*in.User)
+	}
+	if err := a.Store.CreatePhoneNumber(r.Context(), &n); err != nil {
+		return 0, nil, conflictErr(err)
+	}
+	return http.StatusCreated, numberView(&n), nil
+}
+
+func (a *API) listNumbers(r *http.Request) (int, any, error) {
+	opt, err := listOptions(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	nums, more, err := a.Store.ListPhoneNumbers(r.Context(), ident.AccountID(r.URL.Query().Get("account_id")), opt)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := listJSON[numberJSON]{Object: "list", Data: make([]numberJSON, 0, len(nums)), HasMore: more}
+	for i := range nums {
+		out.Data = append(out.Data, numberView(&nums[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+func (a *API) getNumber(r *http.Request) (int, any, error) {
+	n, err := a.Store.GetPhoneNumber(r.Context(), ident.PhoneNumberID(r.PathValue("id")))
+	if err != nil {
+		return 0, nil, numberNotFound(r, err)
+	}
+	return http.StatusOK, numberView(n), nil
+}
+
+func (a *API) updateNumber(r *http.Request) (int, any, error) {
+	var in struct {
+		User *string `json:"user"`
+	}
+	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	id := ident.PhoneNumberID(r.PathValue("id"))
+	n, err := a.Store.GetPhoneNumber(r.Context(), id)
+	if err != nil {
+		return 0, nil, numberNotFound(r, err)
+	}
+	var patch store.PhoneNumberPatch
+	if in.User != nil {
+		if err := a.routedUser(r, n.AccountID, *in.User); err != nil {
+			return 0, nil, err
+		}
+		u := ident.UserID(*in.User)
+		patch.UserID = &u
+	}
+	n, err = a.Store.UpdatePhoneNumber(r.Context(), id, patch)
+	if err != nil {
+		return 0, nil, numberNotFound(r, err)
+	}
+	return http.StatusOK, numberView(n), nil
+}
+
+func (a *API) deleteNumber(r *http.Request) (int, any, error) {
+	id := ident.PhoneNumberID(r.PathValue("id"))
+	if err := a.Store.DeletePhoneNumber(r.Context(), id); err != nil {
+		return 0, nil, numberNotFound(r, err)
+	}
+	return http.StatusOK, map[string]any{"object": "phone_number", "id": id, "deleted": true}, nil
+}
+
+type callJSON struct {
+	Object     string           `json:"object"`
+	ID         string           `json:"id"`
+	AccountID  string           `json:"account_id"`
+	Direction  string           `json:"direction"`
+	FromUser   string           `json:"from_user,omitempty"`
+	ToUser     string           `json:"to_user,omitempty"`
+	From       string           `json:"from"`
+	FromName   string           `json:"from_name"`
+	To         string           `json:"to"`
+	AnsweredBy string           `json:"answered_by,omitempty"`
+	StartedAt  string           `json:"started_at"`
+	AnsweredAt *string          `json:"answered_at"`
+	EndedAt    *string          `json:"ended_at"`
+	EndReason  string           `json:"end_reason,omitempty"`
+	Transfer   string           `json:"transfer,omitempty"`
+	Legs       []store.LegStats `json:"legs"`
+}
+
+func optTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := rfc3339(*t)
+	return &s
+}
+
+func callView(c *store.CallRecord) callJSON {
+	legs := c.Legs
+	if legs == nil {
+		legs = []store.LegStats{}
+	}
+	return callJSON{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction,
+		FromUser: string(c.FromUserID), ToUser: string(c.ToUserID), From: c.From, FromName: c.FromName,
+		To: c.To, AnsweredBy: c.AnsweredBy, StartedAt: rfc3339(c.StartedAt), AnsweredAt: optTime(c.AnsweredAt),
+		EndedAt: optTime(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs}
+}
+
+// callScope returns the filter a caller may see: admin everything, a user
+// token only that user's calls.
+func (a *API) callScope(r *http.Request) (store.CallFilter, error) {
+	key := bearer(r)
+	if key != "" && a.AdminKey.Check(key) {
+		return store.CallFilter{AccountID: ident.AccountID(r.URL.Query().Get("account_id"))}, nil
+	}
+	id, err := a.userIdentity(r)
+	if err != nil {
+		return store.CallFilter{}, err
+	}
+	return store.CallFilter{AccountID: id.AccountID, UserID: id.UserID}, nil
+}
+
+func (a *API) listCalls(r *http.Request) (int, any, error) {
+	f, err := a.callScope(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if f.ListOptions, err = listOptions(r); err != nil {
+		return 0, nil, err
+	}
+	calls, more, err := a.Store.ListCallRecords(r.Context(), f)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := listJSON[callJSON]{Object: "list", Data: make([]callJSON, 0, len(calls)), HasMore: more}
+	for i := range calls {
+		out.Data = append(out.Data, callView(&calls[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+func (a *API) getCall(r *http.Request) (int, any, error) {
+	f, err := a.callScope(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := a.Store.GetCallRecord(r.Context(), ident.CallID(r.PathValue("id")))
+	if err == nil && f.UserID != "" && c.FromUserID != f.UserID && c.ToUserID != f.UserID {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil, apiErr(http.StatusNotFound, "call_not_found", "no call %q", r.PathValue("id"))
+	} else if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, callView(c), nil
+}
+

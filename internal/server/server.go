@@ -1,0 +1,185 @@
+// Package server assembles a running Switchboard from a Config: the store,
+// credentials, the signalling hub, the REST API and the listeners. The CLI
+// and the end-to-end tests start servers through it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/api"
+	"github.com/switchboard-voice/switchboard/internal/auth"
+	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/signal"
+	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
+)
+
+// Server is a running Switchboard.
+type Server struct {
+	Config   config.Config
+	Store    store.Store
+	Tokens   *auth.Tokens
+	Hub      *signal.Hub
+	Log      *slog.Logger
+	Account  ident.AccountID // the default account
+	AdminKey *auth.AdminKey
+	// FreshAdminKey is a key generated at this start, to print once.
+	FreshAdminKey string
+
+	ln    net.Listener
+	http  *http.Server
+	ready atomic.Bool
+	done  chan error
+}
+
+// Open prepares a server (store, migrations, secrets, default account)
+// without listening, so CLI commands can use the same state.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "switchboard.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Log: log, done: make(chan error, 1)}
+	if err := s.init(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) init(ctx context.Context) (err error) {
+	if s.Tokens, err = auth.NewTokens(ctx, s.Store); err != nil {
+		return err
+	}
+	if s.Account, err = EnsureDefaultAccount(ctx, s.Store); err != nil {
+		return err
+	}
+	return nil
+}
+
+// LoadAdminKey reads or creates the admin key (rotate replaces a stored one).
+func (s *Server) LoadAdminKey(ctx context.Context, rotate bool) error {
+	k, fresh, err := auth.LoadAdminKey(ctx, s.Store, s.Config.AdminKey, rotate)
+	if err != nil {
+		return err
+	}
+	s.AdminKey, s.FreshAdminKey = k, fresh
+	return nil
+}
+
+// EnsureDefaultAccount returns the oldest account, creating "Default" when
+// there is none.
+func EnsureDefaultAccount(ctx context.Context, st store.Accounts) (ident.AccountID, error) {
+	accts, err := st.ListAccounts(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(accts) > 0 {
+		return accts[0].ID, nil
+	}
+	a := store.Account{Name: "Default"}
+	if err := st.CreateAccount(ctx, &a); err != nil {
+		return "", err
+	}
+	return a.ID, nil
+}
+
+// Start listens and serves until Shutdown.
+func (s *Server) Start(ctx context.Context) error {
+	if s.AdminKey == nil {
+		if err := s.LoadAdminKey(ctx, false); err != nil {
+			return err
+		}
+	}
+	if n, err := s.Store.CloseOpenCallRecords(ctx, "failed", time.Now()); err != nil {
+		return err
+	} else if n > 0 {
+		s.Log.Warn("closed call records left open by an earlier run", "count", n)
+	}
+	s.Hub = signal.NewHub(s.Config.Signal, s.Tokens, s.Log)
+	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
+		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account}
+	mux := a.Handler()
+	mux.Handle("/v1/webrtc", s.Hub)
+
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.Config.Listen, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	if s.Config.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(s.Config.TLS.CertFile, s.Config.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.ln = tls.NewListener(ln, s.http.TLSConfig)
+	}
+	go func() {
+		err := s.http.Serve(s.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	s.ready.Store(true)
+	s.Log.Info("switchboard listening", "addr", s.Addr(), "tls", s.Config.TLS.Enabled())
+	return nil
+}
+
+// Addr is the bound HTTP address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the base URL of the HTTP listener.
+func (s *Server) URL() string {
+	if s.Config.TLS.Enabled() {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// WebSocketURL is the signalling endpoint.
+func (s *Server) WebSocketURL() string {
+	if s.Config.TLS.Enabled() {
+		return "wss://" + s.Addr() + "/v1/webrtc"
+	}
+	return "ws://" + s.Addr() + "/v1/webrtc"
+}
+
+// Done delivers the HTTP server's exit error once it stops.
+func (s *Server) Done() <-chan error { return s.done }
+
+// Shutdown drains: going_away to every socket, then the HTTP server, then
+// the store. It is safe to call once the server has started.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	var errs []error
+	if s.Hub != nil {
+		errs = append(errs, s.Hub.Shutdown(ctx))
+	}
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	errs = append(errs, s.Store.Close())
+	return errors.Join(errs...)
+}
+
+// Close releases the store of a server that was opened but not started.
+func (s *Server) Close() error { return s.Store.Close() }

@@ -1,0 +1,371 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-voice/switchboard/internal/auth"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+const writeTimeout = 10 * time.Second
+
+// conn is one WebSocket. Only the writer goroutine writes data frames; the
+// reader is the HTTP handler's goroutine; a pinger checks liveness.
+type conn struct {
+	hub *Hub
+	ws  *websocket.Conn
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	out    chan []byte
+	fatalc chan *protocol.Error
+	failed atomic.Bool
+	wdone  chan struct{} // closed when the writer has stopped
+
+	mu      sync.Mutex
+	session *Session
+	expiry  *time.Timer
+}
+
+// ServeHTTP upgrades /v1/webrtc and runs the socket until it closes.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	proto := pickSubprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
+	if proto == "" {
+		http.Error(w, `{"error":"offer subprotocol `+protocol.Subprotocol+`","code":"unsupported_subprotocol"}`, http.StatusBadRequest)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{proto},
+		InsecureSkipVerify: true, // browsers on any origin may connect; auth is the token
+	})
+	if err != nil {
+		return // Accept has answered the HTTP request
+	}
+	ws.SetReadLimit(int64(h.cfg.MaxFrameBytes) + 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel,
+		out: make(chan []byte, h.cfg.WriteQueue), fatalc: make(chan *protocol.Error, 1),
+		wdone: make(chan struct{})}
+	if !h.addConn(c) {
+		cancel()
+		_ = ws.Close(websocket.StatusGoingAway, "server is shutting down")
+		return
+	}
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); c.writeLoop() }()
+	go func() { defer h.wg.Done(); c.pingLoop() }()
+	defer h.wg.Done()
+	c.readLoop()
+}
+
+func pickSubprotocol(offered []string) string {
+	for _, header := range offered {
+		for _, p := range strings.Split(header, ",") {
+			switch p = strings.TrimSpace(p); p {
+			case protocol.Subprotocol, protocol.SubprotocolAlias:
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func (c *conn) setSession(s *Session) {
+	c.mu.Lock()
+	c.session = s
+	c.mu.Unlock()
+}
+
+func (c *conn) getSession() *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// enqueue hands a frame to the writer, or fails the socket as a slow consumer.
+func (c *conn) enqueue(frame []byte) {
+	select {
+	case <-c.ctx.Done():
+	case c.out <- frame:
+	default:
+		c.fail(fatal(protocol.CodeSlowConsumer, "client is not reading its frames"))
+	}
+}
+
+func (c *conn) send(msg protocol.Message) {
+	frame, err := protocol.Encode(msg)
+	if err != nil {
+		c.hub.log.Error("encode frame", "type", msg.MessageType(), "err", err)
+		return
+	}
+	c.enqueue(frame)
+}
+
+// fail makes the writer send e (the first fatal error wins) and close.
+func (c *conn) fail(e *protocol.Error) {
+	c.failed.Store(true)
+	select {
+	case c.fatalc <- e:
+	default:
+	}
+}
+
+func (c *conn) readLoop() {
+	defer c.finish()
+	s := c.authenticate()
+	if s == nil {
+		return
+	}
+	for {
+		data, err := c.readFrame()
+		if err != nil {
+			return
+		}
+		if data == nil {
+			continue
+		}
+		c.dispatch(s, data)
+	}
+}
+
+// readFrame returns the next text frame, nil for a frame that was answered
+// with a non-fatal error, or an error when the socket is done.
+func (c *conn) readFrame() ([]byte, error) {
+	typ, r, err := c.ws.Reader(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(c.hub.cfg.MaxFrameBytes)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		c.fail(fatal(protocol.CodeInvalidMessage, "frame exceeds the size limit"))
+		return nil, errors.New("frame too large")
+	}
+	if typ != websocket.MessageText {
+		c.send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "frames must be JSON text"})
+		return nil, nil
+	}
+	return data, nil
+}
+
+// authenticate reads the first frame, which must be a valid authenticate,
+// within the auth timeout, and binds a session.
+func (c *conn) authenticate() *Session {
+	h := c.hub
+	rctx, cancel := context.WithTimeout(c.ctx, h.cfg.AuthTimeout)
+	typ, r, err := c.ws.Reader(rctx)
+	cancel()
+	if err != nil {
+		if rctx.Err() != nil && c.ctx.Err() == nil {
+			c.fail(fatal(protocol.CodeAuthFailed, "no authenticate frame in time"))
+		}
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(h.cfg.MaxFrameBytes)+1))
+	if err != nil || typ != websocket.MessageText || len(data) > h.cfg.MaxFrameBytes {
+		c.fail(fatal(protocol.CodeAuthFailed, "the first frame must be authenticate"))
+		return nil
+	}
+	msg, err := protocol.DecodeClient(data)
+	am, ok := msg.(*protocol.Authenticate)
+	if err != nil || !ok {
+		c.fail(fatal(protocol.CodeAuthFailed, "the first frame must be authenticate with a token"))
+		return nil
+	}
+	id, err := h.auth.Verify(c.ctx, am.Token)
+	if err != nil {
+		e := fatal(protocol.CodeAuthFailed, authMessage(err))
+		e.ReqID = am.ReqID
+		c.fail(e)
+		return nil
+	}
+	s, reconnected, perr := h.attach(c, id, ident.SessionID(am.SessionID))
+	if perr != nil {
+		perr.ReqID = am.ReqID
+		c.fail(perr)
+		return nil
+	}
+	c.armExpiry(id.ExpiresAt)
+	c.send(&protocol.Authenticated{ReqID: am.ReqID, UserID: string(s.UserID),
+		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
+	if reconnected {
+		h.getHandler().SessionRestored(s)
+		s.flushBacklog()
+	}
+	h.log.Debug("socket authenticated", "user", s.UserID, "session", s.ID, "reconnected", reconnected)
+	return s
+}
+
+func authMessage(err error) string {
+	switch {
+	case errors.Is(err, auth.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, auth.ErrTokenRevoked):
+		return "token revoked"
+	case errors.Is(err, auth.ErrInvalidToken):
+		return "invalid token"
+	}
+	return "token could not be checked"
+}
+
+// armExpiry (re)schedules auth_expired at exp.
+func (c *conn) armExpiry(exp time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	c.expiry = time.AfterFunc(time.Until(exp), func() {
+		c.fail(fatal(protocol.CodeAuthExpired, "token expired"))
+	})
+}
+
+func (c *conn) dispatch(s *Session, data []byte) {
+	msg, err := protocol.DecodeClient(data)
+	if err != nil {
+		var de *protocol.DecodeError
+		e := &protocol.Error{Code: protocol.CodeInvalidMessage, Message: err.Error()}
+		if errors.As(err, &de) {
+			e.ReqID, e.CallID = de.ReqID, de.CallID
+		}
+		c.send(e)
+		return
+	}
+	switch m := msg.(type) {
+	case *protocol.Ping:
+		c.send(&protocol.Pong{ReqID: m.ReqID})
+	case *protocol.AuthRefresh:
+		c.refresh(s, m)
+	case *protocol.Authenticate:
+		c.send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "already authenticated", ReqID: m.ReqID})
+	default:
+		c.hub.getHandler().HandleMessage(s, msg)
+	}
+}
+
+// refresh swaps in a new token of the same user and moves the expiry.
+func (c *conn) refresh(s *Session, m *protocol.AuthRefresh) {
+	id, err := c.hub.auth.Verify(c.ctx, m.Token)
+	if err == nil && id.UserID != s.UserID {
+		err = errors.New("token is for another user")
+	}
+	if err != nil {
+		msg := err.Error()
+		if !strings.Contains(msg, "another user") {
+			msg = authMessage(err)
+		}
+		c.send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "auth.refresh: " + msg, ReqID: m.ReqID})
+		return
+	}
+	c.armExpiry(id.ExpiresAt)
+	c.send(&protocol.AuthRefreshed{ReqID: m.ReqID})
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	for {
+		select {
+		case frame := <-c.out:
+			if !c.write(frame) {
+				c.cancel()
+				return
+			}
+		case e := <-c.fatalc:
+			c.closeWith(e)
+			return
+		case <-c.ctx.Done():
+			_ = c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+func (c *conn) write(frame []byte) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, frame) == nil
+}
+
+// closeWith flushes queued frames (unless the client is not reading), sends
+// the fatal error and closes the socket.
+func (c *conn) closeWith(e *protocol.Error) {
+	if e.Code != protocol.CodeSlowConsumer {
+	drain:
+		for {
+			select {
+			case frame := <-c.out:
+				if !c.write(frame) {
+					break drain
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	if frame, err := protocol.Encode(e); err == nil {
+		c.write(frame)
+	}
+	status := websocket.StatusPolicyViolation
+	if e.Code == protocol.CodeGoingAway {
+		status = websocket.StatusGoingAway
+	}
+	_ = c.ws.Close(status, string(e.Code))
+	c.cancel()
+}
+
+func (c *conn) pingLoop() {
+	t := time.NewTicker(c.hub.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.PongTimeout)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil && c.ctx.Err() == nil {
+				c.fail(fatal(protocol.CodeIdleTimeout, "no pong in time"))
+				return
+			}
+		}
+	}
+}
+
+// finish runs when the reader stops: the socket is done; the session, if
+// any, enters its grace period.
+func (c *conn) finish() {
+	c.mu.Lock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	s := c.session
+	c.mu.Unlock()
+	// A failed socket is closed by the writer once it has sent the error;
+	// otherwise the peer went away and the writer just stops.
+	if !c.failed.Load() {
+		c.cancel()
+	}
+	select {
+	case <-c.wdone:
+	case <-time.After(2 * writeTimeout):
+		c.cancel()
+	}
+	c.hub.removeConn(c)
+	if s != nil && s.unbind(c) {
+		c.hub.detached(s)
+	}
+}

@@ -1,0 +1,137 @@
+package signal
+
+import (
+	"sync"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/auth"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// maxBacklog bounds the frames kept for a disconnected session.
+const maxBacklog = 64
+
+// Session is one device session: a socket and its reconnects. The call layer
+// sends to it without caring whether the socket is up right now.
+type Session struct {
+	ID        ident.SessionID
+	UserID    ident.UserID
+	AccountID ident.AccountID
+
+	hub *Hub
+
+	mu      sync.Mutex
+	conn    *conn
+	backlog [][]byte
+	grace   *time.Timer
+	ended   bool
+}
+
+func newSession(h *Hub, id auth.Identity) *Session {
+	return &Session{ID: ident.NewSessionID(), UserID: id.UserID, AccountID: id.AccountID, hub: h}
+}
+
+// Send queues msg for the device. While the socket is down, only frames that
+// still matter after a reconnect are kept (call.ended); the rest of a live
+// call's state is summed up by call.restored. Send never blocks.
+func (s *Session) Send(msg protocol.Message) {
+	frame, err := protocol.Encode(msg)
+	if err != nil {
+		s.hub.log.Error("encode frame", "type", msg.MessageType(), "err", err)
+		return
+	}
+	s.mu.Lock()
+	c := s.conn
+	if c == nil && !s.ended && msg.MessageType() == protocol.TypeCallEnded && len(s.backlog) < maxBacklog {
+		s.backlog = append(s.backlog, frame)
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.enqueue(frame)
+	}
+}
+
+// Connected reports whether the session has a socket right now.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// bind attaches c, stops any grace timer and returns the socket it replaced.
+func (s *Session) bind(c *conn) (old *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, s.conn = s.conn, c
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	c.setSession(s)
+	return old
+}
+
+// flushBacklog sends what was kept while the socket was down.
+func (s *Session) flushBacklog() {
+	s.mu.Lock()
+	frames, c := s.backlog, s.conn
+	s.backlog = nil
+	s.mu.Unlock()
+	for _, f := range frames {
+		if c != nil {
+			c.enqueue(f)
+		}
+	}
+}
+
+// unbind detaches c if it is still the session's socket.
+func (s *Session) unbind(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return false
+	}
+	s.conn = nil
+	return true
+}
+
+func (s *Session) currentConn() *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+func (s *Session) startGrace(d time.Duration, expire func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.conn != nil {
+		return
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+	}
+	s.grace = time.AfterFunc(d, expire)
+}
+
+// markEnded flips the session to ended once; it reports whether this call did.
+func (s *Session) markEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.ended = true
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.backlog = nil
+	return true
+}
+
+func (s *Session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}

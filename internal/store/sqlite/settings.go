@@ -1,0 +1,38 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+)
+
+// GetSetting returns the value stored under key, or store.ErrNotFound.
+func (d *DB) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := d.db.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	if err != nil {
+		return "", notFound(err, "setting", key)
+	}
+	return v, nil
+}
+
+// SetSetting stores value under key, replacing any previous value.
+func (d *DB) SetSetting(ctx context.Context, key, value string) error {
+	_, err := d.db.ExecContext(ctx,
+		`INSERT INTO settings (key, value) VALUES (?, ?)
+		 ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("set setting %q: %w", key, err)
+	}
+	return nil
+}
+
+// SetSettingIfAbsent stores value under key unless the key exists, and
+// returns whichever value is stored afterwards.
+func (d *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	_, err := d.db.ExecContext(ctx,
+		"INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", key, value)
+	if err != nil {
+		return "", fmt.Errorf("set setting %q: %w", key, err)
+	}
+	return d.GetSetting(ctx, key)
+}

@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+const userCols = "id, account_id, name, extension, sip_username, sip_password, " +
+	"do_not_disturb, ring_timeout_seconds, token_generation, created_at, updated_at"
+
+// CreateUser inserts u, filling in its ID and timestamps when unset.
+func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
+	if u.ID == "" {
+		u.ID = ident.NewUserID()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now()
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = u.CreatedAt
+	}
+	_, err := d.db.ExecContext(ctx,
+		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, u.SIPPassword,
+		u.DoNotDisturb, u.RingTimeoutSeconds, u.TokenGeneration,
+		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+	if err != nil {
+		return userWriteError(err, u.ID, u.Extension, u.SIPUsername)
+	}
+	return nil
+}
+
+// userWriteError maps a failed insert or update of a user to ErrConflict
+// naming the taken value, or wraps it as is.
+func userWriteError(err error, id ident.UserID, ext, sipUser string) error {
+	if !isUnique(err) {
+		return fmt.Errorf("write user %q: %w", id, err)
+	}
+	switch {
+	case containsCol(err, "users.sip_username"):
+		return fmt.Errorf("sip username %q is taken: %w", sipUser, store.ErrConflict)
+	case containsCol(err, "users.extension"):
+		return fmt.Errorf("extension %q is taken: %w", ext, store.ErrConflict)
+	}
+	return fmt.Errorf("user id %q is taken: %w", id, store.ErrConflict)
+}
+
+// GetUser returns the user with the given id.
+func (d *DB) GetUser(ctx context.Context, id ident.UserID) (*store.User, error) {
+	return d.getUser(ctx, "user", id, "id = ?", id)
+}
+
+// GetUserByExtension returns the user of account with extension ext.
+func (d *DB) GetUserByExtension(ctx context.Context, account ident.AccountID, ext string) (*store.User, error) {
+	return d.getUser(ctx, "extension", ext, "account_id = ? AND extension = ?", account, ext)
+}
+
+// GetUserBySIPUsername returns the user whose SIP username is username.
+func (d *DB) GetUserBySIPUsername(ctx context.Context, username string) (*store.User, error) {
+	if username == "" {
+		return nil, fmt.Errorf("sip username %q: %w", username, store.ErrNotFound)
+	}
+	return d.getUser(ctx, "sip username", username, "sip_username = ?", username)
+}
+
+func (d *DB) getUser(ctx context.Context, what string, key any, where string, args ...any) (*store.User, error) {
+	row := d.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE "+where, args...)
+	u, err := scanUser(row)
+	if err != nil {
+		return nil, notFound(err, what, key)
+	}
+	return u, nil
+}
+
+// ListUsers returns the users of account (all users when account is empty),
+// oldest first, and whether more follow.
+func (d *DB) ListUsers(ctx context.Context, account ident.AccountID, opt store.ListOptions) ([]store.User, bool, error) {
+	q := listQuery[store.User]{table: "users", cols: userCols, scanRow: scanUser}
+	if account != "" {
+		q.where, q.args = []string{"account_id = ?"}, []any{account}
+	}
+	return q.run(ctx, d, opt)
+}
+
+// UpdateUser applies the non-nil fields of p, bumps UpdatedAt and returns
+// the updated user.
+func (d *DB) UpdateUser(ctx context.Context, id ident.UserID, p store.UserPatch) (*store.User, error) {
+	sets, args := userPatchSets(p)
+	sets = append(sets, "updated_at = ?")
+	args = append(args, formatTime(now()), id)
+	row := d.db.QueryRowContext(ctx,
+		"UPDATE users SET "+strings.Join(sets, ", ")+" WHERE id = ? RETURNING "+userCols, args...)
+	u, err := scanUser(row)
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, notFound(err, "user", id)
+	}
+	return nil, userWriteError(err, id, deref(p.Extension), deref(p.SIPUsername))
+}
+
+// userPatchSets returns the SET clauses and arguments for p's non-nil fields.
+func userPatchSets(p store.UserPatch) ([]string, []any) {
+	var sets []string
+	var args []any
+	add := func(col string, v any) {
+		sets = append(sets, col+" = ?")
+		args = append(args, v)
+	}
+	if p.Name != nil {
+		add("name", *p.Name)
+	}
+	if p.Extension != nil {
+		add("extension", *p.Extension)
+	}
+	if p.SIPUsername != nil {
+		add("sip_username", *p.SIPUsername)
+	}
+	if p.SIPPassword != nil {
+		add("sip_password", *p.SIPPassword)
+	}
+	if p.DoNotDisturb != nil {
+		add("do_not_disturb", *p.DoNotDisturb)
+	}
+	if p.RingTimeoutSeconds != nil {
+		add("ring_timeout_seconds", *p.RingTimeoutSeconds)
+	}
+	return sets, args
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// DeleteUser removes the user; their phone numbers are un-routed by the
+// foreign key's ON DELETE SET NULL.
+func (d *DB) DeleteUser(ctx context.Context, id ident.UserID) error {
+	return d.execOne(ctx, "user", id, "DELETE FROM users WHERE id = ?", id)
+}
+
+// BumpTokenGeneration increments and returns the user's token generation.
+func (d *DB) BumpTokenGeneration(ctx context.Context, id ident.UserID) (int64, error) {
+	var gen int64
+	err := d.db.QueryRowContext(ctx,
+		`UPDATE users SET token_generation = token_generation + 1, updated_at = ?
+		 WHERE id = ? RETURNING token_generation`, formatTime(now()), id).Scan(&gen)
+	if err != nil {
+		return 0, notFound(err, "user", id)
+	}
+	return gen, nil
+}
+
+func scanUser(r rowScanner) (*store.User, error) {
+	var u store.User
+	var created, updated string
+	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &u.SIPPassword,
+		&u.DoNotDisturb, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if u.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if u.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
