@@ -85,8 +85,14 @@ func (t *Tokens) Mint(u *store.User, ttl time.Duration) (string, time.Time, erro
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
 	}
+	return t.MintUntil(u, t.now().Add(ttl))
+}
+
+// MintUntil returns a token for u that expires at exp (whole seconds, as JWT
+// carries them).
+func (t *Tokens) MintUntil(u *store.User, exp time.Time) (string, time.Time, error) {
 	now := t.now()
-	exp := now.Add(ttl).Truncate(time.Second)
+	exp = exp.Truncate(time.Second)
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   string(u.ID),

@@ -165,13 +165,14 @@ func (c *conn) readFrame() ([]byte, error) {
 // within the auth timeout, and binds a session.
 func (c *conn) authenticate() *Session {
 	h := c.hub
-	rctx, cancel := context.WithTimeout(c.ctx, h.cfg.AuthTimeout)
-	typ, r, err := c.ws.Reader(rctx)
-	cancel()
+	// A read context that expires closes the socket (coder/websocket), so
+	// the deadline is a timer that fails the socket with a proper error.
+	timer := time.AfterFunc(h.cfg.AuthTimeout, func() {
+		c.fail(fatal(protocol.CodeAuthFailed, "no authenticate frame in time"))
+	})
+	defer timer.Stop()
+	typ, r, err := c.ws.Reader(c.ctx)
 	if err != nil {
-		if rctx.Err() != nil && c.ctx.Err() == nil {
-			c.fail(fatal(protocol.CodeAuthFailed, "no authenticate frame in time"))
-		}
 		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(r, int64(h.cfg.MaxFrameBytes)+1))
