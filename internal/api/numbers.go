@@ -224,4 +224,3 @@ func (a *API) getCall(r *http.Request) (int, any, error) {
 	}
 	return http.StatusOK, callView(c), nil
 }
-

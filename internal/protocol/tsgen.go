@@ -57,7 +57,6 @@ func TypeScript() string {
 	return b.String()
 }
 
-
 func writeMessages(b *strings.Builder, side string, reg map[Type]func() Message) []string {
 	var types []string
 	for typ := range reg {

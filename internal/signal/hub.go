@@ -222,4 +222,3 @@ func (noCalls) HandleMessage(s *Session, msg protocol.Message) {
 }
 func (noCalls) SessionRestored(*Session) {}
 func (noCalls) SessionEnded(*Session)    {}
-
