@@ -113,7 +113,7 @@ func conflictErr(err error) error {
 	switch {
 	case strings.Contains(msg, "extension"):
 		code = "extension_taken"
-	case strings.Contains(msg, "sip_username"), strings.Contains(msg, "SIP username"):
+	case strings.Contains(strings.ToLower(msg), "sip username"), strings.Contains(msg, "sip_username"):
 		code = "sip_username_taken"
 	case strings.Contains(msg, "number"):
 		code = "number_taken"
@@ -151,6 +151,11 @@ func (a *API) createUser(r *http.Request) (int, any, error) {
 	}
 	if in.RingTimeoutSeconds != nil {
 		u.RingTimeoutSeconds = *in.RingTimeoutSeconds
+	}
+	// Name the extension clash first: the default SIP username is the
+	// extension, so the store could report either.
+	if _, err := a.Store.GetUserByExtension(r.Context(), u.AccountID, u.Extension); err == nil {
+		return 0, nil, apiErr(http.StatusConflict, "extension_taken", "extension %q is taken", u.Extension)
 	}
 	if err := a.Store.CreateUser(r.Context(), &u); err != nil {
 		return 0, nil, conflictErr(err)
