@@ -61,7 +61,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
-	h.wg.Add(3)
 	go func() { defer h.wg.Done(); c.writeLoop() }()
 	go func() { defer h.wg.Done(); c.pingLoop() }()
 	defer h.wg.Done()

@@ -194,6 +194,8 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 }
 
+// addConn registers c and its three goroutines; under the lock, so no Add
+// can follow Shutdown's Wait.
 func (h *Hub) addConn(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -201,6 +203,7 @@ func (h *Hub) addConn(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
+	h.wg.Add(3)
 	return true
 }
 
