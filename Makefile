@@ -8,7 +8,7 @@ LISTEN   ?= 127.0.0.1:8080
 DATA     ?= ./data
 FUZZTIME ?= 10s
 
-.PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean
+.PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench
 
 all: build
 
@@ -49,3 +49,12 @@ generate:
 
 clean:
 	rm -rf bin
+
+# Load test: N concurrent bridged calls against a real server process,
+# compared with the same server idle (see bench/load).
+BENCH_CALLS    ?= 10
+BENCH_DURATION ?= 10s
+bench: deps
+	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION)
+	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION) -codec pcmu
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio

@@ -18,8 +18,10 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/api"
 	"github.com/switchboard-voice/switchboard/internal/auth"
+	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/signal"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
@@ -31,6 +33,8 @@ type Server struct {
 	Store    store.Store
 	Tokens   *auth.Tokens
 	Hub      *signal.Hub
+	Calls    *call.Manager
+	Media    *media.Engine
 	Log      *slog.Logger
 	Account  ident.AccountID // the default account
 	AdminKey *auth.AdminKey
@@ -111,6 +115,14 @@ func (s *Server) Start(ctx context.Context) error {
 		s.Log.Warn("closed call records left open by an earlier run", "count", n)
 	}
 	s.Hub = signal.NewHub(s.Config.Signal, s.Tokens, s.Log)
+	engine, err := media.NewEngine(s.Config.Media, s.Log)
+	if err != nil {
+		return err
+	}
+	s.Media = engine
+	s.Calls = call.NewManager(mediaAdapter{engine: engine, log: s.Log}, s.Store, hubDevices{s.Hub}, s.Store,
+		call.Options{RingTimeout: s.Config.Calls.RingTimeout}, s.Log)
+	s.Hub.SetHandler(callHandler{s.Calls})
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
 		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account}
 	mux := a.Handler()
@@ -171,11 +183,17 @@ func (s *Server) Done() <-chan error { return s.done }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	var errs []error
+	if s.Calls != nil {
+		errs = append(errs, s.Calls.Shutdown(ctx))
+	}
 	if s.Hub != nil {
 		errs = append(errs, s.Hub.Shutdown(ctx))
 	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.Media != nil {
+		errs = append(errs, s.Media.Close())
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)

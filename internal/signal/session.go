@@ -135,3 +135,12 @@ func (s *Session) isEnded() bool {
 	defer s.mu.Unlock()
 	return s.ended
 }
+
+// SessionID returns the device session id.
+func (s *Session) SessionID() ident.SessionID { return s.ID }
+
+// User returns the session's user.
+func (s *Session) User() ident.UserID { return s.UserID }
+
+// Account returns the session's account.
+func (s *Session) Account() ident.AccountID { return s.AccountID }

@@ -1,0 +1,343 @@
+// Command load places N concurrent bridged calls between pairs of softphone
+// clients against a real switchboard process, and prints call setup latency
+// percentiles, server CPU and memory per call, and packet loss. It first
+// measures the same server idle for the same duration, so the per-call
+// figures are differences against a baseline taken in the same run.
+//
+//	go run ./bench/load -calls 10 -duration 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/softphone"
+)
+
+const adminKey = "bench-admin-key"
+
+func main() {
+	calls := flag.Int("calls", 10, "concurrent calls")
+	duration := flag.Duration("duration", 10*time.Second, "how long calls stay up (and the idle baseline lasts)")
+	codec := flag.String("codec", "opus", "callee codec: opus, or pcmu to make every call transcode")
+	bin := flag.String("bin", "", "switchboard binary (default: build one)")
+	flag.Parse()
+	if err := run(*calls, *duration, audio.Codec(*codec), *bin); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func run(n int, d time.Duration, calleeCodec audio.Codec, bin string) error {
+	tmp, err := os.MkdirTemp("", "switchboard-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin == "" {
+		bin = filepath.Join(tmp, "switchboard")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/switchboard").CombinedOutput(); err != nil {
+			return fmt.Errorf("build: %v\n%s", err, out)
+		}
+	}
+	srv, err := startServer(bin, tmp)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.cmd.Process.Kill(); _ = srv.cmd.Wait() }()
+
+	fmt.Printf("switchboard load: %d calls for %s, callee codec %s, server pid %d\n", n, d, calleeCodec, srv.cmd.Process.Pid)
+	idleCPU0, idleRSS := procStat(srv.cmd.Process.Pid)
+	time.Sleep(d) // the baseline: the same server, idle, for the same time
+	idleCPU1, _ := procStat(srv.cmd.Process.Pid)
+
+	pairs, err := connectPairs(srv, n, calleeCodec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range pairs {
+			p.close()
+		}
+	}()
+	res := placeCalls(pairs)
+	cpu0, _ := procStat(srv.cmd.Process.Pid)
+	time.Sleep(d)
+	cpu1, rss := procStat(srv.cmd.Process.Pid)
+	heard := 0
+	var sent, lost int64
+	for _, p := range pairs {
+		if p.in != nil && p.in.Detector().Level(440) > 0.5 && p.out.Detector().Level(1000) > 0.5 {
+			heard++
+		}
+		if p.out != nil {
+			_ = p.out.Hangup()
+		}
+	}
+	var recs []recordJSON
+	for i := 0; i < 50; i++ { // hung-up calls close their records asynchronously
+		if recs, err = srv.records(); err == nil && closedWithLegs(recs) >= n {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err == nil {
+		for _, r := range recs {
+			for _, l := range r.Legs {
+				sent += l.PacketsReceived
+				lost += l.PacketsLost
+			}
+		}
+	}
+	report(n, d, res, heard, idleCPU1-idleCPU0, cpu1-cpu0, idleRSS, rss, sent, lost)
+	if res.failed > 0 || heard < n {
+		return fmt.Errorf("%d calls failed, %d of %d had audio both ways", res.failed, heard, n)
+	}
+	return nil
+}
+
+func startServer(bin, dir string) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(dir, "load.yaml")
+	if err := os.WriteFile(cfg, []byte("media:\n  include_loopback: true\nsignal:\n  session_limit: 1000\nlog:\n  level: warn\n"), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--sip-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--config", cfg)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY="+adminKey)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, base: "http://" + addr}
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get(s.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, errors.New("server did not become healthy")
+}
+
+func (s *server) post(path string, body any, out any) error {
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", s.base+path, bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("POST %s: %s", path, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+type legJSON struct {
+	PacketsReceived int64 `json:"packets_received"`
+	PacketsLost     int64 `json:"packets_lost"`
+}
+
+type recordJSON struct {
+	EndedAt *string   `json:"ended_at"`
+	Legs    []legJSON `json:"legs"`
+}
+
+func closedWithLegs(recs []recordJSON) int {
+	n := 0
+	for _, r := range recs {
+		if r.EndedAt != nil && len(r.Legs) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *server) records() ([]recordJSON, error) {
+	req, _ := http.NewRequest("GET", s.base+"/v1/calls?limit=200", nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []recordJSON `json:"data"`
+	}
+	return list.Data, json.NewDecoder(resp.Body).Decode(&list)
+}
+
+// token creates a user and returns a token for it.
+func (s *server) token(name, ext string) (string, error) {
+	var u struct {
+		ID string `json:"id"`
+	}
+	if err := s.post("/v1/users", map[string]any{"name": name, "extension": ext}, &u); err != nil {
+		return "", err
+	}
+	var sess struct {
+		Secret string `json:"client_secret"`
+	}
+	err := s.post("/v1/user_sessions", map[string]any{"user": u.ID}, &sess)
+	return sess.Secret, err
+}
+
+type pair struct {
+	caller, callee *softphone.Phone
+	calleeExt      string
+	out, in        *softphone.Call
+}
+
+func (p *pair) close() {
+	_ = p.caller.Close()
+	_ = p.callee.Close()
+}
+
+func connectPairs(s *server, n int, calleeCodec audio.Codec) ([]*pair, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var pairs []*pair
+	for i := 0; i < n; i++ {
+		ext1, ext2 := strconv.Itoa(5000+2*i), strconv.Itoa(5001+2*i)
+		t1, err := s.token("caller"+ext1, ext1)
+		if err != nil {
+			return nil, err
+		}
+		t2, err := s.token("callee"+ext2, ext2)
+		if err != nil {
+			return nil, err
+		}
+		ws := strings.Replace(s.base, "http://", "ws://", 1) + "/v1/webrtc"
+		caller, err := softphone.Connect(ctx, softphone.Config{URL: ws, Token: t1, Codec: audio.Opus,
+			Source: audio.NewTone(440, softphone.SourceRate, 0.3)})
+		if err != nil {
+			return nil, err
+		}
+		callee, err := softphone.Connect(ctx, softphone.Config{URL: ws, Token: t2, Codec: calleeCodec,
+			Source: audio.NewTone(1000, softphone.SourceRate, 0.3)})
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, &pair{caller: caller, callee: callee, calleeExt: ext2})
+	}
+	return pairs, nil
+}
+
+type results struct {
+	setup  []time.Duration
+	failed int
+}
+
+// placeCalls starts every call at once and waits until each is answered.
+func placeCalls(pairs []*pair) results {
+	var mu sync.Mutex
+	var res results
+	var wg sync.WaitGroup
+	for _, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := p.setup()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "call failed:", err)
+				res.failed++
+				return
+			}
+			res.setup = append(res.setup, d)
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+func (p *pair) setup() (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case in := <-p.callee.Incoming():
+			p.in = in
+			_ = in.Answer(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	out, err := p.caller.Call(ctx, p.calleeExt)
+	if err != nil {
+		return 0, err
+	}
+	p.out = out
+	if _, err := out.WaitFor(ctx, protocol.TypeCallAnswered); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// procStat returns the process's CPU time and resident memory.
+func procStat(pid int) (time.Duration, int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	rssPages, _ := strconv.ParseInt(f[21], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, rssPages * int64(os.Getpagesize())
+}
+
+func report(n int, d time.Duration, res results, heard int, idleCPU, cpu time.Duration, idleRSS, rss, recv, lost int64) {
+	sort.Slice(res.setup, func(i, j int) bool { return res.setup[i] < res.setup[j] })
+	pct := func(p float64) time.Duration {
+		if len(res.setup) == 0 {
+			return 0
+		}
+		return res.setup[int(p*float64(len(res.setup)-1))]
+	}
+	fmt.Printf("calls answered        %d/%d, audio both ways in %d\n", len(res.setup), n, heard)
+	fmt.Printf("setup latency         p50 %v  p90 %v  p99 %v  max %v\n",
+		pct(0.5).Round(time.Millisecond), pct(0.9).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), pct(1).Round(time.Millisecond))
+	cpuPct := func(c time.Duration) float64 { return 100 * c.Seconds() / d.Seconds() }
+	fmt.Printf("server CPU            baseline (idle) %.1f%% of a core, loaded %.1f%%, per call %.2f%%\n",
+		cpuPct(idleCPU), cpuPct(cpu), (cpuPct(cpu)-cpuPct(idleCPU))/float64(n))
+	fmt.Printf("server memory (RSS)   baseline %.1f MiB, loaded %.1f MiB, per call %.2f MiB\n",
+		float64(idleRSS)/(1<<20), float64(rss)/(1<<20), float64(rss-idleRSS)/(1<<20)/float64(n))
+	lossPct := 0.0
+	if recv+lost > 0 {
+		lossPct = 100 * float64(lost) / float64(recv+lost)
+	}
+	fmt.Printf("packet loss           %d lost of %d expected at the server (%.3f%%)\n", lost, recv+lost, lossPct)
+}

@@ -1,0 +1,365 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/route"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+// event is what others post to a call. Exactly one of its parts is set.
+type event struct {
+	dev      Device
+	msg      protocol.Message
+	gone     bool   // dev's session is over
+	shutdown bool   // the server is stopping
+	fn       func() // a result of the call's own async work, applied in the actor
+}
+
+type legRole int
+
+const (
+	roleCaller legRole = iota + 1
+	roleCallee
+)
+
+func (r legRole) String() string {
+	if r == roleCaller {
+		return "caller"
+	}
+	return "callee"
+}
+
+// leg is one device's part in a call. Only the actor touches it.
+type leg struct {
+	id       ident.LegID
+	role     legRole
+	dev      Device
+	media    WebRTCMedia
+	alerted  bool   // callee: call.incoming + sdp.offer sent
+	answer   string // callee: its sdp.answer, once received
+	ended    bool
+	endedFor protocol.EndReason
+}
+
+// Call is one call's actor. Its fields below the line belong to run.
+type Call struct {
+	id      ident.CallID
+	m       *Manager
+	events  chan event
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	members sync.Map // ident.SessionID → struct{}: devices allowed to act on the call
+
+	// owned by the actor goroutine
+	state      State
+	create     *protocol.CallCreate
+	caller     *leg
+	callees    []*leg
+	winner     *leg
+	bridge     Bridge
+	rec        store.CallRecord
+	answeredAt time.Time
+	timers     []*time.Timer
+	ringTimer  *time.Timer
+	anyBusy    bool
+	done       bool
+}
+
+func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
+		state: StateTrying, create: msg}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, dev: dev}
+	c.members.Store(dev.SessionID(), struct{}{})
+	return c
+}
+
+func (c *Call) hasMember(s ident.SessionID) bool {
+	_, ok := c.members.Load(s)
+	return ok
+}
+
+// post hands ev to the actor; once the call has ended it is dropped.
+func (c *Call) post(ev event) {
+	select {
+	case c.events <- ev:
+	case <-c.ctx.Done():
+	}
+}
+
+// async runs work off the actor (media negotiation can take a while) and
+// applies its result on the actor.
+func (c *Call) async(work func() func()) {
+	c.m.wg.Add(1)
+	go func() {
+		defer c.m.wg.Done()
+		apply := work()
+		c.post(event{fn: apply})
+	}()
+}
+
+// after runs fn on the actor once d has passed, unless the call ended.
+func (c *Call) after(d time.Duration, fn func()) *time.Timer {
+	t := time.AfterFunc(d, func() { c.post(event{fn: fn}) })
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (c *Call) run() {
+	defer c.cancel(errors.New("call ended"))
+	c.start()
+	for !c.done {
+		ev := <-c.events
+		c.handle(ev)
+	}
+}
+
+func (c *Call) setState(s State) {
+	if err := checkTransition(c.state, s); err != nil {
+		c.m.log.Error("call state", "call", c.id, "err", err)
+		return
+	}
+	c.state = s
+}
+
+func (c *Call) start() {
+	dev := c.caller.dev
+	c.rec = store.CallRecord{ID: c.id, AccountID: dev.Account(), Direction: "internal",
+		FromUserID: dev.User(), To: c.create.Destination, StartedAt: time.Now().UTC()}
+	if u, err := c.m.dir.GetUser(c.ctx, dev.User()); err == nil {
+		c.rec.From, c.rec.FromName = u.Extension, u.Name
+	}
+	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
+		c.m.log.Error("call record", "call", c.id, "err", err)
+	}
+	media, err := c.m.media.NewWebRTC(c.caller.id)
+	if err != nil {
+		c.failWith(dev, protocol.CodeCallFailed, "media: "+err.Error())
+		return
+	}
+	c.caller.media = media
+	c.answerCaller()
+	c.route()
+}
+
+// answerCaller answers the caller's offer; the SDP answer goes out as soon
+// as it is ready, ringing or not.
+func (c *Call) answerCaller() {
+	l, offer := c.caller, c.create.SDP
+	c.async(func() func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
+		defer cancel()
+		answer, err := l.media.AnswerOffer(ctx, offer)
+		return func() {
+			if c.state == StateEnded {
+				return
+			}
+			if err != nil {
+				c.failWith(l.dev, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+				return
+			}
+			l.dev.Send(&protocol.SDPAnswer{CallID: string(c.id), SDP: answer})
+		}
+	})
+}
+
+// failWith tells dev why and ends the call as failed.
+func (c *Call) failWith(dev Device, code protocol.ErrorCode, msg string) {
+	dev.Send(&protocol.Error{Code: code, CallID: string(c.id), Message: msg})
+	c.end(protocol.EndFailed)
+}
+
+// route resolves the destination to a user and rings their devices.
+func (c *Call) route() {
+	if c.state == StateEnded {
+		return
+	}
+	user, reason := c.resolve()
+	if user == nil {
+		c.end(reason)
+		return
+	}
+	c.rec.ToUserID = user.ID
+	if user.DoNotDisturb {
+		c.end(protocol.EndBusy)
+		return
+	}
+	for _, dev := range c.m.devices.UserDevices(user.ID) {
+		if dev.SessionID() == c.caller.dev.SessionID() {
+			continue
+		}
+		c.ring(dev)
+	}
+	if len(c.callees) == 0 {
+		c.end(protocol.EndNoAnswer)
+		return
+	}
+	ring := c.m.opt.RingTimeout
+	if user.RingTimeoutSeconds > 0 {
+		ring = time.Duration(user.RingTimeoutSeconds) * time.Second
+	}
+	c.ringTimer = c.after(ring, func() {
+		if c.state == StateTrying || c.state == StateRinging {
+			c.end(protocol.EndNoAnswer)
+		}
+	})
+}
+
+func (c *Call) resolve() (*store.User, protocol.EndReason) {
+	dest, err := route.Parse(c.create.Destination)
+	if err != nil {
+		return nil, protocol.EndFailed
+	}
+	acct := c.caller.dev.Account()
+	switch dest.Kind {
+	case route.KindExtension:
+		u, err := c.m.dir.GetUserByExtension(c.ctx, acct, dest.Number)
+		if err != nil {
+			return nil, protocol.EndFailed
+		}
+		return u, ""
+	case route.KindE164:
+		n, err := c.m.dir.GetPhoneNumberByNumber(c.ctx, dest.Number)
+		if err != nil || n.AccountID != acct || n.UserID == "" {
+			return nil, protocol.EndFailed // no trunk routes yet
+		}
+		u, err := c.m.dir.GetUser(c.ctx, n.UserID)
+		if err != nil {
+			return nil, protocol.EndFailed
+		}
+		return u, ""
+	}
+	return nil, protocol.EndFailed
+}
+
+// ring prepares a leg toward dev; call.incoming and the offer go out when
+// the offer is ready.
+func (c *Call) ring(dev Device) {
+	l := &leg{id: ident.NewLegID(), role: roleCallee, dev: dev}
+	media, err := c.m.media.NewWebRTC(l.id)
+	if err != nil {
+		c.m.log.Warn("callee media", "call", c.id, "err", err)
+		return
+	}
+	l.media = media
+	c.callees = append(c.callees, l)
+	c.members.Store(dev.SessionID(), struct{}{})
+	c.async(func() func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
+		defer cancel()
+		offer, err := l.media.CreateOffer(ctx)
+		return func() { c.alert(l, offer, err) }
+	})
+}
+
+func (c *Call) alert(l *leg, offer string, err error) {
+	if l.ended || (c.state != StateTrying && c.state != StateRinging) {
+		return
+	}
+	if err != nil {
+		c.m.log.Warn("callee offer", "call", c.id, "err", err)
+		c.dropCallee(l, "")
+		return
+	}
+	l.alerted = true
+	l.dev.Send(&protocol.CallIncoming{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination})
+	l.dev.Send(&protocol.SDPOffer{CallID: string(c.id), SDP: offer})
+	if c.state == StateTrying {
+		c.setState(StateRinging)
+		c.caller.dev.Send(&protocol.CallRinging{CallID: string(c.id)})
+	}
+}
+
+// dropCallee ends one ringing leg (telling the device why, when reason is
+// set); when no callee is left the call ends.
+func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
+	c.closeLeg(l, reason)
+	for _, o := range c.callees {
+		if !o.ended {
+			return
+		}
+	}
+	if c.winner == nil {
+		switch {
+		case reason == protocol.EndRejected && c.anyBusy:
+			c.end(protocol.EndBusy)
+		case reason == protocol.EndRejected:
+			c.end(protocol.EndRejected)
+		default:
+			c.end(protocol.EndNoAnswer)
+		}
+	}
+}
+
+func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
+	if l.ended {
+		return
+	}
+	l.ended, l.endedFor = true, reason
+	if reason != "" && (l.role == roleCaller || l.alerted) {
+		l.dev.Send(&protocol.CallEnded{CallID: string(c.id), Reason: reason, DurationSeconds: c.duration()})
+	}
+	if l.media != nil {
+		_ = l.media.Close()
+	}
+}
+
+func (c *Call) duration() *int {
+	if c.answeredAt.IsZero() {
+		return nil
+	}
+	d := int(math.Round(time.Since(c.answeredAt).Seconds()))
+	return &d
+}
+
+// end finishes the call: every leg still up hears reason, media closes,
+// the record is closed.
+func (c *Call) end(reason protocol.EndReason) {
+	if c.state == StateEnded {
+		return
+	}
+	c.setState(StateEnded)
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	if c.bridge != nil {
+		c.bridge.Stop()
+	}
+	c.rec.Legs = c.legStats()
+	c.closeLeg(c.caller, reason)
+	for _, l := range c.callees {
+		c.closeLeg(l, reason)
+	}
+	now := time.Now().UTC()
+	c.rec.EndedAt, c.rec.EndReason = &now, string(reason)
+	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
+		c.m.log.Error("call record", "call", c.id, "err", err)
+	}
+	c.m.remove(c.id)
+	c.done = true
+}
+
+func (c *Call) legStats() []store.LegStats {
+	legs := []*leg{c.caller}
+	if c.winner != nil {
+		legs = append(legs, c.winner)
+	}
+	var out []store.LegStats
+	for _, l := range legs {
+		if l.media == nil {
+			continue
+		}
+		s := l.media.Stats()
+		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: "webrtc",
+			Device: string(l.dev.SessionID()), Codec: s.Codec, PacketsSent: s.PacketsSent,
+			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis})
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+// Package call owns calls: each call is an actor (one goroutine with an
+// event channel owns its state), made of legs that reach devices. WebSocket
+// readers, SIP handlers and media callbacks post events to it; nothing else
+// touches a call's state. The package sees media and devices only through
+// the small interfaces below: it imports neither pion nor sipgo.
+package call
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+// Device is a connected device session (a browser tab, a softphone).
+type Device interface {
+	SessionID() ident.SessionID
+	User() ident.UserID
+	Account() ident.AccountID
+	// Send queues a frame for the device; it never blocks.
+	Send(msg protocol.Message)
+}
+
+// Devices finds a user's device sessions (the signalling hub).
+type Devices interface {
+	UserDevices(user ident.UserID) []Device
+}
+
+// MediaStats are one leg's media counters for the call record.
+type MediaStats struct {
+	Codec           string
+	PacketsSent     uint64
+	PacketsReceived uint64
+	PacketsLost     int64
+	JitterMillis    float64
+}
+
+// MediaLeg is a leg's media endpoint on the server.
+type MediaLeg interface {
+	Stats() MediaStats
+	Close() error
+}
+
+// WebRTCMedia is a WebRTC leg's media.
+type WebRTCMedia interface {
+	MediaLeg
+	AnswerOffer(ctx context.Context, offer string) (string, error)
+	CreateOffer(ctx context.Context) (string, error)
+	SetAnswer(answer string) error
+	Reoffer(ctx context.Context, offer string) (string, error)
+	AddCandidate(candidate string, mid *string, index *uint16) error
+}
+
+// Bridge joins two legs' media until stopped.
+type Bridge interface{ Stop() }
+
+// Media makes media endpoints and bridges (internal/media behind an adapter).
+type Media interface {
+	NewWebRTC(id ident.LegID) (WebRTCMedia, error)
+	Bridge(a, b MediaLeg) (Bridge, error)
+}
+
+// Directory is what calls read about users and numbers.
+type Directory interface {
+	GetUser(ctx context.Context, id ident.UserID) (*store.User, error)
+	GetUserByExtension(ctx context.Context, account ident.AccountID, ext string) (*store.User, error)
+	GetPhoneNumberByNumber(ctx context.Context, number string) (*store.PhoneNumber, error)
+}
+
+// State is a call's state.
+//
+//	trying ──alerted──▶ ringing ──answer──▶ answering ──sdp.answer──▶ active
+//	  │                    │                    │                        │
+//	  └────────────────────┴──────── end ───────┴────────────────────────┴──▶ ended
+//
+// trying: routing and preparing legs; ringing: at least one device alerted;
+// answering: a device answered and its SDP answer is awaited; active: media
+// bridged; ended: terminal, the actor stops.
+type State int
+
+// Call states.
+const (
+	StateUnknown State = iota
+	StateTrying
+	StateRinging
+	StateAnswering
+	StateActive
+	StateEnded
+)
+
+var stateNames = [...]string{"unknown", "trying", "ringing", "answering", "active", "ended"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// transitions lists the legal edges of the state machine.
+var transitions = map[State][]State{
+	StateTrying:    {StateRinging, StateEnded},
+	StateRinging:   {StateAnswering, StateEnded},
+	StateAnswering: {StateActive, StateEnded},
+	StateActive:    {StateEnded},
+}
+
+// ErrIllegalTransition is returned for an edge the table does not have.
+type ErrIllegalTransition struct{ From, To State }
+
+func (e ErrIllegalTransition) Error() string {
+	return fmt.Sprintf("call: illegal transition %s → %s", e.From, e.To)
+}
+
+func checkTransition(from, to State) error {
+	for _, s := range transitions[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return ErrIllegalTransition{from, to}
+}
+
+// Options configure a Manager.
+type Options struct {
+	// RingTimeout applies to users with no ring time of their own.
+	RingTimeout time.Duration
+	// MediaTimeout bounds preparing a leg's media (ICE gathering).
+	MediaTimeout time.Duration
+	// AnswerTimeout bounds the wait for a device's SDP answer after call.answer.
+	AnswerTimeout time.Duration
+}

@@ -1,0 +1,201 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/route"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+// Manager holds the live calls and routes device frames to them.
+type Manager struct {
+	media   Media
+	dir     Directory
+	devices Devices
+	records store.CallRecords
+	opt     Options
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	calls    map[ident.CallID]*Call
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewManager returns a manager; Shutdown stops it.
+func NewManager(media Media, dir Directory, devices Devices, records store.CallRecords, opt Options, log *slog.Logger) *Manager {
+	if opt.RingTimeout <= 0 {
+		opt.RingTimeout = 30 * time.Second
+	}
+	if opt.MediaTimeout <= 0 {
+		opt.MediaTimeout = 10 * time.Second
+	}
+	if opt.AnswerTimeout <= 0 {
+		opt.AnswerTimeout = 10 * time.Second
+	}
+	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
+		calls: map[ident.CallID]*Call{}}
+}
+
+// Handle takes one frame from a device. It never blocks on a call: events
+// are posted to the call's actor.
+func (m *Manager) Handle(dev Device, msg protocol.Message) {
+	switch msg := msg.(type) {
+	case *protocol.CallCreate:
+		m.create(dev, msg)
+		return
+	case *protocol.PresenceSubscribe:
+		dev.Send(&protocol.Error{Code: protocol.CodePresenceUnavailable, ReqID: msg.ReqID,
+			Message: "presence is not available on this server yet",
+			Context: map[string]any{"users": msg.Users}})
+		return
+	}
+	id, ok := callIDOf(msg)
+	if !ok {
+		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "unexpected " + string(msg.MessageType())})
+		return
+	}
+	c := m.lookup(id)
+	if c == nil || !c.hasMember(dev.SessionID()) {
+		dev.Send(&protocol.Error{Code: protocol.CodeCallNotFound, CallID: string(id), ReqID: reqIDOf(msg),
+			Message: "no such call on this session"})
+		return
+	}
+	c.post(event{dev: dev, msg: msg})
+}
+
+// DeviceGone ends the device's part in every call: its session is over.
+func (m *Manager) DeviceGone(dev Device) {
+	for _, c := range m.snapshot() {
+		if c.hasMember(dev.SessionID()) {
+			c.post(event{dev: dev, gone: true})
+		}
+	}
+}
+
+func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
+	if msg.CallerID != "" && !m.ownsNumber(dev.Account(), msg.CallerID) {
+		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: msg.ReqID,
+			Message: "caller_id must be an E.164 number your account owns"})
+		return
+	}
+	m.mu.Lock()
+	if m.draining {
+		m.mu.Unlock()
+		dev.Send(&protocol.Error{Code: protocol.CodeCallFailed, ReqID: msg.ReqID, Message: "server is shutting down"})
+		return
+	}
+	c := newCall(m, dev, msg)
+	m.calls[c.id] = c
+	m.wg.Add(1)
+	m.mu.Unlock()
+	dev.Send(&protocol.CallTrying{CallID: string(c.id), ReqID: msg.ReqID})
+	go func() {
+		defer m.wg.Done()
+		c.run()
+	}()
+}
+
+func (m *Manager) ownsNumber(acct ident.AccountID, number string) bool {
+	if !route.ValidE164(number) {
+		return false
+	}
+	n, err := m.dir.GetPhoneNumberByNumber(context.Background(), number)
+	return err == nil && n.AccountID == acct
+}
+
+func (m *Manager) lookup(id ident.CallID) *Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[id]
+}
+
+func (m *Manager) snapshot() []*Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Call, 0, len(m.calls))
+	for _, c := range m.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (m *Manager) remove(id ident.CallID) {
+	m.mu.Lock()
+	delete(m.calls, id)
+	m.mu.Unlock()
+}
+
+// Count returns the number of live calls.
+func (m *Manager) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.calls)
+}
+
+// Shutdown ends every call (reason failed toward devices still connected,
+// hangup for the record) and waits for the actors until ctx is done.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	for _, c := range m.snapshot() {
+		c.post(event{shutdown: true})
+	}
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ctx.Err(), errors.New("calls still running"))
+	}
+}
+
+func callIDOf(msg protocol.Message) (ident.CallID, bool) {
+	var id string
+	switch m := msg.(type) {
+	case *protocol.CallAnswer:
+		id = m.CallID
+	case *protocol.CallReject:
+		id = m.CallID
+	case *protocol.CallHangup:
+		id = m.CallID
+	case *protocol.CallHold:
+		id = m.CallID
+	case *protocol.CallResume:
+		id = m.CallID
+	case *protocol.CallMute:
+		id = m.CallID
+	case *protocol.CallUnmute:
+		id = m.CallID
+	case *protocol.CallTransfer:
+		id = m.CallID
+	case *protocol.CallTransferAttended:
+		id = m.CallID
+	case *protocol.SDPOffer:
+		id = m.CallID
+	case *protocol.SDPAnswer:
+		id = m.CallID
+	case *protocol.ICECandidate:
+		id = m.CallID
+	case *protocol.ICEDone:
+		id = m.CallID
+	default:
+		return "", false
+	}
+	return ident.CallID(id), true
+}
+
+func reqIDOf(msg protocol.Message) string {
+	if m, ok := msg.(*protocol.CallTransferAttended); ok {
+		return m.ReqID
+	}
+	return ""
+}

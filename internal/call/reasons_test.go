@@ -1,0 +1,38 @@
+package call
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+func TestEndReasonForSIP(t *testing.T) {
+	for status, want := range map[int]protocol.EndReason{
+		486: "busy", 600: "busy", 603: "rejected", 408: "no-answer", 480: "no-answer", 487: "no-answer",
+		404: "failed", 484: "failed", 500: "failed", 503: "failed", 403: "failed",
+	} {
+		require.Equal(t, want, EndReasonForSIP(status), "%d", status)
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	require.NoError(t, checkTransition(StateTrying, StateRinging))
+	require.NoError(t, checkTransition(StateAnswering, StateActive))
+	require.Error(t, checkTransition(StateTrying, StateActive))
+	require.Error(t, checkTransition(StateEnded, StateActive))
+	require.Equal(t, "ringing", StateRinging.String())
+}
+
+// TestNoMediaOrSIPImports keeps the call core free of pion and sipgo.
+func TestNoMediaOrSIPImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	for _, dep := range strings.Fields(string(out)) {
+		require.False(t, strings.HasPrefix(dep, "github.com/pion/"), "internal/call imports %s", dep)
+		require.False(t, strings.HasPrefix(dep, "github.com/emiago/sipgo"), "internal/call imports %s", dep)
+	}
+}

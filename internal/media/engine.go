@@ -1,0 +1,104 @@
+// Package media owns Switchboard's media plane: the pion WebRTC factory (one
+// SettingEngine from config), the endpoints that terminate each leg's media
+// on the server, and the bridge that joins two legs, passing codec frames
+// through when both sides use the same codec and transcoding through PCM
+// when they do not. Pion types do not leave this package.
+package media
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-voice/switchboard/internal/config"
+)
+
+// Payload types the server offers. Browsers may choose their own in offers.
+const (
+	ptOpus    = 111
+	ptPCMU    = 0
+	ptPCMA    = 8
+	ptTE48000 = 110
+	ptTE8000  = 101
+)
+
+// Engine builds WebRTC endpoints that share one configuration and, when
+// configured, one UDP port.
+type Engine struct {
+	api  *webrtc.API
+	mux  ice.UDPMux
+	conn net.PacketConn
+	log  *slog.Logger
+}
+
+// NewEngine configures pion from cfg.
+func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	var se webrtc.SettingEngine
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.IncludeLoopback {
+		se.SetIncludeLoopbackCandidate(true)
+		networks = networks[:1]
+	}
+	se.SetNetworkTypes(networks)
+	if len(cfg.NAT1To1IPs) > 0 {
+		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+	}
+	e := &Engine{log: log}
+	if cfg.UDPMuxPort != 0 {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{Port: cfg.UDPMuxPort})
+		if err != nil {
+			return nil, fmt.Errorf("media: udp mux port %d: %w", cfg.UDPMuxPort, err)
+		}
+		e.conn = conn
+		e.mux = webrtc.NewICEUDPMux(nil, conn)
+		se.SetICEUDPMux(e.mux)
+	} else if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
+		return nil, fmt.Errorf("media: port range: %w", err)
+	}
+	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return e, nil
+}
+
+// Close releases the shared UDP port, if any.
+func (e *Engine) Close() error {
+	if e.mux != nil {
+		_ = e.mux.Close()
+		return e.conn.Close()
+	}
+	return nil
+}
+
+func registerCodecs(m *webrtc.MediaEngine) error {
+	codecs := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: ptOpus},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: ptPCMU},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: ptPCMA},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: 48000, SDPFmtpLine: "0-16"}, PayloadType: ptTE48000},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeTelephoneEvent, ClockRate: 8000, SDPFmtpLine: "0-16"}, PayloadType: ptTE8000},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return fmt.Errorf("media: register %s: %w", c.MimeType, err)
+		}
+	}
+	return nil
+}
+
+const mimeTelephoneEvent = "audio/telephone-event"
+
+func isTelephoneEvent(mime string) bool { return strings.EqualFold(mime, mimeTelephoneEvent) }

@@ -1,0 +1,49 @@
+package route
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		kind Kind
+	}{
+		{"101", KindExtension}, {"10", KindExtension}, {"12345678", KindExtension},
+		{"+14155551234", KindE164}, {"+442071234567", KindE164},
+		{"*43", KindFeatureCode}, {"#1", KindFeatureCode}, {"*72*105#", KindFeatureCode},
+		{"", KindUnknown}, {"1", KindUnknown}, {"123456789", KindUnknown}, {"+0123456789", KindUnknown},
+		{"+1415", KindUnknown}, {"bob", KindUnknown}, {"sip:101@host", KindUnknown},
+		{"101\r\nVia: x", KindUnknown}, {"101;tag=x", KindUnknown}, {" 101", KindUnknown},
+		{"+1415555\x001234", KindUnknown}, {"*", KindUnknown}, {"101@evil", KindUnknown},
+	}
+	for _, tt := range tests {
+		d, err := Parse(tt.in)
+		if tt.kind == KindUnknown {
+			require.ErrorIs(t, err, ErrInvalidDestination, "%q", tt.in)
+			continue
+		}
+		require.NoError(t, err, "%q", tt.in)
+		require.Equal(t, tt.kind, d.Kind, "%q", tt.in)
+		require.Equal(t, tt.in, d.Number)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"101", "+14155551234", "*43", "a\r\nb", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Parse(s)
+		if err != nil {
+			return
+		}
+		for _, r := range d.Number {
+			if !(r >= '0' && r <= '9') && r != '+' && r != '*' && r != '#' {
+				t.Fatalf("accepted %q with %q", s, r)
+			}
+		}
+	})
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/media"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/signal"
+)
+
+// callHandler connects the signalling hub to the call manager.
+type callHandler struct{ m *call.Manager }
+
+func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) { h.m.Handle(s, msg) }
+func (h callHandler) SessionRestored(*signal.Session)                       {}
+func (h callHandler) SessionEnded(s *signal.Session)                        { h.m.DeviceGone(s) }
+
+// hubDevices lists a user's connected sessions as call devices.
+type hubDevices struct{ hub *signal.Hub }
+
+func (d hubDevices) UserDevices(user ident.UserID) []call.Device {
+	var out []call.Device
+	for _, s := range d.hub.UserSessions(user) {
+		if s.Connected() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mediaAdapter gives the call core media endpoints without pion types.
+type mediaAdapter struct {
+	engine *media.Engine
+	log    *slog.Logger
+}
+
+type endpointLeg interface{ endpoint() media.Endpoint }
+
+type webrtcLeg struct{ *media.WebRTCEndpoint }
+
+func (l webrtcLeg) endpoint() media.Endpoint { return l.WebRTCEndpoint }
+
+func (l webrtcLeg) Stats() call.MediaStats {
+	s := l.WebRTCEndpoint.Stats()
+	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
+		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis}
+}
+
+func (a mediaAdapter) NewWebRTC(id ident.LegID) (call.WebRTCMedia, error) {
+	ep, err := a.engine.NewWebRTC(string(id))
+	if err != nil {
+		return nil, err
+	}
+	return webrtcLeg{ep}, nil
+}
+
+func (a mediaAdapter) Bridge(x, y call.MediaLeg) (call.Bridge, error) {
+	ex, ok1 := x.(endpointLeg)
+	ey, ok2 := y.(endpointLeg)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("media: cannot bridge %T and %T", x, y)
+	}
+	return media.NewBridge(ex.endpoint(), ey.endpoint(), a.log), nil
+}
