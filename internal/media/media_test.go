@@ -1,0 +1,167 @@
+package media
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newEngine(t *testing.T) *Engine {
+	cfg := config.Default().Media
+	cfg.IncludeLoopback = true
+	e, err := NewEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// pair negotiates two server endpoints with each other.
+func pair(t *testing.T, e *Engine) (*WebRTCEndpoint, *WebRTCEndpoint) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := e.NewWebRTC("a")
+	require.NoError(t, err)
+	b, err := e.NewWebRTC("b")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+	offer, err := a.CreateOffer(ctx)
+	require.NoError(t, err)
+	require.Contains(t, offer, "a=candidate:", "candidates are embedded")
+	answer, err := b.AnswerOffer(ctx, offer)
+	require.NoError(t, err)
+	require.Contains(t, answer, "a=candidate:")
+	require.NoError(t, a.SetAnswer(answer))
+	return a, b
+}
+
+type collector struct {
+	mu   sync.Mutex
+	pkts []Packet
+}
+
+func (c *collector) add(p Packet) {
+	c.mu.Lock()
+	c.pkts = append(c.pkts, p)
+	c.mu.Unlock()
+}
+
+func (c *collector) get() []Packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Packet(nil), c.pkts...)
+}
+
+func TestEndpointsCarryAudio(t *testing.T) {
+	e := newEngine(t)
+	a, b := pair(t, e)
+	var got collector
+	b.SetSink(got.add)
+	enc, err := audio.NewEncoder(audio.Opus, 8000)
+	require.NoError(t, err)
+	tone := audio.NewTone(440, 8000, 0.3)
+	pcm := make([]int16, audio.FrameSamples(8000))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got.get()) < 20 && time.Now().Before(deadline) {
+		f, ok := a.SendFormat()
+		if ok {
+			tone.Read(pcm)
+			payload, err := enc.Encode(pcm)
+			require.NoError(t, err)
+			require.NoError(t, a.WriteAudio(payload, f.Ticks()))
+		}
+		time.Sleep(audio.FrameDuration)
+	}
+	pkts := got.get()
+	require.GreaterOrEqual(t, len(pkts), 20)
+	// Sequence numbers and timestamps advance by one frame per packet.
+	for i := 1; i < len(pkts); i++ {
+		require.Equal(t, pkts[i-1].Seq+1, pkts[i].Seq)
+		require.Equal(t, pkts[i-1].Timestamp+960, pkts[i].Timestamp)
+		require.Equal(t, audio.Opus, pkts[i].Format.Codec)
+	}
+	require.Equal(t, "opus", a.Stats().Codec)
+	require.Greater(t, b.Stats().PacketsReceived, uint64(19))
+	require.GreaterOrEqual(t, a.Stats().PacketsSent, uint64(20))
+}
+
+func TestBadSDP(t *testing.T) {
+	e := newEngine(t)
+	w, err := e.NewWebRTC("x")
+	require.NoError(t, err)
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, sdp := range []string{"", "garbage", "v=0\r\n", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"} {
+		_, err := w.AnswerOffer(ctx, sdp)
+		require.Error(t, err, "%q", sdp)
+	}
+	require.NoError(t, w.Close())
+	require.NoError(t, w.Close(), "Close is idempotent")
+}
+
+// fakeEndpoint records what a pipe writes.
+type fakeEndpoint struct {
+	format Format
+	collector
+	ticks []uint32
+}
+
+func (f *fakeEndpoint) SetSink(func(Packet))        {}
+func (f *fakeEndpoint) SendFormat() (Format, bool) { return f.format, true }
+func (f *fakeEndpoint) WriteAudio(p []byte, ticks uint32) error {
+	f.add(Packet{Payload: append([]byte(nil), p...)})
+	f.ticks = append(f.ticks, ticks)
+	return nil
+}
+func (f *fakeEndpoint) Stats() Stats { return Stats{} }
+func (f *fakeEndpoint) Close() error { return nil }
+
+func TestPipeTranscodesAndPasses(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opus := Format{Codec: audio.Opus, PayloadType: 111, ClockRate: 48000}
+	pcmu := Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}
+
+	// PCMU in, Opus out: decoded and re-encoded, a 440 Hz tone survives.
+	dst := &fakeEndpoint{format: opus}
+	p := newPipe(dst, log)
+	enc, _ := audio.NewEncoder(audio.PCMU, 8000)
+	tone := audio.NewTone(440, 8000, 0.3)
+	pcm := make([]int16, 160)
+	for i := 0; i < 50; i++ {
+		tone.Read(pcm)
+		payload, _ := enc.Encode(pcm)
+		p.handle(Packet{Format: pcmu, Seq: uint16(i), Timestamp: uint32(i * 160), Payload: payload})
+	}
+	p.handle(Packet{TelephoneEvent: true, Format: Format{PayloadType: 101, ClockRate: 8000}, Payload: []byte{1, 0, 0, 160}})
+	out := dst.get()
+	require.Len(t, out, 50, "telephone-events are never forwarded as audio")
+	dec, _ := audio.NewDecoder(audio.Opus, 8000)
+	det := audio.NewDetector(8000, 500*time.Millisecond)
+	for _, pkt := range out {
+		pcm, err := dec.Decode(pkt.Payload)
+		require.NoError(t, err)
+		det.Write(pcm)
+	}
+	require.Greater(t, det.Level(440), 0.5)
+	require.Equal(t, uint32(960), dst.ticks[10])
+
+	// Same codec: payloads pass untouched, ticks follow the source's steps.
+	same := &fakeEndpoint{format: pcmu}
+	p2 := newPipe(same, log)
+	for i := 0; i < 3; i++ {
+		p2.handle(Packet{Format: pcmu, Timestamp: uint32(i * 240), Payload: []byte{byte(i), 2, 3}})
+	}
+	require.Equal(t, []byte{1, 2, 3}, same.get()[1].Payload)
+	require.Equal(t, []uint32{160, 240, 240}, same.ticks)
+}
