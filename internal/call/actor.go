@@ -146,11 +146,10 @@ func (c *Call) start() {
 	}
 	c.caller.media = media
 	c.answerCaller()
-	c.route()
 }
 
-// answerCaller answers the caller's offer; the SDP answer goes out as soon
-// as it is ready, ringing or not.
+// answerCaller answers the caller's offer, then routes: nobody is rung for
+// a caller whose media cannot work.
 func (c *Call) answerCaller() {
 	l, offer := c.caller, c.create.SDP
 	c.async(func() func() {
@@ -166,6 +165,7 @@ func (c *Call) answerCaller() {
 				return
 			}
 			l.dev.Send(&protocol.SDPAnswer{CallID: string(c.id), SDP: answer})
+			c.route()
 		}
 	})
 }

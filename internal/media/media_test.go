@@ -117,7 +117,7 @@ type fakeEndpoint struct {
 	ticks []uint32
 }
 
-func (f *fakeEndpoint) SetSink(func(Packet))        {}
+func (f *fakeEndpoint) SetSink(func(Packet))       {}
 func (f *fakeEndpoint) SendFormat() (Format, bool) { return f.format, true }
 func (f *fakeEndpoint) WriteAudio(p []byte, ticks uint32) error {
 	f.add(Packet{Payload: append([]byte(nil), p...)})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-
 )
 
 // Packet is one inbound RTP packet, with its format resolved.
@@ -315,4 +314,3 @@ func (r *receiveStats) jitterMillis() float64 {
 	}
 	return r.jitter / float64(r.clock) * 1000
 }
-
