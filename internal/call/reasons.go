@@ -37,5 +37,3 @@ var (
 	ErrNotFound     = &Error{Code: protocol.CodeCallNotFound, Msg: "no such call"}
 	ErrIllegalState = errors.New("request not allowed in the call's state")
 )
-
-func invalid(msg string) *Error { return &Error{Code: protocol.CodeInvalidMessage, Msg: msg} }

@@ -32,7 +32,6 @@ const (
 type Engine struct {
 	api  *webrtc.API
 	mux  ice.UDPMux
-	conn net.PacketConn
 	log  *slog.Logger
 }
 
@@ -55,7 +54,11 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 	}
 	se.SetNetworkTypes(networks)
 	if len(cfg.NAT1To1IPs) > 0 {
-		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+		// 1:1 NAT: announce the public addresses in place of local host ones.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: cfg.NAT1To1IPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace}); err != nil {
+			return nil, fmt.Errorf("media: nat_1to1_ips: %w", err)
+		}
 	}
 	e := &Engine{log: log}
 	if cfg.UDPMuxPort != 0 {
@@ -63,7 +66,6 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("media: udp mux port %d: %w", cfg.UDPMuxPort, err)
 		}
-		e.conn = conn
 		e.mux = webrtc.NewICEUDPMux(nil, conn)
 		se.SetICEUDPMux(e.mux)
 	} else if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
@@ -76,8 +78,7 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 // Close releases the shared UDP port, if any.
 func (e *Engine) Close() error {
 	if e.mux != nil {
-		_ = e.mux.Close()
-		return e.conn.Close()
+		return e.mux.Close() // closes the shared socket too
 	}
 	return nil
 }

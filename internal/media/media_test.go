@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -164,4 +165,38 @@ func TestPipeTranscodesAndPasses(t *testing.T) {
 	}
 	require.Equal(t, []byte{1, 2, 3}, same.get()[1].Payload)
 	require.Equal(t, []uint32{160, 240, 240}, same.ticks)
+}
+
+func TestEngineConfigurations(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config.Default().Media
+	cfg.IncludeLoopback = true
+	cfg.NAT1To1IPs = []string{"203.0.113.7"}
+	e, err := NewEngine(cfg, log)
+	require.NoError(t, err)
+	w, err := e.NewWebRTC("nat")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offer, err := w.CreateOffer(ctx)
+	require.NoError(t, err)
+	require.Contains(t, offer, "203.0.113.7", "the public address is announced")
+	require.NoError(t, w.Close())
+	require.NoError(t, e.Close())
+
+	cfg = config.Default().Media
+	cfg.IncludeLoopback = true
+	cfg.UDPMuxPort = 0
+	ln, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg.UDPMuxPort = ln.LocalAddr().(*net.UDPAddr).Port
+	require.NoError(t, ln.Close())
+	e, err = NewEngine(cfg, log)
+	require.NoError(t, err)
+	a, b := pair(t, e)
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+	require.NoError(t, e.Close())
 }

@@ -1,0 +1,575 @@
+package softphone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// CallOption adjusts a call.create.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	callerID string
+}
+
+// WithCallerID sets call.create's caller_id (an E.164 number the account owns).
+func WithCallerID(e164 string) CallOption {
+	return func(o *callOptions) { o.callerID = e164 }
+}
+
+// Call is one call of a Phone. Its fields are set before the Call is handed
+// out and never change.
+type Call struct {
+	ID, From, FromName, To string
+	Direction              protocol.Direction
+
+	p        *Phone
+	ep       *endpoint
+	restored bool // from call.restored: answer the server's re-offers
+	events   chan protocol.Message
+	box      mailbox
+	quit     chan struct{}
+	quitOnce sync.Once
+	finished chan struct{}
+
+	negMu      sync.Mutex // serializes offer/answer exchanges
+	negotiated bool       // guarded by negMu: later offers are re-offers
+	early      string     // guarded by negMu: the pranswer applied, until the answer
+
+	// Used by the run goroutine only.
+	offered bool                      // inbound: the first offer is applied
+	cands   []webrtc.ICECandidateInit // until a remote description is set
+
+	mu      sync.Mutex
+	history []protocol.Message
+	ended   bool
+	reason  protocol.EndReason
+}
+
+// newCall registers a call and starts its goroutine; with media it also
+// creates its PeerConnection.
+func (p *Phone) newCall(dir protocol.Direction, id string, media bool, init func(*Call)) (*Call, error) {
+	src := p.source
+	c := &Call{ID: id, Direction: dir, p: p, ep: newEndpoint(p.spec, src, p.log),
+		events: make(chan protocol.Message, eventBuffer), box: mailbox{ready: make(chan struct{}, 1)},
+		quit: make(chan struct{}), finished: make(chan struct{})}
+	if init != nil {
+		init(c)
+	}
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.live[c] = struct{}{}
+	if id != "" {
+		p.calls[id] = c
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go c.run()
+	if media {
+		if _, err := c.ep.start(p.api); err != nil {
+			c.stopWait()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// forget drops a torn-down call.
+func (p *Phone) forget(c *Call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.live, c)
+	if c.ID != "" && p.calls[c.ID] == c {
+		delete(p.calls, c.ID)
+	}
+}
+
+// Call places a call: it creates the PeerConnection and its offer, waits for
+// ICE gathering to complete, sends call.create and waits for call.trying
+// (returning the Call) or an error frame (returning a *ServerError).
+func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption) (*Call, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := p.newCall(protocol.DirectionOutbound, "", true, func(c *Call) { c.To = destination })
+	if err != nil {
+		return nil, err
+	}
+	sdp, err := c.offer(ctx)
+	if err != nil {
+		c.stopWait()
+		return nil, err
+	}
+	id := p.newReqID()
+	pend, err := p.register(id, c)
+	if err != nil {
+		c.stopWait()
+		return nil, err
+	}
+	if err := p.Send(protocol.CallCreate{ReqID: id, Destination: destination, SDP: sdp, CallerID: o.callerID}); err != nil {
+		p.unregister(id)
+		c.stopWait()
+		return nil, err
+	}
+	reply, err := p.wait(ctx, pend)
+	if err != nil {
+		if tr, ok := p.abandon(id, pend).(*protocol.CallTrying); ok {
+			_ = p.Send(protocol.CallHangup{CallID: tr.CallID})
+		}
+		c.stopWait()
+		return nil, err
+	}
+	switch m := reply.(type) {
+	case *protocol.CallTrying:
+		return c, nil
+	case *protocol.Error:
+		c.stopWait()
+		return nil, serverError(m)
+	}
+	c.stopWait()
+	return nil, fmt.Errorf("softphone: unexpected reply %s to call.create", reply.MessageType())
+}
+
+// abandon marks a call.create whose caller gave up; a reply that already
+// arrived is returned.
+func (p *Phone) abandon(id string, pend *pending) protocol.Message {
+	p.mu.Lock()
+	if p.pending[id] == pend {
+		pend.abandoned = true
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	select {
+	case m := <-pend.ch:
+		return m
+	default:
+		return nil
+	}
+}
+
+// offer creates and applies a local offer with all candidates gathered.
+func (c *Call) offer(ctx context.Context) (string, error) {
+	pc := c.ep.peer()
+	if pc == nil {
+		return "", ErrCallEnded
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	if err := c.waitGathered(ctx, gathered); err != nil {
+		return "", err
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+func (c *Call) waitGathered(ctx context.Context, gathered <-chan struct{}) error {
+	select {
+	case <-gathered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.quit:
+		return ErrCallEnded
+	}
+}
+
+// stop makes the call's goroutine tear it down (no signalling).
+func (c *Call) stop() { c.quitOnce.Do(func() { close(c.quit) }) }
+
+func (c *Call) stopWait() {
+	c.stop()
+	<-c.finished
+}
+
+// post queues a server frame for the call's goroutine.
+func (c *Call) post(m protocol.Message) { c.box.put(m) }
+
+// run applies and delivers the call's frames in order until call.ended or
+// stop, then tears the call down.
+func (c *Call) run() {
+	defer c.p.wg.Done()
+	defer close(c.finished)
+	defer func() {
+		c.stop()
+		c.ep.close()
+		close(c.events)
+		c.p.forget(c)
+	}()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.box.ready:
+		}
+		for _, m := range c.box.take() {
+			if c.handle(m) {
+				return
+			}
+		}
+	}
+}
+
+// handle applies one frame and delivers it; true when the call ended.
+func (c *Call) handle(msg protocol.Message) bool {
+	deliverIncoming := false
+	switch m := msg.(type) {
+	case *protocol.SDPOffer:
+		deliverIncoming = c.onOffer(m.SDP)
+	case *protocol.SDPAnswer:
+		c.applyRemote(webrtc.SDPTypeAnswer, m.SDP)
+	case *protocol.SDPPranswer:
+		c.applyRemote(webrtc.SDPTypePranswer, m.SDP)
+	case *protocol.ICECandidate:
+		c.onCandidate(m)
+	case *protocol.CallEnded:
+		c.mu.Lock()
+		c.ended, c.reason = true, m.Reason
+		c.mu.Unlock()
+		c.deliver(m)
+		return true
+	}
+	c.deliver(msg)
+	if deliverIncoming {
+		select {
+		case c.p.incoming <- c:
+		case <-c.quit:
+		}
+	}
+	return false
+}
+
+// deliver puts a frame on Events; when the buffer is full the oldest frame
+// is dropped so the call never stalls.
+func (c *Call) deliver(m protocol.Message) {
+	for {
+		select {
+		case c.events <- m:
+			return
+		default:
+		}
+		select {
+		case old := <-c.events:
+			c.p.log.Warn("softphone: Events full, dropped frame", "type", old.MessageType())
+		default:
+		}
+	}
+}
+
+// onOffer applies a server offer. The first offer of an inbound call waits
+// for Answer (true: deliver the call on Incoming); later ones are answered.
+func (c *Call) onOffer(sdp string) bool {
+	desc := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}
+	if c.Direction == protocol.DirectionInbound && !c.offered && !c.restored {
+		c.offered = true
+		pc := c.ep.peer()
+		if pc == nil {
+			return false
+		}
+		c.negMu.Lock()
+		defer c.negMu.Unlock()
+		if err := pc.SetRemoteDescription(desc); err != nil {
+			c.p.log.Warn("softphone: applying offer", "err", err)
+		}
+		c.flushCandidates(pc)
+		return true
+	}
+	pc, err := c.ep.start(c.p.api)
+	if err != nil {
+		c.p.log.Warn("softphone: no media for re-offer", "err", err)
+		return false
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if err := pc.SetRemoteDescription(desc); err != nil {
+		c.p.log.Warn("softphone: applying re-offer", "err", err)
+		return false
+	}
+	c.flushCandidates(pc)
+	if !c.negotiated && !c.restored {
+		return false // not answered yet: Answer answers the latest offer
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		c.p.log.Warn("softphone: answering re-offer", "err", err)
+		return false
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		c.p.log.Warn("softphone: answering re-offer", "err", err)
+		return false
+	}
+	if c.waitGathered(context.Background(), gathered) != nil {
+		return false
+	}
+	c.negotiated = true
+	if err := c.p.Send(protocol.SDPAnswer{CallID: c.ID, SDP: pc.LocalDescription().SDP}); err != nil {
+		c.p.log.Warn("softphone: sending sdp.answer", "err", err)
+	}
+	return false
+}
+
+// applyRemote applies the server's (provisional) answer to our offer.
+//
+// pion starts no media on a description of type pranswer, so an
+// sdp.pranswer is applied as an answer: early media flows. A final
+// sdp.answer that differs from it is then applied through a local
+// re-offer (same ICE credentials and candidates; nothing is sent).
+func (c *Call) applyRemote(typ webrtc.SDPType, sdp string) {
+	pc := c.ep.peer()
+	if pc == nil {
+		return
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	final := typ == webrtc.SDPTypeAnswer
+	if pc.SignalingState() == webrtc.SignalingStateStable && c.early != "" {
+		if sdp == c.early {
+			c.negotiated = c.negotiated || final
+			c.early = ""
+			return
+		}
+		offer, err := pc.CreateOffer(nil)
+		if err == nil {
+			err = pc.SetLocalDescription(offer)
+		}
+		if err != nil {
+			c.p.log.Warn("softphone: re-offering after pranswer", "err", err)
+			return
+		}
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		c.p.log.Warn("softphone: applying "+typ.String(), "err", err)
+		return
+	}
+	c.early = ""
+	if final {
+		c.negotiated = true
+	} else {
+		c.early = sdp
+	}
+	c.flushCandidates(pc)
+}
+
+func (c *Call) onCandidate(m *protocol.ICECandidate) {
+	if m.Candidate == "" {
+		return
+	}
+	cand := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: &m.SDPMLineIndex}
+	if m.SDPMid != "" {
+		cand.SDPMid = &m.SDPMid
+	}
+	pc := c.ep.peer()
+	if pc == nil || pc.RemoteDescription() == nil {
+		c.cands = append(c.cands, cand)
+		return
+	}
+	if err := pc.AddICECandidate(cand); err != nil {
+		c.p.log.Warn("softphone: adding candidate", "err", err)
+	}
+}
+
+func (c *Call) flushCandidates(pc *webrtc.PeerConnection) {
+	for _, cand := range c.cands {
+		if err := pc.AddICECandidate(cand); err != nil {
+			c.p.log.Warn("softphone: adding candidate", "err", err)
+		}
+	}
+	c.cands = nil
+}
+
+// Events delivers every server frame about this call, in order, as the
+// protocol package decodes them (pointers). It is closed after call.ended
+// (or when the phone closes). Buffered 256; when full the oldest is dropped.
+func (c *Call) Events() <-chan protocol.Message { return c.events }
+
+// Done is closed once the call is torn down (after call.ended or Close).
+func (c *Call) Done() <-chan struct{} { return c.finished }
+
+// WaitFor reads Events until a frame of type t and returns it. Frames read
+// on the way are kept in History. If call.ended comes first (and t is not
+// call.ended) it returns that frame with an error wrapping ErrCallEnded.
+func (c *Call) WaitFor(ctx context.Context, t protocol.Type) (protocol.Message, error) {
+	for {
+		var m protocol.Message
+		var ok bool
+		select {
+		case m, ok = <-c.events:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("softphone: waiting for %s: %w", t, ctx.Err())
+		case <-c.p.done:
+			select {
+			case m, ok = <-c.events:
+			default:
+				return nil, fmt.Errorf("softphone: waiting for %s: %w", t, c.p.Err())
+			}
+		}
+		if !ok {
+			if reason, ended := c.EndReason(); ended {
+				return nil, fmt.Errorf("%w (%s) before %s", ErrCallEnded, reason, t)
+			}
+			if err := c.p.Err(); err != nil {
+				return nil, err
+			}
+			return nil, ErrCallEnded
+		}
+		if m.MessageType() == t {
+			return m, nil
+		}
+		c.mu.Lock()
+		c.history = append(c.history, m)
+		c.mu.Unlock()
+		if e, ok := m.(*protocol.CallEnded); ok {
+			return m, fmt.Errorf("%w (%s) before %s", ErrCallEnded, e.Reason, t)
+		}
+	}
+}
+
+// History returns the frames WaitFor skipped, oldest first.
+func (c *Call) History() []protocol.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]protocol.Message(nil), c.history...)
+}
+
+// Answer accepts an inbound call: it answers the server's offer (waiting
+// for ICE gathering), then sends call.answer and sdp.answer.
+func (c *Call) Answer(ctx context.Context) error {
+	if c.Direction != protocol.DirectionInbound {
+		return errors.New("softphone: Answer on an outbound call")
+	}
+	pc := c.ep.peer()
+	if pc == nil {
+		return ErrCallEnded
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if pc.RemoteDescription() == nil {
+		return errors.New("softphone: no offer to answer")
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	if err := c.waitGathered(ctx, gathered); err != nil {
+		return err
+	}
+	if err := c.p.Send(protocol.CallAnswer{CallID: c.ID}); err != nil {
+		return err
+	}
+	if err := c.p.Send(protocol.SDPAnswer{CallID: c.ID, SDP: pc.LocalDescription().SDP}); err != nil {
+		return err
+	}
+	c.negotiated = true
+	return nil
+}
+
+// Reject declines a ringing inbound call ("" lets the server default to decline).
+func (c *Call) Reject(reason protocol.RejectReason) error {
+	return c.p.Send(protocol.CallReject{CallID: c.ID, Reason: reason})
+}
+
+// Hangup sends call.hangup; the call ends when call.ended arrives.
+func (c *Call) Hangup() error { return c.p.Send(protocol.CallHangup{CallID: c.ID}) }
+
+// Hold sends call.hold.
+func (c *Call) Hold() error { return c.p.Send(protocol.CallHold{CallID: c.ID}) }
+
+// Resume sends call.resume.
+func (c *Call) Resume() error { return c.p.Send(protocol.CallResume{CallID: c.ID}) }
+
+// Mute sends call.mute. The phone keeps sending its source: the server's
+// mute is authoritative. Use SetSending to stop sending locally.
+func (c *Call) Mute() error { return c.p.Send(protocol.CallMute{CallID: c.ID}) }
+
+// Unmute sends call.unmute.
+func (c *Call) Unmute() error { return c.p.Send(protocol.CallUnmute{CallID: c.ID}) }
+
+// Transfer sends call.transfer (blind transfer to destination).
+func (c *Call) Transfer(destination string) error {
+	return c.p.Send(protocol.CallTransfer{CallID: c.ID, Destination: destination})
+}
+
+// SetSource switches what the call sends (PCM at SourceRate); nil is silence.
+func (c *Call) SetSource(s audio.Source) { c.ep.setSource(s) }
+
+// SetSending starts or stops sending RTP (stopped: no packets at all).
+func (c *Call) SetSending(on bool) { c.ep.setSending(on) }
+
+// Detector analyses what this phone hears, decoded to SourceRate PCM, over
+// a 500 ms window.
+func (c *Call) Detector() *audio.Detector { return c.ep.detector }
+
+// Received is the number of RTP packets received (audio and DTMF).
+func (c *Call) Received() (packets uint64) { return c.ep.received.Load() }
+
+// Codec is the negotiated audio codec's MIME type (e.g. "audio/opus"), or
+// "" before negotiation completes.
+func (c *Call) Codec() string { return c.ep.codecMime() }
+
+// EndReason is call.ended's reason, and whether the call has ended.
+func (c *Call) EndReason() (protocol.EndReason, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason, c.ended
+}
+
+// PeerConnection is the call's PeerConnection (nil for a restored call the
+// server has not re-offered).
+func (c *Call) PeerConnection() *webrtc.PeerConnection { return c.ep.peer() }
+
+// DTMF returns the RFC 4733 digits received so far, one per event.
+func (c *Call) DTMF() []rune { return c.ep.dtmf() }
+
+// SendDTMF sends digits (0-9, *, #, A-D) as RFC 4733 telephone-events in the
+// call's RTP, 100 ms each with 60 ms gaps, and returns once they are sent.
+// It fails when telephone-event was not negotiated.
+func (c *Call) SendDTMF(digits string) error { return c.ep.sendDTMF(digits) }
+
+// mailbox is an unbounded queue feeding the call's goroutine, so the
+// socket reader never blocks on a call.
+type mailbox struct {
+	mu    sync.Mutex
+	q     []protocol.Message
+	ready chan struct{} // buffered 1
+}
+
+func (b *mailbox) put(m protocol.Message) {
+	b.mu.Lock()
+	b.q = append(b.q, m)
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (b *mailbox) take() []protocol.Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.q
+	b.q = nil
+	return q
+}
