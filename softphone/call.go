@@ -17,6 +17,14 @@ type CallOption func(*callOptions)
 
 type callOptions struct {
 	callerID string
+	trickle  bool
+}
+
+// WithTrickle sends the offer before ICE gathering ends, with no
+// candidates in it, and trickles them with ice.candidate and ice.done once
+// call.trying names the call (as browsers do).
+func WithTrickle() CallOption {
+	return func(o *callOptions) { o.trickle = true }
 }
 
 // WithCallerID sets call.create's caller_id (an E.164 number the account owns).
@@ -106,7 +114,14 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 	if err != nil {
 		return nil, err
 	}
-	sdp, err := c.offer(ctx)
+	var tr *trickler
+	if o.trickle {
+		tr = &trickler{p: p}
+		if pc := c.ep.peer(); pc != nil {
+			pc.OnICECandidate(tr.add)
+		}
+	}
+	sdp, err := c.offer(ctx, !o.trickle)
 	if err != nil {
 		c.stopWait()
 		return nil, err
@@ -132,6 +147,9 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 	}
 	switch m := reply.(type) {
 	case *protocol.CallTrying:
+		if tr != nil {
+			tr.start(m.CallID)
+		}
 		return c, nil
 	case *protocol.Error:
 		c.stopWait()
@@ -159,8 +177,9 @@ func (p *Phone) abandon(id string, pend *pending) protocol.Message {
 	}
 }
 
-// offer creates and applies a local offer with all candidates gathered.
-func (c *Call) offer(ctx context.Context) (string, error) {
+// offer creates and applies a local offer, with all candidates gathered
+// when wait is set.
+func (c *Call) offer(ctx context.Context, wait bool) (string, error) {
 	pc := c.ep.peer()
 	if pc == nil {
 		return "", ErrCallEnded
@@ -175,10 +194,67 @@ func (c *Call) offer(ctx context.Context) (string, error) {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return "", err
 	}
+	if !wait {
+		return offer.SDP, nil
+	}
 	if err := c.waitGathered(ctx, gathered); err != nil {
 		return "", err
 	}
 	return pc.LocalDescription().SDP, nil
+}
+
+// trickler sends local candidates as ice.candidate frames, holding them
+// until the call has an id.
+type trickler struct {
+	p      *Phone
+	mu     sync.Mutex
+	callID string
+	held   []*webrtc.ICECandidate
+	ended  bool // the nil candidate (gathering done) was seen
+}
+
+func (t *trickler) add(cand *webrtc.ICECandidate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.callID == "" {
+		if cand == nil {
+			t.ended = true
+		} else {
+			t.held = append(t.held, cand)
+		}
+		return
+	}
+	t.send(cand)
+}
+
+func (t *trickler) start(callID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.callID = callID
+	for _, c := range t.held {
+		t.send(c)
+	}
+	if t.ended {
+		t.send(nil)
+	}
+	t.held = nil
+}
+
+// send runs under t.mu so the frames keep their order.
+func (t *trickler) send(cand *webrtc.ICECandidate) {
+	if cand == nil {
+		_ = t.p.Send(protocol.ICEDone{CallID: t.callID})
+		return
+	}
+	init := cand.ToJSON()
+	m := protocol.ICECandidate{CallID: t.callID, Candidate: init.Candidate}
+	if init.SDPMid != nil {
+		m.SDPMid = *init.SDPMid
+	}
+	if init.SDPMLineIndex != nil {
+		m.SDPMLineIndex = *init.SDPMLineIndex
+	}
+	_ = t.p.Send(m)
 }
 
 func (c *Call) waitGathered(ctx context.Context, gathered <-chan struct{}) error {

@@ -30,9 +30,9 @@ const (
 // Engine builds WebRTC endpoints that share one configuration and, when
 // configured, one UDP port.
 type Engine struct {
-	api  *webrtc.API
-	mux  ice.UDPMux
-	log  *slog.Logger
+	api *webrtc.API
+	mux ice.UDPMux
+	log *slog.Logger
 }
 
 // NewEngine configures pion from cfg.

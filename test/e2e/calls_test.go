@@ -236,6 +236,10 @@ func TestCallToOwnedNumber(t *testing.T) {
 	require.Equal(t, "+14155550102", in.To)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	for _, m := range out.History() {
+		require.NotEqual(t, protocol.TypeError, m.MessageType(), "every trickled candidate was accepted: %#v", m)
+	}
 }
 
 func TestIllegalRequestsChangeNothing(t *testing.T) {
@@ -357,4 +361,23 @@ func TestOpenRecordsClosedAtStartup(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, got.EndedAt)
 	require.Equal(t, "failed", got.EndReason)
+}
+
+func TestTrickledCandidates(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, err := alice.Call(harness.Ctx(t, 10*time.Second), "102", softphone.WithTrickle())
+	require.NoError(t, err)
+	in := harness.NextIncoming(t, bob)
+	answer(t, in)
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	harness.HearsTone(t, in, 440)
+	harness.HearsTone(t, out, 1000)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	for _, m := range out.History() {
+		require.NotEqual(t, protocol.TypeError, m.MessageType(), "every trickled candidate was accepted: %#v", m)
+	}
 }
