@@ -17,9 +17,10 @@ import (
 type event struct {
 	dev      Device
 	msg      protocol.Message
-	gone     bool   // dev's session is over
-	shutdown bool   // the server is stopping
-	fn       func() // a result of the call's own async work, applied in the actor
+	gone     bool            // dev's session is over
+	shutdown bool            // the server is stopping
+	fn       func()          // a result of the call's own async work, applied in the actor
+	restore  chan<- struct{} // dev reconnected: send call.restored, then close
 }
 
 type legRole int
@@ -46,6 +47,37 @@ type leg struct {
 	answer   string // callee: its sdp.answer, once received
 	ended    bool
 	endedFor protocol.EndReason
+	holding  bool // this party put the call on hold
+	muted    bool // the server forwards silence in place of this party's audio
+
+	remoteSet bool                     // the device's description is applied
+	cands     []*protocol.ICECandidate // trickled before that, applied after
+}
+
+// addCandidate applies a trickled candidate, or keeps it until the device's
+// description is applied (trickling may overtake the async offer handling).
+func (l *leg) addCandidate(m *protocol.ICECandidate) error {
+	if !l.remoteSet {
+		if len(l.cands) < 64 {
+			l.cands = append(l.cands, m)
+		}
+		return nil
+	}
+	mid, idx := m.SDPMid, m.SDPMLineIndex
+	return l.media.AddCandidate(m.Candidate, &mid, &idx)
+}
+
+// described marks the device's description applied and flushes candidates.
+func (l *leg) described() error {
+	l.remoteSet = true
+	cands := l.cands
+	l.cands = nil
+	for _, m := range cands {
+		if err := l.addCandidate(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Call is one call's actor. Its fields below the line belong to run.
@@ -163,6 +195,9 @@ func (c *Call) answerCaller() {
 			if err != nil {
 				c.failWith(l.dev, protocol.CodeInvalidMessage, "sdp: "+err.Error())
 				return
+			}
+			if err := l.described(); err != nil {
+				c.refuse(l.dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 			}
 			l.dev.Send(&protocol.SDPAnswer{CallID: string(c.id), SDP: answer})
 			c.route()

@@ -54,8 +54,23 @@ type WebRTCMedia interface {
 	AddCandidate(candidate string, mid *string, index *uint16) error
 }
 
+// Feed is what one party hears through a bridge.
+type Feed int
+
+// Feeds.
+const (
+	FeedForward Feed = iota // the other party's audio
+	FeedSilence             // silence: the other party is muted, or this party holds
+	FeedMusic               // music on hold: the other party holds
+)
+
 // Bridge joins two legs' media until stopped.
-type Bridge interface{ Stop() }
+type Bridge interface {
+	// SetFeeds sets what the first and the second leg given to
+	// Media.Bridge hear.
+	SetFeeds(toA, toB Feed)
+	Stop()
+}
 
 // Media makes media endpoints and bridges (internal/media behind an adapter).
 type Media interface {
@@ -72,13 +87,14 @@ type Directory interface {
 
 // State is a call's state.
 //
-//	trying ──alerted──▶ ringing ──answer──▶ answering ──sdp.answer──▶ active
-//	  │                    │                    │                        │
-//	  └────────────────────┴──────── end ───────┴────────────────────────┴──▶ ended
+//	trying ──alerted──▶ ringing ──answer──▶ answering ──sdp.answer──▶ active ◀──resume──┐
+//	  │                    │                    │                        │  └──hold──▶ held
+//	  └────────────────────┴──────── end ───────┴────────────────────────┴──────────────┴──▶ ended
 //
 // trying: routing and preparing legs; ringing: at least one device alerted;
 // answering: a device answered and its SDP answer is awaited; active: media
-// bridged; ended: terminal, the actor stops.
+// bridged; held: bridged with at least one party holding (music to the
+// other); ended: terminal, the actor stops.
 type State int
 
 // Call states.
@@ -88,10 +104,11 @@ const (
 	StateRinging
 	StateAnswering
 	StateActive
+	StateHeld
 	StateEnded
 )
 
-var stateNames = [...]string{"unknown", "trying", "ringing", "answering", "active", "ended"}
+var stateNames = [...]string{"unknown", "trying", "ringing", "answering", "active", "held", "ended"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -105,7 +122,8 @@ var transitions = map[State][]State{
 	StateTrying:    {StateRinging, StateEnded},
 	StateRinging:   {StateAnswering, StateEnded},
 	StateAnswering: {StateActive, StateEnded},
-	StateActive:    {StateEnded},
+	StateActive:    {StateHeld, StateEnded},
+	StateHeld:      {StateActive, StateEnded},
 }
 
 // ErrIllegalTransition is returned for an edge the table does not have.

@@ -15,6 +15,9 @@ func (c *Call) handle(ev event) {
 		c.end(protocol.EndHangup)
 	case ev.gone:
 		c.deviceGone(ev.dev)
+	case ev.restore != nil:
+		c.restore(ev.dev)
+		close(ev.restore)
 	default:
 		c.handleMessage(ev.dev, ev.msg)
 	}
@@ -53,14 +56,21 @@ func (c *Call) handleMessage(dev Device, msg protocol.Message) {
 	case *protocol.CallHangup:
 		c.onHangup(l)
 	case *protocol.ICECandidate:
-		mid, idx := m.SDPMid, m.SDPMLineIndex
-		if err := l.media.AddCandidate(m.Candidate, &mid, &idx); err != nil {
+		if err := l.addCandidate(m); err != nil {
 			c.refuse(dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 		}
 	case *protocol.ICEDone:
 		// Candidates arrive embedded or trickled; nothing waits for the end.
 	case *protocol.SDPOffer:
 		c.onReoffer(l, m.SDP)
+	case *protocol.CallHold:
+		c.onHold(l)
+	case *protocol.CallResume:
+		c.onResume(l)
+	case *protocol.CallMute:
+		c.onMute(l, true)
+	case *protocol.CallUnmute:
+		c.onMute(l, false)
 	default:
 		c.refuse(dev, protocol.CodeCallFailed, string(msg.MessageType())+" is not available on this server yet")
 	}
@@ -113,6 +123,9 @@ func (c *Call) connect() {
 		c.failWith(w.dev, protocol.CodeInvalidMessage, "sdp: "+err.Error())
 		return
 	}
+	if err := w.described(); err != nil {
+		c.refuse(w.dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+	}
 	br, err := c.m.media.Bridge(c.caller.media, w.media)
 	if err != nil {
 		c.failWith(w.dev, protocol.CodeCallFailed, "media: "+err.Error())
@@ -154,7 +167,7 @@ func (c *Call) onHangup(l *leg) {
 }
 
 func (c *Call) onReoffer(l *leg, offer string) {
-	if l.role == roleCallee && (l != c.winner || c.state != StateActive) {
+	if l.role == roleCallee && (l != c.winner || !c.connected()) {
 		c.refuse(l.dev, protocol.CodeInvalidMessage, "sdp.offer: only a connected call can be re-offered")
 		return
 	}

@@ -79,6 +79,25 @@ func (m *Manager) DeviceGone(dev Device) {
 	}
 }
 
+// Restore sends call.restored for each of the device's live calls after its
+// session resumed. It waits (briefly) for each call so that the frames go
+// out before anything kept while the socket was down.
+func (m *Manager) Restore(dev Device) {
+	for _, c := range m.snapshot() {
+		if !c.hasMember(dev.SessionID()) {
+			continue
+		}
+		done := make(chan struct{})
+		c.post(event{dev: dev, restore: done})
+		select {
+		case <-done:
+		case <-c.ctx.Done():
+		case <-time.After(2 * time.Second):
+			m.log.Warn("call did not answer a restore in time", "call", c.id)
+		}
+	}
+}
+
 func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
 	if msg.CallerID != "" && !m.ownsNumber(dev.Account(), msg.CallerID) {
 		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: msg.ReqID,

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/config"
 )
 
@@ -30,9 +31,10 @@ const (
 // Engine builds WebRTC endpoints that share one configuration and, when
 // configured, one UDP port.
 type Engine struct {
-	api *webrtc.API
-	mux ice.UDPMux
-	log *slog.Logger
+	api   *webrtc.API
+	mux   ice.UDPMux
+	log   *slog.Logger
+	music func() audio.Source
 }
 
 // NewEngine configures pion from cfg.
@@ -60,7 +62,21 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("media: nat_1to1_ips: %w", err)
 		}
 	}
-	e := &Engine{log: log}
+	e := &Engine{log: log, music: func() audio.Source { return audio.NewMusic(bridgeRate) }}
+	if cfg.HoldMusic != "" {
+		if _, err := audio.LoadWAV(cfg.HoldMusic, bridgeRate); err != nil {
+			return nil, fmt.Errorf("media: hold_music: %w", err)
+		}
+		path := cfg.HoldMusic
+		e.music = func() audio.Source {
+			src, err := audio.LoadWAV(path, bridgeRate)
+			if err != nil { // the file changed since start: fall back to the tune
+				log.Warn("hold music unreadable", "path", path, "err", err)
+				return audio.NewMusic(bridgeRate)
+			}
+			return src
+		}
+	}
 	if cfg.UDPMuxPort != 0 {
 		conn, err := net.ListenUDP("udp4", &net.UDPAddr{Port: cfg.UDPMuxPort})
 		if err != nil {
@@ -74,6 +90,12 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return e, nil
 }
+
+// Music returns a fresh music-on-hold source at 8 kHz.
+func (e *Engine) Music() audio.Source { return e.music() }
+
+// NewBridge joins two endpoints with this engine's music on hold.
+func (e *Engine) NewBridge(a, b Endpoint) *Bridge { return NewBridge(a, b, e.music, e.log) }
 
 // Close releases the shared UDP port, if any.
 func (e *Engine) Close() error {

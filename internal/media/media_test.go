@@ -115,7 +115,10 @@ func TestBadSDP(t *testing.T) {
 type fakeEndpoint struct {
 	format Format
 	collector
-	ticks []uint32
+	ticks  []uint32
+	te     bool
+	events [][]byte
+	keys   []uint32
 }
 
 func (f *fakeEndpoint) SetSink(func(Packet))       {}
@@ -126,6 +129,14 @@ func (f *fakeEndpoint) WriteAudio(p []byte, ticks uint32) error {
 	return nil
 }
 func (f *fakeEndpoint) Stats() Stats { return Stats{} }
+func (f *fakeEndpoint) EventFormat() (Format, bool) {
+	return Format{PayloadType: 101, ClockRate: 8000}, f.te
+}
+func (f *fakeEndpoint) WriteEvent(p []byte, key uint32) error {
+	f.events = append(f.events, append([]byte(nil), p...))
+	f.keys = append(f.keys, key)
+	return nil
+}
 func (f *fakeEndpoint) Close() error { return nil }
 
 func TestPipeTranscodesAndPasses(t *testing.T) {
@@ -135,7 +146,7 @@ func TestPipeTranscodesAndPasses(t *testing.T) {
 
 	// PCMU in, Opus out: decoded and re-encoded, a 440 Hz tone survives.
 	dst := &fakeEndpoint{format: opus}
-	p := newPipe(dst, log)
+	p := newPipe(dst, nil, log)
 	enc, _ := audio.NewEncoder(audio.PCMU, 8000)
 	tone := audio.NewTone(440, 8000, 0.3)
 	pcm := make([]int16, 160)
@@ -159,7 +170,7 @@ func TestPipeTranscodesAndPasses(t *testing.T) {
 
 	// Same codec: payloads pass untouched, ticks follow the source's steps.
 	same := &fakeEndpoint{format: pcmu}
-	p2 := newPipe(same, log)
+	p2 := newPipe(same, nil, log)
 	for i := 0; i < 3; i++ {
 		p2.handle(Packet{Format: pcmu, Timestamp: uint32(i * 240), Payload: []byte{byte(i), 2, 3}})
 	}
@@ -200,3 +211,61 @@ func TestEngineConfigurations(t *testing.T) {
 	require.NoError(t, b.Close())
 	require.NoError(t, e.Close())
 }
+
+func TestPipeRelaysEventsRescaled(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opus := Format{Codec: audio.Opus, PayloadType: 111, ClockRate: 48000}
+	dst := &fakeEndpoint{format: Format{Codec: audio.PCMU, ClockRate: 8000}, te: true}
+	p := newPipe(dst, nil, log)
+	te48 := Format{PayloadType: 110, ClockRate: 48000}
+	// digit 5, end bit on the last, duration 4800 ticks at 48 kHz = 100 ms
+	p.handle(Packet{TelephoneEvent: true, Format: te48, Timestamp: 9600, Payload: []byte{5, 10, 0x09, 0x60}})
+	p.handle(Packet{TelephoneEvent: true, Format: te48, Timestamp: 9600, Payload: []byte{5, 0x8a, 0x12, 0xc0}})
+	p.handle(Packet{Format: opus, Timestamp: 14400, Payload: []byte{1}}) // audio in Opus, listener PCMU
+	require.Len(t, dst.events, 2)
+	require.Equal(t, []byte{5, 10, 0x01, 0x90}, dst.events[0], "2400 → 400 ticks at 8 kHz")
+	require.Equal(t, []byte{5, 0x8a, 0x03, 0x20}, dst.events[1], "4800 → 800")
+	require.Equal(t, []uint32{9600, 9600}, dst.keys)
+
+	// Music mode (the talker holds) drops events; no TE at the listener drops them too.
+	p.setMode(Music)
+	p.handle(Packet{TelephoneEvent: true, Format: te48, Timestamp: 20000, Payload: []byte{1, 0, 0, 1}})
+	p.setMode(Forward)
+	require.Len(t, dst.events, 2)
+	noTE := &fakeEndpoint{format: Format{Codec: audio.PCMU, ClockRate: 8000}}
+	newPipe(noTE, nil, log).handle(Packet{TelephoneEvent: true, Format: te48, Payload: []byte{1, 0, 0, 1}})
+	require.Empty(t, noTE.events)
+}
+
+func TestGeneratorKeepsStreamGoing(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dst := &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}}}
+	p := newPipe(dst, func() audio.Source { return audio.NewMusic(8000) }, log)
+	p.setMode(Music)
+	require.Eventually(t, func() bool { return dst.count() >= 10 }, 5*time.Second, 20*time.Millisecond)
+	p.handle(Packet{Format: dst.format, Payload: []byte{9}}) // talker audio is not forwarded while holding
+	p.setMode(Forward)
+	n := dst.count()
+	p.handle(Packet{Format: dst.format, Payload: []byte{9}})
+	require.Equal(t, n+1, dst.count())
+	dec, _ := audio.NewDecoder(audio.PCMU, 8000)
+	det := audio.NewDetector(8000, time.Second)
+	for _, pkt := range dst.get()[:n] {
+		pcm, _ := dec.Decode(pkt.Payload)
+		det.Write(pcm)
+	}
+	require.Greater(t, det.RMS(), 0.01, "music is not silence")
+}
+
+type lockedEndpoint struct {
+	mu sync.Mutex
+	fakeEndpoint
+}
+
+func (l *lockedEndpoint) WriteAudio(p []byte, ticks uint32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fakeEndpoint.WriteAudio(p, ticks)
+}
+
+func (l *lockedEndpoint) count() int { return len(l.get()) }

@@ -49,6 +49,10 @@ type outTrack struct {
 	bound  bool
 	seq    uint16
 	ts     uint32
+
+	eventKey uint32 // source timestamp of the event being relayed
+	eventTS  uint32 // its timestamp on this track
+	inEvent  bool
 }
 
 func newOutTrack(id string) *outTrack {
@@ -73,8 +77,14 @@ func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters
 	if chosen == nil {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
+	// Prefer the telephone-event clock that matches the audio codec's; any
+	// other negotiated one is better than none.
+	t.te = Format{}
 	for _, p := range params {
-		if isTelephoneEvent(p.MimeType) && (t.te.ClockRate != chosen.ClockRate) {
+		if !isTelephoneEvent(p.MimeType) {
+			continue
+		}
+		if t.te.ClockRate == 0 || (p.ClockRate == chosen.ClockRate && t.te.ClockRate != chosen.ClockRate) {
 			t.te = Format{PayloadType: uint8(p.PayloadType), ClockRate: p.ClockRate}
 		}
 	}
@@ -113,6 +123,39 @@ func (t *outTrack) writeAudio(payload []byte, ticks uint32, marker bool) error {
 		Timestamp: t.ts, SSRC: t.ssrc, Marker: marker}
 	t.seq++
 	t.ts += ticks
+	_, err := t.writer.WriteRTP(&h, payload)
+	return err
+}
+
+// EventFormat returns the negotiated telephone-event format, if any.
+func (t *outTrack) EventFormat() (Format, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.te, t.bound && t.te.ClockRate != 0
+}
+
+// writeEvent sends one RFC 4733 packet. key identifies the event at the
+// source (its RTP timestamp): every packet of one event carries the same
+// timestamp here too (RFC 4733 §2.5.1.2), and once an event ends the audio
+// timestamps continue after it.
+func (t *outTrack) writeEvent(payload []byte, key uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.bound || t.te.ClockRate == 0 || len(payload) < 4 {
+		return nil
+	}
+	first := !t.inEvent || key != t.eventKey
+	if first {
+		t.eventKey, t.eventTS, t.inEvent = key, t.ts, true
+	}
+	h := rtp.Header{Version: 2, PayloadType: t.te.PayloadType, SequenceNumber: t.seq,
+		Timestamp: t.eventTS, SSRC: t.ssrc, Marker: first}
+	t.seq++
+	if payload[1]&0x80 != 0 { // end bit
+		if end := t.eventTS + uint32(binary.BigEndian.Uint16(payload[2:4])); end-t.ts < 1<<31 {
+			t.ts = end
+		}
+	}
 	_, err := t.writer.WriteRTP(&h, payload)
 	return err
 }

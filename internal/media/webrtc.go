@@ -33,6 +33,11 @@ type Endpoint interface {
 	SendFormat() (Format, bool)
 	// WriteAudio sends one frame in SendFormat lasting ticks of its clock.
 	WriteAudio(payload []byte, ticks uint32) error
+	// EventFormat is the negotiated telephone-event format, if any.
+	EventFormat() (Format, bool)
+	// WriteEvent sends one RFC 4733 packet in EventFormat; key is the
+	// event's source timestamp (the same for all packets of one event).
+	WriteEvent(payload []byte, key uint32) error
 	Stats() Stats
 	Close() error
 }
@@ -223,6 +228,18 @@ func (w *WebRTCEndpoint) SendFormat() (Format, bool) { return w.out.Format() }
 // WriteAudio implements Endpoint.
 func (w *WebRTCEndpoint) WriteAudio(payload []byte, ticks uint32) error {
 	if err := w.out.writeAudio(payload, ticks, false); err != nil {
+		return err
+	}
+	w.sent.Add(1)
+	return nil
+}
+
+// EventFormat implements Endpoint.
+func (w *WebRTCEndpoint) EventFormat() (Format, bool) { return w.out.EventFormat() }
+
+// WriteEvent implements Endpoint.
+func (w *WebRTCEndpoint) WriteEvent(payload []byte, key uint32) error {
+	if err := w.out.writeEvent(payload, key); err != nil {
 		return err
 	}
 	w.sent.Add(1)

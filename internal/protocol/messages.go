@@ -181,7 +181,9 @@ type CallEnded struct {
 	DurationSeconds *int      `json:"duration_seconds"`
 }
 
-// CallRestored describes a live call after a session resumed.
+// CallRestored describes a live call after a session resumed. HeldBy and
+// Muted are our additions (clients that do not know them ignore them): the
+// hold side when State is held, and whether the server mutes this device.
 type CallRestored struct {
 	CallID     string    `json:"call_id"`
 	State      CallState `json:"state"`
@@ -190,6 +192,8 @@ type CallRestored struct {
 	To         string    `json:"to"`
 	Direction  Direction `json:"direction"`
 	AnsweredAt *string   `json:"answered_at"`
+	HeldBy     HeldBy    `json:"held_by,omitempty"`
+	Muted      bool      `json:"muted"`
 }
 
 // CallHeld says the call went on hold, and by whom.

@@ -15,7 +15,7 @@ import (
 type callHandler struct{ m *call.Manager }
 
 func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) { h.m.Handle(s, msg) }
-func (h callHandler) SessionRestored(*signal.Session)                       {}
+func (h callHandler) SessionRestored(s *signal.Session)                     { h.m.Restore(s) }
 func (h callHandler) SessionEnded(s *signal.Session)                        { h.m.DeviceGone(s) }
 
 // hubDevices lists a user's connected sessions as call devices.
@@ -63,5 +63,14 @@ func (a mediaAdapter) Bridge(x, y call.MediaLeg) (call.Bridge, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("media: cannot bridge %T and %T", x, y)
 	}
-	return media.NewBridge(ex.endpoint(), ey.endpoint(), a.log), nil
+	return bridge{a.engine.NewBridge(ex.endpoint(), ey.endpoint())}, nil
 }
+
+// bridge maps the call core's feeds onto media modes.
+type bridge struct{ *media.Bridge }
+
+var feedModes = map[call.Feed]media.Mode{
+	call.FeedForward: media.Forward, call.FeedSilence: media.Silence, call.FeedMusic: media.Music,
+}
+
+func (b bridge) SetFeeds(toA, toB call.Feed) { b.SetModes(feedModes[toA], feedModes[toB]) }

@@ -179,6 +179,8 @@ export interface CallRestored {
   to: string;
   direction: Direction;
   answered_at: string | null;
+  held_by?: HeldBy;
+  muted: boolean;
 }
 
 export interface CallResumed {

@@ -1,0 +1,102 @@
+package call
+
+import (
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// connected reports whether the parties' media is bridged.
+func (c *Call) connected() bool { return c.state == StateActive || c.state == StateHeld }
+
+// other returns the party across the bridge from l.
+func (c *Call) other(l *leg) *leg {
+	if l == c.caller {
+		return c.winner
+	}
+	return c.caller
+}
+
+func (c *Call) onHold(l *leg) {
+	switch {
+	case !c.connected():
+		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.hold: the call is not active")
+	case l.holding:
+		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.hold: the call is already on hold from this side")
+	default:
+		l.holding = true
+		if c.state == StateActive {
+			c.setState(StateHeld)
+		}
+		c.applyFeeds()
+		l.dev.Send(&protocol.CallHeld{CallID: string(c.id), HeldBy: protocol.HeldLocal})
+		c.other(l).dev.Send(&protocol.CallHeld{CallID: string(c.id), HeldBy: protocol.HeldRemote})
+	}
+}
+
+func (c *Call) onResume(l *leg) {
+	if !c.connected() || !l.holding {
+		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.resume: the call is not on hold from this side")
+		return
+	}
+	l.holding = false
+	if !c.other(l).holding {
+		c.setState(StateActive)
+	}
+	c.applyFeeds()
+	l.dev.Send(&protocol.CallResumed{CallID: string(c.id)})
+	c.other(l).dev.Send(&protocol.CallResumed{CallID: string(c.id)})
+}
+
+// onMute records the party's mute; it takes effect at once when bridged and
+// at the answer otherwise. Repeating the current state is harmless.
+func (c *Call) onMute(l *leg, on bool) {
+	l.muted = on
+	c.applyFeeds()
+}
+
+// applyFeeds tells the bridge what each party hears.
+func (c *Call) applyFeeds() {
+	if c.bridge == nil || c.winner == nil {
+		return
+	}
+	c.bridge.SetFeeds(feedFor(c.caller, c.winner), feedFor(c.winner, c.caller))
+}
+
+// feedFor is what listener hears from talker.
+func feedFor(listener, talker *leg) Feed {
+	switch {
+	case talker.holding:
+		return FeedMusic
+	case listener.holding, talker.muted:
+		return FeedSilence
+	}
+	return FeedForward
+}
+
+// restore sends dev the state of its part in the call after a reconnect.
+func (c *Call) restore(dev Device) {
+	l := c.legOf(dev)
+	if l == nil || c.state == StateEnded || (l.role == roleCallee && !l.alerted) {
+		return
+	}
+	m := &protocol.CallRestored{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName,
+		To: c.create.Destination, Direction: protocol.DirectionOutbound, State: protocol.StateRinging,
+		Muted: l.muted}
+	if l.role == roleCallee {
+		m.Direction = protocol.DirectionInbound
+	}
+	switch {
+	case c.state == StateHeld && l.holding:
+		m.State, m.HeldBy = protocol.StateHeld, protocol.HeldLocal
+	case c.state == StateHeld:
+		m.State, m.HeldBy = protocol.StateHeld, protocol.HeldRemote
+	case c.connected():
+		m.State = protocol.StateActive
+	}
+	if !c.answeredAt.IsZero() {
+		at := c.answeredAt.UTC().Format(time.RFC3339)
+		m.AnsweredAt = &at
+	}
+	dev.Send(m)
+}
