@@ -59,6 +59,7 @@ type Call struct {
 	history []protocol.Message
 	ended   bool
 	reason  protocol.EndReason
+	endMsg  *protocol.CallEnded // synthetic call.ended, delivered on teardown
 }
 
 // newCall registers a call and starts its goroutine; with media it also
@@ -110,6 +111,9 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if !p.Connected() {
+		return nil, p.lostErr()
+	}
 	c, err := p.newCall(protocol.DirectionOutbound, "", true, func(c *Call) { c.To = destination })
 	if err != nil {
 		return nil, err
@@ -132,12 +136,13 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 		c.stopWait()
 		return nil, err
 	}
-	if err := p.Send(protocol.CallCreate{ReqID: id, Destination: destination, SDP: sdp, CallerID: o.callerID}); err != nil {
+	l, err := p.send(protocol.CallCreate{ReqID: id, Destination: destination, SDP: sdp, CallerID: o.callerID})
+	if err != nil {
 		p.unregister(id)
 		c.stopWait()
 		return nil, err
 	}
-	reply, err := p.wait(ctx, pend)
+	reply, err := p.wait(ctx, pend, l)
 	if err != nil {
 		if tr, ok := p.abandon(id, pend).(*protocol.CallTrying); ok {
 			_ = p.Send(protocol.CallHangup{CallID: tr.CallID})
@@ -177,99 +182,24 @@ func (p *Phone) abandon(id string, pend *pending) protocol.Message {
 	}
 }
 
-// offer creates and applies a local offer, with all candidates gathered
-// when wait is set.
-func (c *Call) offer(ctx context.Context, wait bool) (string, error) {
-	pc := c.ep.peer()
-	if pc == nil {
-		return "", ErrCallEnded
-	}
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return "", err
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return "", err
-	}
-	if !wait {
-		return offer.SDP, nil
-	}
-	if err := c.waitGathered(ctx, gathered); err != nil {
-		return "", err
-	}
-	return pc.LocalDescription().SDP, nil
-}
-
-// trickler sends local candidates as ice.candidate frames, holding them
-// until the call has an id.
-type trickler struct {
-	p      *Phone
-	mu     sync.Mutex
-	callID string
-	held   []*webrtc.ICECandidate
-	ended  bool // the nil candidate (gathering done) was seen
-}
-
-func (t *trickler) add(cand *webrtc.ICECandidate) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.callID == "" {
-		if cand == nil {
-			t.ended = true
-		} else {
-			t.held = append(t.held, cand)
-		}
-		return
-	}
-	t.send(cand)
-}
-
-func (t *trickler) start(callID string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.callID = callID
-	for _, c := range t.held {
-		t.send(c)
-	}
-	if t.ended {
-		t.send(nil)
-	}
-	t.held = nil
-}
-
-// send runs under t.mu so the frames keep their order.
-func (t *trickler) send(cand *webrtc.ICECandidate) {
-	if cand == nil {
-		_ = t.p.Send(protocol.ICEDone{CallID: t.callID})
-		return
-	}
-	init := cand.ToJSON()
-	m := protocol.ICECandidate{CallID: t.callID, Candidate: init.Candidate}
-	if init.SDPMid != nil {
-		m.SDPMid = *init.SDPMid
-	}
-	if init.SDPMLineIndex != nil {
-		m.SDPMLineIndex = *init.SDPMLineIndex
-	}
-	_ = t.p.Send(m)
-}
-
-func (c *Call) waitGathered(ctx context.Context, gathered <-chan struct{}) error {
-	select {
-	case <-gathered:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.quit:
-		return ErrCallEnded
-	}
-}
-
 // stop makes the call's goroutine tear it down (no signalling).
 func (c *Call) stop() { c.quitOnce.Do(func() { close(c.quit) }) }
+
+// endLocally ends the call as if call.ended {reason} had arrived: the
+// frame is delivered on teardown, after the media is closed. False when the
+// call had already ended.
+func (c *Call) endLocally(reason protocol.EndReason) bool {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return false
+	}
+	c.ended, c.reason = true, reason
+	c.endMsg = &protocol.CallEnded{CallID: c.ID, Reason: reason}
+	c.mu.Unlock()
+	c.stop()
+	return true
+}
 
 func (c *Call) stopWait() {
 	c.stop()
@@ -287,6 +217,13 @@ func (c *Call) run() {
 	defer func() {
 		c.stop()
 		c.ep.close()
+		c.mu.Lock()
+		end := c.endMsg
+		c.endMsg = nil
+		c.mu.Unlock()
+		if end != nil {
+			c.deliver(end)
+		}
 		close(c.events)
 		c.p.forget(c)
 	}()
@@ -319,6 +256,7 @@ func (c *Call) handle(msg protocol.Message) bool {
 	case *protocol.CallEnded:
 		c.mu.Lock()
 		c.ended, c.reason = true, m.Reason
+		c.endMsg = nil // a real call.ended supersedes a synthetic one
 		c.mu.Unlock()
 		c.deliver(m)
 		return true
@@ -350,130 +288,6 @@ func (c *Call) deliver(m protocol.Message) {
 	}
 }
 
-// onOffer applies a server offer. The first offer of an inbound call waits
-// for Answer (true: deliver the call on Incoming); later ones are answered.
-func (c *Call) onOffer(sdp string) bool {
-	desc := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}
-	if c.Direction == protocol.DirectionInbound && !c.offered && !c.restored {
-		c.offered = true
-		pc := c.ep.peer()
-		if pc == nil {
-			return false
-		}
-		c.negMu.Lock()
-		defer c.negMu.Unlock()
-		if err := pc.SetRemoteDescription(desc); err != nil {
-			c.p.log.Warn("softphone: applying offer", "err", err)
-		}
-		c.flushCandidates(pc)
-		return true
-	}
-	pc, err := c.ep.start(c.p.api)
-	if err != nil {
-		c.p.log.Warn("softphone: no media for re-offer", "err", err)
-		return false
-	}
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	if err := pc.SetRemoteDescription(desc); err != nil {
-		c.p.log.Warn("softphone: applying re-offer", "err", err)
-		return false
-	}
-	c.flushCandidates(pc)
-	if !c.negotiated && !c.restored {
-		return false // not answered yet: Answer answers the latest offer
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		c.p.log.Warn("softphone: answering re-offer", "err", err)
-		return false
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		c.p.log.Warn("softphone: answering re-offer", "err", err)
-		return false
-	}
-	if c.waitGathered(context.Background(), gathered) != nil {
-		return false
-	}
-	c.negotiated = true
-	if err := c.p.Send(protocol.SDPAnswer{CallID: c.ID, SDP: pc.LocalDescription().SDP}); err != nil {
-		c.p.log.Warn("softphone: sending sdp.answer", "err", err)
-	}
-	return false
-}
-
-// applyRemote applies the server's (provisional) answer to our offer.
-//
-// pion starts no media on a description of type pranswer, so an
-// sdp.pranswer is applied as an answer: early media flows. A final
-// sdp.answer that differs from it is then applied through a local
-// re-offer (same ICE credentials and candidates; nothing is sent).
-func (c *Call) applyRemote(typ webrtc.SDPType, sdp string) {
-	pc := c.ep.peer()
-	if pc == nil {
-		return
-	}
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	final := typ == webrtc.SDPTypeAnswer
-	if pc.SignalingState() == webrtc.SignalingStateStable && c.early != "" {
-		if sdp == c.early {
-			c.negotiated = c.negotiated || final
-			c.early = ""
-			return
-		}
-		offer, err := pc.CreateOffer(nil)
-		if err == nil {
-			err = pc.SetLocalDescription(offer)
-		}
-		if err != nil {
-			c.p.log.Warn("softphone: re-offering after pranswer", "err", err)
-			return
-		}
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		c.p.log.Warn("softphone: applying "+typ.String(), "err", err)
-		return
-	}
-	c.early = ""
-	if final {
-		c.negotiated = true
-	} else {
-		c.early = sdp
-	}
-	c.flushCandidates(pc)
-}
-
-func (c *Call) onCandidate(m *protocol.ICECandidate) {
-	if m.Candidate == "" {
-		return
-	}
-	cand := webrtc.ICECandidateInit{Candidate: m.Candidate, SDPMLineIndex: &m.SDPMLineIndex}
-	if m.SDPMid != "" {
-		cand.SDPMid = &m.SDPMid
-	}
-	pc := c.ep.peer()
-	if pc == nil || pc.RemoteDescription() == nil {
-		c.cands = append(c.cands, cand)
-		return
-	}
-	if err := pc.AddICECandidate(cand); err != nil {
-		c.p.log.Warn("softphone: adding candidate", "err", err)
-	}
-}
-
-func (c *Call) flushCandidates(pc *webrtc.PeerConnection) {
-	for _, cand := range c.cands {
-		if err := pc.AddICECandidate(cand); err != nil {
-			c.p.log.Warn("softphone: adding candidate", "err", err)
-		}
-	}
-	c.cands = nil
-}
-
-// Events delivers every server frame about this call, in order, as the
-// protocol package decodes them (pointers). It is closed after call.ended
 // (or when the phone closes). Buffered 256; when full the oldest is dropped.
 func (c *Call) Events() <-chan protocol.Message { return c.events }
 

@@ -42,6 +42,22 @@
 //	c := <-p.Incoming()
 //	err := c.Answer(ctx)
 //
+// Media does not ride on the socket, so calls survive losing it, as in a
+// browser. A lost socket (DropConnection, a network error, the server
+// closing it without a fatal error, all signalled by Disconnected) leaves
+// the phone disconnected, not finished: calls keep their media and Events,
+// sends return ErrDisconnected, and Reconnect resumes the session:
+//
+//	<-p.Disconnected()
+//	if err := p.Reconnect(ctx); err != nil {
+//		return err // retry with backoff, or Close
+//	}
+//	if !p.Reconnected() {
+//		// The session expired: its calls have ended with reason "hangup".
+//	}
+//
+// Only a fatal error frame or Close finishes a phone (Done, Err).
+//
 // Close closes the socket without hanging calls up (as a dropped socket
 // would), stops every call's media and waits for all goroutines.
 package softphone

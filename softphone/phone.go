@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -79,6 +78,10 @@ var (
 	ErrCallEnded = errors.New("softphone: call ended")
 	// ErrNoReqID is returned by Request for a message without a ReqID field.
 	ErrNoReqID = errors.New("softphone: message has no req_id field")
+	// ErrDisconnected is what sends (and requests waiting for a reply)
+	// return while the phone has no socket: after DropConnection, or once
+	// the server closed the socket without a fatal error. See Reconnect.
+	ErrDisconnected = errors.New("softphone: disconnected")
 )
 
 // Phone is one signalling socket (a device session) and its calls.
@@ -88,22 +91,24 @@ type Phone struct {
 	spec   codecSpec
 	api    *webrtc.API
 	source audio.Source // cfg.Source, serialized
-	conn   *websocket.Conn
-
-	userID, sessionID string
-	reconnected       bool
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wmu    sync.Mutex
 	nextID atomic.Uint64
 
-	mu      sync.Mutex
-	pending map[string]*pending
-	calls   map[string]*Call   // bound calls by id
-	live    map[*Call]struct{} // every call not yet torn down
-	closing bool
-	err     error
+	mu           sync.Mutex
+	link         *link // the current socket; never nil once connected
+	token        string
+	userID       string
+	sessionID    string
+	reconnected  bool
+	reconnecting bool // a Reconnect is under way
+	pending      map[string]*pending
+	calls        map[string]*Call   // bound calls by id
+	live         map[*Call]struct{} // every call not yet torn down
+	closing      bool
+	err          error
 
 	incoming chan *Call
 	restored chan *Call
@@ -142,17 +147,8 @@ func Connect(ctx context.Context, cfg Config) (*Phone, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
-	if err != nil {
-		return nil, fmt.Errorf("softphone: dial %s: %w", cfg.URL, err)
-	}
-	conn.SetReadLimit(1 << 20)
-	if conn.Subprotocol() == "" {
-		_ = conn.CloseNow()
-		return nil, errors.New("softphone: server selected no subprotocol")
-	}
 	p := &Phone{
-		cfg: cfg, log: log, spec: spec, api: api, conn: conn,
+		cfg: cfg, log: log, spec: spec, api: api, token: cfg.Token,
 		pending:  map[string]*pending{},
 		calls:    map[string]*Call{},
 		live:     map[*Call]struct{}{},
@@ -166,53 +162,45 @@ func Connect(ctx context.Context, cfg Config) (*Phone, error) {
 		p.source = &lockedSource{src: cfg.Source}
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if err := p.authenticate(ctx); err != nil {
+	conn, err := p.dial(ctx)
+	if err != nil {
+		p.cancel()
+		return nil, err
+	}
+	a, err := p.authenticate(ctx, conn, cfg.Token, cfg.SessionID)
+	if err != nil {
 		p.cancel()
 		_ = conn.CloseNow()
 		return nil, err
 	}
+	p.userID, p.sessionID, p.reconnected = a.UserID, a.SessionID, a.Reconnected
+	p.link = newLink(conn)
 	p.wg.Add(1)
-	go p.readLoop()
+	go p.readLoop(p.link)
 	return p, nil
 }
 
-// authenticate runs before the reader starts: it reads frames itself.
-func (p *Phone) authenticate(ctx context.Context) error {
-	err := p.Send(protocol.Authenticate{ReqID: p.newReqID(), Token: p.cfg.Token, SessionID: p.cfg.SessionID})
-	if err != nil {
-		return err
-	}
-	for {
-		_, data, err := p.conn.Read(ctx) // a failed read closes the socket: fine here
-		if err != nil {
-			return fmt.Errorf("softphone: authenticate: %w", err)
-		}
-		msg, err := protocol.DecodeServer(data)
-		if err != nil {
-			p.log.Warn("softphone: undecodable frame", "err", err)
-			continue
-		}
-		switch m := msg.(type) {
-		case *protocol.Authenticated:
-			p.userID, p.sessionID, p.reconnected = m.UserID, m.SessionID, m.Reconnected
-			p.log.Debug("softphone: authenticated", "user", m.UserID, "session", m.SessionID, "reconnected", m.Reconnected)
-			return nil
-		case *protocol.Error:
-			return serverError(m)
-		default:
-			p.log.Warn("softphone: frame before authenticated", "type", msg.MessageType())
-		}
-	}
+// SessionID is the device session id from the latest authenticated.
+func (p *Phone) SessionID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sessionID
 }
 
-// SessionID is the device session id from authenticated.
-func (p *Phone) SessionID() string { return p.sessionID }
-
 // UserID is the authenticated user's id.
-func (p *Phone) UserID() string { return p.userID }
+func (p *Phone) UserID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.userID
+}
 
-// Reconnected reports whether the server resumed an existing session.
-func (p *Phone) Reconnected() bool { return p.reconnected }
+// Reconnected reports whether the server resumed an existing session, as
+// the latest authenticated (Connect's or Reconnect's) said.
+func (p *Phone) Reconnected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reconnected
+}
 
 // Incoming delivers one *Call per call.incoming, once its sdp.offer has been
 // applied. Closed by Close.
@@ -232,40 +220,60 @@ func (p *Phone) Errors() <-chan *ServerError { return p.errs }
 // Close.
 func (p *Phone) Notifications() <-chan protocol.Message { return p.notices }
 
-// Done is closed when the socket is gone; Err tells why.
+// Done is closed when the phone is finished: after a fatal error frame or
+// Close. Err tells why. A socket lost otherwise (DropConnection, a network
+// error, the server closing it without a fatal error) only disconnects the
+// phone: Done stays open, calls and their media go on, and Reconnect can
+// resume the session. Disconnected signals such a loss.
 func (p *Phone) Done() <-chan struct{} { return p.done }
 
-// Err is why the socket is gone: a *ServerError for a fatal error frame,
-// ErrClosed after Close, or the read error. Nil while connected.
+// Err is why the phone is finished: a *ServerError for a fatal error frame,
+// or ErrClosed after Close. Nil until then, also while disconnected.
 func (p *Phone) Err() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
 }
 
-// Send writes msg as one frame, as is.
+// Send writes msg as one frame, as is. While disconnected it returns
+// ErrDisconnected; once the phone is finished, Err.
 func (p *Phone) Send(msg protocol.Message) error {
+	_, err := p.send(msg)
+	return err
+}
+
+// send writes msg on the current socket and returns that socket.
+func (p *Phone) send(msg protocol.Message) (*link, error) {
 	data, err := protocol.Encode(msg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	select {
 	case <-p.done:
-		return p.Err()
+		return nil, p.Err()
 	default:
+	}
+	p.mu.Lock()
+	l := p.link
+	p.mu.Unlock()
+	if l.lost() {
+		return nil, p.lostErr()
 	}
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	ctx, cancel := context.WithTimeout(p.ctx, writeTimeout)
 	defer cancel()
-	if err := p.conn.Write(ctx, websocket.MessageText, data); err != nil {
+	if err := l.conn.Write(ctx, websocket.MessageText, data); err != nil {
 		if e := p.Err(); e != nil {
-			return e
+			return nil, e
 		}
-		return fmt.Errorf("softphone: write %s: %w", msg.MessageType(), err)
+		if l.lost() {
+			return nil, p.lostErr()
+		}
+		return nil, fmt.Errorf("softphone: write %s: %w", msg.MessageType(), err)
 	}
 	p.log.Debug("softphone: sent", "type", msg.MessageType())
-	return nil
+	return l, nil
 }
 
 // Request sends msg with a fresh req_id (unless it already has one) and
@@ -282,10 +290,11 @@ func (p *Phone) Request(ctx context.Context, msg protocol.Message) (protocol.Mes
 		return nil, err
 	}
 	defer p.unregister(id)
-	if err := p.Send(msg); err != nil {
+	l, err := p.send(msg)
+	if err != nil {
 		return nil, err
 	}
-	reply, err := p.wait(ctx, pend)
+	reply, err := p.wait(ctx, pend, l)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +304,9 @@ func (p *Phone) Request(ctx context.Context, msg protocol.Message) (protocol.Mes
 	return reply, nil
 }
 
-// wait returns the reply of pend, ctx's error or the phone's.
-func (p *Phone) wait(ctx context.Context, pend *pending) (protocol.Message, error) {
+// wait returns the reply of pend, ctx's error, the phone's, or
+// ErrDisconnected when l, the socket the request went out on, is lost.
+func (p *Phone) wait(ctx context.Context, pend *pending, l *link) (protocol.Message, error) {
 	select {
 	case m := <-pend.ch:
 		return m, nil
@@ -309,23 +319,34 @@ func (p *Phone) wait(ctx context.Context, pend *pending) (protocol.Message, erro
 		default:
 			return nil, p.Err()
 		}
+	case <-l.down:
+		<-l.readerDone // everything read from l is dispatched
+		select {
+		case m := <-pend.ch:
+			return m, nil
+		default:
+			return nil, p.lostErr()
+		}
 	}
 }
 
 // Close closes the socket without hanging calls up (as a dropped socket
-// would), tears down every call's media, closes the phone's channels and
-// waits for all its goroutines.
+// would), tears down every call's media (the calls do not end: EndReason
+// stays unset), closes the phone's channels and waits for all its
+// goroutines. It also interrupts a Reconnect under way.
 func (p *Phone) Close() error {
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closing = true
+		l := p.link
 		calls := make([]*Call, 0, len(p.live))
 		for c := range p.live {
 			calls = append(calls, c)
 		}
 		p.mu.Unlock()
 		p.cancel()
-		_ = p.conn.CloseNow()
+		l.markLost()
+		_ = l.conn.CloseNow()
 		for _, c := range calls {
 			c.stop()
 		}
@@ -400,183 +421,6 @@ func (p *Phone) lookup(callID string) *Call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[callID]
-}
-
-// readLoop is the socket's only reader. Its context ends only on Close:
-// with coder/websocket an expired read closes the connection.
-func (p *Phone) readLoop() {
-	defer p.wg.Done()
-	for {
-		_, data, err := p.conn.Read(p.ctx)
-		if err != nil {
-			p.log.Debug("softphone: socket gone", "err", err)
-			p.finish(fmt.Errorf("softphone: connection lost: %w", err))
-			return
-		}
-		msg, err := protocol.DecodeServer(data)
-		if err != nil {
-			p.log.Warn("softphone: undecodable frame", "err", err)
-			continue
-		}
-		p.log.Debug("softphone: received", "type", msg.MessageType())
-		p.dispatch(msg)
-	}
-}
-
-func (p *Phone) dispatch(msg protocol.Message) {
-	reqID, callID := stringField(msg, "ReqID"), stringField(msg, "CallID")
-	switch m := msg.(type) {
-	case *protocol.Error:
-		p.onError(m)
-	case *protocol.CallTrying:
-		p.onTrying(m)
-	case *protocol.CallIncoming:
-		if c := p.lookup(m.CallID); c != nil {
-			c.post(msg)
-			return
-		}
-		c, err := p.newCall(protocol.DirectionInbound, m.CallID, true, func(c *Call) {
-			c.From, c.FromName, c.To = m.From, m.FromName, m.To
-		})
-		if err != nil {
-			p.log.Warn("softphone: cannot take inbound call", "call", m.CallID, "err", err)
-			return
-		}
-		c.post(msg)
-	case *protocol.CallRestored:
-		if c := p.lookup(m.CallID); c != nil {
-			c.post(msg)
-			return
-		}
-		c, err := p.newCall(m.Direction, m.CallID, false, func(c *Call) {
-			c.From, c.FromName, c.To = m.From, m.FromName, m.To
-			c.restored = true
-		})
-		if err != nil {
-			return
-		}
-		c.post(msg)
-		select {
-		case p.restored <- c:
-		default:
-			p.log.Warn("softphone: Restored full, dropping call", "call", m.CallID)
-		}
-	default:
-		if p.reply(reqID, msg) {
-			return
-		}
-		if c := p.lookup(callID); c != nil {
-			c.post(msg)
-			return
-		}
-		if callID != "" {
-			p.log.Debug("softphone: frame for unknown call", "type", msg.MessageType(), "call", callID)
-			return
-		}
-		select {
-		case p.notices <- msg:
-		default:
-			p.log.Warn("softphone: Notifications full, dropping frame", "type", msg.MessageType())
-		}
-	}
-}
-
-func (p *Phone) onError(m *protocol.Error) {
-	se := serverError(m)
-	c := p.lookup(m.CallID)
-	switch {
-	case p.reply(m.ReqID, m):
-	case c != nil:
-		c.post(m)
-	default:
-		select {
-		case p.errs <- se:
-		default:
-			p.log.Warn("softphone: Errors full, dropping error", "code", m.Code)
-		}
-	}
-	if se.Fatal {
-		p.log.Debug("softphone: fatal error", "code", m.Code, "message", m.Message)
-		p.finish(se)
-		_ = p.conn.CloseNow()
-	}
-}
-
-// onTrying binds a call.create's Call to its call id before any later frame
-// of that call is dispatched. The reply is queued under the lock so that
-// abandon sees either the pending request or its reply.
-func (p *Phone) onTrying(m *protocol.CallTrying) {
-	p.mu.Lock()
-	pend := p.pending[m.ReqID]
-	if pend != nil {
-		delete(p.pending, m.ReqID)
-		if !pend.abandoned {
-			if pend.call != nil && m.CallID != "" {
-				pend.call.ID = m.CallID
-				p.calls[m.CallID] = pend.call
-			}
-			pend.ch <- m
-		}
-	}
-	p.mu.Unlock()
-	switch {
-	case pend == nil:
-		if c := p.lookup(m.CallID); c != nil {
-			c.post(m)
-		}
-	case pend.abandoned:
-		p.log.Debug("softphone: hanging up abandoned call", "call", m.CallID)
-		_ = p.Send(protocol.CallHangup{CallID: m.CallID})
-	case pend.call != nil:
-		pend.call.post(m)
-	}
-}
-
-// stringField reads a string field of a message struct (or pointer to one).
-func stringField(m protocol.Message, name string) string {
-	v := reflect.ValueOf(m)
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return ""
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return ""
-	}
-	f := v.FieldByName(name)
-	if !f.IsValid() || f.Kind() != reflect.String {
-		return ""
-	}
-	return f.String()
-}
-
-// withReqID returns a copy of msg whose ReqID is set (to newID() when empty).
-func withReqID(msg protocol.Message, newID func() string) (protocol.Message, string, error) {
-	v := reflect.ValueOf(msg)
-	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return nil, "", ErrNoReqID
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return nil, "", ErrNoReqID
-	}
-	cp := reflect.New(v.Type())
-	cp.Elem().Set(v)
-	f := cp.Elem().FieldByName("ReqID")
-	if !f.IsValid() || f.Kind() != reflect.String || !f.CanSet() {
-		return nil, "", ErrNoReqID
-	}
-	if f.String() == "" {
-		f.SetString(newID())
-	}
-	out, ok := cp.Interface().(protocol.Message)
-	if !ok {
-		return nil, "", ErrNoReqID
-	}
-	return out, f.String(), nil
 }
 
 // lockedSource serializes reads of a source shared by several calls.

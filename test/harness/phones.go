@@ -83,3 +83,51 @@ func HearsTone(t testing.TB, c *softphone.Call, freq float64) {
 		return nil
 	})
 }
+
+// HearsMusic polls until the call hears music on hold: sound that is not
+// the tone notFreq.
+func HearsMusic(t testing.TB, c *softphone.Call, notFreq float64) {
+	t.Helper()
+	c.Detector().Reset()
+	CheckFor(t, 10*time.Second, func() error {
+		d := c.Detector()
+		if d.Samples() < softphone.SourceRate/2 || d.RMS() < 0.02 || d.Level(notFreq) > 0.1 {
+			return fmt.Errorf("call %s: no music yet (rms %.3f, %.0f Hz level %.2f)", c.ID, d.RMS(), notFreq, d.Level(notFreq))
+		}
+		return nil
+	})
+}
+
+// HearsSilence polls until the call's last half second is silent.
+func HearsSilence(t testing.TB, c *softphone.Call) {
+	t.Helper()
+	c.Detector().Reset()
+	CheckFor(t, 10*time.Second, func() error {
+		d := c.Detector()
+		if d.Samples() < softphone.SourceRate/2 || d.RMS() > 0.005 {
+			return fmt.Errorf("call %s: not silent (rms %.4f, %d samples, dominant %.0f Hz)", c.ID, d.RMS(), d.Samples(), d.Dominant(100, 3500))
+		}
+		return nil
+	})
+}
+
+// Connected places a call from caller to ext, answers it on callee and
+// waits until both sides are answered.
+func Connected(t testing.TB, caller, callee *softphone.Phone, ext string) (out, in *softphone.Call) {
+	t.Helper()
+	out, err := caller.Call(Ctx(t, 10*time.Second), ext)
+	require.NoError(t, err)
+	in = NextIncoming(t, callee)
+	require.NoError(t, in.Answer(Ctx(t, 10*time.Second)))
+	Wait(t, out, protocol.TypeCallAnswered)
+	Wait(t, in, protocol.TypeCallAnswered)
+	return out, in
+}
+
+// ExpectRefused sends msg and waits for the call's error with code.
+func ExpectRefused(t testing.TB, p *softphone.Phone, c *softphone.Call, msg protocol.Message, code protocol.ErrorCode) {
+	t.Helper()
+	require.NoError(t, p.Send(msg))
+	e := Wait(t, c, protocol.TypeError).(*protocol.Error)
+	require.Equal(t, code, e.Code, e.Message)
+}
