@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
@@ -175,4 +177,19 @@ func TestCallWaitingAndSwap(t *testing.T) {
 	require.NoError(t, fromBob.Hangup())
 	harness.WaitEnded(t, toAlice, protocol.EndHangup)
 	harness.HearsTone(t, fromCarol, 440) // the other call is untouched
+}
+
+func TestHoldMusicFromFile(t *testing.T) {
+	wav := filepath.Join(t.TempDir(), "hold.wav")
+	pcm := make([]int16, 16000)
+	audio.NewTone(300, 16000, 0.4).Read(pcm)
+	require.NoError(t, audio.WriteWAV(wav, pcm, 16000))
+	s := harness.Start(t, func(c *config.Config) { c.Media.HoldMusic = wav })
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, in := harness.Connected(t, alice, bob, "102")
+	require.NoError(t, out.Hold())
+	harness.Wait(t, in, protocol.TypeCallHeld)
+	in.Detector().Reset()
+	harness.HearsTone(t, in, 300)
 }
