@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 LISTEN   ?= 127.0.0.1:8080
 DATA     ?= ./data
-FUZZTIME ?= 10s
+FUZZTIME ?= 8s
 
 .PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench
 
@@ -31,6 +31,8 @@ unit:
 # Short fuzz runs of the parsers we own (seed corpora in testdata/fuzz).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClient$$' -fuzztime $(FUZZTIME) ./internal/protocol
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/route
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadWAV$$' -fuzztime $(FUZZTIME) ./audio
 
 lint: fmt-check vet staticcheck
 

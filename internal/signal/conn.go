@@ -203,7 +203,7 @@ func (c *conn) authenticate() *Session {
 		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
 	if reconnected {
 		h.getHandler().SessionRestored(s)
-		s.flushBacklog()
+		s.replayEndings(h.cfg.ReconnectGrace)
 	}
 	h.log.Debug("socket authenticated", "user", s.UserID, "session", s.ID, "reconnected", reconnected)
 	return s

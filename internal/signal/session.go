@@ -9,7 +9,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
-// maxBacklog bounds the frames kept for a disconnected session.
+// maxBacklog bounds the call.ended frames a session keeps for replay.
 const maxBacklog = 64
 
 // Session is one device session: a socket and its reconnects. The call layer
@@ -21,20 +21,29 @@ type Session struct {
 
 	hub *Hub
 
-	mu      sync.Mutex
-	conn    *conn
-	backlog [][]byte
-	grace   *time.Timer
-	ended   bool
+	mu    sync.Mutex
+	conn  *conn
+	ended bool
+	grace *time.Timer
+	// endings holds recent call.ended frames. A socket can die before the
+	// server notices, swallowing what was sent into it, so a resumed
+	// session gets every ending of the grace period again (clients ignore
+	// the end of a call they already closed).
+	endings []ending
+}
+
+type ending struct {
+	at    time.Time
+	frame []byte
 }
 
 func newSession(h *Hub, id auth.Identity) *Session {
 	return &Session{ID: ident.NewSessionID(), UserID: id.UserID, AccountID: id.AccountID, hub: h}
 }
 
-// Send queues msg for the device. While the socket is down, only frames that
-// still matter after a reconnect are kept (call.ended); the rest of a live
-// call's state is summed up by call.restored. Send never blocks.
+// Send queues msg for the device. Of the frames sent while the socket is
+// down only call.ended matters after a reconnect (call.restored sums up the
+// live calls); those are kept for replay. Send never blocks.
 func (s *Session) Send(msg protocol.Message) {
 	frame, err := protocol.Encode(msg)
 	if err != nil {
@@ -43,8 +52,11 @@ func (s *Session) Send(msg protocol.Message) {
 	}
 	s.mu.Lock()
 	c := s.conn
-	if c == nil && !s.ended && msg.MessageType() == protocol.TypeCallEnded && len(s.backlog) < maxBacklog {
-		s.backlog = append(s.backlog, frame)
+	if !s.ended && msg.MessageType() == protocol.TypeCallEnded {
+		if len(s.endings) == maxBacklog {
+			s.endings = s.endings[1:]
+		}
+		s.endings = append(s.endings, ending{at: time.Now(), frame: frame})
 	}
 	s.mu.Unlock()
 	if c != nil {
@@ -72,11 +84,16 @@ func (s *Session) bind(c *conn) (old *conn) {
 	return old
 }
 
-// flushBacklog sends what was kept while the socket was down.
-func (s *Session) flushBacklog() {
+// replayEndings sends the call.ended frames of the last grace period.
+func (s *Session) replayEndings(grace time.Duration) {
 	s.mu.Lock()
-	frames, c := s.backlog, s.conn
-	s.backlog = nil
+	c := s.conn
+	var frames [][]byte
+	for _, e := range s.endings {
+		if time.Since(e.at) <= grace {
+			frames = append(frames, e.frame)
+		}
+	}
 	s.mu.Unlock()
 	for _, f := range frames {
 		if c != nil {
@@ -126,7 +143,7 @@ func (s *Session) markEnded() bool {
 		s.grace.Stop()
 		s.grace = nil
 	}
-	s.backlog = nil
+	s.endings = nil
 	return true
 }
 
