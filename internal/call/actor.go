@@ -41,7 +41,7 @@ func (r legRole) String() string {
 type leg struct {
 	id       ident.LegID
 	role     legRole
-	dev      Device
+	party    Party
 	media    WebRTCMedia
 	alerted  bool   // callee: call.incoming + sdp.offer sent
 	answer   string // callee: its sdp.answer, once received
@@ -87,7 +87,7 @@ type Call struct {
 	events  chan event
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	members sync.Map // ident.SessionID → struct{}: devices allowed to act on the call
+	members sync.Map // Party.Key → struct{}: parties allowed to act on the call
 
 	// owned by the actor goroutine
 	state      State
@@ -102,19 +102,22 @@ type Call struct {
 	ringTimer  *time.Timer
 	anyBusy    bool
 	done       bool
+	account    ident.AccountID
+	fromUser   ident.UserID
 }
 
 func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: msg}
-	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, dev: dev}
-	c.members.Store(dev.SessionID(), struct{}{})
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: devicePart{dev: dev, call: c.id}}
+	c.account, c.fromUser = dev.Account(), dev.User()
+	c.members.Store(c.caller.party.Key(), struct{}{})
 	return c
 }
 
-func (c *Call) hasMember(s ident.SessionID) bool {
-	_, ok := c.members.Load(s)
+func (c *Call) hasMember(key string) bool {
+	_, ok := c.members.Load(key)
 	return ok
 }
 
@@ -162,10 +165,9 @@ func (c *Call) setState(s State) {
 }
 
 func (c *Call) start() {
-	dev := c.caller.dev
-	c.rec = store.CallRecord{ID: c.id, AccountID: dev.Account(), Direction: "internal",
-		FromUserID: dev.User(), To: c.create.Destination, StartedAt: time.Now().UTC()}
-	if u, err := c.m.dir.GetUser(c.ctx, dev.User()); err == nil {
+	c.rec = store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
+		FromUserID: c.fromUser, To: c.create.Destination, StartedAt: time.Now().UTC()}
+	if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
 		c.rec.From, c.rec.FromName = u.Extension, u.Name
 	}
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
@@ -173,7 +175,7 @@ func (c *Call) start() {
 	}
 	media, err := c.m.media.NewWebRTC(c.caller.id)
 	if err != nil {
-		c.failWith(dev, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
 		return
 	}
 	c.caller.media = media
@@ -193,21 +195,21 @@ func (c *Call) answerCaller() {
 				return
 			}
 			if err != nil {
-				c.failWith(l.dev, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+				c.failWith(l, protocol.CodeInvalidMessage, "sdp: "+err.Error())
 				return
 			}
 			if err := l.described(); err != nil {
-				c.refuse(l.dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+				l.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 			}
-			l.dev.Send(&protocol.SDPAnswer{CallID: string(c.id), SDP: answer})
+			l.party.Answer(answer)
 			c.route()
 		}
 	})
 }
 
-// failWith tells dev why and ends the call as failed.
-func (c *Call) failWith(dev Device, code protocol.ErrorCode, msg string) {
-	dev.Send(&protocol.Error{Code: code, CallID: string(c.id), Message: msg})
+// failWith tells l why and ends the call as failed.
+func (c *Call) failWith(l *leg, code protocol.ErrorCode, msg string) {
+	l.party.Refused(code, msg)
 	c.end(protocol.EndFailed)
 }
 
@@ -227,10 +229,11 @@ func (c *Call) route() {
 		return
 	}
 	for _, dev := range c.m.devices.UserDevices(user.ID) {
-		if dev.SessionID() == c.caller.dev.SessionID() {
+		p := devicePart{dev: dev, call: c.id}
+		if p.Key() == c.caller.party.Key() {
 			continue
 		}
-		c.ring(dev)
+		c.ring(p)
 	}
 	if len(c.callees) == 0 {
 		c.end(protocol.EndNoAnswer)
@@ -252,7 +255,7 @@ func (c *Call) resolve() (*store.User, protocol.EndReason) {
 	if err != nil {
 		return nil, protocol.EndFailed
 	}
-	acct := c.caller.dev.Account()
+	acct := c.account
 	switch dest.Kind {
 	case route.KindExtension:
 		u, err := c.m.dir.GetUserByExtension(c.ctx, acct, dest.Number)
@@ -274,10 +277,9 @@ func (c *Call) resolve() (*store.User, protocol.EndReason) {
 	return nil, protocol.EndFailed
 }
 
-// ring prepares a leg toward dev; call.incoming and the offer go out when
-// the offer is ready.
-func (c *Call) ring(dev Device) {
-	l := &leg{id: ident.NewLegID(), role: roleCallee, dev: dev}
+// ring prepares a leg toward p; it is alerted when the offer is ready.
+func (c *Call) ring(p Party) {
+	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p}
 	media, err := c.m.media.NewWebRTC(l.id)
 	if err != nil {
 		c.m.log.Warn("callee media", "call", c.id, "err", err)
@@ -285,7 +287,7 @@ func (c *Call) ring(dev Device) {
 	}
 	l.media = media
 	c.callees = append(c.callees, l)
-	c.members.Store(dev.SessionID(), struct{}{})
+	c.members.Store(p.Key(), struct{}{})
 	c.async(func() func() {
 		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
 		defer cancel()
@@ -304,11 +306,10 @@ func (c *Call) alert(l *leg, offer string, err error) {
 		return
 	}
 	l.alerted = true
-	l.dev.Send(&protocol.CallIncoming{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination})
-	l.dev.Send(&protocol.SDPOffer{CallID: string(c.id), SDP: offer})
+	l.party.Incoming(Info{From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination}, offer)
 	if c.state == StateTrying {
 		c.setState(StateRinging)
-		c.caller.dev.Send(&protocol.CallRinging{CallID: string(c.id)})
+		c.caller.party.Ringing()
 	}
 }
 
@@ -339,7 +340,7 @@ func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
 	}
 	l.ended, l.endedFor = true, reason
 	if reason != "" && (l.role == roleCaller || l.alerted) {
-		l.dev.Send(&protocol.CallEnded{CallID: string(c.id), Reason: reason, DurationSeconds: c.duration()})
+		l.party.Ended(reason, c.duration())
 	}
 	if l.media != nil {
 		_ = l.media.Close()
@@ -392,8 +393,8 @@ func (c *Call) legStats() []store.LegStats {
 			continue
 		}
 		s := l.media.Stats()
-		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: "webrtc",
-			Device: string(l.dev.SessionID()), Codec: s.Codec, PacketsSent: s.PacketsSent,
+		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: l.party.Kind(),
+			Device: l.party.Key(), Codec: s.Codec, PacketsSent: s.PacketsSent,
 			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis})
 	}
 	return out

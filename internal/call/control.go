@@ -20,23 +20,23 @@ func (c *Call) other(l *leg) *leg {
 func (c *Call) onHold(l *leg) {
 	switch {
 	case !c.connected():
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.hold: the call is not active")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is not active")
 	case l.holding:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.hold: the call is already on hold from this side")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is already on hold from this side")
 	default:
 		l.holding = true
 		if c.state == StateActive {
 			c.setState(StateHeld)
 		}
 		c.applyFeeds()
-		l.dev.Send(&protocol.CallHeld{CallID: string(c.id), HeldBy: protocol.HeldLocal})
-		c.other(l).dev.Send(&protocol.CallHeld{CallID: string(c.id), HeldBy: protocol.HeldRemote})
+		l.party.Held(protocol.HeldLocal)
+		c.other(l).party.Held(protocol.HeldRemote)
 	}
 }
 
 func (c *Call) onResume(l *leg) {
 	if !c.connected() || !l.holding {
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.resume: the call is not on hold from this side")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.resume: the call is not on hold from this side")
 		return
 	}
 	l.holding = false
@@ -44,8 +44,8 @@ func (c *Call) onResume(l *leg) {
 		c.setState(StateActive)
 	}
 	c.applyFeeds()
-	l.dev.Send(&protocol.CallResumed{CallID: string(c.id)})
-	c.other(l).dev.Send(&protocol.CallResumed{CallID: string(c.id)})
+	l.party.Resumed()
+	c.other(l).party.Resumed()
 }
 
 // onMute records the party's mute; it takes effect at once when bridged and
@@ -74,9 +74,10 @@ func feedFor(listener, talker *leg) Feed {
 	return FeedForward
 }
 
-// restore sends dev the state of its part in the call after a reconnect.
-func (c *Call) restore(dev Device) {
-	l := c.legOf(dev)
+// restore tells the party with key the state of the call after its
+// session resumed.
+func (c *Call) restore(key string) {
+	l := c.legOf(key)
 	if l == nil || c.state == StateEnded || (l.role == roleCallee && !l.alerted) {
 		return
 	}
@@ -98,5 +99,5 @@ func (c *Call) restore(dev Device) {
 		at := c.answeredAt.UTC().Format(time.RFC3339)
 		m.AnsweredAt = &at
 	}
-	dev.Send(m)
+	l.party.Restored(m)
 }

@@ -16,34 +16,30 @@ func (c *Call) handle(ev event) {
 	case ev.gone:
 		c.deviceGone(ev.dev)
 	case ev.restore != nil:
-		c.restore(ev.dev)
+		c.restore(string(ev.dev.SessionID()))
 		close(ev.restore)
 	default:
 		c.handleMessage(ev.dev, ev.msg)
 	}
 }
 
-// legOf returns dev's live leg in this call.
-func (c *Call) legOf(dev Device) *leg {
-	if c.caller.dev.SessionID() == dev.SessionID() && !c.caller.ended {
+// legOf returns the live leg of the party with key in this call.
+func (c *Call) legOf(key string) *leg {
+	if c.caller.party.Key() == key && !c.caller.ended {
 		return c.caller
 	}
 	for _, l := range c.callees {
-		if l.dev.SessionID() == dev.SessionID() && !l.ended {
+		if l.party.Key() == key && !l.ended {
 			return l
 		}
 	}
 	return nil
 }
 
-func (c *Call) refuse(dev Device, code protocol.ErrorCode, msg string) {
-	dev.Send(&protocol.Error{Code: code, CallID: string(c.id), Message: msg})
-}
-
 func (c *Call) handleMessage(dev Device, msg protocol.Message) {
-	l := c.legOf(dev)
+	l := c.legOf(string(dev.SessionID()))
 	if l == nil || c.state == StateEnded {
-		c.refuse(dev, protocol.CodeCallNotFound, "this call is over for this device")
+		devicePart{dev: dev, call: c.id}.Refused(protocol.CodeCallNotFound, "this call is over for this device")
 		return
 	}
 	switch m := msg.(type) {
@@ -57,7 +53,7 @@ func (c *Call) handleMessage(dev Device, msg protocol.Message) {
 		c.onHangup(l)
 	case *protocol.ICECandidate:
 		if err := l.addCandidate(m); err != nil {
-			c.refuse(dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+			devicePart{dev: dev, call: c.id}.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 		}
 	case *protocol.ICEDone:
 		// Candidates arrive embedded or trickled; nothing waits for the end.
@@ -72,18 +68,18 @@ func (c *Call) handleMessage(dev Device, msg protocol.Message) {
 	case *protocol.CallUnmute:
 		c.onMute(l, false)
 	default:
-		c.refuse(dev, protocol.CodeCallFailed, string(msg.MessageType())+" is not available on this server yet")
+		devicePart{dev: dev, call: c.id}.Refused(protocol.CodeCallFailed, string(msg.MessageType())+" is not available on this server yet")
 	}
 }
 
 func (c *Call) onAnswer(l *leg) {
 	switch {
 	case l.role == roleCaller:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.answer: an outbound call cannot be answered")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: an outbound call cannot be answered")
 	case l == c.winner:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.answer: the call is already answered")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: the call is already answered")
 	case c.state != StateRinging || !l.alerted:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.answer: the call is not ringing on this device")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: the call is not ringing on this device")
 	default:
 		c.winner = l
 		c.setState(StateAnswering)
@@ -99,7 +95,7 @@ func (c *Call) onAnswer(l *leg) {
 		}
 		c.after(c.m.opt.AnswerTimeout, func() {
 			if c.state == StateAnswering {
-				c.failWith(l.dev, protocol.CodeCallFailed, "no sdp.answer after call.answer")
+				c.failWith(l, protocol.CodeCallFailed, "no sdp.answer after call.answer")
 			}
 		})
 	}
@@ -107,7 +103,7 @@ func (c *Call) onAnswer(l *leg) {
 
 func (c *Call) onSDPAnswer(l *leg, sdp string) {
 	if l.role == roleCaller || l.answer != "" {
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "sdp.answer: no offer of the server is waiting for an answer")
+		l.party.Refused(protocol.CodeInvalidMessage, "sdp.answer: no offer of the server is waiting for an answer")
 		return
 	}
 	l.answer = sdp
@@ -120,36 +116,35 @@ func (c *Call) onSDPAnswer(l *leg, sdp string) {
 func (c *Call) connect() {
 	w := c.winner
 	if err := w.media.SetAnswer(w.answer); err != nil {
-		c.failWith(w.dev, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+		c.failWith(w, protocol.CodeInvalidMessage, "sdp: "+err.Error())
 		return
 	}
 	if err := w.described(); err != nil {
-		c.refuse(w.dev, protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+		w.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 	}
 	br, err := c.m.media.Bridge(c.caller.media, w.media)
 	if err != nil {
-		c.failWith(w.dev, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(w, protocol.CodeCallFailed, "media: "+err.Error())
 		return
 	}
 	c.bridge = br
 	c.setState(StateActive)
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
-	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, string(w.dev.SessionID())
+	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, w.party.Key()
 	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
-	ans := at.Format(time.RFC3339)
-	c.caller.dev.Send(&protocol.CallAnswered{CallID: string(c.id), AnsweredAt: ans})
-	w.dev.Send(&protocol.CallAnswered{CallID: string(c.id), AnsweredAt: ans})
+	c.caller.party.Answered(at)
+	w.party.Answered(at)
 }
 
 func (c *Call) onReject(l *leg, reason protocol.RejectReason) {
 	switch {
 	case l.role == roleCaller:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.reject: an outbound call cannot be rejected; hang up instead")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: an outbound call cannot be rejected; hang up instead")
 	case c.state != StateRinging || l == c.winner:
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "call.reject: the call is not ringing on this device")
+		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: the call is not ringing on this device")
 	default:
 		if reason == protocol.RejectBusy {
 			c.anyBusy = true
@@ -168,7 +163,7 @@ func (c *Call) onHangup(l *leg) {
 
 func (c *Call) onReoffer(l *leg, offer string) {
 	if l.role == roleCallee && (l != c.winner || !c.connected()) {
-		c.refuse(l.dev, protocol.CodeInvalidMessage, "sdp.offer: only a connected call can be re-offered")
+		l.party.Refused(protocol.CodeInvalidMessage, "sdp.offer: only a connected call can be re-offered")
 		return
 	}
 	c.async(func() func() {
@@ -180,17 +175,17 @@ func (c *Call) onReoffer(l *leg, offer string) {
 				return
 			}
 			if err != nil {
-				c.refuse(l.dev, protocol.CodeInvalidMessage, "sdp.offer: "+err.Error())
+				l.party.Refused(protocol.CodeInvalidMessage, "sdp.offer: "+err.Error())
 				return
 			}
-			l.dev.Send(&protocol.SDPAnswer{CallID: string(c.id), SDP: answer})
+			l.party.Answer(answer)
 		}
 	})
 }
 
 // deviceGone handles a device session that is over for good.
 func (c *Call) deviceGone(dev Device) {
-	l := c.legOf(dev)
+	l := c.legOf(string(dev.SessionID()))
 	switch {
 	case l == nil:
 	case l == c.caller || l == c.winner:

@@ -62,7 +62,7 @@ func (m *Manager) Handle(dev Device, msg protocol.Message) {
 		return
 	}
 	c := m.lookup(id)
-	if c == nil || !c.hasMember(dev.SessionID()) {
+	if c == nil || !c.hasMember(string(dev.SessionID())) {
 		dev.Send(&protocol.Error{Code: protocol.CodeCallNotFound, CallID: string(id), ReqID: reqIDOf(msg),
 			Message: "no such call on this session"})
 		return
@@ -73,7 +73,7 @@ func (m *Manager) Handle(dev Device, msg protocol.Message) {
 // DeviceGone ends the device's part in every call: its session is over.
 func (m *Manager) DeviceGone(dev Device) {
 	for _, c := range m.snapshot() {
-		if c.hasMember(dev.SessionID()) {
+		if c.hasMember(string(dev.SessionID())) {
 			c.post(event{dev: dev, gone: true})
 		}
 	}
@@ -84,7 +84,7 @@ func (m *Manager) DeviceGone(dev Device) {
 // out before anything kept while the socket was down.
 func (m *Manager) Restore(dev Device) {
 	for _, c := range m.snapshot() {
-		if !c.hasMember(dev.SessionID()) {
+		if !c.hasMember(string(dev.SessionID())) {
 			continue
 		}
 		done := make(chan struct{})
