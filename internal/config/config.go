@@ -35,6 +35,29 @@ type Config struct {
 	ICE    ICE    `yaml:"ice"`
 	Media  Media  `yaml:"media"`
 	Calls  Calls  `yaml:"calls"`
+	SIP    SIP    `yaml:"sip"`
+}
+
+// SIP configures the SIP side: desk phones and (later) trunks.
+type SIP struct {
+	// Realm is the digest authentication realm desk phones see.
+	Realm string `yaml:"realm"`
+	// DigestAlgorithms are the challenges offered, most preferred first
+	// (MD5 and/or SHA-256). See docs/adr/0001-digest-algorithm-order.md.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// MD5OnlyAgents lists User-Agent substrings of phones that fail when
+	// any challenge is not MD5: they are offered MD5 alone.
+	MD5OnlyAgents []string `yaml:"md5_only_agents"`
+	// MinExpires and MaxExpires clamp registration lifetimes.
+	MinExpires time.Duration `yaml:"min_expires"`
+	MaxExpires time.Duration `yaml:"max_expires"`
+	// MaxContacts is the number of registered contacts per user.
+	MaxContacts int `yaml:"max_contacts"`
+	// BanAfter failed authentications from one address within BanWindow
+	// ban that address for BanFor.
+	BanAfter  int           `yaml:"ban_after"`
+	BanWindow time.Duration `yaml:"ban_window"`
+	BanFor    time.Duration `yaml:"ban_for"`
 }
 
 // TLS enables HTTPS/WSS when both files are set.
@@ -119,6 +142,9 @@ func Default() Config {
 		ICE:   ICE{TURNTTL: 24 * time.Hour},
 		Media: Media{PortMin: 10000, PortMax: 20000},
 		Calls: Calls{RingTimeout: 30 * time.Second},
+		SIP: SIP{Realm: "switchboard", DigestAlgorithms: []string{"MD5", "SHA-256"},
+			MD5OnlyAgents: []string{"baresip", "libre"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
+			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute},
 	}
 }
 
@@ -210,6 +236,8 @@ func (c *Config) Validate() error {
 		"signal.reconnect_grace": s.ReconnectGrace, "signal.ping_interval": s.PingInterval,
 		"signal.pong_timeout": s.PongTimeout, "signal.auth_timeout": s.AuthTimeout,
 		"calls.ring_timeout": c.Calls.RingTimeout,
+		"sip.min_expires":    c.SIP.MinExpires, "sip.max_expires": c.SIP.MaxExpires,
+		"sip.ban_window": c.SIP.BanWindow, "sip.ban_for": c.SIP.BanFor,
 	} {
 		if d <= 0 {
 			bad("%s: must be positive", name)
@@ -233,6 +261,23 @@ func (c *Config) Validate() error {
 	}
 	if c.ICE.TURNSecret != "" && c.ICE.TURNTTL <= 0 {
 		bad("ice.turn_ttl: must be positive when turn_secret is set")
+	}
+	if c.SIP.Realm == "" || strings.ContainsAny(c.SIP.Realm, "\"\r\n") {
+		bad("sip.realm %q: must be non-empty, without quotes or line breaks", c.SIP.Realm)
+	}
+	if len(c.SIP.DigestAlgorithms) == 0 {
+		bad("sip.digest_algorithms: offer at least one of MD5, SHA-256")
+	}
+	for _, a := range c.SIP.DigestAlgorithms {
+		if a != "MD5" && a != "SHA-256" {
+			bad("sip.digest_algorithms: %q is not MD5 or SHA-256", a)
+		}
+	}
+	if c.SIP.MaxExpires < c.SIP.MinExpires {
+		bad("sip.max_expires must not be below sip.min_expires")
+	}
+	if c.SIP.MaxContacts < 1 || c.SIP.BanAfter < 1 {
+		bad("sip.max_contacts and sip.ban_after must be at least 1")
 	}
 	m := c.Media
 	if m.UDPMuxPort == 0 && (m.PortMin == 0 || m.PortMax < m.PortMin) {

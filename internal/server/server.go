@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/signal"
+	"github.com/switchboard-voice/switchboard/internal/sipua"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
 )
@@ -35,6 +36,7 @@ type Server struct {
 	Hub      *signal.Hub
 	Calls    *call.Manager
 	Media    *media.Engine
+	SIP      *sipua.UA
 	Log      *slog.Logger
 	Account  ident.AccountID // the default account
 	AdminKey *auth.AdminKey
@@ -123,6 +125,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, log: s.Log}, s.Store, hubDevices{s.Hub}, s.Store,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
+	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
+		return err
+	}
+	if err := s.SIP.Start(); err != nil {
+		return err
+	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
 		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account}
 	mux := a.Handler()
@@ -191,6 +199,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.SIP != nil {
+		errs = append(errs, s.SIP.Close())
 	}
 	if s.Media != nil {
 		errs = append(errs, s.Media.Close())

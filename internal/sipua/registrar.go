@@ -1,0 +1,267 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+// Contact is one registered desk phone of a user.
+type Contact struct {
+	User      ident.UserID
+	URI       string // the Contact URI the phone registered
+	Source    string // where its REGISTER came from (host:port): reachable through NAT
+	Transport string // udp, tcp, tls
+	Expires   time.Time
+	CallID    string
+}
+
+// Registrar keeps users' registered contacts (RFC 3261 §10) in memory:
+// phones re-register well within the lifetime, so a restart loses nothing
+// for long.
+type Registrar struct {
+	cfg    config.SIP
+	users  store.Users
+	digest *Digest
+	bans   *bans
+	now    func() time.Time
+
+	mu       sync.Mutex
+	bindings map[ident.UserID][]Contact
+}
+
+// NewRegistrar returns a registrar authenticating against users.
+func NewRegistrar(cfg config.SIP, users store.Users, d *Digest) *Registrar {
+	return &Registrar{cfg: cfg, users: users, digest: d, now: time.Now,
+		bans:     newBans(cfg.BanAfter, cfg.BanWindow, cfg.BanFor),
+		bindings: map[ident.UserID][]Contact{}}
+}
+
+// Contacts returns the user's live contacts.
+func (g *Registrar) Contacts(user ident.UserID) []Contact {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.liveLocked(user)
+}
+
+func (g *Registrar) liveLocked(user ident.UserID) []Contact {
+	now := g.now()
+	var out []Contact
+	for _, c := range g.bindings[user] {
+		if c.Expires.After(now) {
+			out = append(out, c)
+		}
+	}
+	g.bindings[user] = out
+	return append([]Contact(nil), out...)
+}
+
+// authenticate checks a request's digest credentials (header is
+// Authorization or Proxy-Authorization) and returns the user. It answers
+// the request itself when authentication fails.
+func (g *Registrar) authenticate(r *responder, header, challengeHeader string, failStatus int) *store.User {
+	src := host(r.req.Source())
+	if g.bans.banned(src, g.now()) {
+		r.respond(403, "Forbidden", nil)
+		return nil
+	}
+	var authValue string
+	if h := r.req.GetHeader(header); h != nil {
+		authValue = h.Value()
+	}
+	ua := ""
+	if h := r.req.GetHeader("User-Agent"); h != nil {
+		ua = h.Value()
+	}
+	creds, err := Credentials(authValue)
+	if errors.Is(err, ErrNoCredentials) {
+		r.respond(failStatus, reasonFor(failStatus), nil, challenges(g.digest.Challenges(false, ua), challengeHeader)...)
+		return nil
+	}
+	u, lookupErr := g.users.GetUserBySIPUsername(context.Background(), creds.Username)
+	password := ""
+	if lookupErr == nil {
+		password = u.SIPPassword
+	}
+	switch err := g.digest.Verify(creds, string(r.req.Method), password); {
+	case errors.Is(err, ErrStaleNonce):
+		r.respond(failStatus, reasonFor(failStatus), nil, challenges(g.digest.Challenges(true, ua), challengeHeader)...)
+		return nil
+	case err != nil:
+		g.bans.fail(src, g.now())
+		r.respond(403, "Forbidden", nil)
+		return nil
+	}
+	return u
+}
+
+func reasonFor(status int) string {
+	if status == 407 {
+		return "Proxy Authentication Required"
+	}
+	return "Unauthorized"
+}
+
+func challenges(values []string, name string) []sip.Header {
+	out := make([]sip.Header, len(values))
+	for i, v := range values {
+		out[i] = sip.NewHeader(name, v)
+	}
+	return out
+}
+
+// handleRegister is the REGISTER handler.
+func (g *Registrar) handleRegister(r *responder) {
+	u := g.authenticate(r, "Authorization", "WWW-Authenticate", 401)
+	if u == nil {
+		return
+	}
+	if to := r.req.To(); to == nil || to.Address.User != u.SIPUsername {
+		r.respond(403, "Forbidden", nil) // credentials of one user cannot register another's address
+		return
+	}
+	defaultExpiry := g.cfg.MaxExpires
+	if h := r.req.GetHeader("Expires"); h != nil {
+		n, err := strconv.Atoi(strings.TrimSpace(h.Value()))
+		if err != nil || n < 0 {
+			r.respond(400, "Bad Request", nil)
+			return
+		}
+		defaultExpiry = time.Duration(n) * time.Second
+	}
+	if status, reason := g.update(u, r.req, defaultExpiry); status != 200 {
+		r.respond(status, reason, nil, sip.NewHeader("Min-Expires", strconv.Itoa(int(g.cfg.MinExpires.Seconds()))))
+		return
+	}
+	g.bans.succeed(host(r.req.Source()))
+	var headers []sip.Header
+	for _, c := range g.Contacts(u.ID) {
+		secs := int(c.Expires.Sub(g.now()).Round(time.Second).Seconds())
+		headers = append(headers, sip.NewHeader("Contact", "<"+c.URI+">;expires="+strconv.Itoa(secs)))
+	}
+	headers = append(headers, sip.NewHeader("Date", g.now().UTC().Format(time.RFC1123)))
+	r.respond(200, "OK", nil, headers...)
+}
+
+// update applies the REGISTER's Contact headers; it returns the status.
+func (g *Registrar) update(u *store.User, req *sip.Request, defaultExpiry time.Duration) (int, string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	live := g.liveLocked(u.ID)
+	for _, h := range req.GetHeaders("Contact") {
+		if strings.TrimSpace(h.Value()) == "*" { // remove every binding (§10.2.2)
+			if defaultExpiry != 0 {
+				return 400, "Bad Request"
+			}
+			live = nil
+			continue
+		}
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return 400, "Bad Request"
+		}
+		expiry := defaultExpiry
+		if v, ok := ch.Params.Get("expires"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return 400, "Bad Request"
+			}
+			expiry = time.Duration(n) * time.Second
+		}
+		uri := ch.Address.String()
+		live = removeContact(live, uri)
+		if expiry == 0 {
+			continue
+		}
+		if expiry < g.cfg.MinExpires {
+			return 423, "Interval Too Brief"
+		}
+		expiry = min(expiry, g.cfg.MaxExpires)
+		live = append(live, Contact{User: u.ID, URI: uri, Source: req.Source(), Transport: strings.ToLower(req.Transport()),
+			Expires: g.now().Add(expiry), CallID: req.CallID().Value()})
+	}
+	if len(live) > g.cfg.MaxContacts { // keep the newest
+		sort.Slice(live, func(i, j int) bool { return live[i].Expires.After(live[j].Expires) })
+		live = live[:g.cfg.MaxContacts]
+	}
+	g.bindings[u.ID] = live
+	return 200, "OK"
+}
+
+func removeContact(cs []Contact, uri string) []Contact {
+	out := cs[:0]
+	for _, c := range cs {
+		if c.URI != uri {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func host(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return h
+}
+
+// bans counts failed authentications per source address and bans an
+// address that fails too often.
+type bans struct {
+	after       int
+	window, ban time.Duration
+
+	mu    sync.Mutex
+	fails map[string][]time.Time
+	until map[string]time.Time
+}
+
+func newBans(after int, window, ban time.Duration) *bans {
+	return &bans{after: after, window: window, ban: ban, fails: map[string][]time.Time{}, until: map[string]time.Time{}}
+}
+
+func (b *bans) banned(src string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.until[src]
+	if ok && now.After(t) {
+		delete(b.until, src)
+		return false
+	}
+	return ok
+}
+
+func (b *bans) fail(src string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	recent := b.fails[src][:0]
+	for _, t := range b.fails[src] {
+		if now.Sub(t) < b.window {
+			recent = append(recent, t)
+		}
+	}
+	recent = append(recent, now)
+	b.fails[src] = recent
+	if len(recent) >= b.after {
+		b.until[src] = now.Add(b.ban)
+		delete(b.fails, src)
+	}
+}
+
+func (b *bans) succeed(src string) {
+	b.mu.Lock()
+	delete(b.fails, src)
+	b.mu.Unlock()
+}

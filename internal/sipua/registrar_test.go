@@ -1,0 +1,231 @@
+package sipua
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fixture struct {
+	ua     *UA
+	client *sipgo.Client
+	cua    *sipgo.UserAgent
+	host   string
+	port   int
+	alice  *store.User
+}
+
+func start(t *testing.T, mutate func(*config.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	acct := store.Account{Name: "A"}
+	require.NoError(t, db.CreateAccount(ctx, &acct))
+	alice := &store.User{AccountID: acct.ID, Name: "Alice", Extension: "101", SIPUsername: "101", SIPPassword: "alice-secret"}
+	require.NoError(t, db.CreateUser(ctx, alice))
+	bob := &store.User{AccountID: acct.ID, Name: "Bob", Extension: "102", SIPUsername: "102", SIPPassword: "bob-secret"}
+	require.NoError(t, db.CreateUser(ctx, bob))
+
+	cfg := config.Default()
+	cfg.SIPListen = "127.0.0.1:0"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ua, err := New(ctx, cfg, db, log)
+	require.NoError(t, err)
+	require.NoError(t, ua.Start())
+	t.Cleanup(func() { ua.Close() })
+
+	cua, err := sipgo.NewUA(sipgo.WithUserAgent("test-phone"))
+	require.NoError(t, err)
+	client, err := sipgo.NewClient(cua, sipgo.WithClientHostname("127.0.0.1"))
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close(); cua.Close() })
+	host, p, _ := net.SplitHostPort(ua.Addr())
+	port, _ := strconv.Atoi(p)
+	return &fixture{ua: ua, client: client, cua: cua, host: host, port: port, alice: alice}
+}
+
+// register sends a REGISTER for user from contact with the given extra
+// headers and an Authorization made from the challenge (when alg is set).
+func (f *fixture) register(t *testing.T, user, contact string, expires int, chal *digest.Challenge, password string) *sip.Response {
+	t.Helper()
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: f.host, Port: f.port})
+	req.SetTransport("UDP")
+	aor := "<sip:" + user + "@" + f.host + ">"
+	req.AppendHeader(sip.NewHeader("To", aor))
+	req.AppendHeader(sip.NewHeader("From", aor+";tag=t1"))
+	if contact != "" {
+		req.AppendHeader(sip.NewHeader("Contact", contact))
+	}
+	if expires >= 0 {
+		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	}
+	if chal != nil {
+		creds, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: req.Recipient.String(),
+			Username: user, Password: password, Count: 1})
+		require.NoError(t, err)
+		req.AppendHeader(sip.NewHeader("Authorization", creds.String()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := f.client.Do(ctx, req)
+	require.NoError(t, err)
+	return res
+}
+
+// challenge gets a fresh challenge for alg.
+func (f *fixture) challenge(t *testing.T, alg string) *digest.Challenge {
+	t.Helper()
+	res := f.register(t, "101", "<sip:101@127.0.0.1:5999>", 60, nil, "")
+	require.Equal(t, 401, res.StatusCode)
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		c, err := digest.ParseChallenge(h.Value())
+		require.NoError(t, err)
+		if c.Algorithm == alg {
+			return c
+		}
+	}
+	t.Fatalf("no %s challenge", alg)
+	return nil
+}
+
+func TestRegisterChallengeAndBindings(t *testing.T) {
+	f := start(t, nil)
+	res := f.register(t, "101", "<sip:101@127.0.0.1:5999>", 60, nil, "")
+	require.Equal(t, 401, res.StatusCode)
+	algs := []string{}
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		c, err := digest.ParseChallenge(h.Value())
+		require.NoError(t, err)
+		require.Equal(t, "switchboard", c.Realm)
+		algs = append(algs, c.Algorithm)
+	}
+	require.Equal(t, []string{"MD5", "SHA-256"}, algs, "MD5 leads by default: old phones take the first")
+
+	for i, alg := range []string{"SHA-256", "MD5"} {
+		contact := "<sip:101@127.0.0.1:" + strconv.Itoa(6000+i) + ">"
+		res = f.register(t, "101", contact, 120, f.challenge(t, alg), "alice-secret")
+		require.Equal(t, 200, res.StatusCode, alg)
+	}
+	cs := f.ua.Registrar.Contacts(f.alice.ID)
+	require.Len(t, cs, 2, "several contacts per user")
+	require.Contains(t, res.GetHeaders("Contact")[0].Value(), "expires=")
+
+	// Refresh keeps one binding per URI; expires 0 removes it.
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 300, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 200, res.StatusCode)
+	require.Len(t, f.ua.Registrar.Contacts(f.alice.ID), 2)
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 0, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 200, res.StatusCode)
+	require.Len(t, f.ua.Registrar.Contacts(f.alice.ID), 1)
+	// "*" with Expires 0 removes every binding.
+	res = f.register(t, "101", "*", 0, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 200, res.StatusCode)
+	require.Empty(t, f.ua.Registrar.Contacts(f.alice.ID))
+
+	// Too short an interval.
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 5, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 423, res.StatusCode)
+	require.Equal(t, "60", res.GetHeader("Min-Expires").Value())
+	// Over the maximum is clamped.
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 99999, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 200, res.StatusCode)
+	c := f.ua.Registrar.Contacts(f.alice.ID)[0]
+	require.WithinDuration(t, time.Now().Add(time.Hour), c.Expires, 5*time.Second)
+	require.Equal(t, "udp", c.Transport)
+}
+
+func TestRegisterRefusals(t *testing.T) {
+	f := start(t, func(c *config.Config) { c.SIP.BanAfter = 3 })
+	wrong := f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "nope")
+	unknown := f.register(t, "999", "<sip:999@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "nope")
+	require.Equal(t, 403, wrong.StatusCode)
+	require.Equal(t, wrong.StatusCode, unknown.StatusCode, "unknown users look like wrong passwords")
+	require.Equal(t, wrong.Reason, unknown.Reason)
+
+	// A user's credentials cannot register someone else's address.
+	ch := f.challenge(t, "MD5")
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: f.host, Port: f.port})
+	req.AppendHeader(sip.NewHeader("To", "<sip:102@127.0.0.1>"))
+	req.AppendHeader(sip.NewHeader("From", "<sip:102@127.0.0.1>;tag=x"))
+	req.AppendHeader(sip.NewHeader("Contact", "<sip:102@127.0.0.1:6001>"))
+	creds, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: req.Recipient.String(),
+		Username: "101", Password: "alice-secret", Count: 1})
+	require.NoError(t, err)
+	req.AppendHeader(sip.NewHeader("Authorization", creds.String()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := f.client.Do(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, 403, res.StatusCode)
+
+	// The third failure bans the address: even the right password is refused.
+	f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "nope")
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, nil, "")
+	require.Equal(t, 403, res.StatusCode, "banned: not even a challenge")
+	require.Empty(t, f.ua.Registrar.Contacts(f.alice.ID))
+}
+
+func TestOptions(t *testing.T) {
+	f := start(t, nil)
+	req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: f.host, Port: f.port})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := f.client.Do(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode)
+	require.True(t, strings.Contains(res.GetHeader("Allow").Value(), "REGISTER"))
+}
+
+func TestDigestNonces(t *testing.T) {
+	d := NewDigest("r", []string{"SHA-256", "MD5"}, []string{"baresip"}, []byte("secret"))
+	require.Len(t, d.Challenges(false, "baresip v1.0.0 (x86_64/linux)"), 1, "MD5 alone for a phone that fails on SHA-256")
+	require.Contains(t, d.Challenges(false, "Baresip")[0], "MD5")
+	require.Len(t, d.Challenges(false, "Yealink SIP-T46U"), 2)
+	ch, err := digest.ParseChallenge(d.Challenges(false, "")[1])
+	require.NoError(t, err)
+	creds, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
+	require.NoError(t, err)
+	require.NoError(t, d.Verify(creds, "REGISTER", "p"))
+	require.ErrorIs(t, d.Verify(creds, "INVITE", "p"), ErrBadCredential, "the method is part of the digest")
+	require.ErrorIs(t, d.Verify(creds, "REGISTER", ""), ErrBadCredential)
+
+	// Another server's nonce, and an old one, are stale.
+	other := NewDigest("r", []string{"MD5"}, nil, []byte("other"))
+	require.ErrorIs(t, other.Verify(creds, "REGISTER", "p"), ErrStaleNonce)
+	d.now = func() time.Time { return time.Now().Add(10 * time.Minute) }
+	require.ErrorIs(t, d.Verify(creds, "REGISTER", "p"), ErrStaleNonce)
+	d.now = time.Now
+	sha, err := digest.ParseChallenge(d.Challenges(false, "")[0])
+	require.NoError(t, err)
+	require.Equal(t, "SHA-256", sha.Algorithm)
+	shaCreds, err := digest.Digest(sha, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
+	require.NoError(t, err)
+	require.NoError(t, d.Verify(shaCreds, "REGISTER", "p"))
+	md5Only := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
+	require.ErrorIs(t, md5Only.Verify(shaCreds, "REGISTER", "p"), ErrBadCredential, "an algorithm not offered is refused")
+	_, err = Credentials("Basic abc")
+	require.ErrorIs(t, err, ErrNoCredentials)
+}

@@ -1,0 +1,123 @@
+// Package sipua is Switchboard's SIP side: transports and transactions come
+// from sipgo; registrations, digest authentication and (next) dialogs and
+// calls are ours. sipgo types do not leave this package.
+package sipua
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/store"
+)
+
+const settingNonceSecret = "sip_nonce_secret"
+
+// UA is the server's SIP user agent: UDP and TCP on one address.
+type UA struct {
+	Registrar *Registrar
+
+	listen string
+	log    *slog.Logger
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	udp    net.PacketConn
+	tcp    net.Listener
+	wg     sync.WaitGroup
+}
+
+// Store is what the SIP side reads and keeps.
+type Store interface {
+	store.Users
+	store.Settings
+}
+
+// New prepares the user agent; Start listens.
+func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*UA, error) {
+	secret, err := st.SetSettingIfAbsent(ctx, settingNonceSecret, randomSecret())
+	if err != nil {
+		return nil, fmt.Errorf("sip: nonce secret: %w", err)
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Switchboard"))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		ua.Close()
+		return nil, err
+	}
+	u := &UA{listen: cfg.SIPListen, log: log, ua: ua, srv: srv,
+		Registrar: NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))}
+	srv.OnRegister(guard(log, u.Registrar.handleRegister))
+	srv.OnOptions(guard(log, u.handleOptions))
+	return u, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Start listens on UDP and TCP at the configured address (the same port
+// for both; with port 0 the UDP port is picked first).
+func (u *UA) Start() error {
+	udp, err := net.ListenPacket("udp", u.listen)
+	if err != nil {
+		return fmt.Errorf("sip: listen udp %s: %w", u.listen, err)
+	}
+	h, _, _ := net.SplitHostPort(u.listen)
+	tcp, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)))
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("sip: listen tcp: %w", err)
+	}
+	u.udp, u.tcp = udp, tcp
+	u.wg.Add(2)
+	go func() { defer u.wg.Done(); u.serve("udp", u.srv.ServeUDP(udp)) }()
+	go func() { defer u.wg.Done(); u.serve("tcp", u.srv.ServeTCP(tcp)) }()
+	u.log.Info("sip listening", "addr", u.Addr())
+	return nil
+}
+
+func (u *UA) serve(network string, err error) {
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		u.log.Warn("sip transport stopped", "network", network, "err", err)
+	}
+}
+
+// Addr is the bound SIP address (UDP and TCP share it).
+func (u *UA) Addr() string {
+	if u.udp == nil {
+		return ""
+	}
+	return u.udp.LocalAddr().String()
+}
+
+// Close stops the transports and waits for them.
+func (u *UA) Close() error {
+	err := u.srv.Close()
+	if u.udp != nil {
+		u.udp.Close()
+		u.tcp.Close()
+	}
+	u.wg.Wait()
+	u.ua.Close()
+	return err
+}
+
+func (u *UA) handleOptions(r *responder) {
+	r.respond(200, "OK", nil, sip.NewHeader("Allow", "REGISTER, OPTIONS"),
+		sip.NewHeader("Accept", "application/sdp"))
+}
