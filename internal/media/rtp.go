@@ -1,0 +1,427 @@
+package media
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/switchboard-voice/switchboard/audio"
+)
+
+// relatchAfter is how long packets must keep arriving from a new source,
+// with none from the latched one, before sending switches to it.
+const relatchAfter = time.Second
+
+// maxPortTries bounds the ports NewRTP tries before giving up.
+const maxPortTries = 256
+
+// RTPEndpoint is the media of a SIP leg (desk phones, trunks): plain RTP
+// over one UDP socket, SDP offer/answer, no ICE, DTLS or SRTP, no RTCP.
+//
+// Symmetric RTP: the first valid RTP packet latches the send address to
+// its source, whatever the SDP said (a phone behind NAT announces its
+// private address). Afterwards packets from any other source are dropped,
+// unless one source keeps sending for more than relatchAfter while the
+// latched one is silent; then sending re-latches to it. A remote
+// description with a new address clears the latch.
+type RTPEndpoint struct {
+	id    string
+	log   *slog.Logger
+	conn  *net.UDPConn
+	local netip.AddrPort // advertised in SDP
+	start time.Time
+	wg    sync.WaitGroup
+
+	sink     atomic.Pointer[func(Packet)]
+	sent     atomic.Uint64
+	lastRecv atomic.Int64 // time.Since(start) at the last RTP packet or remote description
+
+	mu        sync.Mutex // everything below
+	closed    bool
+	sessID    uint64
+	version   uint64
+	offering  bool   // a local offer awaits SetAnswer
+	remoteDir string // "" until the remote describes its stream
+	sdpAddr   netip.AddrPort
+	sendAddr  netip.AddrPort // sdpAddr or the latched source
+	latched   bool
+	candidate netip.AddrPort // a new source, seen since candSince
+	candSince time.Duration
+	formats   map[uint8]Packet // inbound payload types
+	clock     uint32           // inbound audio clock, for jitter
+	recv      receiveStats
+
+	// Outbound RTP, as outTrack: one SSRC, continuous sequence and timestamps.
+	ssrc       uint32
+	seq        uint16
+	ts         uint32
+	format     Format
+	te         Format // ClockRate 0 when not negotiated
+	negotiated bool
+	resync     bool // mark the next audio packet (stream start or resume)
+	eventKey   uint32
+	eventTS    uint32
+	inEvent    bool
+	buf        []byte
+}
+
+var _ Endpoint = (*RTPEndpoint)(nil)
+
+// NewRTP binds a UDP socket on localIP at a random free even port in
+// [portMin, portMax]; localIP is also the address announced in SDP, so it
+// must be a specific address. log may be nil.
+func NewRTP(id string, localIP net.IP, portMin, portMax uint16, log *slog.Logger) (*RTPEndpoint, error) {
+	ip, ok := netip.AddrFromSlice(localIP)
+	if !ok || ip.Unmap().IsUnspecified() {
+		return nil, fmt.Errorf("media: rtp local address %v is not a specific IP", localIP)
+	}
+	ip = ip.Unmap()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lo := (max(int(portMin), 1) + 1) &^ 1 // first even port >= portMin
+	if int(portMax) < lo {
+		return nil, fmt.Errorf("media: rtp port range %d..%d has no even port", portMin, portMax)
+	}
+	conn, err := bindEven(ip, lo, (int(portMax)-lo)/2+1)
+	if err != nil {
+		return nil, err
+	}
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	e := &RTPEndpoint{
+		id: id, log: log.With("leg", id), conn: conn, start: time.Now(),
+		local:   netip.AddrPortFrom(ip, uint16(conn.LocalAddr().(*net.UDPAddr).Port)),
+		sessID:  mrand.Uint64N(1 << 62),
+		formats: defaultReceiveFormats(), clock: 8000, resync: true,
+		ssrc: binary.BigEndian.Uint32(b[:4]), seq: binary.BigEndian.Uint16(b[4:6]), ts: binary.BigEndian.Uint32(b[6:]),
+	}
+	e.wg.Add(1)
+	go e.readLoop()
+	return e, nil
+}
+
+// bindEven tries even ports from a random one among count, upwards.
+func bindEven(ip netip.Addr, lo, count int) (*net.UDPConn, error) {
+	first := mrand.IntN(count)
+	var err error
+	for i := range min(count, maxPortTries) {
+		port := lo + 2*((first+i)%count)
+		var conn *net.UDPConn
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if err == nil {
+			return conn, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("media: rtp bind on %s: %w", ip, err)
+}
+
+// LocalAddr is the socket's address (also announced in SDP).
+func (e *RTPEndpoint) LocalAddr() netip.AddrPort { return e.local }
+
+// CreateOffer returns the server's offer: PCMU, PCMA and telephone-event
+// (payload type 101), sendrecv.
+func (e *RTPEndpoint) CreateOffer(context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", ErrClosed
+	}
+	e.offering = true
+	e.version++
+	l := localSDP{addr: e.local, sessID: e.sessID, version: e.version, proto: "RTP/AVP", direction: dirSendRecv,
+		formats: []Format{
+			{Codec: audio.PCMU, PayloadType: ptPCMU, ClockRate: 8000},
+			{Codec: audio.PCMA, PayloadType: ptPCMA, ClockRate: 8000},
+			{PayloadType: ptTE8000, ClockRate: 8000},
+		}}
+	return l.marshal(nil, -1), nil
+}
+
+// SetAnswer applies the remote's answer to the server's offer.
+func (e *RTPEndpoint) SetAnswer(answer string) error {
+	r, err := parseRemote(answer)
+	if err != nil {
+		return err
+	}
+	f, te, err := r.negotiate(func(c audio.Codec) bool { return c == audio.PCMU || c == audio.PCMA })
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if !e.offering {
+		return errors.New("media: rtp answer without an offer")
+	}
+	e.offering = false
+	e.applyLocked(r, f, te)
+	return nil
+}
+
+// AnswerOffer applies the remote's offer and returns the server's answer:
+// the first codec of the offer among PCMU, PCMA and Opus, plus
+// telephone-event at that codec's clock when offered. Errors wrap ErrBadSDP.
+func (e *RTPEndpoint) AnswerOffer(ctx context.Context, offer string) (string, error) {
+	return e.Reoffer(ctx, offer)
+}
+
+// Reoffer answers a new offer on a live leg (hold, resume, address or codec
+// change); the local port stays the same. On error nothing changes.
+func (e *RTPEndpoint) Reoffer(_ context.Context, offer string) (string, error) {
+	r, err := parseRemote(offer)
+	if err != nil {
+		return "", err
+	}
+	f, te, err := r.negotiate(func(audio.Codec) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", ErrClosed
+	}
+	e.offering = false
+	e.applyLocked(r, f, te)
+	e.version++
+	l := localSDP{addr: e.local, sessID: e.sessID, version: e.version, proto: r.proto,
+		direction: answerDirection(r.direction), formats: []Format{f}}
+	if te.ClockRate != 0 {
+		l.formats = append(l.formats, te)
+	}
+	return l.marshal(r.desc, r.index), nil
+}
+
+// applyLocked makes r the remote description with f and te negotiated.
+func (e *RTPEndpoint) applyLocked(r *remoteAudio, f, te Format) {
+	e.remoteDir = r.direction
+	if r.addr != e.sdpAddr {
+		e.log.Debug("rtp: remote address", "sdp", r.addr, "previous", e.sdpAddr)
+		e.sdpAddr, e.sendAddr, e.latched, e.candidate = r.addr, r.addr, false, netip.AddrPort{}
+	}
+	if e.negotiated && f != e.format {
+		e.log.Debug("rtp: codec change", "from", e.format.Codec, "to", f.Codec)
+	}
+	if te != e.te {
+		e.inEvent = false
+	}
+	e.format, e.te, e.negotiated = f, te, true
+	e.formats, e.clock = r.receiveFormats(), f.ClockRate
+	// A new description (a resume, say) restarts the inactivity clock.
+	e.lastRecv.Store(int64(time.Since(e.start)))
+}
+
+// AddCandidate does nothing: plain RTP has no ICE.
+func (e *RTPEndpoint) AddCandidate(string, *string, *uint16) error { return nil }
+
+// RemoteDirection is the direction of the remote's last description, from
+// its side: "sendrecv", "sendonly", "recvonly" or "inactive" ("" before
+// any). A c=0.0.0.0 hold reads as sendonly (or inactive if it was recvonly).
+func (e *RTPEndpoint) RemoteDirection() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.remoteDir
+}
+
+// InactiveFor is the time since the last RTP packet arrived, or since the
+// last remote description was applied (or creation) if that is later.
+func (e *RTPEndpoint) InactiveFor() time.Duration {
+	return time.Since(e.start) - time.Duration(e.lastRecv.Load())
+}
+
+func (e *RTPEndpoint) readLoop() {
+	defer e.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, src, err := e.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			e.log.Debug("rtp: read", "err", err)
+			continue
+		}
+		var p rtp.Packet
+		// Payload types 72-76 are RTCP multiplexed on the port (RFC 5761).
+		if p.Unmarshal(buf[:n]) != nil || p.Version != 2 || (p.PayloadType >= 72 && p.PayloadType <= 76) {
+			continue
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		now := time.Since(e.start)
+		e.lastRecv.Store(int64(now))
+		e.mu.Lock()
+		if !e.acceptLocked(src, now) {
+			e.mu.Unlock()
+			continue
+		}
+		e.recv.add(&p, e.clock, time.Now())
+		pkt, ok := e.formats[p.PayloadType]
+		e.mu.Unlock()
+		if !ok {
+			continue
+		}
+		if sink := e.sink.Load(); sink != nil {
+			pkt.Seq, pkt.Timestamp, pkt.Marker = p.SequenceNumber, p.Timestamp, p.Marker
+			pkt.Payload = slices.Clone(p.Payload)
+			(*sink)(pkt)
+		}
+	}
+}
+
+// acceptLocked applies latching to a packet from src and says whether the
+// packet is from the stream's source.
+func (e *RTPEndpoint) acceptLocked(src netip.AddrPort, now time.Duration) bool {
+	switch {
+	case !e.latched:
+		if src != e.sendAddr {
+			e.log.Debug("rtp: latched to source", "source", src, "sdp", e.sdpAddr)
+		}
+		e.sendAddr, e.latched, e.candidate = src, true, netip.AddrPort{}
+		return true
+	case src == e.sendAddr:
+		e.candidate = netip.AddrPort{}
+		return true
+	case src != e.candidate:
+		e.candidate, e.candSince = src, now
+		return false
+	case now-e.candSince > relatchAfter:
+		e.log.Debug("rtp: re-latched to source", "source", src, "previous", e.sendAddr)
+		e.sendAddr, e.candidate = src, netip.AddrPort{}
+		return true
+	}
+	return false
+}
+
+// SetSink implements Endpoint.
+func (e *RTPEndpoint) SetSink(fn func(Packet)) {
+	if fn == nil {
+		e.sink.Store(nil)
+		return
+	}
+	e.sink.Store(&fn)
+}
+
+// SendFormat implements Endpoint.
+func (e *RTPEndpoint) SendFormat() (Format, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.format, e.negotiated
+}
+
+// EventFormat implements Endpoint.
+func (e *RTPEndpoint) EventFormat() (Format, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.te, e.negotiated && e.te.ClockRate != 0
+}
+
+// canSendLocked says whether media may go out: negotiated, an address
+// known, and the remote willing to receive (not sendonly or inactive).
+func (e *RTPEndpoint) canSendLocked() bool {
+	return e.negotiated && !e.closed && e.sendAddr.IsValid() &&
+		(e.remoteDir == dirSendRecv || e.remoteDir == dirRecvOnly)
+}
+
+// WriteAudio implements Endpoint. Frames that may not be sent (no remote
+// address yet, the remote holds) are dropped, but the timestamp advances
+// so the stream resumes in time; the first frame after a gap is marked.
+func (e *RTPEndpoint) WriteAudio(payload []byte, ticks uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.canSendLocked() {
+		e.ts += ticks
+		e.resync = true
+		return nil
+	}
+	h := rtp.Header{Version: 2, PayloadType: e.format.PayloadType, SequenceNumber: e.seq,
+		Timestamp: e.ts, SSRC: e.ssrc, Marker: e.resync}
+	e.seq++
+	e.ts += ticks
+	e.resync = false
+	return e.sendLocked(&h, payload)
+}
+
+// WriteEvent implements Endpoint, with outTrack.writeEvent's timestamps:
+// one per event (key), marker on its first packet, audio continuing after
+// its end.
+func (e *RTPEndpoint) WriteEvent(payload []byte, key uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.canSendLocked() || e.te.ClockRate == 0 || len(payload) < 4 {
+		return nil
+	}
+	first := !e.inEvent || key != e.eventKey
+	if first {
+		e.eventKey, e.eventTS, e.inEvent = key, e.ts, true
+	}
+	h := rtp.Header{Version: 2, PayloadType: e.te.PayloadType, SequenceNumber: e.seq,
+		Timestamp: e.eventTS, SSRC: e.ssrc, Marker: first}
+	e.seq++
+	if payload[1]&0x80 != 0 { // end bit
+		if end := e.eventTS + uint32(binary.BigEndian.Uint16(payload[2:4])); end-e.ts < 1<<31 {
+			e.ts = end
+		}
+	}
+	return e.sendLocked(&h, payload)
+}
+
+func (e *RTPEndpoint) sendLocked(h *rtp.Header, payload []byte) error {
+	size := h.MarshalSize() + len(payload)
+	if cap(e.buf) < size {
+		e.buf = make([]byte, size)
+	}
+	b := e.buf[:size]
+	n, err := h.MarshalTo(b)
+	if err != nil {
+		return err
+	}
+	copy(b[n:], payload)
+	if _, err := e.conn.WriteToUDPAddrPort(b, e.sendAddr); err != nil {
+		return fmt.Errorf("media: rtp send: %w", err)
+	}
+	e.sent.Add(1)
+	return nil
+}
+
+// Stats implements Endpoint.
+func (e *RTPEndpoint) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Codec: string(e.format.Codec), PacketsSent: e.sent.Load(), PacketsReceived: e.recv.received,
+		PacketsLost: e.recv.lost(), JitterMillis: e.recv.jitterMillis()}
+}
+
+// Close closes the socket and waits for the read goroutine. It is
+// idempotent.
+func (e *RTPEndpoint) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.sink.Store(nil)
+	err := e.conn.Close()
+	e.wg.Wait()
+	return err
+}
