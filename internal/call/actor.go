@@ -116,6 +116,17 @@ func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 	return c
 }
 
+// newCallFrom is a call placed by a non-device party (a SIP phone).
+func newCallFrom(m *Manager, p Party, pl Placement) *Call {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
+		state: StateTrying, create: &protocol.CallCreate{Destination: pl.Destination, SDP: pl.SDP},
+		account: pl.Account, fromUser: pl.User}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p}
+	c.members.Store(p.Key(), struct{}{})
+	return c
+}
+
 func (c *Call) hasMember(key string) bool {
 	_, ok := c.members.Load(key)
 	return ok
@@ -173,7 +184,7 @@ func (c *Call) start() {
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
-	media, err := c.m.media.NewWebRTC(c.caller.id)
+	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {
 		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
 		return
@@ -235,6 +246,11 @@ func (c *Call) route() {
 		}
 		c.ring(p)
 	}
+	if c.m.phones != nil {
+		for _, p := range c.m.phones.CalleeParties(user.ID, remote{c}) {
+			c.ring(p)
+		}
+	}
 	if len(c.callees) == 0 {
 		c.end(protocol.EndNoAnswer)
 		return
@@ -280,7 +296,7 @@ func (c *Call) resolve() (*store.User, protocol.EndReason) {
 // ring prepares a leg toward p; it is alerted when the offer is ready.
 func (c *Call) ring(p Party) {
 	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p}
-	media, err := c.m.media.NewWebRTC(l.id)
+	media, err := p.NewMedia(c.m.media, l.id)
 	if err != nil {
 		c.m.log.Warn("callee media", "call", c.id, "err", err)
 		return

@@ -44,7 +44,12 @@ type MediaLeg interface {
 	Close() error
 }
 
-// WebRTCMedia is a WebRTC leg's media.
+// LegMedia is a leg's media endpoint with its offer/answer exchange: a
+// WebRTC endpoint for devices, a plain RTP endpoint for SIP parties.
+type LegMedia = WebRTCMedia
+
+// WebRTCMedia is a leg's media with SDP offer/answer (candidates are a
+// no-op for plain RTP).
 type WebRTCMedia interface {
 	MediaLeg
 	AnswerOffer(ctx context.Context, offer string) (string, error)
@@ -75,7 +80,32 @@ type Bridge interface {
 // Media makes media endpoints and bridges (internal/media behind an adapter).
 type Media interface {
 	NewWebRTC(id ident.LegID) (WebRTCMedia, error)
+	// NewRTP makes a plain RTP endpoint for a SIP party.
+	NewRTP(id ident.LegID) (LegMedia, error)
 	Bridge(a, b MediaLeg) (Bridge, error)
+}
+
+// Phones finds a user's registered SIP contacts and makes callee parties
+// for them that report to r.
+type Phones interface {
+	CalleeParties(user ident.UserID, r Remote) []Party
+}
+
+// Remote is how a party that is not a device session (a SIP dialog) reports
+// to its call. Every method posts to the call's actor and returns at once.
+type Remote interface {
+	// Answered: the party accepted with its SDP answer (a 2xx).
+	Answered(key, sdp string)
+	// Rejected: the party refused (busy for 486/600, else a decline).
+	Rejected(key string, busy bool)
+	// Failed: the party could not be reached (timeouts, 404, 5xx).
+	Failed(key string)
+	// HungUp: the party ended the call (BYE, or CANCEL while ringing).
+	HungUp(key string)
+	// Reoffered: the party sent a new offer (re-INVITE); hold says whether
+	// it puts the call on hold (sendonly/inactive). answer gets the
+	// server's answer, or an error.
+	Reoffered(key, sdp string, hold bool, answer func(string, error))
 }
 
 // Directory is what calls read about users and numbers.

@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
@@ -100,4 +101,26 @@ func (c *Call) restore(key string) {
 		m.AnsweredAt = &at
 	}
 	l.party.Restored(m)
+}
+
+// reofferFrom answers a party's new offer (a SIP re-INVITE) and applies the
+// hold it implies.
+func (c *Call) reofferFrom(l *leg, offer string, hold bool, answer func(string, error)) {
+	c.async(func() func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
+		defer cancel()
+		sdp, err := l.media.Reoffer(ctx, offer)
+		return func() {
+			answer(sdp, err)
+			if err != nil || !c.connected() {
+				return
+			}
+			switch {
+			case hold && !l.holding:
+				c.onHold(l)
+			case !hold && l.holding:
+				c.onResume(l)
+			}
+		}
+	})
 }

@@ -78,6 +78,7 @@ func (fakeBridge) Stop()               {}
 type fakeFactory struct{}
 
 func (fakeFactory) NewWebRTC(ident.LegID) (WebRTCMedia, error) { return fakeMedia{}, nil }
+func (fakeFactory) NewRTP(ident.LegID) (LegMedia, error)       { return fakeMedia{}, nil }
 func (fakeFactory) Bridge(MediaLeg, MediaLeg) (Bridge, error)  { return fakeBridge{}, nil }
 
 type fakeDir struct{}

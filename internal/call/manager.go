@@ -18,6 +18,7 @@ type Manager struct {
 	media   Media
 	dir     Directory
 	devices Devices
+	phones  Phones
 	records store.CallRecords
 	opt     Options
 	log     *slog.Logger
@@ -42,6 +43,9 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
 		calls: map[ident.CallID]*Call{}}
 }
+
+// SetPhones adds registered SIP phones to ring-all (before serving calls).
+func (m *Manager) SetPhones(p Phones) { m.phones = p }
 
 // Handle takes one frame from a device. It never blocks on a call: events
 // are posted to the call's actor.

@@ -33,6 +33,8 @@ type Party interface {
 	Refused(code protocol.ErrorCode, msg string)
 	// Restored describes the call after the party's session resumed.
 	Restored(r *protocol.CallRestored)
+	// NewMedia makes the party's media endpoint.
+	NewMedia(m Media, id ident.LegID) (LegMedia, error)
 }
 
 // Info is what a callee is told about an incoming call.
@@ -70,3 +72,6 @@ func (d devicePart) Refused(code protocol.ErrorCode, msg string) {
 	d.dev.Send(&protocol.Error{Code: code, CallID: d.id(), Message: msg})
 }
 func (d devicePart) Restored(r *protocol.CallRestored) { d.dev.Send(r) }
+func (d devicePart) NewMedia(m Media, id ident.LegID) (LegMedia, error) {
+	return m.NewWebRTC(id)
+}

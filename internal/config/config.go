@@ -115,6 +115,9 @@ type Media struct {
 	IncludeLoopback bool `yaml:"include_loopback"`
 	// HoldMusic is a WAV file played to held parties; empty: built-in tune.
 	HoldMusic string `yaml:"hold_music"`
+	// RTPIP is the address SIP parties' RTP is bound to and announced at;
+	// empty: the SIP listener's host (or the first non-loopback address).
+	RTPIP string `yaml:"rtp_ip"`
 }
 
 // Calls configures call handling.
@@ -285,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if m.UDPMuxPort < 0 || m.UDPMuxPort > 65535 {
 		bad("media.udp_mux_port %d: bad port", m.UDPMuxPort)
+	}
+	if m.RTPIP != "" && net.ParseIP(m.RTPIP) == nil {
+		bad("media.rtp_ip: %q is not an IP address", m.RTPIP)
 	}
 	for _, ip := range m.NAT1To1IPs {
 		if net.ParseIP(ip) == nil {

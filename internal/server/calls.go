@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
@@ -34,7 +36,28 @@ func (d hubDevices) UserDevices(user ident.UserID) []call.Device {
 // mediaAdapter gives the call core media endpoints without pion types.
 type mediaAdapter struct {
 	engine *media.Engine
+	cfg    config.Media
+	rtpIP  net.IP // where SIP parties send RTP
 	log    *slog.Logger
+}
+
+type rtpLeg struct{ *media.RTPEndpoint }
+
+func (l rtpLeg) endpoint() media.Endpoint { return l.RTPEndpoint }
+
+func (l rtpLeg) Stats() call.MediaStats { return mediaStats(l.RTPEndpoint.Stats()) }
+
+func mediaStats(s media.Stats) call.MediaStats {
+	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
+		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis}
+}
+
+func (a mediaAdapter) NewRTP(id ident.LegID) (call.LegMedia, error) {
+	ep, err := media.NewRTP(string(id), a.rtpIP, a.cfg.PortMin, a.cfg.PortMax, a.log)
+	if err != nil {
+		return nil, err
+	}
+	return rtpLeg{ep}, nil
 }
 
 type endpointLeg interface{ endpoint() media.Endpoint }
@@ -43,11 +66,7 @@ type webrtcLeg struct{ *media.WebRTCEndpoint }
 
 func (l webrtcLeg) endpoint() media.Endpoint { return l.WebRTCEndpoint }
 
-func (l webrtcLeg) Stats() call.MediaStats {
-	s := l.WebRTCEndpoint.Stats()
-	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
-		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis}
-}
+func (l webrtcLeg) Stats() call.MediaStats { return mediaStats(l.WebRTCEndpoint.Stats()) }
 
 func (a mediaAdapter) NewWebRTC(id ident.LegID) (call.WebRTCMedia, error) {
 	ep, err := a.engine.NewWebRTC(string(id))

@@ -122,12 +122,15 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.Media = engine
-	s.Calls = call.NewManager(mediaAdapter{engine: engine, log: s.Log}, s.Store, hubDevices{s.Hub}, s.Store,
+	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
+		s.Store, hubDevices{s.Hub}, s.Store,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
 		return err
 	}
+	s.SIP.SetCalls(s.Calls)
+	s.Calls.SetPhones(s.SIP)
 	if err := s.SIP.Start(); err != nil {
 		return err
 	}
@@ -212,3 +215,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close releases the store of a server that was opened but not started.
 func (s *Server) Close() error { return s.Store.Close() }
+
+// rtpIP is the address SIP parties' RTP uses (bound and announced):
+// media.rtp_ip, else the SIP listener's host, else the first non-loopback
+// IPv4 address, else loopback.
+func rtpIP(cfg config.Config) net.IP {
+	if ip := net.ParseIP(cfg.Media.RTPIP); ip != nil {
+		return ip
+	}
+	h, _, _ := net.SplitHostPort(cfg.SIPListen)
+	if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+		return ip
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	return net.IPv4(127, 0, 0, 1)
+}

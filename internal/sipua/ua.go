@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -27,13 +28,26 @@ const settingNonceSecret = "sip_nonce_secret"
 type UA struct {
 	Registrar *Registrar
 
-	listen string
-	log    *slog.Logger
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	udp    net.PacketConn
-	tcp    net.Listener
-	wg     sync.WaitGroup
+	listen  string
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	dialogs *sipgo.DialogUA
+	contact sip.ContactHeader
+	calls   Placer
+	udp     net.PacketConn
+	tcp     net.Listener
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[string]dialogParty // by Call-ID
+}
+
+// dialogParty is a SIP party with a dialog: in-dialog requests go to it.
+type dialogParty interface {
+	readBye(req *sip.Request, tx sip.ServerTransaction)
+	party() (call.Remote, string)
 }
 
 // Store is what the SIP side reads and keeps.
@@ -57,11 +71,67 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		ua.Close()
 		return nil, err
 	}
-	u := &UA{listen: cfg.SIPListen, log: log, ua: ua, srv: srv,
+	u := &UA{listen: cfg.SIPListen, log: log, ua: ua, srv: srv, active: map[string]dialogParty{},
 		Registrar: NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))}
 	srv.OnRegister(guard(log, u.Registrar.handleRegister))
 	srv.OnOptions(guard(log, u.handleOptions))
+	srv.OnInvite(guard(log, u.handleInvite))
+	srv.OnAck(u.handleAck)
+	srv.OnBye(guard(log, u.handleBye))
 	return u, nil
+}
+
+// SetCalls installs the call manager (before Start).
+func (u *UA) SetCalls(p Placer) { u.calls = p }
+
+func (u *UA) track(callID string, p dialogParty) {
+	u.mu.Lock()
+	u.active[callID] = p
+	u.mu.Unlock()
+}
+
+func (u *UA) untrack(callID string) {
+	u.mu.Lock()
+	delete(u.active, callID)
+	u.mu.Unlock()
+}
+
+func (u *UA) lookup(callID string) dialogParty {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.active[callID]
+}
+
+// goTracked runs fn on a goroutine Close waits for.
+func (u *UA) goTracked(fn func()) {
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		fn()
+	}()
+}
+
+// host is the address put in our URIs.
+func (u *UA) host() string {
+	h, _, _ := net.SplitHostPort(u.Addr())
+	return h
+}
+
+func (u *UA) handleBye(r *responder) {
+	p := u.lookup(r.req.CallID().Value())
+	if p == nil {
+		r.respond(481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	r.final.Store(true) // the dialog answers it
+	p.readBye(r.req, r.tx)
+}
+
+// handleAck passes ACKs of our 2xx to the dialog waiting for them.
+func (u *UA) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	if p, ok := u.lookup(req.CallID().Value()).(*caller); ok {
+		_ = p.dialog.ReadAck(req, tx)
+	}
 }
 
 func randomSecret() string {
@@ -84,6 +154,16 @@ func (u *UA) Start() error {
 		return fmt.Errorf("sip: listen tcp: %w", err)
 	}
 	u.udp, u.tcp = udp, tcp
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	u.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "switchboard", Host: u.host(), Port: port}}
+	client, err := sipgo.NewClient(u.ua, sipgo.WithClientHostname(u.host()), sipgo.WithClientPort(port))
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return err
+	}
+	u.client = client
+	u.dialogs = &sipgo.DialogUA{Client: client, ContactHDR: u.contact, RewriteContact: true}
 	u.wg.Add(2)
 	go func() { defer u.wg.Done(); u.serve("udp", u.srv.ServeUDP(udp)) }()
 	go func() { defer u.wg.Done(); u.serve("tcp", u.srv.ServeTCP(tcp)) }()
@@ -108,6 +188,9 @@ func (u *UA) Addr() string {
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
 	err := u.srv.Close()
+	if u.client != nil {
+		u.client.Close()
+	}
 	if u.udp != nil {
 		u.udp.Close()
 		u.tcp.Close()
@@ -118,6 +201,6 @@ func (u *UA) Close() error {
 }
 
 func (u *UA) handleOptions(r *responder) {
-	r.respond(200, "OK", nil, sip.NewHeader("Allow", "REGISTER, OPTIONS"),
+	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS"),
 		sip.NewHeader("Accept", "application/sdp"))
 }

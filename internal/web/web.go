@@ -18,7 +18,8 @@ import (
 //go:embed assets
 var embedded embed.FS
 
-// Assets is the embedded asset tree (index.html, app.js, app.css, phone.js).
+// Assets is the embedded asset tree: index.html, app.js, app.css and the SDK
+// bundle phone.js (with phone.js.map when built).
 func Assets() fs.FS {
 	sub, err := fs.Sub(embedded, "assets")
 	if err != nil {
@@ -38,6 +39,8 @@ var routes = map[string]route{
 	"/app.js":       {"app.js", "text/javascript; charset=utf-8"},
 	"/app.css":      {"app.css", "text/css; charset=utf-8"},
 	"/sdk/phone.js": {"phone.js", "text/javascript; charset=utf-8"},
+	// The bundle's source map, when the SDK build writes one.
+	"/sdk/phone.js.map": {"phone.js.map", "application/json"},
 }
 
 // contentSecurityPolicy keeps the page to its own scripts and styles and to
@@ -64,7 +67,7 @@ func Handler() http.Handler {
 			return
 		}
 		body, err := fs.ReadFile(files, rt.file)
-		if err != nil { // phone.js not built yet
+		if err != nil { // the SDK bundle is not built
 			http.Error(w, rt.file+" is not built; run the SDK build (sdk/js: npm run build)", http.StatusNotFound)
 			return
 		}

@@ -131,3 +131,16 @@ func ExpectRefused(t testing.TB, p *softphone.Phone, c *softphone.Call, msg prot
 	e := Wait(t, c, protocol.TypeError).(*protocol.Error)
 	require.Equal(t, code, e.Code, e.Message)
 }
+
+// HearsFor waits until the call has heard at least d of audio in total.
+func HearsFor(t testing.TB, c *softphone.Call, d time.Duration) {
+	t.Helper()
+	want := int64(d.Seconds() * softphone.SourceRate)
+	start := c.Detector().Samples()
+	CheckFor(t, d+10*time.Second, func() error {
+		if got := c.Detector().Samples() - start; got < want {
+			return fmt.Errorf("call %s: heard %d of %d samples", c.ID, got, want)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,194 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// CalleeParties implements call.Phones: one party per registered contact.
+func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
+	var out []call.Party
+	for _, c := range u.Registrar.Contacts(user) {
+		out = append(out, &callee{ua: u, contact: c, remote: r, key: "sip_" + ident.Short() + ident.Short()})
+	}
+	return out
+}
+
+// callee is a registered phone we ring with an INVITE (UAC side).
+type callee struct {
+	ua      *UA
+	contact Contact
+	remote  call.Remote
+	key     string
+
+	mu       sync.Mutex
+	dialog   *sipgo.DialogClientSession
+	stop     context.CancelFunc
+	answered bool
+	ended    bool
+	reason   protocol.EndReason
+}
+
+func (p *callee) Key() string  { return p.key }
+func (p *callee) Kind() string { return "sip" }
+func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	return m.NewRTP(id)
+}
+
+// Incoming sends the INVITE and follows it until a final response.
+func (p *callee) Incoming(info call.Info, offer string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.mu.Lock()
+	p.stop = cancel
+	p.mu.Unlock()
+	p.ua.goTracked(func() { p.invite(ctx, info, offer) })
+}
+
+func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
+	var target sip.Uri
+	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
+		p.remote.Failed(p.key)
+		return
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetBody([]byte(offer))
+	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
+	req.SetTransport(strings.ToUpper(p.contact.Transport))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
+		Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+	dialog, err := p.ua.dialogs.WriteInvite(ctx, req)
+	if err != nil {
+		p.remote.Failed(p.key)
+		return
+	}
+	p.mu.Lock()
+	p.dialog = dialog
+	p.mu.Unlock()
+	p.ua.track(dialog.InviteRequest.CallID().Value(), p)
+	err = dialog.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	var dr *sipgo.ErrDialogResponse
+	switch {
+	case err == nil:
+		if err := dialog.Ack(context.Background()); err != nil {
+			p.ua.log.Warn("sip: ack", "err", err)
+		}
+		p.mu.Lock()
+		p.answered = true
+		ended := p.ended
+		p.mu.Unlock()
+		if ended { // ended while the 200 was on its way: hang up now
+			p.bye()
+			return
+		}
+		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
+	case errors.As(err, &dr):
+		switch call.EndReasonForSIP(dr.Res.StatusCode) {
+		case protocol.EndBusy:
+			p.remote.Rejected(p.key, true)
+		case protocol.EndRejected:
+			p.remote.Rejected(p.key, false)
+		default:
+			p.remote.Failed(p.key)
+		}
+		p.ua.untrack(dialog.InviteRequest.CallID().Value())
+	default: // cancelled by us, or the transaction timed out
+		p.remote.Failed(p.key)
+		p.ua.untrack(dialog.InviteRequest.CallID().Value())
+	}
+}
+
+// Ended cancels a ringing INVITE (with a Reason for answered-elsewhere, RFC
+// 3326) or hangs up an answered one.
+func (p *callee) Ended(reason protocol.EndReason, _ *int) {
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		return
+	}
+	p.ended, p.reason = true, reason
+	answered, dialog, stop := p.answered, p.dialog, p.stop
+	p.mu.Unlock()
+	switch {
+	case answered:
+		p.ua.goTracked(p.bye)
+	case dialog != nil:
+		p.ua.goTracked(func() { p.cancel(dialog, reason, stop) })
+	case stop != nil:
+		stop()
+	}
+}
+
+func (p *callee) cancel(d *sipgo.DialogClientSession, reason protocol.EndReason, stop context.CancelFunc) {
+	inv := d.InviteRequest
+	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	req.AppendHeader(sip.HeaderClone(inv.Via()))
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(inv.To()))
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	req.SetDestination(inv.Destination())
+	req.SetTransport(inv.Transport())
+	if reason == protocol.EndAnsweredElsewhere {
+		req.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.ua.client.Do(ctx, req); err != nil {
+		p.ua.log.Debug("sip: cancel", "err", err)
+	}
+	// The phone answers the INVITE with 487; WaitAnswer returns then. Stop
+	// waiting anyway after a while.
+	time.AfterFunc(5*time.Second, stop)
+}
+
+func (p *callee) bye() {
+	p.mu.Lock()
+	d := p.dialog
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Bye(ctx); err != nil {
+		p.ua.log.Debug("sip: bye", "err", err)
+	}
+	p.ua.untrack(d.InviteRequest.CallID().Value())
+}
+
+// readBye handles the phone hanging up.
+func (p *callee) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	d := p.dialog
+	p.ended = true
+	p.mu.Unlock()
+	if d == nil || d.ReadBye(req, tx) != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	p.ua.untrack(req.CallID().Value())
+	p.remote.HungUp(p.key)
+}
+
+// A callee hears nothing of these: the far party's hold is music in its RTP.
+func (p *callee) Answer(string)                      {}
+func (p *callee) Ringing()                           {}
+func (p *callee) Answered(time.Time)                 {}
+func (p *callee) Held(protocol.HeldBy)               {}
+func (p *callee) Resumed()                           {}
+func (p *callee) Refused(protocol.ErrorCode, string) {}
+func (p *callee) Restored(*protocol.CallRestored)    {}

@@ -1,0 +1,215 @@
+package sipua
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/route"
+)
+
+// Placer starts calls (the call manager).
+type Placer interface {
+	Place(party call.Party, p call.Placement) (call.Remote, ident.CallID, error)
+}
+
+// caller is a registered phone that sent us an INVITE (UAS side). The
+// INVITE handler waits on it for the call's outcome.
+type caller struct {
+	ua     *UA
+	dialog *sipgo.DialogServerSession
+	key    string
+	remote call.Remote
+
+	mu       sync.Mutex
+	answer   string
+	outcome  chan int // final status for the INVITE: 200 or a failure
+	answered bool
+	ended    bool
+	refused  bool
+}
+
+func (p *caller) Key() string  { return p.key }
+func (p *caller) Kind() string { return "sip" }
+func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	return m.NewRTP(id)
+}
+func (p *caller) Answer(sdp string) {
+	p.mu.Lock()
+	p.answer = sdp
+	p.mu.Unlock()
+}
+func (p *caller) Ringing() { _ = p.dialog.Respond(180, "Ringing", nil) }
+func (p *caller) Answered(time.Time) {
+	p.finish(200)
+}
+func (p *caller) Refused(code protocol.ErrorCode, _ string) {
+	if code == protocol.CodeInvalidMessage {
+		p.mu.Lock()
+		p.refused = true // the offer was unusable: 488 rather than a routing failure
+		p.mu.Unlock()
+	}
+}
+
+// endStatus is the final response for a call that ends before the answer.
+var endStatus = map[protocol.EndReason]int{
+	protocol.EndBusy: 486, protocol.EndRejected: 603, protocol.EndNoAnswer: 480,
+	protocol.EndFailed: 404, protocol.EndHangup: 487,
+}
+
+var statusText = map[int]string{200: "OK", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
+	404: "Not Found", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error"}
+
+func (p *caller) Ended(reason protocol.EndReason, _ *int) {
+	p.mu.Lock()
+	answered, refused := p.answered, p.refused
+	p.ended = true
+	p.mu.Unlock()
+	if answered {
+		p.ua.goTracked(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = p.dialog.Bye(ctx)
+			p.ua.untrack(p.dialog.InviteRequest.CallID().Value())
+		})
+		return
+	}
+	status, ok := endStatus[reason]
+	if !ok {
+		status = 500
+	}
+	if refused {
+		status = 488
+	}
+	p.finish(status)
+}
+
+// finish hands the INVITE handler its final status, once.
+func (p *caller) finish(status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if status == 200 {
+		p.answered = true
+	}
+	select {
+	case p.outcome <- status:
+	default:
+	}
+}
+
+func (p *caller) Held(protocol.HeldBy)            {}
+func (p *caller) Resumed()                        {}
+func (p *caller) Restored(*protocol.CallRestored) {}
+
+// handleInvite answers a registered phone's INVITE: new calls are
+// authenticated (407) and placed; re-INVITEs update a live call.
+func (u *UA) handleInvite(r *responder) {
+	if tag, _ := r.req.To().Params.Get("tag"); tag != "" {
+		u.handleReinvite(r)
+		return
+	}
+	user := u.Registrar.authenticate(r, "Proxy-Authorization", "Proxy-Authenticate", 407)
+	if user == nil {
+		return
+	}
+	dest, err := route.Parse(r.req.Recipient.User)
+	if err != nil || u.calls == nil {
+		r.respond(404, "Not Found", nil)
+		return
+	}
+	dialog, err := u.dialogs.ReadInvite(r.req, r.tx)
+	if err != nil {
+		r.respond(400, "Bad Request", nil)
+		return
+	}
+	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1)}
+	remote, _, err := u.calls.Place(p, call.Placement{Account: user.AccountID, User: user.ID,
+		Destination: dest.Number, SDP: string(r.req.Body())})
+	if err != nil {
+		r.respond(503, "Service Unavailable", nil)
+		return
+	}
+	p.remote = remote
+	callID := r.req.CallID().Value()
+	u.track(callID, p)
+	r.tx.OnCancel(func(*sip.Request) { remote.HungUp(p.key) })
+	status := <-p.outcome
+	r.final.Store(true) // answered through the dialog below
+	if status != 200 {
+		u.untrack(callID)
+		_ = dialog.Respond(status, statusText[status], nil)
+		return
+	}
+	p.mu.Lock()
+	answer := p.answer
+	p.mu.Unlock()
+	if err := dialog.RespondSDP([]byte(answer)); err != nil { // waits for the ACK
+		u.log.Warn("sip: 200 not acknowledged", "err", err)
+		remote.HungUp(p.key)
+	}
+}
+
+// handleReinvite applies a new offer on a live dialog (hold, resume).
+func (u *UA) handleReinvite(r *responder) {
+	p := u.lookup(r.req.CallID().Value())
+	if p == nil {
+		r.respond(481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	remote, key := p.party()
+	if remote == nil {
+		r.respond(491, "Request Pending", nil)
+		return
+	}
+	body := string(r.req.Body())
+	type result struct {
+		sdp string
+		err error
+	}
+	done := make(chan result, 1)
+	remote.Reoffered(key, body, sdpHolds(body), func(sdp string, err error) { done <- result{sdp, err} })
+	select {
+	case res := <-done:
+		if res.err != nil {
+			r.respond(488, "Not Acceptable Here", nil)
+			return
+		}
+		r.respond(200, "OK", []byte(res.sdp), sip.NewHeader("Content-Type", "application/sdp"), &u.contact)
+	case <-time.After(10 * time.Second):
+		r.respond(500, "Server Internal Error", nil)
+	}
+}
+
+// sdpHolds reports whether an offer puts the call on hold (RFC 3264 §8.4:
+// sendonly or inactive; RFC 2543's c=0.0.0.0 too).
+func sdpHolds(sdp string) bool {
+	for _, line := range strings.Split(sdp, "\n") {
+		switch strings.TrimSpace(line) {
+		case "a=sendonly", "a=inactive", "c=IN IP4 0.0.0.0":
+			return true
+		}
+	}
+	return false
+}
+
+func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	if err := p.dialog.ReadBye(req, tx); err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	p.ua.untrack(req.CallID().Value())
+	p.remote.HungUp(p.key)
+}
+
+func (p *caller) party() (call.Remote, string) { return p.remote, p.key }
+func (p *callee) party() (call.Remote, string) { return p.remote, p.key }
+
+// Incoming never reaches a caller.
+func (p *caller) Incoming(call.Info, string) {}
