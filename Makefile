@@ -8,7 +8,7 @@ LISTEN   ?= 127.0.0.1:8080
 DATA     ?= ./data
 FUZZTIME ?= 8s
 
-.PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench
+.PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench sdk-deps sdk-test sdk-browser
 
 all: build
 
@@ -23,7 +23,20 @@ run: deps build
 	./$(BIN) serve --demo --listen $(LISTEN) --data $(DATA)
 
 # Everything CI checks.
-test: deps lint unit fuzz
+test: deps lint unit fuzz sdk-test
+
+SDK := sdk/js
+
+sdk-deps:
+	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
+
+# The SDK: types, unit tests (fake socket), and a build that must reproduce
+# the committed bundle the server embeds (a stale bundle fails here).
+sdk-test: sdk-deps
+	cd $(SDK) && npm run --silent typecheck && npm test --silent
+	cd $(SDK) && npm run --silent build
+	@git diff --quiet -- internal/web/assets/phone.js || \
+		{ echo "internal/web/assets/phone.js is stale: run 'cd sdk/js && npm run build' and commit it"; exit 1; }
 
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...

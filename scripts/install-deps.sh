@@ -22,4 +22,5 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+command -v npm >/dev/null || { echo "install-deps: Node.js and npm are needed for the SDK" >&2; exit 1; }
 go mod download
