@@ -108,3 +108,49 @@ func TestDeskPhoneCallsBrowser(t *testing.T) {
 	})
 	desk.HeardTone(t, 1000)
 }
+
+func TestRingAllWithDeskPhone(t *testing.T) {
+	s := harness.Start(t, nil)
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
+		Registrar: s.SIP.Addr(), Manual: true})
+	registered(t, s, s.Alice, 1)
+	tab1 := s.Phone(t, s.Alice, 0, "")
+	tab2 := s.Phone(t, s.Alice, 700, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out := dial(t, bob, "101")
+	in1 := harness.NextIncoming(t, tab1)
+	in2 := harness.NextIncoming(t, tab2)
+	harness.CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(desk.Output(), "Incoming call") && !strings.Contains(desk.Output(), "incoming call") {
+			return strErr("the desk phone is not ringing")
+		}
+		return nil
+	})
+	answer(t, in2)
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	harness.WaitEnded(t, in1, protocol.EndAnsweredElsewhere)
+	// The desk phone got a CANCEL saying the call was completed elsewhere.
+	harness.CheckFor(t, 10*time.Second, func() error {
+		o := desk.Output()
+		if !strings.Contains(o, "closed") {
+			return strErr("the desk phone still rings")
+		}
+		return nil
+	})
+	harness.HearsTone(t, out, 700)
+	harness.HearsTone(t, in2, 1000)
+}
+
+func TestDeskPhoneAuthenticatesCalls(t *testing.T) {
+	s := harness.Start(t, nil)
+	// A phone with the wrong password registers nothing and places nothing.
+	bad := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "wrong", Registrar: s.SIP.Addr()})
+	bob := s.Phone(t, s.Bob, 0, "")
+	bad.Command(t, "dial", "sip:102@"+s.SIP.Addr())
+	select {
+	case c := <-bob.Incoming():
+		t.Fatalf("an unauthenticated phone reached bob: %s", c.ID)
+	case <-time.After(2 * time.Second):
+	}
+	require.Equal(t, 0, s.Calls.Count())
+}
