@@ -37,7 +37,10 @@ type API struct {
 	Ready func() bool
 	// DefaultAccount is used when a request names no account.
 	DefaultAccount ident.AccountID
-	now            func() time.Time
+	// DemoUsers, set only in demo mode, lists demo users with fresh tokens
+	// for the web softphone's sign-in picker.
+	DemoUsers func(ctx context.Context) ([]DemoUser, error)
+	now       func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -79,6 +82,7 @@ func (a *API) Handler() *http.ServeMux {
 		"GET": a.admin(a.getNumber), "POST": a.admin(a.updateNumber), "DELETE": a.admin(a.deleteNumber)})
 	route("/v1/calls", map[string]handler{"GET": a.listCalls})
 	route("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
+	route("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
 	route("/v1/", map[string]handler{})
 	return mux
 }
@@ -230,3 +234,23 @@ func (a *API) health(r *http.Request) (int, any, error) {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// DemoUser is a demo user as the sign-in picker shows it.
+type DemoUser struct {
+	Name      string `json:"name"`
+	Extension string `json:"extension"`
+	UserID    string `json:"user_id"`
+	Token     string `json:"token"`
+}
+
+// demoUsers serves /v1/demo/users: demo mode only, a 404 otherwise.
+func (a *API) demoUsers(r *http.Request) (int, any, error) {
+	if a.DemoUsers == nil {
+		return 0, nil, apiErr(http.StatusNotFound, "not_found", "the server is not in demo mode")
+	}
+	users, err := a.DemoUsers(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, users, nil
+}

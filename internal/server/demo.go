@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/api"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -40,6 +41,19 @@ func (s *Server) EnsureDemo(ctx context.Context) ([]DemoUser, error) {
 			return nil, err
 		}
 		out = append(out, DemoUser{User: *u, Token: tok, Expires: exp})
+	}
+	return out, nil
+}
+
+// demoUsers lists the demo users with fresh tokens (demo mode only).
+func (s *Server) demoUsers(ctx context.Context) ([]api.DemoUser, error) {
+	users, err := s.EnsureDemo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.DemoUser, len(users))
+	for i, d := range users {
+		out[i] = api.DemoUser{Name: d.User.Name, Extension: d.User.Extension, UserID: string(d.User.ID), Token: d.Token}
 	}
 	return out, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/sipua"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
+	"github.com/switchboard-voice/switchboard/internal/web"
 )
 
 // Server is a running Switchboard.
@@ -136,8 +137,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
 		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account}
+	if s.Config.Demo {
+		a.DemoUsers = s.demoUsers
+	}
 	mux := a.Handler()
 	mux.Handle("/v1/webrtc", s.Hub)
+	mux.Handle("/", web.Handler())
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {

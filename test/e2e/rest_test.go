@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -261,4 +262,26 @@ func TestICEServers(t *testing.T) {
 	r = s.Do(t, "GET", "/v1/webrtc/ice-servers", expired, nil)
 	require.Equal(t, "token_expired", r.Body["code"])
 	require.Equal(t, 405, s.Do(t, "POST", "/v1/webrtc/ice-servers", tok, nil).Status)
+}
+
+func TestWebAndDemoEndpoints(t *testing.T) {
+	s := harness.Start(t, nil)
+	r := s.Do(t, "GET", "/", "", nil)
+	require.Equal(t, 200, r.Status)
+	require.Contains(t, string(r.Raw), "<html")
+	r = s.Do(t, "GET", "/sdk/phone.js", "", nil)
+	require.Equal(t, 200, r.Status)
+	require.Contains(t, string(r.Raw), "Phone")
+	r = s.Do(t, "GET", "/v1/demo/users", "", nil)
+	require.Equal(t, 404, r.Status, "no demo users outside demo mode")
+
+	d := harness.Start(t, func(c *config.Config) { c.Demo = true })
+	r = d.Do(t, "GET", "/v1/demo/users", "", nil)
+	require.Equal(t, 200, r.Status)
+	var users []map[string]any
+	require.NoError(t, json.Unmarshal(r.Raw, &users))
+	require.Len(t, users, 3)
+	require.Equal(t, "101", users[0]["extension"])
+	_, a := d.Connect(t, users[0]["token"].(string))
+	require.Equal(t, users[0]["user_id"], a.UserID)
 }
