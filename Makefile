@@ -23,7 +23,7 @@ run: deps build
 	./$(BIN) serve --demo --listen $(LISTEN) --data $(DATA)
 
 # Everything CI checks.
-test: deps lint unit fuzz sdk-test
+test: deps lint unit fuzz sdk-test sdk-browser
 
 SDK := sdk/js
 
@@ -74,3 +74,8 @@ bench: deps
 	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION)
 	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION) -codec pcmu
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio
+
+# The calling guide's examples and the web softphone in Debian's Chromium
+# against a server built from this tree (screenshots in test-artifacts/web).
+sdk-browser: sdk-deps
+	cd $(SDK) && npm run --silent test:browser

@@ -52,6 +52,7 @@ const ui = {
   historyEmpty: byTestId('history-empty'),
   historyRefresh: byTestId('history-refresh'),
   status: byTestId('status'),
+  announce: byTestId('announce'),
 };
 
 const state = {
@@ -196,6 +197,8 @@ class IncomingView {
       el('button', { type: 'button', dataset: { testid: 'incoming-busy' },
         onclick: () => attempt('Busy', () => call.reject('busy')) }, 'Busy')));
     ui.incoming.append(this.node);
+    // Screen readers hear the call at once, wherever the focus is.
+    ui.announce.textContent = `${title} from ${peerOf(call)}`;
     this.update();
   }
 
@@ -217,6 +220,7 @@ class IncomingView {
 
   remove() {
     this.node.remove();
+    if (!ui.incoming.childElementCount) ui.announce.textContent = '';
   }
 }
 
@@ -402,9 +406,10 @@ function track(call) {
   if (state.views.has(call)) return;
   state.views.set(call, null);
   const onChange = () => refresh();
-  for (const ev of ['trying', 'ringing', 'answered', 'held', 'resumed', 'muted', 'unmuted', 'restored']) {
+  for (const ev of ['trying', 'ringing', 'answered', 'held', 'resumed', 'muted', 'unmuted', 'restored', 'statechange']) {
     call.on(ev, onChange);
   }
+  call.on('error', (err) => setStatus(`${peerOf(call)}: ${errorText(err)}`, 'error'));
   call.on('answered', () => setStatus(`Connected to ${peerOf(call)}`));
   call.on('held', (by) => setStatus(by === 'remote' ? `${peerOf(call)} put you on hold` : `${peerOf(call)} is on hold`));
   call.on('ended', (reason) => {
@@ -496,7 +501,7 @@ async function loadHistory() {
   if (!state.token) return;
   let body;
   try {
-    const res = await fetch('/v1/calls?limit=20', { headers: { Authorization: `Bearer ${state.token}` } });
+    const res = await fetch('/v1/calls?limit=15', { headers: { Authorization: `Bearer ${state.token}` } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = await res.json();
   } catch (err) {

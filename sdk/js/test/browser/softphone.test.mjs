@@ -1,0 +1,232 @@
+// The web softphone served at / (internal/web), clicked through in Chromium:
+// sign in with a token, dial, answer, hold, mute, keypad, hang up, decline,
+// call waiting and swap, history. Screenshots go to test-artifacts/web/.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectSilence, expectTone, hangupAll, openBrowser, sb, screenshot, serverIdle,
+} from './helpers.mjs';
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let alice;
+let bob;
+let carol;
+
+beforeAll(async () => {
+  [alice, bob, carol] = await Promise.all([
+    openBrowser('alice', { viewport: DESKTOP }),
+    openBrowser('bob', { viewport: PHONE }),
+    openBrowser('carol', { viewport: PHONE }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([alice, bob, carol].map((b) => b?.close()));
+});
+afterEach(async () => {
+  await serverIdle();
+  for (const b of [alice, bob, carol]) {
+    expect(b.errors, `uncaught errors in ${b.user}'s page`).toEqual([]);
+    expect(b.logs.filter((l) => /Content Security Policy/i.test(l)), 'CSP violations').toEqual([]);
+  }
+});
+
+const tid = (b, id) => b.page.getByTestId(id);
+const attr = (locator, name) => locator.getAttribute(name);
+const text = (locator) => locator.innerText();
+/** The n-th call in b's list. */
+const callItem = (b, n = 0) => tid(b, 'calls').getByTestId('call').nth(n);
+const callIn = (b, n, id) => callItem(b, n).getByTestId(id);
+
+async function fresh(b) {
+  await b.page.evaluate(() => sessionStorage.clear()).catch(() => {});
+  await b.page.goto(`${sb.url}/`);
+  b.errors.length = 0;
+  b.logs.length = 0;
+}
+
+async function signIn(b) {
+  await fresh(b);
+  await tid(b, 'token-input').fill(b.token);
+  await tid(b, 'signin-button').click();
+  await expect.poll(() => attr(tid(b, 'conn-state'), 'data-state')).toBe('connected');
+  await expect.poll(() => tid(b, 'phone').isVisible()).toBe(true);
+}
+
+/** Points the audio helpers (window.__t.call) at the page's n-th RTCPeerConnection. */
+async function useCall(b, n = -1) {
+  await b.page.evaluate((i) => {
+    window.__t = { call: { peerConnection: window.__sb.pcs.at(i) } };
+  }, n);
+}
+
+async function shoot(name) {
+  for (const b of [alice, bob]) await screenshot(b.page, `${name}-${b.user}-${b === alice ? 'desktop' : 'phone'}`);
+}
+
+describe('web softphone', () => {
+  it('serves the page with the SDK and refuses a bad token with a message', async () => {
+    await fresh(alice);
+    expect(await alice.page.title()).toBe('Switchboard Phone');
+    const res = await fetch(`${sb.url}/sdk/phone.js`);
+    expect(res.headers.get('content-type')).toMatch(/javascript/);
+    await tid(alice, 'token-input').fill('not-a-token');
+    await tid(alice, 'token-input').press('Enter');
+    await expect.poll(() => tid(alice, 'signin-error').isVisible()).toBe(true);
+    expect(await text(tid(alice, 'signin-error'))).toMatch(/Sign-in failed/);
+    expect(await attr(tid(alice, 'conn-state'), 'data-state')).toBe('disconnected');
+    await screenshot(alice.page, '00-bad-token-alice-desktop');
+  });
+
+  it('offers the demo users when the server runs in demo mode', async (ctx) => {
+    const res = await fetch(`${sb.url}/v1/demo/users`);
+    if (res.status === 404) ctx.skip('GET /v1/demo/users is not served (not wired yet)');
+    await fresh(carol);
+    await expect.poll(() => tid(carol, 'demo-users').isVisible()).toBe(true);
+    await screenshot(carol.page, '00-demo-picker-carol-phone');
+    await tid(carol, 'demo-user-103').click();
+    await expect.poll(() => attr(tid(carol, 'conn-state'), 'data-state')).toBe('connected');
+    expect(await text(tid(carol, 'me'))).toBe('Carol (103)');
+    await tid(carol, 'signout').click();
+    await expect.poll(() => tid(carol, 'signin').isVisible()).toBe(true);
+  });
+
+  it('alice calls bob: answer, audio, hold/resume, mute, keypad, bob hangs up', async () => {
+    await Promise.all([signIn(alice), signIn(bob)]);
+    await shoot('01-signed-in');
+
+    // Keyboard only: sign-in leaves focus in the destination field; Enter dials.
+    expect(await alice.page.evaluate(() => document.activeElement?.dataset.testid)).toBe('dial-input');
+    await alice.page.keyboard.type('102');
+    await alice.page.keyboard.press('Enter');
+    await expect.poll(() => attr(callItem(alice), 'data-state')).toBe('ringing');
+    const prompt = tid(bob, 'incoming');
+    await expect.poll(() => prompt.isVisible()).toBe(true);
+    expect(await text(tid(bob, 'incoming-from'))).toBe('Alice (101)');
+    expect(await attr(tid(bob, 'announce'), 'aria-live')).toBe('assertive');
+    expect(await tid(bob, 'announce').textContent()).toBe('Incoming call from Alice (101)');
+    await shoot('02-ringing');
+
+    await tid(bob, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(alice), 'data-state')).toBe('active');
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+    expect(await prompt.count()).toBe(0);
+    expect(await text(callIn(bob, 0, 'call-peer'))).toBe('Alice (101)');
+    expect(await text(callIn(alice, 0, 'call-peer'))).toBe('102');
+    await useCall(alice);
+    await useCall(bob);
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    await expect.poll(() => text(callIn(alice, 0, 'call-duration'))).toMatch(/^00:0[1-9]$/);
+    await shoot('03-connected');
+
+    await callIn(alice, 0, 'call-hold').click();
+    await expect.poll(() => attr(callItem(bob), 'data-held-by')).toBe('remote');
+    expect(await attr(callItem(bob), 'data-state')).toBe('held');
+    expect(await text(callIn(bob, 0, 'call-state'))).toBe('On hold by the other party');
+    await expect.poll(() => text(callIn(alice, 0, 'call-hold'))).toBe('Resume');
+    expect(await attr(callItem(alice), 'data-held-by')).toBe('local');
+    await expectSilence(bob, 'call', false); // music on hold
+    await shoot('04-held');
+    await callIn(alice, 0, 'call-hold').click();
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+    await expect.poll(() => text(callIn(alice, 0, 'call-hold'))).toBe('Hold');
+    await expectTone(bob, 'alice');
+
+    await callIn(alice, 0, 'call-mute').click();
+    await expect.poll(() => attr(callItem(alice), 'data-muted')).toBe('true');
+    expect(await text(callIn(alice, 0, 'call-mute'))).toBe('Unmute');
+    await expectSilence(bob);
+    await callIn(alice, 0, 'call-mute').click();
+    await expect.poll(() => attr(callItem(alice), 'data-muted')).toBe('false');
+    await expectTone(bob, 'alice');
+
+    await bob.page.evaluate(() => {
+      window.__t.dtmf = window.__sb.dtmfListener(window.__t.call.peerConnection);
+      return window.__t.dtmf.ready;
+    });
+    await callIn(alice, 0, 'call-keypad').click();
+    expect(await attr(callIn(alice, 0, 'call-keypad'), 'aria-expanded')).toBe('true');
+    await callIn(alice, 0, 'dtmf-5').click();
+    await expect.poll(() => bob.page.evaluate(() => window.__t.dtmf.heard.join('')), { timeout: 10_000 }).toBe('5');
+    await bob.page.evaluate(() => window.__t.dtmf.stop());
+    await shoot('05-keypad');
+
+    await callIn(bob, 0, 'call-hangup').click();
+    await expect.poll(() => attr(callItem(alice), 'data-state')).toBe('ended');
+    expect(await text(callIn(alice, 0, 'call-state'))).toBe('Ended (hangup)');
+    await shoot('06-ended');
+    await expect.poll(() => tid(alice, 'calls').getByTestId('call').count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => tid(alice, 'history').getByTestId('history-item').count()).toBeGreaterThan(0);
+    const first = tid(alice, 'history').getByTestId('history-item').first();
+    expect(await attr(first, 'data-outcome')).toBe('answered');
+    expect(await text(first)).toContain('102');
+    expect(await text(tid(bob, 'history').getByTestId('history-item').first())).toContain('Alice');
+    await shoot('07-history');
+  });
+
+  it('bob declines, then answers busy: alice sees rejected, then busy', async () => {
+    await Promise.all([signIn(alice), signIn(bob)]);
+    for (const [button, reason] of [['incoming-decline', 'rejected'], ['incoming-busy', 'busy']]) {
+      await tid(alice, 'dial-input').fill('102');
+      await tid(alice, 'dial-call').click();
+      await expect.poll(() => tid(bob, 'incoming').isVisible()).toBe(true);
+      await tid(bob, button).click();
+      await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe(`Ended (${reason})`);
+      await expect.poll(() => tid(bob, 'incoming').count()).toBe(0);
+      await expect.poll(() => tid(alice, 'calls').getByTestId('call').count(), { timeout: 10_000 }).toBe(0);
+    }
+  });
+
+  it('call waiting: hold & answer, then swap between the two calls', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await tid(bob, 'dial-input').fill('101');
+    await tid(bob, 'dial-call').click();
+    await tid(alice, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+
+    await tid(carol, 'dial-input').fill('101');
+    await tid(carol, 'dial-call').click();
+    await expect.poll(() => text(tid(alice, 'incoming-answer'))).toBe('Hold & answer');
+    expect(await tid(alice, 'swap').isVisible()).toBe(false);
+    await screenshot(alice.page, '08-call-waiting-alice-desktop');
+    await tid(alice, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(carol), 'data-state')).toBe('active');
+    await expect.poll(() => attr(callItem(bob), 'data-held-by')).toBe('remote');
+    await expect.poll(() => tid(alice, 'swap').isVisible()).toBe(true);
+    await useCall(alice); // carol's call is alice's newest peer connection
+    await useCall(carol);
+    await expectTone(alice, 'carol');
+    await expectTone(carol, 'alice');
+    await screenshot(alice.page, '09-two-calls-alice-desktop');
+
+    await tid(alice, 'swap').click();
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+    await expect.poll(() => attr(callItem(carol), 'data-held-by')).toBe('remote');
+    await useCall(alice, -2);
+    await useCall(bob);
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    await screenshot(alice.page, '10-swapped-alice-desktop');
+    await screenshot(carol.page, '10-swapped-carol-phone');
+
+    await callIn(bob, 0, 'call-hangup').click();
+    await callIn(carol, 0, 'call-hangup').click();
+    await expect.poll(() => tid(alice, 'swap').isVisible()).toBe(false);
+  });
+
+  it.skip('transfer from the call controls (server transfers not implemented yet (issue 6))', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await tid(alice, 'dial-input').fill('102');
+    await tid(alice, 'dial-call').click();
+    await tid(bob, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(alice), 'data-state')).toBe('active');
+    await callIn(alice, 0, 'call-transfer').click();
+    await callIn(alice, 0, 'transfer-input').fill('103');
+    await callIn(alice, 0, 'transfer-submit').click();
+    await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe('Ended (transferred)');
+    await tid(carol, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+    await hangupAll(alice, bob, carol);
+  });
+});
