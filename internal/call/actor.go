@@ -50,6 +50,7 @@ type leg struct {
 	holding  bool // this party put the call on hold
 	muted    bool // the server forwards silence in place of this party's audio
 
+	applied   string                   // the remote answer applied to media (SIP callees)
 	remoteSet bool                     // the device's description is applied
 	cands     []*protocol.ICECandidate // trickled before that, applied after
 }
@@ -104,7 +105,17 @@ type Call struct {
 	done       bool
 	account    ident.AccountID
 	fromUser   ident.UserID
+	inbound    bool // from a trunk: the account's numbers only
+	from       string
+	fromName   string
+	ringSent   bool               // the caller heard call.ringing
+	earlyLeg   *leg               // the callee whose early media c.bridge carries
+	failure    protocol.EndReason // why the last unreachable callee failed, when it knew
 }
+
+// outboundRingLimit bounds how long a call to a trunk may ring: the far
+// network usually gives up first.
+const outboundRingLimit = 3 * time.Minute
 
 func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -121,7 +132,7 @@ func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: &protocol.CallCreate{Destination: pl.Destination, SDP: pl.SDP},
-		account: pl.Account, fromUser: pl.User}
+		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p}
 	c.members.Store(p.Key(), struct{}{})
 	return c
@@ -178,7 +189,9 @@ func (c *Call) setState(s State) {
 func (c *Call) start() {
 	c.rec = store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
 		FromUserID: c.fromUser, To: c.create.Destination, StartedAt: time.Now().UTC()}
-	if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
+	if c.inbound {
+		c.rec.Direction, c.rec.From, c.rec.FromName = "inbound", c.from, c.fromName
+	} else if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
 		c.rec.From, c.rec.FromName = u.Extension, u.Name
 	}
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
@@ -224,12 +237,17 @@ func (c *Call) failWith(l *leg, code protocol.ErrorCode, msg string) {
 	c.end(protocol.EndFailed)
 }
 
-// route resolves the destination to a user and rings their devices.
+// route resolves the destination to a user and rings their devices, or
+// to a trunk.
 func (c *Call) route() {
 	if c.state == StateEnded {
 		return
 	}
-	user, reason := c.resolve()
+	user, trunkNumber, reason := c.resolve()
+	if trunkNumber != "" {
+		c.routeTrunk(trunkNumber)
+		return
+	}
 	if user == nil {
 		c.end(reason)
 		return
@@ -266,31 +284,64 @@ func (c *Call) route() {
 	})
 }
 
-func (c *Call) resolve() (*store.User, protocol.EndReason) {
+// resolve finds the user the destination reaches, or the E.164 number to
+// call through a trunk (one the account does not own; never for a call
+// that came in from a trunk).
+func (c *Call) resolve() (user *store.User, trunkNumber string, reason protocol.EndReason) {
 	dest, err := route.Parse(c.create.Destination)
 	if err != nil {
-		return nil, protocol.EndFailed
+		return nil, "", protocol.EndFailed
 	}
 	acct := c.account
 	switch dest.Kind {
 	case route.KindExtension:
+		if c.inbound {
+			return nil, "", protocol.EndFailed
+		}
 		u, err := c.m.dir.GetUserByExtension(c.ctx, acct, dest.Number)
 		if err != nil {
-			return nil, protocol.EndFailed
+			return nil, "", protocol.EndFailed
 		}
-		return u, ""
+		return u, "", ""
 	case route.KindE164:
 		n, err := c.m.dir.GetPhoneNumberByNumber(c.ctx, dest.Number)
-		if err != nil || n.AccountID != acct || n.UserID == "" {
-			return nil, protocol.EndFailed // no trunk routes yet
+		switch {
+		case err == nil && n.AccountID == acct:
+		case (err == nil || errors.Is(err, store.ErrNotFound)) && !c.inbound && c.m.trunks != nil:
+			return nil, dest.Number, ""
+		default:
+			return nil, "", protocol.EndFailed
+		}
+		if n.UserID == "" {
+			return nil, "", protocol.EndFailed
 		}
 		u, err := c.m.dir.GetUser(c.ctx, n.UserID)
 		if err != nil {
-			return nil, protocol.EndFailed
+			return nil, "", protocol.EndFailed
 		}
-		return u, ""
+		return u, "", ""
 	}
-	return nil, protocol.EndFailed
+	return nil, "", protocol.EndFailed
+}
+
+// routeTrunk calls number through the trunks that carry it.
+func (c *Call) routeTrunk(number string) {
+	p := c.m.trunks.TrunkParty(c.account, number, c.create.CallerID, remote{c})
+	if p == nil {
+		c.end(protocol.EndFailed)
+		return
+	}
+	c.rec.Direction = "outbound"
+	c.ring(p)
+	if len(c.callees) == 0 {
+		c.end(protocol.EndFailed)
+		return
+	}
+	c.ringTimer = c.after(outboundRingLimit, func() {
+		if c.state == StateTrying || c.state == StateRinging {
+			c.end(protocol.EndNoAnswer)
+		}
+	})
 }
 
 // ring prepares a leg toward p; it is alerted when the offer is ready.
@@ -325,8 +376,62 @@ func (c *Call) alert(l *leg, offer string, err error) {
 	l.party.Incoming(Info{From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination}, offer)
 	if c.state == StateTrying {
 		c.setState(StateRinging)
-		c.caller.party.Ringing()
 	}
+	if s, ok := l.party.(SelfAlerting); !ok || !s.AlertsItself() {
+		c.notifyRinging()
+	}
+}
+
+// notifyRinging tells the caller, once, that the call is alerting.
+func (c *Call) notifyRinging() {
+	if c.ringSent || c.state != StateRinging {
+		return
+	}
+	c.ringSent = true
+	c.caller.party.Ringing()
+}
+
+// earlyMedia applies a callee's provisional answer (a 183 with SDP) and
+// bridges it to the caller one way, so the caller hears the far network's
+// ringback or announcements before the answer. The caller's own audio is
+// not sent before the answer.
+func (c *Call) earlyMedia(l *leg, sdp string) {
+	if l.role != roleCallee || c.state != StateRinging || c.winner != nil || (c.earlyLeg != nil && c.earlyLeg != l) {
+		return
+	}
+	if err := c.applyAnswer(l, sdp); err != nil {
+		c.m.log.Warn("early media", "call", c.id, "err", err)
+		return
+	}
+	if c.bridge == nil {
+		br, err := c.m.media.Bridge(c.caller.media, l.media)
+		if err != nil {
+			c.m.log.Warn("early media", "call", c.id, "err", err)
+			return
+		}
+		c.bridge, c.earlyLeg = br, l
+	}
+	c.bridge.SetFeeds(FeedForward, FeedSilence)
+	c.notifyRinging()
+}
+
+// applyAnswer applies a callee's answer to the server's offer. A SIP
+// callee may describe its media again (the 200 after a 183, or the next
+// trunk after a failover): a changed description is applied as an update.
+func (c *Call) applyAnswer(l *leg, sdp string) error {
+	var err error
+	switch {
+	case l.applied == "":
+		err = l.media.SetAnswer(sdp)
+	case l.applied == sdp:
+		return nil
+	default:
+		_, err = l.media.Reoffer(c.ctx, sdp)
+	}
+	if err == nil {
+		l.applied = sdp
+	}
+	return err
 }
 
 // dropCallee ends one ringing leg (telling the device why, when reason is
@@ -340,6 +445,8 @@ func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
 	}
 	if c.winner == nil {
 		switch {
+		case reason == "" && c.failure != "":
+			c.end(c.failure)
 		case reason == protocol.EndRejected && c.anyBusy:
 			c.end(protocol.EndBusy)
 		case reason == protocol.EndRejected:
@@ -355,6 +462,10 @@ func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
 		return
 	}
 	l.ended, l.endedFor = true, reason
+	if l == c.earlyLeg && c.winner != l && c.bridge != nil {
+		c.bridge.Stop()
+		c.bridge, c.earlyLeg = nil, nil
+	}
 	if reason != "" && (l.role == roleCaller || l.alerted) {
 		l.party.Ended(reason, c.duration())
 	}

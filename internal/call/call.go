@@ -91,6 +91,22 @@ type Phones interface {
 	CalleeParties(user ident.UserID, r Remote) []Party
 }
 
+// Trunks reaches E.164 numbers outside the account through SIP trunks.
+type Trunks interface {
+	// TrunkParty returns one party that calls number through the trunks
+	// that carry it, failing over between them by itself, or nil when no
+	// trunk carries the number. callerID is what the caller asked to
+	// present (already checked as the account's own), or empty.
+	TrunkParty(account ident.AccountID, number, callerID string, r Remote) Party
+}
+
+// SelfAlerting is a party that reports its own alerting through
+// Remote.Ringing (a trunk's 180 or 183): the caller hears call.ringing only
+// then, not as soon as the party is offered the call.
+type SelfAlerting interface {
+	AlertsItself() bool
+}
+
 // Remote is how a party that is not a device session (a SIP dialog) reports
 // to its call. Every method posts to the call's actor and returns at once.
 type Remote interface {
@@ -99,7 +115,14 @@ type Remote interface {
 	// Rejected: the party refused (busy for 486/600, else a decline).
 	Rejected(key string, busy bool)
 	// Failed: the party could not be reached (timeouts, 404, 5xx).
-	Failed(key string)
+	// reason, when set, is the reason the call ends with if this was its
+	// last ringing party; empty leaves it to ring-all (no-answer).
+	Failed(key string, reason protocol.EndReason)
+	// Ringing: the party's far end is alerting (180, or 183).
+	Ringing(key string)
+	// EarlyMedia: the party answered the offer provisionally (a 183 with
+	// SDP); its media reaches the caller before the answer.
+	EarlyMedia(key, sdp string)
 	// HungUp: the party ended the call (BYE, or CANCEL while ringing).
 	HungUp(key string)
 	// Reoffered: the party sent a new offer (re-INVITE); hold says whether

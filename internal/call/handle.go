@@ -115,19 +115,23 @@ func (c *Call) onSDPAnswer(l *leg, sdp string) {
 // connect applies the winner's answer and bridges the media.
 func (c *Call) connect() {
 	w := c.winner
-	if err := w.media.SetAnswer(w.answer); err != nil {
+	if err := c.applyAnswer(w, w.answer); err != nil {
 		c.failWith(w, protocol.CodeInvalidMessage, "sdp: "+err.Error())
 		return
 	}
 	if err := w.described(); err != nil {
 		w.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 	}
-	br, err := c.m.media.Bridge(c.caller.media, w.media)
-	if err != nil {
-		c.failWith(w, protocol.CodeCallFailed, "media: "+err.Error())
-		return
+	if c.earlyLeg == w { // bridged since its early media: now both ways
+		c.applyFeeds()
+	} else {
+		br, err := c.m.media.Bridge(c.caller.media, w.media)
+		if err != nil {
+			c.failWith(w, protocol.CodeCallFailed, "media: "+err.Error())
+			return
+		}
+		c.bridge = br
 	}
-	c.bridge = br
 	c.setState(StateActive)
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()

@@ -19,6 +19,7 @@ type Manager struct {
 	dir     Directory
 	devices Devices
 	phones  Phones
+	trunks  Trunks
 	records store.CallRecords
 	opt     Options
 	log     *slog.Logger
@@ -46,6 +47,10 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 
 // SetPhones adds registered SIP phones to ring-all (before serving calls).
 func (m *Manager) SetPhones(p Phones) { m.phones = p }
+
+// SetTrunks routes E.164 numbers the account does not own to trunks
+// (before serving calls).
+func (m *Manager) SetTrunks(t Trunks) { m.trunks = t }
 
 // Handle takes one frame from a device. It never blocks on a call: events
 // are posted to the call's actor.

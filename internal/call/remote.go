@@ -31,15 +31,28 @@ func (r remote) Rejected(key string, busy bool) {
 	r.post(key, func(l *leg) { r.c.onReject(l, reason) })
 }
 
-func (r remote) Failed(key string) {
+func (r remote) Failed(key string, reason protocol.EndReason) {
 	r.post(key, func(l *leg) {
 		if l == r.c.caller || l == r.c.winner {
 			r.c.end(protocol.EndFailed)
 			return
 		}
+		if reason != "" {
+			r.c.failure = reason
+		}
 		r.c.dropCallee(l, "")
 	})
 }
+
+func (r remote) Ringing(key string) {
+	r.post(key, func(l *leg) {
+		if l.role == roleCallee && l.alerted {
+			r.c.notifyRinging()
+		}
+	})
+}
+
+func (r remote) EarlyMedia(key, sdp string) { r.post(key, func(l *leg) { r.c.earlyMedia(l, sdp) }) }
 
 func (r remote) HungUp(key string) { r.post(key, r.c.onHangup) }
 
@@ -57,9 +70,14 @@ func (r remote) Reoffered(key, sdp string, hold bool, answer func(string, error)
 // Placement is a call placed by a party that is not a device session.
 type Placement struct {
 	Account     ident.AccountID
-	User        ident.UserID
+	User        ident.UserID // empty for calls from a trunk
 	Destination string
 	SDP         string
+	// Inbound marks a call that came in from a trunk: it reaches the
+	// account's own numbers only, never another trunk. From and FromName
+	// describe its caller (there is no user).
+	Inbound        bool
+	From, FromName string
 }
 
 // Place starts a call from party (a SIP phone). It returns the Remote the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,56 @@ type Config struct {
 	Media  Media  `yaml:"media"`
 	Calls  Calls  `yaml:"calls"`
 	SIP    SIP    `yaml:"sip"`
+	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
+	Trunks []Trunk `yaml:"trunks"`
+}
+
+// Trunk is an upstream SIP peer (a PBX or a carrier) that carries E.164
+// numbers both ways.
+type Trunk struct {
+	// Name identifies the trunk in logs (letters, digits, "-" and "_").
+	Name string `yaml:"name"`
+	// Host and Port are where calls to the trunk go (port 0: 5060).
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// Transport is udp (default) or tcp.
+	Transport string `yaml:"transport"`
+	// Username and Password answer the trunk's digest challenges (401 or
+	// 407). The password may come from SWITCHBOARD_TRUNK_<NAME>_PASSWORD.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Prefixes are the E.164 prefixes (like "+1") the trunk carries; empty
+	// carries every number. The longest matching prefix wins, then Priority.
+	Prefixes []string `yaml:"prefixes"`
+	// Priority orders trunks with equal prefixes: lower is tried first; the
+	// next is tried when one fails with 5xx, 408 or no response.
+	Priority int `yaml:"priority"`
+	// InboundAddresses are the source IPs whose INVITEs are accepted as
+	// from this trunk, without digest authentication. Empty: the host's
+	// address(es).
+	InboundAddresses []string `yaml:"inbound_addresses"`
+}
+
+// Addr is the trunk's host:port.
+func (t Trunk) Addr() string {
+	port := t.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(t.Host, strconv.Itoa(port))
+}
+
+// Network is the trunk's transport, "udp" or "tcp".
+func (t Trunk) Network() string {
+	if t.Transport == "" {
+		return "udp"
+	}
+	return t.Transport
+}
+
+// PasswordEnv is the environment variable that sets the trunk's password.
+func (t Trunk) PasswordEnv() string {
+	return "SWITCHBOARD_TRUNK_" + strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_")) + "_PASSWORD"
 }
 
 // SIP configures the SIP side: desk phones and (later) trunks.
@@ -58,6 +109,9 @@ type SIP struct {
 	BanAfter  int           `yaml:"ban_after"`
 	BanWindow time.Duration `yaml:"ban_window"`
 	BanFor    time.Duration `yaml:"ban_for"`
+	// TrunkTimeout is how long a trunk may leave an INVITE without any
+	// response (not even 100 Trying) before the next trunk is tried.
+	TrunkTimeout time.Duration `yaml:"trunk_timeout"`
 }
 
 // TLS enables HTTPS/WSS when both files are set.
@@ -147,7 +201,7 @@ func Default() Config {
 		Calls: Calls{RingTimeout: 30 * time.Second},
 		SIP: SIP{Realm: "switchboard", DigestAlgorithms: []string{"MD5", "SHA-256"},
 			MD5OnlyAgents: []string{"baresip", "libre"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
-			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute},
+			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute, TrunkTimeout: 5 * time.Second},
 	}
 }
 
@@ -192,6 +246,11 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	for name, dst := range str {
 		if v, ok := lookup(name); ok && v != "" {
 			*dst = v
+		}
+	}
+	for i := range c.Trunks {
+		if v, ok := lookup(c.Trunks[i].PasswordEnv()); ok && v != "" {
+			c.Trunks[i].Password = v
 		}
 	}
 	if v, ok := lookup(EnvDemo); ok && v != "" {
@@ -241,6 +300,7 @@ func (c *Config) Validate() error {
 		"calls.ring_timeout": c.Calls.RingTimeout,
 		"sip.min_expires":    c.SIP.MinExpires, "sip.max_expires": c.SIP.MaxExpires,
 		"sip.ban_window": c.SIP.BanWindow, "sip.ban_for": c.SIP.BanFor,
+		"sip.trunk_timeout": c.SIP.TrunkTimeout,
 	} {
 		if d <= 0 {
 			bad("%s: must be positive", name)
@@ -282,6 +342,7 @@ func (c *Config) Validate() error {
 	if c.SIP.MaxContacts < 1 || c.SIP.BanAfter < 1 {
 		bad("sip.max_contacts and sip.ban_after must be at least 1")
 	}
+	errs = append(errs, validateTrunks(c.Trunks)...)
 	m := c.Media
 	if m.UDPMuxPort == 0 && (m.PortMin == 0 || m.PortMax < m.PortMin) {
 		bad("media: port_min..port_max %d..%d is not a range", m.PortMin, m.PortMax)
@@ -298,4 +359,61 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+var (
+	trunkNameRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	hostnameRe    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	prefixRe      = regexp.MustCompile(`^\+[0-9]{1,15}$`)
+	sipUsernameRe = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=%-]{1,64}$`) // RFC 3261 user chars
+)
+
+// validateTrunks checks every trunk; what it accepts ends up in SIP URIs
+// and headers, so hosts, prefixes and usernames are strict.
+func validateTrunks(trunks []Trunk) []error {
+	var errs []error
+	names := map[string]bool{}
+	for i, t := range trunks {
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("trunks[%d] (%s): %s", i, t.Name, fmt.Sprintf(format, args...)))
+		}
+		if !trunkNameRe.MatchString(t.Name) {
+			bad("name %q: want 1-32 letters, digits, - or _", t.Name)
+		} else if names[strings.ToLower(t.Name)] {
+			bad("name %q is used twice", t.Name)
+		}
+		names[strings.ToLower(t.Name)] = true
+		if t.Host == "" || (net.ParseIP(t.Host) == nil && !hostnameRe.MatchString(t.Host)) {
+			bad("host %q: want a hostname or an IP address", t.Host)
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			bad("port %d: bad port", t.Port)
+		}
+		if t.Transport != "" && t.Transport != "udp" && t.Transport != "tcp" {
+			bad("transport %q: want udp or tcp", t.Transport)
+		}
+		if (t.Username == "") != (t.Password == "") {
+			bad("username and password go together")
+		}
+		if t.Username != "" && !sipUsernameRe.MatchString(t.Username) {
+			bad("username %q: not a SIP user name", t.Username)
+		}
+		if strings.ContainsAny(t.Password, "\r\n\x00") {
+			bad("password: must not contain line breaks")
+		}
+		for _, p := range t.Prefixes {
+			if !prefixRe.MatchString(p) {
+				bad("prefix %q: want + and 1-15 digits", p)
+			}
+		}
+		if t.Priority < 0 {
+			bad("priority %d: must not be negative", t.Priority)
+		}
+		for _, a := range t.InboundAddresses {
+			if net.ParseIP(a) == nil {
+				bad("inbound_addresses: %q is not an IP address", a)
+			}
+		}
+	}
+	return errs
 }

@@ -17,6 +17,7 @@ func TestSampleFileMatchesDefaults(t *testing.T) {
 	want := Default()
 	want.ICE.Servers = []ICEServer{}
 	want.Media.NAT1To1IPs = []string{}
+	want.Trunks = []Trunk{}
 	require.Equal(t, want, c)
 }
 
@@ -58,6 +59,54 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	err := c.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"listen", "data_dir", "log.level", "session_limit", "ping_interval", "ice.servers[0]", "nat_1to1_ips", "tls"} {
+		require.True(t, strings.Contains(err.Error(), want), "missing %q in %v", want, err)
+	}
+}
+
+func TestTrunks(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	yaml := `trunks:
+  - name: carrier-a
+    host: sip.example.com
+    prefixes: ["+1", "+44"]
+    username: u1
+    priority: 5
+  - name: pbx
+    host: 192.0.2.10
+    port: 5080
+    transport: tcp
+    inbound_addresses: ["192.0.2.11"]
+`
+	require.NoError(t, os.WriteFile(file, []byte(yaml), 0o600))
+	c := Default()
+	require.NoError(t, c.LoadFile(file))
+	env := map[string]string{"SWITCHBOARD_TRUNK_CARRIER_A_PASSWORD": "secret"}
+	require.NoError(t, c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	require.NoError(t, c.Validate())
+	require.Len(t, c.Trunks, 2)
+	a, b := c.Trunks[0], c.Trunks[1]
+	require.Equal(t, "secret", a.Password)
+	require.Equal(t, "sip.example.com:5060", a.Addr())
+	require.Equal(t, "udp", a.Network())
+	require.Equal(t, []string{"+1", "+44"}, a.Prefixes)
+	require.Equal(t, "192.0.2.10:5080", b.Addr())
+	require.Equal(t, "tcp", b.Network())
+}
+
+func TestValidateTrunksReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.Trunks = []Trunk{
+		{Name: "a b", Host: "sip.example.com"},
+		{Name: "dup", Host: "bad host\r\nX: y", Port: 70000, Transport: "tls"},
+		{Name: "dup", Host: "192.0.2.1", Username: "u\r\n", Prefixes: []string{"1", "+1x"}, Priority: -1,
+			InboundAddresses: []string{"nope"}},
+		{Name: "pw", Host: "192.0.2.1", Password: "p"},
+	}
+	err := c.Validate()
+	require.Error(t, err)
+	for _, want := range []string{`name "a b"`, "host", "port 70000", `transport "tls"`, `name "dup" is used twice`,
+		"username", `prefix "1"`, `prefix "+1x"`, "priority -1", `"nope" is not an IP`, "trunks[3] (pw): username and password go together"} {
 		require.True(t, strings.Contains(err.Error(), want), "missing %q in %v", want, err)
 	}
 }

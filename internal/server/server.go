@@ -132,6 +132,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.SIP.SetCalls(s.Calls)
 	s.Calls.SetPhones(s.SIP)
+	s.Calls.SetTrunks(s.SIP)
 	if err := s.SIP.Start(); err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func (p *callee) Incoming(info call.Info, offer string) {
 func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	var target sip.Uri
 	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
-		p.remote.Failed(p.key)
+		p.remote.Failed(p.key, "")
 		return
 	}
 	req := sip.NewRequest(sip.INVITE, target)
@@ -72,7 +72,7 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
 	dialog, err := p.ua.dialogs.WriteInvite(ctx, req)
 	if err != nil {
-		p.remote.Failed(p.key)
+		p.remote.Failed(p.key, "")
 		return
 	}
 	p.mu.Lock()
@@ -102,11 +102,11 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 		case protocol.EndRejected:
 			p.remote.Rejected(p.key, false)
 		default:
-			p.remote.Failed(p.key)
+			p.remote.Failed(p.key, "")
 		}
 		p.ua.untrack(dialog.InviteRequest.CallID().Value())
 	default: // cancelled by us, or the transaction timed out
-		p.remote.Failed(p.key)
+		p.remote.Failed(p.key, "")
 		p.ua.untrack(dialog.InviteRequest.CallID().Value())
 	}
 }

@@ -108,11 +108,16 @@ func (p *caller) Held(protocol.HeldBy)            {}
 func (p *caller) Resumed()                        {}
 func (p *caller) Restored(*protocol.CallRestored) {}
 
-// handleInvite answers a registered phone's INVITE: new calls are
-// authenticated (407) and placed; re-INVITEs update a live call.
+// handleInvite answers INVITEs: new calls from a trunk's address are
+// trunk calls; others are registered phones' and are authenticated (407)
+// and placed; re-INVITEs update a live call.
 func (u *UA) handleInvite(r *responder) {
 	if tag, _ := r.req.To().Params.Get("tag"); tag != "" {
 		u.handleReinvite(r)
+		return
+	}
+	if t := u.trunks.fromSource(r.req.Source()); t != nil {
+		u.handleTrunkInvite(r, t)
 		return
 	}
 	user := u.Registrar.authenticate(r, "Proxy-Authorization", "Proxy-Authenticate", 407)
@@ -120,8 +125,42 @@ func (u *UA) handleInvite(r *responder) {
 		return
 	}
 	dest, err := route.Parse(r.req.Recipient.User)
-	if err != nil || u.calls == nil {
+	if err != nil {
 		r.respond(404, "Not Found", nil)
+		return
+	}
+	u.place(r, call.Placement{Account: user.AccountID, User: user.ID, Destination: dest.Number})
+}
+
+// handleTrunkInvite routes a call from a trunk (trusted by its source
+// address, no digest) to the user of the number it calls, when an account
+// owns that number. Anything else is 404: a trunk never reaches another
+// trunk, nor extensions.
+func (u *UA) handleTrunkInvite(r *responder, t *trunk) {
+	did := didOf(r.req.Recipient.User)
+	if did == "" {
+		r.respond(404, "Not Found", nil)
+		return
+	}
+	n, err := u.store.GetPhoneNumberByNumber(context.Background(), did)
+	if err != nil || n.UserID == "" {
+		u.log.Info("sip: trunk call to a number nobody has", "trunk", t.Name, "number", did)
+		r.respond(404, "Not Found", nil)
+		return
+	}
+	var user, display string
+	if f := r.req.From(); f != nil {
+		user, display = f.Address.User, f.DisplayName
+	}
+	from, name := trunkCaller(user, display)
+	u.place(r, call.Placement{Account: n.AccountID, Destination: did, Inbound: true, From: from, FromName: name})
+}
+
+// place starts the call an INVITE asks for and answers the INVITE with its
+// outcome.
+func (u *UA) place(r *responder, pl call.Placement) {
+	if u.calls == nil {
+		r.respond(503, "Service Unavailable", nil)
 		return
 	}
 	dialog, err := u.dialogs.ReadInvite(r.req, r.tx)
@@ -129,9 +168,9 @@ func (u *UA) handleInvite(r *responder) {
 		r.respond(400, "Bad Request", nil)
 		return
 	}
+	pl.SDP = string(r.req.Body())
 	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1)}
-	remote, _, err := u.calls.Place(p, call.Placement{Account: user.AccountID, User: user.ID,
-		Destination: dest.Number, SDP: string(r.req.Body())})
+	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
 		r.respond(503, "Service Unavailable", nil)
 		return

@@ -1,6 +1,7 @@
 // Package sipua is Switchboard's SIP side: transports and transactions come
-// from sipgo; registrations, digest authentication and (next) dialogs and
-// calls are ours. sipgo types do not leave this package.
+// from sipgo; registrations, digest authentication, dialogs, calls to and
+// from desk phones and trunks are ours. sipgo types do not leave this
+// package.
 package sipua
 
 import (
@@ -13,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -36,9 +38,13 @@ type UA struct {
 	dialogs *sipgo.DialogUA
 	contact sip.ContactHeader
 	calls   Placer
+	store   Store
+	trunks  *trunkTable
 	udp     net.PacketConn
 	tcp     net.Listener
 	wg      sync.WaitGroup
+
+	trunkTimeout time.Duration
 
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
@@ -52,7 +58,9 @@ type dialogParty interface {
 
 // Store is what the SIP side reads and keeps.
 type Store interface {
+	store.Accounts
 	store.Users
+	store.PhoneNumbers
 	store.Settings
 }
 
@@ -61,6 +69,12 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	secret, err := st.SetSettingIfAbsent(ctx, settingNonceSecret, randomSecret())
 	if err != nil {
 		return nil, fmt.Errorf("sip: nonce secret: %w", err)
+	}
+	trunks, err := newTrunkTable(cfg.Trunks, func(ctx context.Context, h string) ([]net.IP, error) {
+		return net.DefaultResolver.LookupIP(ctx, "ip", h)
+	})
+	if err != nil {
+		log.Warn("sip: trunk inbound addresses", "err", err) // the trunk still takes outbound calls
 	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Switchboard"))
 	if err != nil {
@@ -72,6 +86,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		return nil, err
 	}
 	u := &UA{listen: cfg.SIPListen, log: log, ua: ua, srv: srv, active: map[string]dialogParty{},
+		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout,
 		Registrar: NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))}
 	srv.OnRegister(guard(log, u.Registrar.handleRegister))
 	srv.OnOptions(guard(log, u.handleOptions))

@@ -1,0 +1,240 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// trunkCall is a call out through the trunks that carry a number (UAC
+// side). It tries them one after the other: the next trunk gets the call
+// when one answers 5xx or 408 or stays silent for sip.trunk_timeout; any
+// other failure (486, 603, 404…) is the far end's answer and ends the call.
+type trunkCall struct {
+	ua       *UA
+	trunks   []*trunk
+	number   string // E.164, validated
+	callerID string // E.164 the account owns, or anonymous
+	remote   call.Remote
+	key      string
+
+	mu       sync.Mutex
+	dialog   *sipgo.DialogClientSession // the current attempt's
+	stop     context.CancelFunc         // ends the attempts (CANCEL once ringing)
+	early    string                     // SDP of the current attempt's 183
+	answered bool
+	ended    bool
+}
+
+// attempt is how one trunk answered.
+type attempt struct {
+	answered bool
+	failover bool               // the next trunk may be tried
+	reason   protocol.EndReason // why the call ends if it is the last
+}
+
+func (p *trunkCall) Key() string        { return p.key }
+func (p *trunkCall) Kind() string       { return "sip" }
+func (p *trunkCall) AlertsItself() bool { return true }
+func (p *trunkCall) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	return m.NewRTP(id)
+}
+
+// Incoming sends the INVITE to the first trunk and follows the attempts.
+func (p *trunkCall) Incoming(_ call.Info, offer string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		cancel()
+		return
+	}
+	p.stop = cancel
+	p.mu.Unlock()
+	p.ua.goTracked(func() {
+		defer cancel()
+		p.run(ctx, offer)
+	})
+}
+
+func (p *trunkCall) run(ctx context.Context, offer string) {
+	for i, t := range p.trunks {
+		a := p.try(ctx, t, offer)
+		if a.answered || ctx.Err() != nil { // answered, or ended by the call
+			return
+		}
+		if !a.failover || i == len(p.trunks)-1 {
+			p.remote.Failed(p.key, a.reason)
+			return
+		}
+		p.ua.log.Info("sip: trunk failed, trying the next", "trunk", t.Name, "next", p.trunks[i+1].Name)
+	}
+}
+
+// try places the call on one trunk and waits for its final answer.
+func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
+	failed := attempt{failover: true, reason: protocol.EndFailed}
+	target := sip.Uri{Scheme: "sip", User: p.number, Host: t.Host, Port: t.Port}
+	if target.Port == 0 {
+		target.Port = 5060
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetBody([]byte(offer))
+	req.SetTransport(strings.ToUpper(t.Network()))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
+	if p.callerID == anonymous {
+		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
+		req.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
+	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	dialog, err := p.ua.dialogs.WriteInvite(actx, req)
+	if err != nil {
+		p.ua.log.Warn("sip: trunk invite", "trunk", t.Name, "err", err)
+		return failed
+	}
+	callID := dialog.InviteRequest.CallID().Value()
+	p.mu.Lock()
+	p.dialog, p.early = dialog, ""
+	p.mu.Unlock()
+	p.ua.track(callID, p)
+	// A trunk that does not even say 100 Trying is down: abandon it
+	// without CANCEL (RFC 3261 §9.1 allows none before a provisional).
+	silent := time.AfterFunc(p.ua.trunkTimeout, func() { cancel(sipgo.WaitAnswerForceCancelErr) })
+	defer silent.Stop()
+	err = dialog.WaitAnswer(actx, sipgo.AnswerOptions{Username: t.Username, Password: t.Password,
+		OnResponse: func(res *sip.Response) error {
+			if res.IsProvisional() {
+				silent.Stop()
+			}
+			p.progress(res)
+			return nil
+		}})
+	var dr *sipgo.ErrDialogResponse
+	switch {
+	case err == nil:
+		return p.accept(dialog)
+	case errors.As(err, &dr):
+		p.ua.untrack(callID)
+		status := dr.Res.StatusCode
+		p.ua.log.Info("sip: trunk refused", "trunk", t.Name, "status", status)
+		return attempt{failover: status == 408 || (status >= 500 && status < 600), reason: call.EndReasonForSIP(status)}
+	default: // ended by the call, silent, or the transaction failed
+		p.ua.untrack(callID)
+		if ctx.Err() == nil {
+			p.ua.log.Warn("sip: trunk unreachable", "trunk", t.Name, "err", err)
+		}
+		return failed
+	}
+}
+
+// progress reports provisional responses: 180 rings the caller; 183 with
+// SDP is early media (it rings the caller too).
+func (p *trunkCall) progress(res *sip.Response) {
+	switch {
+	case res.StatusCode == 180:
+		p.remote.Ringing(p.key)
+	case res.StatusCode == 183 && len(res.Body()) > 0:
+		p.mu.Lock()
+		p.early = string(res.Body())
+		p.mu.Unlock()
+		p.remote.EarlyMedia(p.key, string(res.Body()))
+	case res.StatusCode == 183:
+		p.remote.Ringing(p.key)
+	}
+}
+
+// accept acknowledges the answer and reports it, unless the call
+// ended while the 200 was on its way: then it hangs up at once.
+func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
+	if err := dialog.Ack(context.Background()); err != nil {
+		p.ua.log.Warn("sip: ack", "err", err)
+	}
+	p.mu.Lock()
+	p.answered = true
+	ended, early := p.ended, p.early
+	p.mu.Unlock()
+	if ended {
+		p.bye()
+		return attempt{answered: true}
+	}
+	sdp := string(dialog.InviteResponse.Body())
+	if sdp == "" {
+		sdp = early // the answer came in the 183 already
+	}
+	p.remote.Answered(p.key, sdp)
+	return attempt{answered: true}
+}
+
+// Ended stops ringing (CANCEL, through the attempt's context) or hangs up.
+func (p *trunkCall) Ended(protocol.EndReason, *int) {
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		return
+	}
+	p.ended = true
+	answered, stop := p.answered, p.stop
+	p.mu.Unlock()
+	switch {
+	case answered:
+		p.ua.goTracked(p.bye)
+	case stop != nil:
+		stop()
+	}
+}
+
+func (p *trunkCall) bye() {
+	p.mu.Lock()
+	d := p.dialog
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Bye(ctx); err != nil {
+		p.ua.log.Debug("sip: bye", "err", err)
+	}
+	p.ua.untrack(d.InviteRequest.CallID().Value())
+}
+
+// readBye handles the trunk hanging up.
+func (p *trunkCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	d := p.dialog
+	p.ended = true
+	p.mu.Unlock()
+	if d == nil || d.ReadBye(req, tx) != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	p.ua.untrack(req.CallID().Value())
+	p.remote.HungUp(p.key)
+}
+
+func (p *trunkCall) party() (call.Remote, string) { return p.remote, p.key }
+
+// A trunk hears nothing of these: the other party's hold is music in its RTP.
+func (p *trunkCall) Answer(string)                      {}
+func (p *trunkCall) Ringing()                           {}
+func (p *trunkCall) Answered(time.Time)                 {}
+func (p *trunkCall) Held(protocol.HeldBy)               {}
+func (p *trunkCall) Resumed()                           {}
+func (p *trunkCall) Refused(protocol.ErrorCode, string) {}
+func (p *trunkCall) Restored(*protocol.CallRestored)    {}
