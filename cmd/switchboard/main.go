@@ -27,6 +27,7 @@ Usage:
   switchboard serve   [flags]   run the server
   switchboard user    <create|list|update|delete> [flags]
   switchboard number  <create|list|route|delete> [flags]
+  switchboard trunk   <create|list|delete> [flags]
   switchboard token   --user ID [--ttl 24h]   mint a user token
   switchboard version
 
@@ -43,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve": serve, "user": userCmd, "number": numberCmd, "token": tokenCmd,
+		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil

@@ -172,3 +172,49 @@ func TestAdminCommands(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, string(raw), "invalid configuration")
 }
+
+func TestTrunkCommands(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append(args, "--data", data)...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("trunk", "create", "--name", "carrier", "--host", "sip.example.com", "--prefixes", "+1,+44",
+		"--username", "acme", "--password", "s3cret-pass", "--register", "--priority", "2")
+	require.NoError(t, err, out)
+	require.NotContains(t, out, "s3cret-pass")
+	require.Contains(t, out, `"RegisterExpires": 600`)
+	id := regexp.MustCompile(`trunk_[a-z0-9]+`).FindString(out)
+	require.NotEmpty(t, id)
+	out, err = run("trunk", "create", "--name", "Carrier", "--host", "192.0.2.1")
+	require.Error(t, err)
+	require.Contains(t, out, "taken")
+	out, err = run("trunk", "create", "--name", "bad", "--host", "192.0.2.1", "--transport", "sctp")
+	require.Error(t, err)
+	require.Contains(t, out, "transport")
+	out, err = run("trunk", "create", "--name", "backup", "--host", "192.0.2.1", "--register")
+	require.Error(t, err)
+	require.Contains(t, out, "register needs a username")
+	out, err = run("trunk", "create", "--name", "backup", "--host", "192.0.2.1", "--transport", "tcp")
+	require.NoError(t, err, out)
+	out, err = run("trunk", "list")
+	require.NoError(t, err, out)
+	require.Contains(t, out, id+"\tcarrier\tsip.example.com:5060/udp\tprefixes=+1,+44\tpriority=2\tregister=true")
+	require.Contains(t, out, "\tbackup\t192.0.2.1:5060/tcp")
+	out, err = run("trunk", "delete", "--id", id)
+	require.NoError(t, err, out)
+	out, err = run("trunk", "delete", "--name", "backup")
+	require.NoError(t, err, out)
+	out, _ = run("trunk", "list")
+	require.Empty(t, out)
+	_, err = run("trunk", "delete", "--id", id)
+	require.Error(t, err)
+
+	raw, err := exec.Command(bin, "trunk", "--help").CombinedOutput()
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "switchboard trunk <command>")
+	raw, err = exec.Command(bin, "trunk", "create", "--help").CombinedOutput()
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "-register-expires")
+}

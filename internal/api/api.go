@@ -1,5 +1,5 @@
 // Package api serves Switchboard's REST surface: user tokens and ICE servers
-// for softphones (protocol §6), admin resources (users, phone numbers), call
+// for softphones (protocol §6), admin resources (users, phone numbers, trunks), call
 // history and health. Every error is JSON {error, code, details?} with a
 // stable code.
 package api
@@ -40,7 +40,12 @@ type API struct {
 	// DemoUsers, set only in demo mode, lists demo users with fresh tokens
 	// for the web softphone's sign-in picker.
 	DemoUsers func(ctx context.Context) ([]DemoUser, error)
-	now       func() time.Time
+	// Trunks, when set, is told about trunk changes and reports
+	// registrations; ConfigTrunks are the config file's trunk names
+	// (stored trunks may not reuse them).
+	Trunks       TrunkRuntime
+	ConfigTrunks []string
+	now          func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -80,6 +85,9 @@ func (a *API) Handler() *http.ServeMux {
 	route("/v1/phone_numbers", map[string]handler{"GET": a.admin(a.listNumbers), "POST": a.admin(a.createNumber)})
 	route("/v1/phone_numbers/{id}", map[string]handler{
 		"GET": a.admin(a.getNumber), "POST": a.admin(a.updateNumber), "DELETE": a.admin(a.deleteNumber)})
+	route("/v1/trunks", map[string]handler{"GET": a.admin(a.listTrunks), "POST": a.admin(a.createTrunk)})
+	route("/v1/trunks/{id}", map[string]handler{
+		"GET": a.admin(a.getTrunk), "POST": a.admin(a.updateTrunk), "DELETE": a.admin(a.deleteTrunk)})
 	route("/v1/calls", map[string]handler{"GET": a.listCalls})
 	route("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
 	route("/v1/demo/users", map[string]handler{"GET": a.demoUsers})

@@ -74,6 +74,9 @@ type Bridge interface {
 	// SetFeeds sets what the first and the second leg given to
 	// Media.Bridge hear.
 	SetFeeds(toA, toB Feed)
+	// SendDigit plays a DTMF digit (RFC 4733) to the first leg (toA) or
+	// the second, as if the other had sent it.
+	SendDigit(toA bool, digit rune, duration time.Duration) error
 	Stop()
 }
 
@@ -129,6 +132,9 @@ type Remote interface {
 	// it puts the call on hold (sendonly/inactive). answer gets the
 	// server's answer, or an error.
 	Reoffered(key, sdp string, hold bool, answer func(string, error))
+	// Digit: the party sent a DTMF digit out of band (SIP INFO); the other
+	// party of a connected call gets it as an RFC 4733 event.
+	Digit(key string, digit rune, duration time.Duration)
 }
 
 // Directory is what calls read about users and numbers.

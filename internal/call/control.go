@@ -56,6 +56,17 @@ func (c *Call) onMute(l *leg, on bool) {
 	c.applyFeeds()
 }
 
+// onDigit plays an out-of-band digit from l to the other party, when the
+// call is connected (the bridge's first leg is the caller).
+func (c *Call) onDigit(l *leg, digit rune, duration time.Duration) {
+	if !c.connected() || c.bridge == nil || c.winner == nil || (l != c.caller && l != c.winner) {
+		return
+	}
+	if err := c.bridge.SendDigit(c.other(l) == c.caller, digit, duration); err != nil {
+		c.m.log.Debug("dtmf digit dropped", "call", c.id, "digit", string(digit), "err", err)
+	}
+}
+
 // applyFeeds tells the bridge what each party hears.
 func (c *Call) applyFeeds() {
 	if c.bridge == nil || c.winner == nil {

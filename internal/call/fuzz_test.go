@@ -72,8 +72,9 @@ func (fakeMedia) AddCandidate(c string, _ *string, _ *uint16) error {
 
 type fakeBridge struct{}
 
-func (fakeBridge) SetFeeds(Feed, Feed) {}
-func (fakeBridge) Stop()               {}
+func (fakeBridge) SetFeeds(Feed, Feed)                       {}
+func (fakeBridge) Stop()                                     {}
+func (fakeBridge) SendDigit(bool, rune, time.Duration) error { return nil }
 
 type fakeFactory struct{}
 

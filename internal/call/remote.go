@@ -1,6 +1,8 @@
 package call
 
 import (
+	"time"
+
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
@@ -65,6 +67,10 @@ func (r remote) Reoffered(key, sdp string, hold bool, answer func(string, error)
 		}
 		r.c.reofferFrom(l, sdp, hold, answer)
 	}})
+}
+
+func (r remote) Digit(key string, digit rune, duration time.Duration) {
+	r.post(key, func(l *leg) { r.c.onDigit(l, digit, duration) })
 }
 
 // Placement is a call placed by a party that is not a device session.

@@ -65,6 +65,20 @@ type Trunk struct {
 	// from this trunk, without digest authentication. Empty: the host's
 	// address(es).
 	InboundAddresses []string `yaml:"inbound_addresses"`
+	// Register sends REGISTER (From/To sip:username@host, answered with
+	// the digest credentials) for carriers that want it, refreshed at half
+	// the granted expiry. RegisterExpires is the expiry asked for in
+	// seconds (0: 600).
+	Register        bool `yaml:"register"`
+	RegisterExpires int  `yaml:"register_expires"`
+}
+
+// Expires is the registration expiry asked for, in seconds.
+func (t Trunk) Expires() int {
+	if t.RegisterExpires == 0 {
+		return 600
+	}
+	return t.RegisterExpires
 }
 
 // Addr is the trunk's host:port.
@@ -93,6 +107,10 @@ func (t Trunk) PasswordEnv() string {
 type SIP struct {
 	// Realm is the digest authentication realm desk phones see.
 	Realm string `yaml:"realm"`
+	// TLSListen, with TLSCertFile and TLSKeyFile, serves SIP over TLS.
+	TLSListen   string `yaml:"tls_listen"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// DigestAlgorithms are the challenges offered, most preferred first
 	// (MD5 and/or SHA-256). See docs/adr/0001-digest-algorithm-order.md.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
@@ -172,6 +190,9 @@ type Media struct {
 	// RTPIP is the address SIP parties' RTP is bound to and announced at;
 	// empty: the SIP listener's host (or the first non-loopback address).
 	RTPIP string `yaml:"rtp_ip"`
+	// RTPTimeout ends a call when a SIP leg that is not on hold sends no
+	// RTP for this long (a phone that lost power or network); 0 disables.
+	RTPTimeout time.Duration `yaml:"rtp_timeout"`
 }
 
 // Calls configures call handling.
@@ -197,7 +218,7 @@ func Default() Config {
 			WriteQueue:     256,
 		},
 		ICE:   ICE{TURNTTL: 24 * time.Hour},
-		Media: Media{PortMin: 10000, PortMax: 20000},
+		Media: Media{PortMin: 10000, PortMax: 20000, RTPTimeout: 60 * time.Second},
 		Calls: Calls{RingTimeout: 30 * time.Second},
 		SIP: SIP{Realm: "switchboard", DigestAlgorithms: []string{"MD5", "SHA-256"},
 			MD5OnlyAgents: []string{"baresip", "libre"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
@@ -328,6 +349,12 @@ func (c *Config) Validate() error {
 	if c.SIP.Realm == "" || strings.ContainsAny(c.SIP.Realm, "\"\r\n") {
 		bad("sip.realm %q: must be non-empty, without quotes or line breaks", c.SIP.Realm)
 	}
+	if c.SIP.TLSListen != "" {
+		checkAddr("sip.tls_listen", c.SIP.TLSListen)
+		if c.SIP.TLSCertFile == "" || c.SIP.TLSKeyFile == "" {
+			bad("sip.tls_listen needs sip.tls_cert_file and sip.tls_key_file")
+		}
+	}
 	if len(c.SIP.DigestAlgorithms) == 0 {
 		bad("sip.digest_algorithms: offer at least one of MD5, SHA-256")
 	}
@@ -349,6 +376,9 @@ func (c *Config) Validate() error {
 	}
 	if m.UDPMuxPort < 0 || m.UDPMuxPort > 65535 {
 		bad("media.udp_mux_port %d: bad port", m.UDPMuxPort)
+	}
+	if m.RTPTimeout < 0 {
+		bad("media.rtp_timeout: must not be negative (0 disables)")
 	}
 	if m.RTPIP != "" && net.ParseIP(m.RTPIP) == nil {
 		bad("media.rtp_ip: %q is not an IP address", m.RTPIP)
@@ -413,6 +443,12 @@ func validateTrunks(trunks []Trunk) []error {
 			if net.ParseIP(a) == nil {
 				bad("inbound_addresses: %q is not an IP address", a)
 			}
+		}
+		if t.Register && t.Username == "" {
+			bad("register needs a username (and password)")
+		}
+		if t.RegisterExpires != 0 && (t.RegisterExpires < 60 || t.RegisterExpires > 86400) {
+			bad("register_expires %d: want 60 to 86400 seconds", t.RegisterExpires)
 		}
 	}
 	return errs

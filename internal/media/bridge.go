@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,14 +35,28 @@ const (
 type Bridge struct {
 	a, b   Endpoint
 	ab, ba *pipe
+
+	digits   chan digit // injected events, played one after the other
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// digit is an event injected with SendDigit.
+type digit struct {
+	to       *pipe
+	event    byte
+	duration time.Duration
 }
 
 // NewBridge starts forwarding between a and b. music makes a fresh music
 // source at 8 kHz for each hold.
 func NewBridge(a, b Endpoint, music func() audio.Source, log *slog.Logger) *Bridge {
-	br := &Bridge{a: a, b: b, ab: newPipe(b, music, log), ba: newPipe(a, music, log)}
+	br := &Bridge{a: a, b: b, ab: newPipe(b, music, log), ba: newPipe(a, music, log),
+		digits: make(chan digit, maxQueuedDigits), stop: make(chan struct{}), done: make(chan struct{})}
 	a.SetSink(br.ab.handle)
 	b.SetSink(br.ba.handle)
+	go br.playDigits()
 	return br
 }
 
@@ -51,12 +66,140 @@ func (br *Bridge) SetModes(toA, toB Mode) {
 	br.ab.setMode(toB)
 }
 
-// Stop ends forwarding and generators; the endpoints stay open.
+// Stop ends forwarding, generators and injected digits; the endpoints
+// stay open. It is idempotent.
 func (br *Bridge) Stop() {
 	br.a.SetSink(nil)
 	br.b.SetSink(nil)
 	br.ab.setMode(Forward)
 	br.ba.setMode(Forward)
+	br.stopOnce.Do(func() { close(br.stop) })
+	<-br.done
+}
+
+// Digit limits and timing of injected events.
+const (
+	maxQueuedDigits  = 64
+	MinDigitDuration = 40 * time.Millisecond
+	MaxDigitDuration = 5 * time.Second
+	digitInterval    = 50 * time.Millisecond // between the packets of one event
+	digitGap         = 50 * time.Millisecond // between events
+)
+
+// ErrBadDigit is SendDigit's error for a rune that is not a DTMF digit.
+var ErrBadDigit = errors.New("media: not a DTMF digit")
+
+// ErrDigitQueueFull is SendDigit's error when too many digits wait.
+var ErrDigitQueueFull = errors.New("media: too many DTMF digits queued")
+
+// DTMFEvent maps a DTMF digit (0-9, *, #, A-D) to its RFC 4733 event code.
+func DTMFEvent(r rune) (byte, bool) {
+	switch {
+	case r >= '0' && r <= '9':
+		return byte(r - '0'), true
+	case r == '*':
+		return 10, true
+	case r == '#':
+		return 11, true
+	case r >= 'A' && r <= 'D':
+		return byte(12 + r - 'A'), true
+	case r >= 'a' && r <= 'd':
+		return byte(12 + r - 'a'), true
+	}
+	return 0, false
+}
+
+// SendDigit queues an RFC 4733 event of the given duration toward A (toA)
+// or B, as if the other party had sent it: for digits that arrive out of
+// band (SIP INFO). Digits play one after the other on a goroutine the
+// bridge owns (start, updates every 50 ms, the end packet three times, in
+// the listener's telephone-event format); listeners without
+// telephone-event, and a direction carrying music on hold, drop them. The
+// duration is clamped to [MinDigitDuration, MaxDigitDuration].
+func (br *Bridge) SendDigit(toA bool, r rune, duration time.Duration) error {
+	ev, ok := DTMFEvent(r)
+	if !ok {
+		return ErrBadDigit
+	}
+	to := br.ab
+	if toA {
+		to = br.ba
+	}
+	d := digit{to: to, event: ev, duration: min(max(duration, MinDigitDuration), MaxDigitDuration)}
+	select {
+	case <-br.stop:
+		return nil
+	default:
+	}
+	select {
+	case br.digits <- d:
+		return nil
+	default:
+		return ErrDigitQueueFull
+	}
+}
+
+// playDigits plays injected digits until Stop.
+func (br *Bridge) playDigits() {
+	defer close(br.done)
+	var key uint32 // identifies each injected event to the listener's writer
+	for {
+		select {
+		case <-br.stop:
+			return
+		case d := <-br.digits:
+			key++
+			if !br.playDigit(d, key) {
+				return
+			}
+		}
+	}
+}
+
+// playDigit sends one event; it returns false when the bridge stopped.
+func (br *Bridge) playDigit(d digit, key uint32) bool {
+	out, ok := d.to.dst.EventFormat()
+	if !ok || Mode(d.to.mode.Load()) == Music {
+		return true
+	}
+	ticks := func(el time.Duration) uint32 {
+		return uint32(min(uint64(el)*uint64(out.ClockRate)/uint64(time.Second), 0xFFFF))
+	}
+	send := func(el time.Duration, end bool) {
+		payload := []byte{d.event, 10, 0, 0} // volume -10 dBm0
+		if end {
+			payload[1] |= 0x80
+		}
+		t := ticks(el)
+		payload[2], payload[3] = byte(t>>8), byte(t)
+		_ = d.to.dst.WriteEvent(payload, key)
+	}
+	t := time.NewTicker(digitInterval)
+	defer t.Stop()
+	start := time.Now()
+	send(0, false)
+	for {
+		select {
+		case <-br.stop:
+			send(time.Since(start), true) // never leave the listener's event open
+			return false
+		case <-t.C:
+		}
+		if el := time.Since(start); el < d.duration {
+			send(el, false)
+			continue
+		}
+		for range 3 { // RFC 4733 §2.5.1.4: the end packet is sent three times
+			send(d.duration, true)
+		}
+		break
+	}
+	select {
+	case <-br.stop:
+		return false
+	case <-time.After(digitGap):
+		return true
+	}
 }
 
 // pipe carries one direction to dst. handle runs on the source's read

@@ -269,3 +269,39 @@ func (l *lockedEndpoint) WriteAudio(p []byte, ticks uint32) error {
 }
 
 func (l *lockedEndpoint) count() int { return len(l.get()) }
+
+func TestBridgeSendDigit(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pcmu := Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}
+	a, b := &fakeEndpoint{format: pcmu, te: true}, &fakeEndpoint{format: pcmu, te: true}
+	br := NewBridge(a, b, nil, log)
+	require.ErrorIs(t, br.SendDigit(false, 'x', time.Second), ErrBadDigit)
+	require.NoError(t, br.SendDigit(false, '5', 100*time.Millisecond))
+	require.NoError(t, br.SendDigit(false, '#', time.Millisecond)) // clamped to 40 ms
+	time.Sleep(600 * time.Millisecond)
+	br.Stop()
+	br.Stop() // idempotent
+	require.NoError(t, br.SendDigit(false, '1', time.Second), "after Stop: dropped")
+	require.Empty(t, a.events, "nothing toward the other side")
+
+	byKey := map[uint32][][]byte{}
+	var order []uint32
+	for i, k := range b.keys {
+		if len(byKey[k]) == 0 {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], b.events[i])
+	}
+	require.Len(t, order, 2)
+	five, hash := byKey[order[0]], byKey[order[1]]
+	require.Equal(t, []byte{5, 10, 0, 0}, five[0], "start: digit 5, no duration yet")
+	require.GreaterOrEqual(t, len(five), 5, "start, an update, three ends")
+	for _, p := range five[len(five)-3:] {
+		require.Equal(t, []byte{5, 0x8a, 0x03, 0x20}, p, "end bit, 100 ms = 800 ticks")
+	}
+	for _, p := range five[:len(five)-3] {
+		require.Zero(t, p[1]&0x80, "no end bit before the end")
+	}
+	end := hash[len(hash)-1]
+	require.Equal(t, []byte{11, 0x8a, 0x01, 0x40}, end, "#, 40 ms = 320 ticks")
+}

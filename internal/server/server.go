@@ -136,8 +136,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.SIP.Start(); err != nil {
 		return err
 	}
+	if err := s.SIP.ReloadTrunks(ctx); err != nil {
+		return err
+	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
-		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account}
+		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
+	for _, t := range s.Config.Trunks {
+		a.ConfigTrunks = append(a.ConfigTrunks, t.Name)
+	}
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
@@ -217,6 +223,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
+}
+
+// sipTrunks gives the API the SIP side's trunks.
+type sipTrunks struct{ ua *sipua.UA }
+
+func (t sipTrunks) ReloadTrunks(ctx context.Context) error { return t.ua.ReloadTrunks(ctx) }
+
+func (t sipTrunks) TrunkStatus(id ident.TrunkID) api.TrunkStatus {
+	r := t.ua.TrunkRegistration(id)
+	return api.TrunkStatus{State: r.State, ExpiresAt: r.ExpiresAt, LastError: r.LastError}
 }
 
 // Close releases the store of a server that was opened but not started.

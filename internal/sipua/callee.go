@@ -37,12 +37,14 @@ type callee struct {
 	answered bool
 	ended    bool
 	reason   protocol.EndReason
+
+	watch rtpWatch
 }
 
 func (p *callee) Key() string  { return p.key }
 func (p *callee) Kind() string { return "sip" }
 func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return m.NewRTP(id)
+	return p.watch.newMedia(m, id)
 }
 
 // Incoming sends the INVITE and follows it until a final response.
@@ -95,6 +97,7 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 			return
 		}
 		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
+		p.watch.start(p.ua, func() { p.remote.HungUp(p.key) })
 	case errors.As(err, &dr):
 		switch call.EndReasonForSIP(dr.Res.StatusCode) {
 		case protocol.EndBusy:
@@ -122,6 +125,7 @@ func (p *callee) Ended(reason protocol.EndReason, _ *int) {
 	p.ended, p.reason = true, reason
 	answered, dialog, stop := p.answered, p.dialog, p.stop
 	p.mu.Unlock()
+	p.watch.stop()
 	switch {
 	case answered:
 		p.ua.goTracked(p.bye)
@@ -172,6 +176,7 @@ func (p *callee) bye() {
 
 // readBye handles the phone hanging up.
 func (p *callee) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.watch.stop()
 	p.mu.Lock()
 	d := p.dialog
 	p.ended = true

@@ -34,12 +34,14 @@ type caller struct {
 	answered bool
 	ended    bool
 	refused  bool
+
+	watch rtpWatch
 }
 
 func (p *caller) Key() string  { return p.key }
 func (p *caller) Kind() string { return "sip" }
 func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return m.NewRTP(id)
+	return p.watch.newMedia(m, id)
 }
 func (p *caller) Answer(sdp string) {
 	p.mu.Lock()
@@ -72,6 +74,7 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	answered, refused := p.answered, p.refused
 	p.ended = true
 	p.mu.Unlock()
+	p.watch.stop()
 	if answered {
 		p.ua.goTracked(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -192,7 +195,9 @@ func (u *UA) place(r *responder, pl call.Placement) {
 	if err := dialog.RespondSDP([]byte(answer)); err != nil { // waits for the ACK
 		u.log.Warn("sip: 200 not acknowledged", "err", err)
 		remote.HungUp(p.key)
+		return
 	}
+	p.watch.start(u, func() { remote.HungUp(p.key) })
 }
 
 // handleReinvite applies a new offer on a live dialog (hold, resume).
@@ -239,6 +244,7 @@ func sdpHolds(sdp string) bool {
 }
 
 func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.watch.stop()
 	if err := p.dialog.ReadBye(req, tx); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
@@ -252,3 +258,74 @@ func (p *callee) party() (call.Remote, string) { return p.remote, p.key }
 
 // Incoming never reaches a caller.
 func (p *caller) Incoming(call.Info, string) {}
+
+// rtpActivity is what the RTP watchdog reads of a SIP leg's media (the
+// RTP endpoint the call made for the party).
+type rtpActivity interface {
+	InactiveFor() time.Duration
+	RemoteDirection() string
+}
+
+// rtpWatch ends a call whose SIP leg stopped sending RTP (a phone that
+// lost power or its network, a trunk that forgot the call): when the leg's
+// media has been silent for media.rtp_timeout while its last description
+// says it sends and receives, the party hangs up (and the call sends BYE).
+// A leg on hold (sendonly, inactive, c=0.0.0.0) or recvonly says it may
+// not send, so silence is not a failure then. It is a timer chain that
+// stop ends; the zero value is ready to use.
+type rtpWatch struct {
+	mu      sync.Mutex
+	media   call.LegMedia
+	timer   *time.Timer
+	stopped bool
+}
+
+// newMedia makes the party's RTP endpoint and remembers it.
+func (w *rtpWatch) newMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	lm, err := m.NewRTP(id)
+	if err == nil {
+		w.mu.Lock()
+		w.media = lm
+		w.mu.Unlock()
+	}
+	return lm, err
+}
+
+// start watches the media (once the call is answered) when it is an RTP
+// leg and the timeout is set; onTimeout runs once, on its own goroutine.
+// After stop it does nothing.
+func (w *rtpWatch) start(u *UA, onTimeout func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a, ok := w.media.(rtpActivity)
+	if !ok || u.rtpTimeout <= 0 || w.stopped || w.timer != nil {
+		return
+	}
+	every := min(max(u.rtpTimeout/4, 100*time.Millisecond), 5*time.Second)
+	var check func()
+	check = func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.stopped {
+			return
+		}
+		if idle := a.InactiveFor(); idle > u.rtpTimeout && a.RemoteDirection() == "sendrecv" {
+			w.stopped = true
+			u.log.Warn("sip: no RTP from the party, hanging up", "idle", idle.Round(time.Millisecond))
+			go onTimeout()
+			return
+		}
+		w.timer = time.AfterFunc(every, check)
+	}
+	w.timer = time.AfterFunc(every, check)
+}
+
+// stop ends the watch for good.
+func (w *rtpWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}

@@ -33,6 +33,8 @@ type trunkCall struct {
 	early    string                     // SDP of the current attempt's 183
 	answered bool
 	ended    bool
+
+	watch rtpWatch
 }
 
 // attempt is how one trunk answered.
@@ -46,7 +48,7 @@ func (p *trunkCall) Key() string        { return p.key }
 func (p *trunkCall) Kind() string       { return "sip" }
 func (p *trunkCall) AlertsItself() bool { return true }
 func (p *trunkCall) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return m.NewRTP(id)
+	return p.watch.newMedia(m, id)
 }
 
 // Incoming sends the INVITE to the first trunk and follows the attempts.
@@ -178,6 +180,7 @@ func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
 		sdp = early // the answer came in the 183 already
 	}
 	p.remote.Answered(p.key, sdp)
+	p.watch.start(p.ua, func() { p.remote.HungUp(p.key) })
 	return attempt{answered: true}
 }
 
@@ -191,6 +194,7 @@ func (p *trunkCall) Ended(protocol.EndReason, *int) {
 	p.ended = true
 	answered, stop := p.answered, p.stop
 	p.mu.Unlock()
+	p.watch.stop()
 	switch {
 	case answered:
 		p.ua.goTracked(p.bye)
@@ -216,6 +220,7 @@ func (p *trunkCall) bye() {
 
 // readBye handles the trunk hanging up.
 func (p *trunkCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.watch.stop()
 	p.mu.Lock()
 	d := p.dialog
 	p.ended = true

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -17,57 +18,114 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
-// trunk is a configured trunk with the addresses it calls in from.
+// trunk is a configured or stored trunk with the addresses it calls in
+// from.
 type trunk struct {
 	config.Trunk
+	id      ident.TrunkID // empty for config file trunks
 	inbound []net.IP
 }
 
-// trunkTable holds the configured trunks. It is read-only after New.
-type trunkTable struct {
-	trunks []*trunk
+// key names the trunk among all trunks: its id, or its config file name.
+func (t *trunk) key() string {
+	if t.id != "" {
+		return string(t.id)
+	}
+	return "config:" + t.Name
 }
 
-// newTrunkTable resolves each trunk's inbound addresses: the configured
-// ones, else the host's (looked up once here when it is a name).
+// trunkTable holds the trunks calls use: the config file's, then the
+// stored ones (replaced as a whole by setStored while calls read it).
+type trunkTable struct {
+	resolve func(ctx context.Context, host string) ([]net.IP, error)
+	config  []*trunk
+
+	mu     sync.RWMutex
+	trunks []*trunk
+
+	regs registrations
+}
+
+// newTrunkTable resolves each config trunk's inbound addresses: the
+// configured ones, else the host's (looked up once here when it is a name).
 func newTrunkTable(cfg []config.Trunk, resolve func(ctx context.Context, host string) ([]net.IP, error)) (*trunkTable, error) {
-	t := &trunkTable{}
+	t := &trunkTable{resolve: resolve}
 	var errs []error
 	for _, c := range cfg {
-		tr := &trunk{Trunk: c}
-		addrs := c.InboundAddresses
-		if len(addrs) == 0 {
-			addrs = []string{c.Host}
-		}
-		for _, a := range addrs {
-			if ip := net.ParseIP(a); ip != nil {
-				tr.inbound = append(tr.inbound, ip)
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			ips, err := resolve(ctx, a)
-			cancel()
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			tr.inbound = append(tr.inbound, ips...)
-		}
-		t.trunks = append(t.trunks, tr)
+		tr, err := t.newTrunk(c, "")
+		errs = append(errs, err)
+		t.config = append(t.config, tr)
 	}
+	t.trunks = t.config
 	return t, errors.Join(errs...)
+}
+
+// newTrunk resolves c's inbound addresses; the trunk still calls out when
+// some do not resolve (the error says which).
+func (t *trunkTable) newTrunk(c config.Trunk, id ident.TrunkID) (*trunk, error) {
+	tr := &trunk{Trunk: c, id: id}
+	addrs := c.InboundAddresses
+	if len(addrs) == 0 {
+		addrs = []string{c.Host}
+	}
+	var errs []error
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil {
+			tr.inbound = append(tr.inbound, ip)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ips, err := t.resolve(ctx, a)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		tr.inbound = append(tr.inbound, ips...)
+	}
+	return tr, errors.Join(errs...)
+}
+
+// setStored replaces the stored trunks (after the config file's).
+func (t *trunkTable) setStored(stored []store.Trunk) error {
+	all := append([]*trunk(nil), t.config...)
+	var errs []error
+	for _, s := range stored {
+		tr, err := t.newTrunk(ConfigTrunk(s), s.ID)
+		errs = append(errs, err)
+		all = append(all, tr)
+	}
+	t.mu.Lock()
+	t.trunks = all
+	t.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// all returns the current trunks.
+func (t *trunkTable) all() []*trunk {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.trunks
+}
+
+// ConfigTrunk is a stored trunk as a config file trunk.
+func ConfigTrunk(s store.Trunk) config.Trunk {
+	return config.Trunk{Name: s.Name, Host: s.Host, Port: s.Port, Transport: s.Transport, Username: s.Username,
+		Password: s.Password, Prefixes: s.Prefixes, Priority: s.Priority, InboundAddresses: s.InboundAddresses,
+		Register: s.Register, RegisterExpires: s.RegisterExpires}
 }
 
 // route returns the trunks that carry number in the order to try them:
 // longest matching prefix first (a trunk with no prefixes matches with
-// length 0), then lowest priority, then configuration order.
+// length 0), then lowest priority, then configuration order (config file
+// trunks, then stored ones oldest first).
 func (t *trunkTable) route(number string) []*trunk {
 	type match struct {
 		t    *trunk
 		plen int
 	}
 	var ms []match
-	for _, tr := range t.trunks {
+	for _, tr := range t.all() {
 		plen := -1
 		if len(tr.Prefixes) == 0 {
 			plen = 0
@@ -101,7 +159,7 @@ func (t *trunkTable) fromSource(src string) *trunk {
 	if ip == nil {
 		return nil
 	}
-	for _, tr := range t.trunks {
+	for _, tr := range t.all() {
 		for _, a := range tr.inbound {
 			if a.Equal(ip) {
 				return tr

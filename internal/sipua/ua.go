@@ -42,9 +42,12 @@ type UA struct {
 	trunks  *trunkTable
 	udp     net.PacketConn
 	tcp     net.Listener
+	tlsLn   net.Listener
+	tlsCfg  [3]string // listen, cert, key
 	wg      sync.WaitGroup
 
 	trunkTimeout time.Duration
+	rtpTimeout   time.Duration // media.rtp_timeout: 0 disables the RTP watchdog
 
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
@@ -62,6 +65,7 @@ type Store interface {
 	store.Users
 	store.PhoneNumbers
 	store.Settings
+	store.Trunks
 }
 
 // New prepares the user agent; Start listens.
@@ -85,14 +89,15 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		ua.Close()
 		return nil, err
 	}
-	u := &UA{listen: cfg.SIPListen, log: log, ua: ua, srv: srv, active: map[string]dialogParty{},
-		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout,
+	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, ua: ua, srv: srv, active: map[string]dialogParty{},
+		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.RTPTimeout,
 		Registrar: NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))}
 	srv.OnRegister(guard(log, u.Registrar.handleRegister))
 	srv.OnOptions(guard(log, u.handleOptions))
 	srv.OnInvite(guard(log, u.handleInvite))
 	srv.OnAck(u.handleAck)
 	srv.OnBye(guard(log, u.handleBye))
+	srv.OnInfo(guard(log, u.handleInfo))
 	return u, nil
 }
 
@@ -182,7 +187,15 @@ func (u *UA) Start() error {
 	u.wg.Add(2)
 	go func() { defer u.wg.Done(); u.serve("udp", u.srv.ServeUDP(udp)) }()
 	go func() { defer u.wg.Done(); u.serve("tcp", u.srv.ServeTCP(tcp)) }()
+	if u.tlsCfg[0] != "" {
+		if err := u.startTLS(u.tlsCfg[0], u.tlsCfg[1], u.tlsCfg[2]); err != nil {
+			udp.Close()
+			tcp.Close()
+			return err
+		}
+	}
 	u.log.Info("sip listening", "addr", u.Addr())
+	u.syncRegistrations()
 	return nil
 }
 
@@ -202,6 +215,7 @@ func (u *UA) Addr() string {
 
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
+	u.closeRegistrations() // un-registers while the transports still run
 	err := u.srv.Close()
 	if u.client != nil {
 		u.client.Close()
@@ -210,12 +224,15 @@ func (u *UA) Close() error {
 		u.udp.Close()
 		u.tcp.Close()
 	}
+	if u.tlsLn != nil {
+		u.tlsLn.Close()
+	}
 	u.wg.Wait()
 	u.ua.Close()
 	return err
 }
 
 func (u *UA) handleOptions(r *responder) {
-	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS"),
+	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO"),
 		sip.NewHeader("Accept", "application/sdp"))
 }

@@ -75,6 +75,28 @@ type PhoneNumberPatch struct {
 	UserID *ident.UserID
 }
 
+// Trunk is an upstream SIP peer added at runtime (REST or CLI); it has the
+// fields of a config file trunk (config.Trunk) plus an id.
+type Trunk struct {
+	ID        ident.TrunkID
+	Name      string
+	Host      string
+	Port      int
+	Transport string
+	Username  string
+	// Password answers the trunk's digest challenges; it is never shown.
+	Password         string
+	Prefixes         []string
+	Priority         int
+	InboundAddresses []string
+	// Register sends REGISTER to the trunk every RegisterExpires seconds
+	// (0: the default).
+	Register        bool
+	RegisterExpires int
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
 // LegStats is what a call record keeps about one leg's media.
 type LegStats struct {
 	LegID           ident.LegID `json:"leg_id"`
@@ -161,6 +183,19 @@ type PhoneNumbers interface {
 	DeletePhoneNumber(ctx context.Context, id ident.PhoneNumberID) error
 }
 
+// Trunks stores runtime trunks.
+type Trunks interface {
+	// CreateTrunk fails with ErrConflict when the name is taken (any case).
+	CreateTrunk(ctx context.Context, t *Trunk) error
+	GetTrunk(ctx context.Context, id ident.TrunkID) (*Trunk, error)
+	// ListTrunks returns trunks oldest first and whether more follow.
+	ListTrunks(ctx context.Context, opt ListOptions) ([]Trunk, bool, error)
+	// UpdateTrunk replaces the stored trunk with the same id (ErrConflict
+	// when it takes another trunk's name).
+	UpdateTrunk(ctx context.Context, t *Trunk) error
+	DeleteTrunk(ctx context.Context, id ident.TrunkID) error
+}
+
 // Settings stores server-wide secrets and flags as key/value strings.
 type Settings interface {
 	// GetSetting returns ErrNotFound when the key is unset.
@@ -189,6 +224,7 @@ type Store interface {
 	Accounts
 	Users
 	PhoneNumbers
+	Trunks
 	Settings
 	CallRecords
 	Close() error

@@ -2,11 +2,13 @@ package harness
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -146,25 +148,91 @@ func (l *lockedBuffer) String() string {
 }
 
 // HeardTone checks that the phone heard freq over the last second of its
-// recording (polling: sndfile finishes the file when the call closes).
+// recording (polling; the call may still be up).
 func (b *Baresip) HeardTone(t testing.TB, freq float64) {
 	t.Helper()
 	CheckFor(t, 10*time.Second, func() error {
-		files, _ := filepath.Glob(filepath.Join(b.Dir, "*dec*.wav"))
-		if len(files) == 0 {
-			return fmt.Errorf("baresip recorded nothing")
-		}
-		src, err := audio.LoadWAV(files[len(files)-1], 8000)
+		d, err := b.lastHeard()
 		if err != nil {
 			return err
 		}
-		pcm := make([]int16, 8000)
-		src.Read(pcm)
-		d := audio.NewDetector(8000, time.Second)
-		d.Write(pcm)
 		if l := d.Level(freq); l < 0.5 {
 			return fmt.Errorf("phone heard %.0f Hz at level %.2f (dominant %.0f Hz, rms %.3f)", freq, l, d.Dominant(100, 3500), d.RMS())
 		}
 		return nil
 	})
+}
+
+// HeardMusic checks that the phone's last second of recording is music on
+// hold: sound that is not the tone notFreq.
+func (b *Baresip) HeardMusic(t testing.TB, notFreq float64) {
+	t.Helper()
+	CheckFor(t, 10*time.Second, func() error {
+		d, err := b.lastHeard()
+		if err != nil {
+			return err
+		}
+		if d.RMS() < 0.02 || d.Level(notFreq) > 0.1 {
+			return fmt.Errorf("phone hears no music (rms %.3f, %.0f Hz level %.2f, dominant %.0f Hz)",
+				d.RMS(), notFreq, d.Level(notFreq), d.Dominant(100, 3500))
+		}
+		return nil
+	})
+}
+
+// lastHeard analyses the last second of the phone's latest decode dump at
+// 8 kHz. The WAV may still be written to (its sizes not yet final): the
+// samples are everything after the data chunk's header.
+func (b *Baresip) lastHeard() (*audio.Detector, error) {
+	files, _ := filepath.Glob(filepath.Join(b.Dir, "*dec*.wav"))
+	if len(files) == 0 {
+		return nil, fmt.Errorf("baresip recorded nothing")
+	}
+	data, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		return nil, err
+	}
+	f, d := bytes.Index(data, []byte("fmt ")), bytes.Index(data, []byte("data"))
+	if f < 0 || d < 0 || len(data) < f+24 || len(data) < d+8 {
+		return nil, fmt.Errorf("baresip's recording has no WAV header yet")
+	}
+	channels := int(binary.LittleEndian.Uint16(data[f+10:]))
+	rate := int(binary.LittleEndian.Uint32(data[f+12:]))
+	if channels < 1 || rate < 8000 {
+		return nil, fmt.Errorf("baresip's recording: %d channels at %d Hz", channels, rate)
+	}
+	raw := data[d+8:]
+	frames := len(raw) / (2 * channels)
+	if frames < rate {
+		return nil, fmt.Errorf("baresip recorded %d samples, under a second", frames)
+	}
+	pcm := make([]int16, rate)
+	for i := range pcm {
+		off := (frames - rate + i) * 2 * channels // first channel of the last second
+		pcm[i] = int16(binary.LittleEndian.Uint16(raw[off:]))
+	}
+	det := audio.NewDetector(8000, time.Second)
+	det.Write(audio.Resample(pcm, rate, 8000))
+	return det, nil
+}
+
+// dtmfLine is how baresip reports the end of a received RFC 4733 event.
+var dtmfLine = regexp.MustCompile(`received event: '(.)' \(end=1\)`)
+
+// ReceivedDTMF is the digits the phone reported receiving (RFC 4733
+// events, one per event end), in order.
+func (b *Baresip) ReceivedDTMF() string {
+	var digits strings.Builder
+	for _, m := range dtmfLine.FindAllStringSubmatch(b.Output(), -1) {
+		digits.WriteString(m[1])
+	}
+	return digits.String()
+}
+
+// SendDTMF makes the phone send digits on its current call (the menu's
+// sndcode command: RFC 4733 events when the call negotiated
+// telephone-event).
+func (b *Baresip) SendDTMF(t testing.TB, digits string) {
+	t.Helper()
+	b.Command(t, "sndcode", digits)
 }
