@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -19,32 +18,16 @@ import (
 func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 	var out []call.Party
 	for _, c := range u.Registrar.Contacts(user) {
-		out = append(out, &callee{ua: u, contact: c, remote: r, key: "sip_" + ident.Short() + ident.Short()})
+		out = append(out, &callee{outDialog: outDialog{ua: u, remote: r, key: "sip_" + ident.Short() + ident.Short()}, contact: c})
 	}
 	return out
 }
 
 // callee is a registered phone we ring with an INVITE (UAC side).
 type callee struct {
-	ua      *UA
+	outDialog
 	contact Contact
-	remote  call.Remote
-	key     string
-
-	mu       sync.Mutex
-	dialog   *sipgo.DialogClientSession
-	stop     context.CancelFunc
-	answered bool
-	ended    bool
-	reason   protocol.EndReason
-
-	watch rtpWatch
-}
-
-func (p *callee) Key() string  { return p.key }
-func (p *callee) Kind() string { return "sip" }
-func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return p.watch.newMedia(m, id)
+	reason  protocol.EndReason
 }
 
 // Incoming sends the INVITE and follows it until a final response.
@@ -158,42 +141,3 @@ func (p *callee) cancel(d *sipgo.DialogClientSession, reason protocol.EndReason,
 	// waiting anyway after a while.
 	time.AfterFunc(5*time.Second, stop)
 }
-
-func (p *callee) bye() {
-	p.mu.Lock()
-	d := p.dialog
-	p.mu.Unlock()
-	if d == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := d.Bye(ctx); err != nil {
-		p.ua.log.Debug("sip: bye", "err", err)
-	}
-	p.ua.untrack(d.InviteRequest.CallID().Value())
-}
-
-// readBye handles the phone hanging up.
-func (p *callee) readBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.watch.stop()
-	p.mu.Lock()
-	d := p.dialog
-	p.ended = true
-	p.mu.Unlock()
-	if d == nil || d.ReadBye(req, tx) != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		return
-	}
-	p.ua.untrack(req.CallID().Value())
-	p.remote.HungUp(p.key)
-}
-
-// A callee hears nothing of these: the far party's hold is music in its RTP.
-func (p *callee) Answer(string)                      {}
-func (p *callee) Ringing()                           {}
-func (p *callee) Answered(time.Time)                 {}
-func (p *callee) Held(protocol.HeldBy)               {}
-func (p *callee) Resumed()                           {}
-func (p *callee) Refused(protocol.ErrorCode, string) {}
-func (p *callee) Restored(*protocol.CallRestored)    {}

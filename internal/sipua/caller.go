@@ -254,7 +254,6 @@ func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (p *caller) party() (call.Remote, string) { return p.remote, p.key }
-func (p *callee) party() (call.Remote, string) { return p.remote, p.key }
 
 // Incoming never reaches a caller.
 func (p *caller) Incoming(call.Info, string) {}

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard-voice/switchboard/internal/call"
-	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
@@ -20,21 +18,11 @@ import (
 // when one answers 5xx or 408 or stays silent for sip.trunk_timeout; any
 // other failure (486, 603, 404…) is the far end's answer and ends the call.
 type trunkCall struct {
-	ua       *UA
-	trunks   []*trunk
-	number   string // E.164, validated
-	callerID string // E.164 the account owns, or anonymous
-	remote   call.Remote
-	key      string
-
-	mu       sync.Mutex
-	dialog   *sipgo.DialogClientSession // the current attempt's
-	stop     context.CancelFunc         // ends the attempts (CANCEL once ringing)
-	early    string                     // SDP of the current attempt's 183
-	answered bool
-	ended    bool
-
-	watch rtpWatch
+	outDialog // dialog is the current attempt's; stop ends the attempts (CANCEL once ringing)
+	trunks    []*trunk
+	number    string // E.164, validated
+	callerID  string // E.164 the account owns, or anonymous
+	early     string // SDP of the current attempt's 183
 }
 
 // attempt is how one trunk answered.
@@ -44,12 +32,7 @@ type attempt struct {
 	reason   protocol.EndReason // why the call ends if it is the last
 }
 
-func (p *trunkCall) Key() string        { return p.key }
-func (p *trunkCall) Kind() string       { return "sip" }
 func (p *trunkCall) AlertsItself() bool { return true }
-func (p *trunkCall) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return p.watch.newMedia(m, id)
-}
 
 // Incoming sends the INVITE to the first trunk and follows the attempts.
 func (p *trunkCall) Incoming(_ call.Info, offer string) {
@@ -202,44 +185,3 @@ func (p *trunkCall) Ended(protocol.EndReason, *int) {
 		stop()
 	}
 }
-
-func (p *trunkCall) bye() {
-	p.mu.Lock()
-	d := p.dialog
-	p.mu.Unlock()
-	if d == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := d.Bye(ctx); err != nil {
-		p.ua.log.Debug("sip: bye", "err", err)
-	}
-	p.ua.untrack(d.InviteRequest.CallID().Value())
-}
-
-// readBye handles the trunk hanging up.
-func (p *trunkCall) readBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.watch.stop()
-	p.mu.Lock()
-	d := p.dialog
-	p.ended = true
-	p.mu.Unlock()
-	if d == nil || d.ReadBye(req, tx) != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		return
-	}
-	p.ua.untrack(req.CallID().Value())
-	p.remote.HungUp(p.key)
-}
-
-func (p *trunkCall) party() (call.Remote, string) { return p.remote, p.key }
-
-// A trunk hears nothing of these: the other party's hold is music in its RTP.
-func (p *trunkCall) Answer(string)                      {}
-func (p *trunkCall) Ringing()                           {}
-func (p *trunkCall) Answered(time.Time)                 {}
-func (p *trunkCall) Held(protocol.HeldBy)               {}
-func (p *trunkCall) Resumed()                           {}
-func (p *trunkCall) Refused(protocol.ErrorCode, string) {}
-func (p *trunkCall) Restored(*protocol.CallRestored)    {}

@@ -179,8 +179,8 @@ func (u *UA) TrunkParty(account ident.AccountID, number, callerID string, r call
 	if len(ts) == 0 {
 		return nil
 	}
-	return &trunkCall{ua: u, trunks: ts, number: number, callerID: u.callerID(account, callerID), remote: r,
-		key: "trunk_" + ident.Short() + ident.Short()}
+	return &trunkCall{outDialog: outDialog{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()},
+		trunks: ts, number: number, callerID: u.callerID(account, callerID)}
 }
 
 // callerID picks the number presented to a trunk: the requested one if the

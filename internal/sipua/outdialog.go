@@ -1,0 +1,79 @@
+package sipua
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// outDialog is the state our outgoing INVITEs share, toward registered
+// phones (callee) and trunks (trunkCall): the dialog, its hang-up paths
+// and the Party methods a callee ignores.
+type outDialog struct {
+	ua     *UA
+	remote call.Remote
+	key    string
+
+	mu       sync.Mutex
+	dialog   *sipgo.DialogClientSession
+	stop     context.CancelFunc // ends waiting for the INVITE's answer
+	answered bool
+	ended    bool
+
+	watch rtpWatch
+}
+
+func (p *outDialog) Key() string  { return p.key }
+func (p *outDialog) Kind() string { return "sip" }
+func (p *outDialog) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	return p.watch.newMedia(m, id)
+}
+
+func (p *outDialog) party() (call.Remote, string) { return p.remote, p.key }
+
+// bye hangs up the answered dialog.
+func (p *outDialog) bye() {
+	p.mu.Lock()
+	d := p.dialog
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Bye(ctx); err != nil {
+		p.ua.log.Debug("sip: bye", "err", err)
+	}
+	p.ua.untrack(d.InviteRequest.CallID().Value())
+}
+
+// readBye handles the far end hanging up.
+func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.watch.stop()
+	p.mu.Lock()
+	d := p.dialog
+	p.ended = true
+	p.mu.Unlock()
+	if d == nil || d.ReadBye(req, tx) != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	p.ua.untrack(req.CallID().Value())
+	p.remote.HungUp(p.key)
+}
+
+// A callee hears nothing of these: the other party's hold is music in its RTP.
+func (p *outDialog) Answer(string)                      {}
+func (p *outDialog) Ringing()                           {}
+func (p *outDialog) Answered(time.Time)                 {}
+func (p *outDialog) Held(protocol.HeldBy)               {}
+func (p *outDialog) Resumed()                           {}
+func (p *outDialog) Refused(protocol.ErrorCode, string) {}
+func (p *outDialog) Restored(*protocol.CallRestored)    {}
