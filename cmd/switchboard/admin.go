@@ -24,6 +24,41 @@ func openData(ctx context.Context, fs *flag.FlagSet, c *common) (*server.Server,
 	return server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
 }
 
+// adminCmd is one "<command> <verb> [flags]" run of an admin command:
+// the verb, and a flag set holding the common flags that the command adds
+// its own to before open.
+type adminCmd struct {
+	verb string
+	rest []string
+	fs   *flag.FlagSet
+	c    common
+}
+
+func newAdminCmd(name, help string, args []string, stderr io.Writer) (*adminCmd, error) {
+	verb, rest, err := sub(args, stderr, help)
+	if err != nil {
+		return nil, err
+	}
+	a := &adminCmd{verb: verb, rest: rest, fs: newFlagSet(name+" "+verb, help, stderr)}
+	a.c.register(a.fs)
+	return a, nil
+}
+
+// open parses the flags and opens the data directory.
+func (a *adminCmd) open(ctx context.Context) (*server.Server, error) {
+	if err := a.fs.Parse(a.rest); err != nil {
+		return nil, err
+	}
+	return openData(ctx, a.fs, &a.c)
+}
+
+// set reports which flags were given on the command line.
+func (a *adminCmd) set() map[string]bool {
+	set := map[string]bool{}
+	a.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -53,13 +88,11 @@ Every command takes --data DIR and --config FILE to find the database.
 `
 
 func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verb, rest, err := sub(args, stderr, userHelp)
+	a, err := newAdminCmd("user", userHelp, args, stderr)
 	if err != nil {
 		return err
 	}
-	fs := newFlagSet("user "+verb, userHelp, stderr)
-	var c common
-	c.register(fs)
+	fs := a.fs
 	id := fs.String("id", "", "user id (user_…)")
 	name := fs.String("name", "", "display name")
 	ext := fs.String("ext", "", "extension (2–8 digits)")
@@ -67,17 +100,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipPass := fs.String("sip-password", "", "SIP password (default: generated and printed)")
 	dnd := fs.Bool("dnd", false, "do-not-disturb")
 	ring := fs.Int("ring-timeout", 0, "ring timeout in seconds (5–600)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	srv, err := openData(ctx, fs, &c)
+	srv, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch verb {
+	set := a.set()
+	switch a.verb {
 	case "create":
 		u := store.User{AccountID: srv.Account, Name: *name, Extension: *ext, SIPUsername: *sipUser, SIPPassword: *sipPass}
 		if u.SIPUsername == "" {
@@ -144,25 +173,20 @@ Commands:
 `
 
 func numberCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verb, rest, err := sub(args, stderr, numberHelp)
+	a, err := newAdminCmd("number", numberHelp, args, stderr)
 	if err != nil {
 		return err
 	}
-	fs := newFlagSet("number "+verb, numberHelp, stderr)
-	var c common
-	c.register(fs)
+	fs := a.fs
 	id := fs.String("id", "", "phone number id (pn_…)")
 	number := fs.String("number", "", "E.164 number, e.g. +14155550100")
 	user := fs.String("user", "", "user id the number rings")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	srv, err := openData(ctx, fs, &c)
+	srv, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	switch verb {
+	switch a.verb {
 	case "create":
 		if !api.ValidE164(*number) {
 			return fmt.Errorf("number %q is not E.164 (+ and 7 to 15 digits)", *number)

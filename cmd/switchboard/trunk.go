@@ -41,13 +41,11 @@ type trunkOut struct {
 }
 
 func trunkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verb, rest, err := sub(args, stderr, trunkHelp)
+	a, err := newAdminCmd("trunk", trunkHelp, args, stderr)
 	if err != nil {
 		return err
 	}
-	fs := newFlagSet("trunk "+verb, trunkHelp, stderr)
-	var c common
-	c.register(fs)
+	fs := a.fs
 	id := fs.String("id", "", "trunk id (trunk_…)")
 	name := fs.String("name", "", "trunk name (letters, digits, - and _)")
 	host := fs.String("host", "", "where calls to the trunk go: hostname or IP")
@@ -60,15 +58,12 @@ func trunkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	inbound := fs.String("inbound-addresses", "", "comma-separated IPs the trunk calls in from (default: the host's)")
 	register := fs.Bool("register", false, "send REGISTER to the trunk (needs --username and --password)")
 	expires := fs.Int("register-expires", 0, "registration expiry asked for, in seconds (default 600)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	srv, err := openData(ctx, fs, &c)
+	srv, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	switch verb {
+	switch a.verb {
 	case "create":
 		t := store.Trunk{Name: *name, Host: *host, Port: *port, Transport: *transport, Username: *username,
 			Password: *password, Prefixes: splitList(*prefixes), Priority: *priority,
