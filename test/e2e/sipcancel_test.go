@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"sync"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
@@ -47,31 +45,7 @@ func TestCancelCarriesReason(t *testing.T) {
 	// Register 101 from that port with digest auth.
 	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port))
 	require.NoError(t, err)
-	host, p, _ := net.SplitHostPort(s.SIP.Addr())
-	sport, _ := strconv.Atoi(p)
-	reg := func(auth string) *sip.Response {
-		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host, Port: sport})
-		req.AppendHeader(sip.NewHeader("To", "<sip:101@"+host+">"))
-		req.AppendHeader(sip.NewHeader("From", "<sip:101@"+host+">;tag=r1"))
-		req.AppendHeader(sip.NewHeader("Contact", "<sip:101@127.0.0.1:"+strconv.Itoa(port)+">"))
-		req.AppendHeader(sip.NewHeader("Expires", "120"))
-		if auth != "" {
-			req.AppendHeader(sip.NewHeader("Authorization", auth))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		res, err := client.Do(ctx, req)
-		require.NoError(t, err)
-		return res
-	}
-	res := reg("")
-	require.Equal(t, 401, res.StatusCode)
-	chal, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
-	require.NoError(t, err)
-	creds, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:" + s.SIP.Addr(),
-		Username: "101", Password: "alice-sip-pass", Count: 1})
-	require.NoError(t, err)
-	require.Equal(t, 200, reg(creds.String()).StatusCode)
+	registerDigest(t, client, s.SIP.Addr(), "UDP", "101", "alice-sip-pass", "<sip:101@127.0.0.1:"+strconv.Itoa(port)+">")
 
 	tab := s.Phone(t, s.Alice, 0, "")
 	bob := s.Phone(t, s.Bob, 1000, "")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,13 +12,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/config"
@@ -59,32 +55,7 @@ func TestSIPOverTLS(t *testing.T) {
 	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close(); ua.Close() })
-	host, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
-	register := func(auth string) *sip.Response {
-		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host, Port: port})
-		req.SetTransport("TLS")
-		req.AppendHeader(sip.NewHeader("To", "<sip:101@"+host+">"))
-		req.AppendHeader(sip.NewHeader("From", "<sip:101@"+host+">;tag=tls1"))
-		req.AppendHeader(sip.NewHeader("Contact", "<sip:101@127.0.0.1:5999;transport=tls>"))
-		req.AppendHeader(sip.NewHeader("Expires", "120"))
-		if auth != "" {
-			req.AppendHeader(sip.NewHeader("Authorization", auth))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		res, err := client.Do(ctx, req)
-		require.NoError(t, err)
-		return res
-	}
-	res := register("")
-	require.Equal(t, 401, res.StatusCode)
-	chal, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
-	require.NoError(t, err)
-	creds, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:" + addr,
-		Username: "101", Password: "alice-sip-pass", Count: 1})
-	require.NoError(t, err)
-	require.Equal(t, 200, register(creds.String()).StatusCode)
+	registerDigest(t, client, addr, "TLS", "101", "alice-sip-pass", "<sip:101@127.0.0.1:5999;transport=tls>")
 	cs := s.SIP.Registrar.Contacts(s.Alice.ID)
 	require.Len(t, cs, 1)
 	require.Equal(t, "tls", cs[0].Transport)
