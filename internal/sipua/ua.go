@@ -163,15 +163,9 @@ func randomSecret() string {
 // Start listens on UDP and TCP at the configured address (the same port
 // for both; with port 0 the UDP port is picked first).
 func (u *UA) Start() error {
-	udp, err := net.ListenPacket("udp", u.listen)
+	udp, tcp, err := listenPair(u.listen)
 	if err != nil {
-		return fmt.Errorf("sip: listen udp %s: %w", u.listen, err)
-	}
-	h, _, _ := net.SplitHostPort(u.listen)
-	tcp, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)))
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("sip: listen tcp: %w", err)
+		return err
 	}
 	u.udp, u.tcp = udp, tcp
 	port := udp.LocalAddr().(*net.UDPAddr).Port
@@ -235,4 +229,24 @@ func (u *UA) Close() error {
 func (u *UA) handleOptions(r *responder) {
 	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO"),
 		sip.NewHeader("Accept", "application/sdp"))
+}
+
+// listenPair binds UDP and TCP on one port. With port 0 the UDP port is
+// picked first, and picked again when its TCP twin is already taken.
+func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+	h, port, _ := net.SplitHostPort(addr)
+	for try := 0; ; try++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip: listen udp %s: %w", addr, err)
+		}
+		tcp, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || try == 20 {
+			return nil, nil, fmt.Errorf("sip: listen tcp: %w", err)
+		}
+	}
 }
