@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -193,14 +194,14 @@ func freePort(t testing.TB, ip string, tcp bool) int {
 }
 
 // freeMediaPort finds an even UDP port whose next three ports are free
-// too (sipp takes audio and video RTP and RTCP ports from -mp).
+// too (sipp takes audio and video RTP and RTCP ports from -mp). sipp binds
+// them only when the call starts, so they come from 21000–32000: below the
+// kernel's ephemeral range (32768+), where another test's socket could
+// take them meanwhile, and above the server's media range (10000–20000).
 func freeMediaPort(t testing.TB, ip string) int {
 	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-		require.NoError(t, err)
-		port := u.LocalAddr().(*net.UDPAddr).Port &^ 1
-		u.Close()
+	for range 200 {
+		port := 21000 + 2*rand.IntN(5500)
 		ok := true
 		for i := range 4 {
 			c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port+i)))
