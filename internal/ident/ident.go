@@ -31,6 +31,9 @@ type LegID string
 // TrunkID identifies a SIP trunk; values start with "trunk_".
 type TrunkID string
 
+// RingGroupID identifies a ring group; values start with "rg_".
+type RingGroupID string
+
 var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // random returns prefix followed by 16 random characters (80 bits).
@@ -62,6 +65,9 @@ func NewLegID() LegID { return LegID(random("leg_")) }
 
 // NewTrunkID returns a fresh trunk id.
 func NewTrunkID() TrunkID { return TrunkID(random("trunk_")) }
+
+// NewRingGroupID returns a fresh ring group id.
+func NewRingGroupID() RingGroupID { return RingGroupID(random("rg_")) }
 
 // Short returns a short random token for error ids that are shown to a
 // client and logged, so the two can be matched.

@@ -41,6 +41,9 @@ type User struct {
 	SIPUsername  string
 	SIPPassword  string
 	DoNotDisturb bool
+	// CanCallExternal lets the user call numbers outside the account
+	// through trunks. Emergency numbers are always allowed. New users may.
+	CanCallExternal bool
 	// RingTimeoutSeconds is how long the user's devices ring before the call
 	// gives up with no-answer. Zero means the server default.
 	RingTimeoutSeconds int
@@ -57,6 +60,7 @@ type UserPatch struct {
 	SIPUsername        *string
 	SIPPassword        *string
 	DoNotDisturb       *bool
+	CanCallExternal    *bool
 	RingTimeoutSeconds *int
 }
 
@@ -66,13 +70,79 @@ type PhoneNumber struct {
 	AccountID ident.AccountID
 	Number    string
 	UserID    ident.UserID // empty when not routed to a user
-	CreatedAt time.Time
+	// RingGroupID routes the number to a ring group instead of a user
+	// (at most one of UserID and RingGroupID is set).
+	RingGroupID ident.RingGroupID
+	CreatedAt   time.Time
 }
 
 // PhoneNumberPatch holds the fields of an update; nil means unchanged. A
 // pointer to an empty UserID clears the routing.
 type PhoneNumberPatch struct {
-	UserID *ident.UserID
+	UserID      *ident.UserID
+	RingGroupID *ident.RingGroupID
+}
+
+// DialPlan is an account's routing settings. GetDialPlan returns
+// DefaultDialPlan for an account that never stored one.
+type DialPlan struct {
+	AccountID ident.AccountID
+	// ExtensionLength is the number of digits of the account's extensions;
+	// 0 accepts any 2–8 digits.
+	ExtensionLength int
+	// Country is the ISO 3166 alpha-2 code national numbers are dialled
+	// in (e.g. "US", "GB"); empty refuses national numbers.
+	Country string
+	// EmergencyNumbers are always routable, whatever the caller may dial
+	// otherwise, to EmergencyTrunk (a trunk name; empty: any trunk
+	// that carries the number).
+	EmergencyNumbers []string
+	EmergencyTrunk   string
+	// InternationalAllow lists the E.164 prefixes callers may reach
+	// outside Country (e.g. "+44"); empty allows none, "+" allows all.
+	InternationalAllow []string
+	// MaxOutboundCalls caps the account's concurrent calls through trunks;
+	// 0 is no cap.
+	MaxOutboundCalls int
+	UpdatedAt        time.Time
+}
+
+// DefaultDialPlan is the dial plan of an account that stored none.
+func DefaultDialPlan(acct ident.AccountID) *DialPlan {
+	return &DialPlan{AccountID: acct, Country: "US", EmergencyNumbers: []string{"911", "112"}}
+}
+
+// FollowMeStep rings its targets at once for RingSeconds. A target is
+// "devices" (the user's own browsers and desk phones), an extension, or an
+// E.164 number reached through a trunk.
+type FollowMeStep struct {
+	Targets     []string `json:"targets"`
+	RingSeconds int      `json:"ring_seconds"`
+}
+
+// FollowMe is a user's find-me/follow-me: its steps ring one after the
+// other; when all fail the call goes to FinalForward (a destination), or
+// ends with no-answer when that is empty.
+type FollowMe struct {
+	UserID       ident.UserID
+	Steps        []FollowMeStep
+	FinalForward string
+	UpdatedAt    time.Time
+}
+
+// RingGroup rings several users at once (each on all their devices) for
+// RingSeconds, then goes to Next (a destination), or ends with no-answer
+// when that is empty. It may have an extension of its own.
+type RingGroup struct {
+	ID          ident.RingGroupID
+	AccountID   ident.AccountID
+	Name        string
+	Extension   string
+	Members     []ident.UserID
+	RingSeconds int
+	Next        string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Trunk is an upstream SIP peer added at runtime (REST or CLI); it has the
@@ -108,6 +178,14 @@ type LegStats struct {
 	PacketsReceived uint64      `json:"packets_received"`
 	PacketsLost     int64       `json:"packets_lost"`
 	JitterMillis    float64     `json:"jitter_ms"`
+	// EndReason is how this leg ended (e.g. "transferred" for the
+	// transferor's leg); empty while the leg is up.
+	EndReason string `json:"end_reason,omitempty"`
+	// UserID is the user on the leg, when there is one.
+	UserID ident.UserID `json:"user_id,omitempty"`
+	// CallID is the call the leg's device knows it by, when that is not
+	// the record's (a leg joined from another call by a transfer).
+	CallID ident.CallID `json:"call_id,omitempty"`
 }
 
 // CallRecord is one row per call, created when the call starts and closed
@@ -196,6 +274,33 @@ type Trunks interface {
 	DeleteTrunk(ctx context.Context, id ident.TrunkID) error
 }
 
+// DialPlans stores accounts' dial plans.
+type DialPlans interface {
+	// GetDialPlan returns DefaultDialPlan(account) when none is stored.
+	GetDialPlan(ctx context.Context, account ident.AccountID) (*DialPlan, error)
+	PutDialPlan(ctx context.Context, p *DialPlan) error
+}
+
+// FollowMes stores users' find-me/follow-me.
+type FollowMes interface {
+	// GetFollowMe returns ErrNotFound when the user has none.
+	GetFollowMe(ctx context.Context, user ident.UserID) (*FollowMe, error)
+	PutFollowMe(ctx context.Context, f *FollowMe) error
+	DeleteFollowMe(ctx context.Context, user ident.UserID) error
+}
+
+// RingGroups stores ring groups.
+type RingGroups interface {
+	// CreateRingGroup fails with ErrConflict when the extension is taken
+	// within the account (by a user or another group).
+	CreateRingGroup(ctx context.Context, g *RingGroup) error
+	GetRingGroup(ctx context.Context, id ident.RingGroupID) (*RingGroup, error)
+	GetRingGroupByExtension(ctx context.Context, account ident.AccountID, ext string) (*RingGroup, error)
+	ListRingGroups(ctx context.Context, account ident.AccountID, opt ListOptions) ([]RingGroup, bool, error)
+	UpdateRingGroup(ctx context.Context, g *RingGroup) error
+	DeleteRingGroup(ctx context.Context, id ident.RingGroupID) error
+}
+
 // Settings stores server-wide secrets and flags as key/value strings.
 type Settings interface {
 	// GetSetting returns ErrNotFound when the key is unset.
@@ -225,6 +330,9 @@ type Store interface {
 	Users
 	PhoneNumbers
 	Trunks
+	DialPlans
+	FollowMes
+	RingGroups
 	Settings
 	CallRecords
 	Close() error
