@@ -5,12 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
-const numberCols = "id, account_id, number, user_id, created_at"
+const numberCols = "id, account_id, number, user_id, ring_group_id, created_at"
 
 // CreatePhoneNumber inserts n, filling in its ID and CreatedAt when unset.
 func (d *DB) CreatePhoneNumber(ctx context.Context, n *store.PhoneNumber) error {
@@ -20,19 +21,28 @@ func (d *DB) CreatePhoneNumber(ctx context.Context, n *store.PhoneNumber) error 
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now()
 	}
+	if n.UserID != "" && n.RingGroupID != "" {
+		return errBothRoutes
+	}
 	_, err := d.db.ExecContext(ctx,
-		"INSERT INTO phone_numbers ("+numberCols+") VALUES (?, ?, ?, ?, ?)",
-		n.ID, n.AccountID, n.Number, nullUserID(n.UserID), formatTime(n.CreatedAt))
+		"INSERT INTO phone_numbers ("+numberCols+") VALUES (?, ?, ?, ?, ?, ?)",
+		n.ID, n.AccountID, n.Number, nullUserID(n.UserID), n.RingGroupID, formatTime(n.CreatedAt))
 	if err != nil {
-		return numberWriteError(err, n.ID, n.Number, n.UserID)
+		return numberWriteError(err, n.ID, n.Number, n.UserID, n.RingGroupID)
 	}
 	return nil
 }
 
+// errBothRoutes refuses a number routed to a user and a ring group at once.
+var errBothRoutes = errors.New("a phone number rings a user or a ring group, not both")
+
 // numberWriteError maps a failed write of a phone number to ErrConflict (the
-// number or id is taken) or ErrNotFound (the user does not exist).
-func numberWriteError(err error, id ident.PhoneNumberID, number string, user ident.UserID) error {
+// number or id is taken) or ErrNotFound (the user or ring group does not
+// exist).
+func numberWriteError(err error, id ident.PhoneNumberID, number string, user ident.UserID, group ident.RingGroupID) error {
 	switch {
+	case strings.Contains(err.Error(), msgRingGroupNotFound):
+		return fmt.Errorf("ring group %q not found: %w", group, store.ErrNotFound)
 	case isForeignKey(err):
 		return fmt.Errorf("user %q not found: %w", user, store.ErrNotFound)
 	case isUnique(err) && containsCol(err, "phone_numbers.number"):
@@ -73,14 +83,35 @@ func (d *DB) ListPhoneNumbers(ctx context.Context, account ident.AccountID, opt 
 }
 
 // UpdatePhoneNumber applies p and returns the updated number. A pointer to an
-// empty UserID clears the routing.
+// empty id clears that routing; routing to a user clears the ring group and
+// the other way round.
 func (d *DB) UpdatePhoneNumber(ctx context.Context, id ident.PhoneNumberID, p store.PhoneNumberPatch) (*store.PhoneNumber, error) {
-	if p.UserID == nil {
+	var user ident.UserID
+	var group ident.RingGroupID
+	var sets []string
+	var args []any
+	if p.UserID != nil {
+		user = *p.UserID
+		sets, args = append(sets, "user_id = ?"), append(args, nullUserID(user))
+	}
+	if p.RingGroupID != nil {
+		group = *p.RingGroupID
+		sets, args = append(sets, "ring_group_id = ?"), append(args, string(group))
+	}
+	switch {
+	case user != "" && group != "":
+		return nil, errBothRoutes
+	case user != "" && p.RingGroupID == nil:
+		sets = append(sets, "ring_group_id = ''")
+	case group != "" && p.UserID == nil:
+		sets = append(sets, "user_id = NULL")
+	}
+	if len(sets) == 0 {
 		return d.GetPhoneNumber(ctx, id)
 	}
 	row := d.db.QueryRowContext(ctx,
-		"UPDATE phone_numbers SET user_id = ? WHERE id = ? RETURNING "+numberCols,
-		nullUserID(*p.UserID), id)
+		"UPDATE phone_numbers SET "+strings.Join(sets, ", ")+" WHERE id = ? RETURNING "+numberCols,
+		append(args, id)...)
 	n, err := scanNumber(row)
 	switch {
 	case err == nil:
@@ -88,7 +119,7 @@ func (d *DB) UpdatePhoneNumber(ctx context.Context, id ident.PhoneNumberID, p st
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, notFound(err, "phone number", id)
 	}
-	return nil, numberWriteError(err, id, "", *p.UserID)
+	return nil, numberWriteError(err, id, "", user, group)
 }
 
 // DeletePhoneNumber removes the phone number.
@@ -105,7 +136,7 @@ func scanNumber(r rowScanner) (*store.PhoneNumber, error) {
 	var n store.PhoneNumber
 	var user sql.NullString
 	var created string
-	if err := r.Scan(&n.ID, &n.AccountID, &n.Number, &user, &created); err != nil {
+	if err := r.Scan(&n.ID, &n.AccountID, &n.Number, &user, &n.RingGroupID, &created); err != nil {
 		return nil, err
 	}
 	n.UserID = ident.UserID(user.String)

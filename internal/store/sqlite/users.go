@@ -12,7 +12,7 @@ import (
 )
 
 const userCols = "id, account_id, name, extension, sip_username, sip_password, " +
-	"do_not_disturb, ring_timeout_seconds, token_generation, created_at, updated_at"
+	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at"
 
 // CreateUser inserts u, filling in its ID and timestamps when unset.
 func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
@@ -26,9 +26,9 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	_, err := d.db.ExecContext(ctx,
-		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, u.SIPPassword,
-		u.DoNotDisturb, u.RingTimeoutSeconds, u.TokenGeneration,
+		u.DoNotDisturb, u.CanCallExternal, u.RingTimeoutSeconds, u.TokenGeneration,
 		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
 	if err != nil {
 		return userWriteError(err, u.ID, u.Extension, u.SIPUsername)
@@ -39,6 +39,9 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 // userWriteError maps a failed insert or update of a user to ErrConflict
 // naming the taken value, or wraps it as is.
 func userWriteError(err error, id ident.UserID, ext, sipUser string) error {
+	if strings.Contains(err.Error(), msgExtByRingGroup) {
+		return fmt.Errorf("extension %q is taken by a ring group: %w", ext, store.ErrConflict)
+	}
 	if !isUnique(err) {
 		return fmt.Errorf("write user %q: %w", id, err)
 	}
@@ -129,6 +132,9 @@ func userPatchSets(p store.UserPatch) ([]string, []any) {
 	if p.DoNotDisturb != nil {
 		add("do_not_disturb", *p.DoNotDisturb)
 	}
+	if p.CanCallExternal != nil {
+		add("can_call_external", *p.CanCallExternal)
+	}
 	if p.RingTimeoutSeconds != nil {
 		add("ring_timeout_seconds", *p.RingTimeoutSeconds)
 	}
@@ -143,7 +149,8 @@ func deref(s *string) string {
 }
 
 // DeleteUser removes the user; their phone numbers are un-routed by the
-// foreign key's ON DELETE SET NULL.
+// foreign key's ON DELETE SET NULL, their follow-me goes by ON DELETE
+// CASCADE, and a trigger takes them out of ring groups.
 func (d *DB) DeleteUser(ctx context.Context, id ident.UserID) error {
 	return d.execOne(ctx, "user", id, "DELETE FROM users WHERE id = ?", id)
 }
@@ -164,7 +171,7 @@ func scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
 	var created, updated string
 	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &u.SIPPassword,
-		&u.DoNotDisturb, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated)
+		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
