@@ -1,6 +1,7 @@
 // Package api serves Switchboard's REST surface: user tokens and ICE servers
-// for softphones (protocol §6), admin resources (users, phone numbers, trunks), call
-// history and health. Every error is JSON {error, code, details?} with a
+// for softphones (protocol §6), admin resources (users, phone numbers, trunks,
+// dial plans, follow-me, ring groups), routing dry runs, call history and
+// health. Every error is JSON {error, code, details?} with a
 // stable code.
 package api
 
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/auth"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -45,6 +47,12 @@ type API struct {
 	// (stored trunks may not reuse them).
 	Trunks       TrunkRuntime
 	ConfigTrunks []string
+	// TrunkInfos, when set, lists every trunk calls may go out through
+	// (the config file's and the stored ones) for POST /v1/route_test;
+	// unset, the stored trunks alone are used.
+	TrunkInfos func(ctx context.Context) []route.TrunkInfo
+	// RouteOptions are the options calls are planned with.
+	RouteOptions route.Options
 	now          func() time.Time
 }
 
@@ -72,26 +80,33 @@ func (a *API) Handler() *http.ServeMux {
 		a.now = time.Now
 	}
 	mux := http.NewServeMux()
-	route := func(pattern string, methods map[string]handler) {
+	handle := func(pattern string, methods map[string]handler) {
 		mux.HandleFunc(pattern, a.serve(methods))
 	}
-	route("/healthz", map[string]handler{"GET": a.health})
-	route("/v1/user_sessions", map[string]handler{"POST": a.admin(a.createUserSession)})
-	route("/v1/users/{id}/revoke_sessions", map[string]handler{"POST": a.admin(a.revokeSessions)})
-	route("/v1/webrtc/ice-servers", map[string]handler{"GET": a.user(a.iceServers)})
-	route("/v1/users", map[string]handler{"GET": a.admin(a.listUsers), "POST": a.admin(a.createUser)})
-	route("/v1/users/{id}", map[string]handler{
-		"GET": a.admin(a.getUser), "POST": a.admin(a.updateUser), "DELETE": a.admin(a.deleteUser)})
-	route("/v1/phone_numbers", map[string]handler{"GET": a.admin(a.listNumbers), "POST": a.admin(a.createNumber)})
-	route("/v1/phone_numbers/{id}", map[string]handler{
-		"GET": a.admin(a.getNumber), "POST": a.admin(a.updateNumber), "DELETE": a.admin(a.deleteNumber)})
-	route("/v1/trunks", map[string]handler{"GET": a.admin(a.listTrunks), "POST": a.admin(a.createTrunk)})
-	route("/v1/trunks/{id}", map[string]handler{
+	handle("/healthz", map[string]handler{"GET": a.health})
+	handle("/v1/user_sessions", map[string]handler{"POST": a.admin(a.createUserSession)})
+	handle("/v1/users/{id}/revoke_sessions", map[string]handler{"POST": a.admin(a.revokeSessions)})
+	handle("/v1/webrtc/ice-servers", map[string]handler{"GET": a.user(a.iceServers)})
+	handle("/v1/users", map[string]handler{"GET": a.admin(a.listUsers), "POST": a.admin(a.createUser)})
+	handle("/v1/users/{id}", map[string]handler{"GET": a.admin(a.getUser), "POST": a.admin(a.updateUser),
+		"PATCH": a.admin(a.updateUser), "DELETE": a.admin(a.deleteUser)})
+	handle("/v1/users/{id}/follow_me", map[string]handler{
+		"GET": a.admin(a.getFollowMe), "PUT": a.admin(a.putFollowMe), "DELETE": a.admin(a.deleteFollowMe)})
+	handle("/v1/phone_numbers", map[string]handler{"GET": a.admin(a.listNumbers), "POST": a.admin(a.createNumber)})
+	handle("/v1/phone_numbers/{id}", map[string]handler{"GET": a.admin(a.getNumber), "POST": a.admin(a.updateNumber),
+		"PATCH": a.admin(a.updateNumber), "DELETE": a.admin(a.deleteNumber)})
+	handle("/v1/ring_groups", map[string]handler{"GET": a.admin(a.listRingGroups), "POST": a.admin(a.createRingGroup)})
+	handle("/v1/ring_groups/{id}", map[string]handler{"GET": a.admin(a.getRingGroup), "PATCH": a.admin(a.updateRingGroup),
+		"POST": a.admin(a.updateRingGroup), "DELETE": a.admin(a.deleteRingGroup)})
+	handle("/v1/dial_plan", map[string]handler{"GET": a.admin(a.getDialPlan), "PUT": a.admin(a.putDialPlan)})
+	handle("/v1/route_test", map[string]handler{"POST": a.admin(a.routeTest)})
+	handle("/v1/trunks", map[string]handler{"GET": a.admin(a.listTrunks), "POST": a.admin(a.createTrunk)})
+	handle("/v1/trunks/{id}", map[string]handler{
 		"GET": a.admin(a.getTrunk), "POST": a.admin(a.updateTrunk), "DELETE": a.admin(a.deleteTrunk)})
-	route("/v1/calls", map[string]handler{"GET": a.listCalls})
-	route("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
-	route("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
-	route("/v1/", map[string]handler{})
+	handle("/v1/calls", map[string]handler{"GET": a.listCalls})
+	handle("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
+	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
+	handle("/v1/", map[string]handler{})
 	return mux
 }
 

@@ -15,7 +15,9 @@ type numberJSON struct {
 	AccountID string  `json:"account_id"`
 	Number    string  `json:"number"`
 	User      *string `json:"user"`
-	CreatedAt string  `json:"created_at"`
+	// RingGroupID is set instead of User when the number rings a group.
+	RingGroupID *string `json:"ring_group_id"`
+	CreatedAt   string  `json:"created_at"`
 }
 
 func numberView(n *store.PhoneNumber) numberJSON {
@@ -25,7 +27,32 @@ func numberView(n *store.PhoneNumber) numberJSON {
 		u := string(n.UserID)
 		v.User = &u
 	}
+	if n.RingGroupID != "" {
+		g := string(n.RingGroupID)
+		v.RingGroupID = &g
+	}
 	return v
+}
+
+// routedGroup checks that group (when given) is a ring group of account.
+func (a *API) routedGroup(r *http.Request, account ident.AccountID, group string) error {
+	if group == "" {
+		return nil
+	}
+	g, err := a.Store.GetRingGroup(r.Context(), ident.RingGroupID(group))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && g.AccountID != account) {
+		return apiErr(http.StatusBadRequest, "unknown_ring_group", "ring group %q does not exist in the account", group)
+	}
+	return err
+}
+
+// oneRoute refuses a number routed to a user and a ring group at once.
+func oneRoute(user, group *string) error {
+	if user != nil && *user != "" && group != nil && *group != "" {
+		return apiErr(http.StatusBadRequest, "conflicting_routes",
+			"a number rings a user or a ring group: give user or ring_group_id, not both")
+	}
+	return nil
 }
 
 func numberNotFound(r *http.Request, err error) error {
@@ -49,11 +76,15 @@ func (a *API) routedUser(r *http.Request, account ident.AccountID, user string) 
 
 func (a *API) createNumber(r *http.Request) (int, any, error) {
 	var in struct {
-		Number    string  `json:"number"`
-		User      *string `json:"user"`
-		AccountID *string `json:"account_id"`
+		Number      string  `json:"number"`
+		User        *string `json:"user"`
+		RingGroupID *string `json:"ring_group_id"`
+		AccountID   *string `json:"account_id"`
 	}
 	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := oneRoute(in.User, in.RingGroupID); err != nil {
 		return 0, nil, err
 	}
 	if !ValidE164(in.Number) {
@@ -71,6 +102,12 @@ func (a *API) createNumber(r *http.Request) (int, any, error) {
 			return 0, nil, err
 		}
 		n.UserID = ident.UserID(*in.User)
+	}
+	if in.RingGroupID != nil {
+		if err := a.routedGroup(r, n.AccountID, *in.RingGroupID); err != nil {
+			return 0, nil, err
+		}
+		n.RingGroupID = ident.RingGroupID(*in.RingGroupID)
 	}
 	if err := a.Store.CreatePhoneNumber(r.Context(), &n); err != nil {
 		return 0, nil, conflictErr(err)
@@ -104,9 +141,13 @@ func (a *API) getNumber(r *http.Request) (int, any, error) {
 
 func (a *API) updateNumber(r *http.Request) (int, any, error) {
 	var in struct {
-		User *string `json:"user"`
+		User        *string `json:"user"`
+		RingGroupID *string `json:"ring_group_id"`
 	}
 	if err := decode(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := oneRoute(in.User, in.RingGroupID); err != nil {
 		return 0, nil, err
 	}
 	id := ident.PhoneNumberID(r.PathValue("id"))
@@ -121,6 +162,13 @@ func (a *API) updateNumber(r *http.Request) (int, any, error) {
 		}
 		u := ident.UserID(*in.User)
 		patch.UserID = &u
+	}
+	if in.RingGroupID != nil {
+		if err := a.routedGroup(r, n.AccountID, *in.RingGroupID); err != nil {
+			return 0, nil, err
+		}
+		g := ident.RingGroupID(*in.RingGroupID)
+		patch.RingGroupID = &g
 	}
 	n, err = a.Store.UpdatePhoneNumber(r.Context(), id, patch)
 	if err != nil {

@@ -34,6 +34,7 @@ type userJSON struct {
 	SIPUsername        string `json:"sip_username"`
 	SIPPassword        string `json:"sip_password,omitempty"` // only when the server generated it
 	DoNotDisturb       bool   `json:"do_not_disturb"`
+	CanCallExternal    bool   `json:"can_call_external"`
 	RingTimeoutSeconds int    `json:"ring_timeout_seconds"`
 	CreatedAt          string `json:"created_at"`
 	UpdatedAt          string `json:"updated_at"`
@@ -42,7 +43,7 @@ type userJSON struct {
 func userView(u *store.User) userJSON {
 	return userJSON{Object: "user", ID: string(u.ID), AccountID: string(u.AccountID), Name: u.Name,
 		Extension: u.Extension, SIPUsername: u.SIPUsername, DoNotDisturb: u.DoNotDisturb,
-		RingTimeoutSeconds: u.RingTimeoutSeconds, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt)}
+		CanCallExternal: u.CanCallExternal, RingTimeoutSeconds: u.RingTimeoutSeconds, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt)}
 }
 
 type listJSON[T any] struct {
@@ -72,6 +73,7 @@ type userInput struct {
 	SIPUsername        *string `json:"sip_username"`
 	SIPPassword        *string `json:"sip_password"`
 	DoNotDisturb       *bool   `json:"do_not_disturb"`
+	CanCallExternal    *bool   `json:"can_call_external"`
 	RingTimeoutSeconds *int    `json:"ring_timeout_seconds"`
 }
 
@@ -149,8 +151,15 @@ func (a *API) createUser(r *http.Request) (int, any, error) {
 	if in.DoNotDisturb != nil {
 		u.DoNotDisturb = *in.DoNotDisturb
 	}
+	u.CanCallExternal = true // new users may call out unless told otherwise
+	if in.CanCallExternal != nil {
+		u.CanCallExternal = *in.CanCallExternal
+	}
 	if in.RingTimeoutSeconds != nil {
 		u.RingTimeoutSeconds = *in.RingTimeoutSeconds
+	}
+	if err := CheckExtensionLength(r.Context(), a.Store, u.AccountID, u.Extension); err != nil {
+		return 0, nil, err
 	}
 	// Name the extension clash first: the default SIP username is the
 	// extension, so the store could report either.
@@ -212,9 +221,18 @@ func (a *API) updateUser(r *http.Request) (int, any, error) {
 	if in.Name != nil {
 		*in.Name = strings.TrimSpace(*in.Name)
 	}
+	if in.Extension != nil {
+		u, err := a.Store.GetUser(r.Context(), ident.UserID(r.PathValue("id")))
+		if err != nil {
+			return 0, nil, userNotFound(r, err)
+		}
+		if err := CheckExtensionLength(r.Context(), a.Store, u.AccountID, *in.Extension); err != nil {
+			return 0, nil, err
+		}
+	}
 	u, err := a.Store.UpdateUser(r.Context(), ident.UserID(r.PathValue("id")), store.UserPatch{
 		Name: in.Name, Extension: in.Extension, SIPUsername: in.SIPUsername, SIPPassword: in.SIPPassword,
-		DoNotDisturb: in.DoNotDisturb, RingTimeoutSeconds: in.RingTimeoutSeconds})
+		DoNotDisturb: in.DoNotDisturb, CanCallExternal: in.CanCallExternal, RingTimeoutSeconds: in.RingTimeoutSeconds})
 	if err != nil {
 		return 0, nil, conflictErr(userNotFound(r, err))
 	}
