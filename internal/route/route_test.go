@@ -14,10 +14,13 @@ func TestParse(t *testing.T) {
 		{"101", KindExtension}, {"10", KindExtension}, {"12345678", KindExtension},
 		{"+14155551234", KindE164}, {"+442071234567", KindE164},
 		{"*43", KindFeatureCode}, {"#1", KindFeatureCode}, {"*72*105#", KindFeatureCode},
-		{"", KindUnknown}, {"1", KindUnknown}, {"123456789", KindUnknown}, {"+0123456789", KindUnknown},
+		{"123456789", KindNational}, {"02071234567", KindNational}, {"011442071234567", KindNational},
+		{"", KindUnknown}, {"1", KindUnknown}, {"12345678901234567890", KindUnknown}, {"0011442071234567", KindNational}, {"+0123456789", KindUnknown},
 		{"+1415", KindUnknown}, {"bob", KindUnknown}, {"sip:101@host", KindUnknown},
 		{"101\r\nVia: x", KindUnknown}, {"101;tag=x", KindUnknown}, {" 101", KindUnknown},
 		{"+1415555\x001234", KindUnknown}, {"*", KindUnknown}, {"101@evil", KindUnknown},
+		{"0207123\n4567", KindUnknown}, {"02071234567;user=phone", KindUnknown}, {"１０１", KindUnknown},
+		{"٠٢٠٧١٢٣٤٥٦٧", KindUnknown}, {"+44 20 7123 4567", KindUnknown}, {"101\r", KindUnknown},
 	}
 	for _, tt := range tests {
 		d, err := Parse(tt.in)
@@ -28,6 +31,15 @@ func TestParse(t *testing.T) {
 		require.NoError(t, err, "%q", tt.in)
 		require.Equal(t, tt.kind, d.Kind, "%q", tt.in)
 		require.Equal(t, tt.in, d.Number)
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{
+		KindUnknown: "unknown", KindExtension: "extension", KindE164: "e164", KindFeatureCode: "feature_code",
+		KindNational: "national", KindEmergency: "emergency", Kind(99): "unknown",
+	} {
+		require.Equal(t, want, k.String())
 	}
 }
 
