@@ -78,7 +78,7 @@ const (
 // Plan is how a call is routed, with the reasons in Explain.
 type Plan struct {
 	Dialled     string
-	Destination Destination        // after normalisation (a national number becomes KindE164)
+	Destination Destination // after normalisation (a national number becomes KindE164)
 	Action      Action
 	Steps       []Step             // ActionRing
 	Then        string             // ActionRing: destination when every step fails ("" = no-answer)
