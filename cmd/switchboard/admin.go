@@ -79,9 +79,10 @@ func sub(args []string, stderr io.Writer, help string) (string, []string, error)
 const userHelp = `Usage: switchboard user <command> [flags]
 
 Commands:
-  create --name NAME --ext EXT [--sip-username U] [--sip-password P]
+  create --name NAME --ext EXT [--sip-username U] [--sip-password P] [--can-call-external=false]
   list
   update --id USER_ID [--name N] [--ext E] [--sip-password P] [--dnd=true|false] [--ring-timeout SECONDS]
+         [--can-call-external=true|false]
   delete --id USER_ID
 
 Every command takes --data DIR and --config FILE to find the database.
@@ -100,6 +101,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipPass := fs.String("sip-password", "", "SIP password (default: generated and printed)")
 	dnd := fs.Bool("dnd", false, "do-not-disturb")
 	ring := fs.Int("ring-timeout", 0, "ring timeout in seconds (5–600)")
+	external := fs.Bool("can-call-external", true, "may call numbers outside the account through trunks (emergency numbers always)")
 	srv, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -108,7 +110,8 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	set := a.set()
 	switch a.verb {
 	case "create":
-		u := store.User{AccountID: srv.Account, Name: *name, Extension: *ext, SIPUsername: *sipUser, SIPPassword: *sipPass}
+		u := store.User{AccountID: srv.Account, Name: *name, Extension: *ext, SIPUsername: *sipUser, SIPPassword: *sipPass,
+			CanCallExternal: *external}
 		if u.SIPUsername == "" {
 			u.SIPUsername = u.Extension
 		}
@@ -116,6 +119,9 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			u.SIPPassword = ident.Short() + ident.Short()
 		}
 		if err := api.CheckUser(u); err != nil {
+			return err
+		}
+		if err := api.CheckExtensionLength(ctx, srv.Store, u.AccountID, u.Extension); err != nil {
 			return err
 		}
 		if err := srv.Store.CreateUser(ctx, &u); err != nil {
@@ -128,7 +134,8 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		for _, u := range users {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\tsip:%s\tdnd=%v\n", u.ID, u.Extension, u.Name, u.SIPUsername, u.DoNotDisturb)
+			fmt.Fprintf(stdout, "%s\t%s\t%s\tsip:%s\tdnd=%v\texternal=%v\n", u.ID, u.Extension, u.Name, u.SIPUsername,
+				u.DoNotDisturb, u.CanCallExternal)
 		}
 		return nil
 	case "update":
@@ -137,6 +144,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			p.Name = name
 		}
 		if set["ext"] {
+			old, err := srv.Store.GetUser(ctx, ident.UserID(*id))
+			if err != nil {
+				return err
+			}
+			if err := api.CheckExtensionLength(ctx, srv.Store, old.AccountID, *ext); err != nil {
+				return err
+			}
 			p.Extension = ext
 		}
 		if set["sip-username"] {
@@ -150,6 +164,9 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if set["ring-timeout"] {
 			p.RingTimeoutSeconds = ring
+		}
+		if set["can-call-external"] {
+			p.CanCallExternal = external
 		}
 		u, err := srv.Store.UpdateUser(ctx, ident.UserID(*id), p)
 		if err != nil {
@@ -166,9 +183,10 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 const numberHelp = `Usage: switchboard number <command> [flags]
 
 Commands:
-  create --number +E164 [--user USER_ID]
+  create --number +E164 [--user USER_ID | --ring-group RG_ID]
   list
-  route  --id PN_ID --user USER_ID   (empty --user un-routes)
+  route  --id PN_ID --user USER_ID        (empty --user un-routes)
+  route  --id PN_ID --ring-group RG_ID    (rings a ring group instead of a user)
   delete --id PN_ID
 `
 
@@ -181,17 +199,22 @@ func numberCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	id := fs.String("id", "", "phone number id (pn_…)")
 	number := fs.String("number", "", "E.164 number, e.g. +14155550100")
 	user := fs.String("user", "", "user id the number rings")
+	group := fs.String("ring-group", "", "ring group id the number rings (instead of a user)")
 	srv, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if *user != "" && *group != "" {
+		return fmt.Errorf("a number rings a user or a ring group: give --user or --ring-group, not both")
+	}
 	switch a.verb {
 	case "create":
 		if !api.ValidE164(*number) {
 			return fmt.Errorf("number %q is not E.164 (+ and 7 to 15 digits)", *number)
 		}
-		n := store.PhoneNumber{AccountID: srv.Account, Number: *number, UserID: ident.UserID(*user)}
+		n := store.PhoneNumber{AccountID: srv.Account, Number: *number, UserID: ident.UserID(*user),
+			RingGroupID: ident.RingGroupID(*group)}
 		if err := srv.Store.CreatePhoneNumber(ctx, &n); err != nil {
 			return err
 		}
@@ -202,12 +225,26 @@ func numberCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		for _, n := range nums {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\n", n.ID, n.Number, n.UserID)
+			to := string(n.UserID)
+			if n.RingGroupID != "" {
+				to = string(n.RingGroupID)
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", n.ID, n.Number, to)
 		}
 		return nil
 	case "route":
-		u := ident.UserID(*user)
-		n, err := srv.Store.UpdatePhoneNumber(ctx, ident.PhoneNumberID(*id), store.PhoneNumberPatch{UserID: &u})
+		var p store.PhoneNumberPatch
+		if a.set()["ring-group"] {
+			g := ident.RingGroupID(*group)
+			if err := checkNumberGroup(ctx, srv.Store, ident.PhoneNumberID(*id), g); err != nil {
+				return err
+			}
+			p.RingGroupID = &g
+		} else {
+			u := ident.UserID(*user)
+			p.UserID = &u
+		}
+		n, err := srv.Store.UpdatePhoneNumber(ctx, ident.PhoneNumberID(*id), p)
 		if err != nil {
 			return err
 		}

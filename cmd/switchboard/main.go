@@ -24,11 +24,15 @@ var version = "dev"
 const usage = `switchboard — a self-hosted calling server
 
 Usage:
-  switchboard serve   [flags]   run the server
-  switchboard user    <create|list|update|delete> [flags]
-  switchboard number  <create|list|route|delete> [flags]
-  switchboard trunk   <create|list|delete> [flags]
-  switchboard token   --user ID [--ttl 24h]   mint a user token
+  switchboard serve     [flags]                              run the server
+  switchboard user      <create|list|update|delete> [flags]
+  switchboard number    <create|list|route|delete> [flags]
+  switchboard trunk     <create|list|delete> [flags]
+  switchboard dialplan  <show|set> [flags]                   national numbers, emergency, allow-list, cap
+  switchboard followme  <show|set|clear> --user U [flags]    find-me/follow-me steps
+  switchboard ringgroup <create|list|update|delete> [flags]
+  switchboard route     test FROM DESTINATION                how a call would be routed, and why
+  switchboard token     --user ID [--ttl 24h]                mint a user token
   switchboard version
 
 Run "switchboard <command> --help" for a command's flags.
@@ -45,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
+		"dialplan": dialPlanCmd, "followme": followMeCmd, "ringgroup": ringGroupCmd, "route": routeCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil

@@ -218,3 +218,115 @@ func TestTrunkCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(raw), "-register-expires")
 }
+
+func TestRoutingCommands(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "switchboard.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("trunks:\n  - name: carrier-a\n    host: 192.0.2.10\n    prefixes: [\"+44\"]\n"), 0o600))
+	run := func(args ...string) (string, error) {
+		out, err := exec.Command(bin, append(args, "--data", data)...).CombinedOutput()
+		return string(out), err
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
+		require.NoError(t, err, out)
+		return out
+	}
+	userID := regexp.MustCompile(`user_[a-z0-9]+`)
+	alice := userID.FindString(mustRun("user", "create", "--name", "Alice", "--ext", "101"))
+	bob := userID.FindString(mustRun("user", "create", "--name", "Bob", "--ext", "102"))
+	require.NotEmpty(t, alice)
+	require.Contains(t, mustRun("user", "list"), "\texternal=true")
+
+	// Dial plan: set, then show reads the same back.
+	out := mustRun("dialplan", "set", "--country", "gb", "--emergency", "999,112", "--emergency-trunk", "CARRIER-A",
+		"--international-allow", "+33,+44", "--max-outbound", "2", "--config", cfg)
+	require.Contains(t, out, "carrier-a")
+	shown := mustRun("dialplan", "show")
+	require.Equal(t, out, shown)
+	for _, want := range []string{"country              GB", "emergency numbers    999,112", "international allow  +33,+44",
+		"max outbound calls   2", "extension length     any 2 to 8 digits"} {
+		require.Contains(t, shown, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dialplan", "set", "--country", "XX"}, `country "XX"`},
+		{[]string{"dialplan", "set", "--extension-length", "9"}, "extension_length"},
+		{[]string{"dialplan", "set", "--extension-length", "4"}, "extensions of other lengths (101, 102)"},
+		{[]string{"dialplan", "set", "--emergency", "9"}, `emergency number "9"`},
+		{[]string{"dialplan", "set", "--emergency-trunk", "carrier-a"}, `emergency_trunk "carrier-a": no trunk`},
+		{[]string{"dialplan", "set", "--international-allow", "33"}, `international prefix "33"`},
+		{[]string{"dialplan", "set", "--max-outbound", "-1"}, "max_outbound_calls"},
+		{[]string{"dialplan", "show", "--account", "acct_missing"}, "acct_missing"},
+		{[]string{"followme", "set", "--user", "101"}, "--step"},
+		{[]string{"followme", "set", "--user", "101", "--step", "devices:2"}, "ring_seconds must be 5 to 300"},
+		{[]string{"followme", "set", "--user", "101", "--step", "devices:x"}, `ring seconds "x"`},
+		{[]string{"followme", "set", "--user", "109", "--step", "devices"}, `extension "109"`},
+		{[]string{"ringgroup", "create", "--name", "X", "--ext", "101", "--members", "101"}, "taken by a user"},
+		{[]string{"ringgroup", "create", "--name", "X", "--members", "105"}, `extension "105"`},
+		{[]string{"ringgroup", "create", "--name", "X", "--members", "101", "--ring-seconds", "1"}, "ring_seconds"},
+		{[]string{"route", "test", "101"}, "FROM and DESTINATION"},
+		{[]string{"route", "test", "105", "101"}, "no such user"},
+	} {
+		out, err := run(tc.args...)
+		require.Error(t, err, "%v: %s", tc.args, out)
+		require.Contains(t, out, tc.want, "%v", tc.args)
+	}
+	require.Contains(t, mustRun("dialplan", "show"), "emergency trunk      carrier-a", "failed sets change nothing")
+
+	// Follow-me and a ring group that it forwards to.
+	out = mustRun("ringgroup", "create", "--name", "Sales", "--ext", "200", "--members", "101,"+bob)
+	group := regexp.MustCompile(`rg_[a-z0-9]+`).FindString(out)
+	require.NotEmpty(t, group)
+	require.Contains(t, mustRun("ringgroup", "list"), group+"\t200\tSales\tmembers="+alice+","+bob+"\tring=30s")
+	mustRun("ringgroup", "update", "--id", group, "--ring-seconds", "45")
+	out = mustRun("followme", "set", "--user", "102", "--step", "devices:15", "--step", "devices,101:25", "--final-forward", "200")
+	require.Contains(t, out, "step 2: ring devices, 101 for 25 s")
+	require.Contains(t, mustRun("followme", "show", "--user", bob), "then: forward to 200")
+
+	out = mustRun("route", "test", "101", "102")
+	require.Contains(t, out, "extension 102 → user Bob")
+	require.Contains(t, out, "ring group Sales")
+	require.Contains(t, out, "for 45s")
+
+	// Trunks come from the config file and the store.
+	out = mustRun("route", "test", "--config", cfg, alice, "02071234567")
+	require.Contains(t, out, "+442071234567")
+	require.Contains(t, out, "carrier-a")
+	out = mustRun("route", "test", "101", "*43")
+	require.Contains(t, out, "echo test")
+	out = mustRun("route", "test", "trunk", "101")
+	require.Contains(t, out, "refused")
+
+	out = mustRun("user", "update", "--id", alice, "--can-call-external=false")
+	require.Contains(t, out, `"CanCallExternal": false`)
+	out = mustRun("route", "test", "--config", cfg, "101", "+442071234567")
+	require.Contains(t, out, "may not call numbers outside the account")
+
+	// Numbers ring a user or a group.
+	out = mustRun("number", "create", "--number", "+442071234500", "--user", alice)
+	num := regexp.MustCompile(`pn_[a-z0-9]+`).FindString(out)
+	out, err := run("number", "route", "--id", num, "--user", alice, "--ring-group", group)
+	require.Error(t, err, out)
+	require.Contains(t, out, "not both")
+	mustRun("number", "route", "--id", num, "--ring-group", group)
+	require.Contains(t, mustRun("number", "list"), "+442071234500\t"+group)
+	out = mustRun("route", "test", "trunk", "+442071234500")
+	require.Contains(t, out, "ring group Sales")
+
+	mustRun("followme", "clear", "--user", "102")
+	mustRun("followme", "clear", "--user", "102")
+	require.Contains(t, mustRun("followme", "show", "--user", "102"), "no follow-me")
+	mustRun("ringgroup", "delete", "--id", group)
+	require.Contains(t, mustRun("number", "list"), "+442071234500\t\n")
+
+	raw, err := exec.Command(bin, "--help").CombinedOutput()
+	require.NoError(t, err)
+	for _, cmd := range []string{"dialplan", "followme", "ringgroup", "route"} {
+		require.Contains(t, string(raw), "switchboard "+cmd)
+	}
+}

@@ -97,8 +97,10 @@ func (in *dialPlanInput) apply(p *store.DialPlan) {
 
 // CheckDialPlan validates p and puts it in canonical form: the country
 // upper-cased, lists without repeats, the emergency trunk spelled as in
-// trunkNames (every trunk there is, stored and from the config file).
-// Errors are *Error with a stable code.
+// trunkNames (every trunk there is, stored and from the config file). Nil
+// trunkNames skips the emergency trunk: check it when it changes only, so
+// a plan whose trunk went away can still be edited (emergency calls then
+// try every trunk). Errors are *Error with a stable code.
 func CheckDialPlan(p *store.DialPlan, trunkNames []string) error {
 	if p.ExtensionLength != 0 && (p.ExtensionLength < 2 || p.ExtensionLength > 8) {
 		return badField("extension_length", "invalid_extension_length",
@@ -120,7 +122,7 @@ func CheckDialPlan(p *store.DialPlan, trunkNames []string) error {
 				"emergency number %q: want 2 to 6 digits (e.g. 911, 112, 999)", n)
 		}
 	}
-	if p.EmergencyTrunk != "" {
+	if p.EmergencyTrunk != "" && trunkNames != nil {
 		i := slices.IndexFunc(trunkNames, func(n string) bool { return strings.EqualFold(n, p.EmergencyTrunk) })
 		if i < 0 {
 			return badField("emergency_trunk", "unknown_trunk", "emergency_trunk %q: no trunk has that name", p.EmergencyTrunk)
@@ -176,9 +178,9 @@ func CheckExtensionLength(ctx context.Context, st interface {
 	return nil
 }
 
-// checkExtensionsFit refuses an extension_length that the account's
+// CheckExtensionsFit refuses an extension_length that the account's
 // existing users or ring groups do not have.
-func checkExtensionsFit(ctx context.Context, st store.Store, account ident.AccountID, length int) error {
+func CheckExtensionsFit(ctx context.Context, st store.Store, account ident.AccountID, length int) error {
 	if length == 0 {
 		return nil
 	}
@@ -246,7 +248,7 @@ func pages[T any](ctx context.Context, list func(store.ListOptions) ([]T, bool, 
 
 // TrunkNames lists the stored trunks' names after the config file's.
 func TrunkNames(ctx context.Context, st store.Trunks, config []string) ([]string, error) {
-	names := append([]string(nil), config...)
+	names := append([]string{}, config...)
 	for t, err := range pages(ctx, func(opt store.ListOptions) ([]store.Trunk, bool, error) {
 		return st.ListTrunks(ctx, opt)
 	}, func(t store.Trunk) string { return string(t.ID) }) {
@@ -303,15 +305,17 @@ func (a *API) putDialPlan(r *http.Request) (int, any, error) {
 	}
 	oldLength := p.ExtensionLength
 	in.apply(p)
-	names, err := TrunkNames(r.Context(), a.Store, a.ConfigTrunks)
-	if err != nil {
-		return 0, nil, err
+	var names []string
+	if in.EmergencyTrunk != nil {
+		if names, err = TrunkNames(r.Context(), a.Store, a.ConfigTrunks); err != nil {
+			return 0, nil, err
+		}
 	}
 	if err := CheckDialPlan(p, names); err != nil {
 		return 0, nil, err
 	}
 	if p.ExtensionLength != oldLength {
-		if err := checkExtensionsFit(r.Context(), a.Store, acct, p.ExtensionLength); err != nil {
+		if err := CheckExtensionsFit(r.Context(), a.Store, acct, p.ExtensionLength); err != nil {
 			return 0, nil, err
 		}
 	}

@@ -34,6 +34,13 @@ func TestDialPlanREST(t *testing.T) {
 	require.EqualValues(t, 3, p["extension_length"])
 	require.EqualValues(t, 0, p["max_outbound_calls"])
 	require.Equal(t, "from-config", p["emergency_trunk"])
+	// A plan whose trunk went away can still be edited.
+	c := store.Trunk{Name: "gone", Host: "192.0.2.2"}
+	require.NoError(t, ta.Store.CreateTrunk(ctx, &c))
+	ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"emergency_trunk": "gone"})
+	require.NoError(t, ta.Store.DeleteTrunk(ctx, c.ID))
+	p = ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"max_outbound_calls": 1})
+	require.Equal(t, "gone", p["emergency_trunk"])
 	p = ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"country": "", "international_allow": []string{"+"}})
 	require.Equal(t, "", p["country"])
 	require.Equal(t, []any{"+"}, p["international_allow"])
