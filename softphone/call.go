@@ -111,6 +111,35 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return p.place(ctx, destination, o, func(reqID, sdp string) protocol.Message {
+		return protocol.CallCreate{ReqID: reqID, Destination: destination, SDP: sdp, CallerID: o.callerID}
+	})
+}
+
+// AttendedTransfer is step one of an attended transfer (protocol §4): the
+// server holds c and places a consult call to destination, returned once
+// the server accepted it (call.trying). Complete with CompleteTransfer;
+// hanging up the consult call cancels and resumes c.
+func (c *Call) AttendedTransfer(ctx context.Context, destination string, opts ...CallOption) (*Call, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return c.p.place(ctx, destination, o, func(reqID, sdp string) protocol.Message {
+		return protocol.CallTransferAttended{ReqID: reqID, CallID: c.ID, Step: protocol.StepConsult,
+			Destination: destination, SDP: sdp}
+	})
+}
+
+// CompleteTransfer is step two of an attended transfer, on the original
+// call: its other party is connected to the consult party.
+func (c *Call) CompleteTransfer() error {
+	return c.p.Send(protocol.CallTransferAttended{CallID: c.ID, Step: protocol.StepComplete})
+}
+
+// place makes an outbound call's offer, sends the request mk builds and
+// waits for call.trying.
+func (p *Phone) place(ctx context.Context, destination string, o callOptions, mk func(reqID, sdp string) protocol.Message) (*Call, error) {
 	if !p.Connected() {
 		return nil, p.lostErr()
 	}
@@ -136,7 +165,7 @@ func (p *Phone) Call(ctx context.Context, destination string, opts ...CallOption
 		c.stopWait()
 		return nil, err
 	}
-	l, err := p.send(protocol.CallCreate{ReqID: id, Destination: destination, SDP: sdp, CallerID: o.callerID})
+	l, err := p.send(mk(id, sdp))
 	if err != nil {
 		p.unregister(id)
 		c.stopWait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
@@ -14,12 +15,15 @@ import (
 )
 
 // event is what others post to a call. Exactly one of its parts is set.
+// Every part but fn and shutdown follows a call that was joined into
+// another by a transfer (see Call.post).
 type event struct {
 	dev      Device
 	msg      protocol.Message
 	gone     bool            // dev's session is over
 	shutdown bool            // the server is stopping
 	fn       func()          // a result of the call's own async work, applied in the actor
+	on       func(c *Call)   // a party's report (Remote), applied in whichever actor owns its leg
 	restore  chan<- struct{} // dev reconnected: send call.restored, then close
 }
 
@@ -49,7 +53,15 @@ type leg struct {
 	endedFor protocol.EndReason
 	holding  bool // this party put the call on hold
 	muted    bool // the server forwards silence in place of this party's audio
+	trunk    bool // an outbound leg through a trunk (counted against the account's cap)
 
+	user    ident.UserID // the user on the leg, when there is one
+	num     string       // how the leg's party is shown to others (extension or number)
+	name    string
+	callID  ident.CallID // the call id the party knows, when not the actor's own
+	joinSeq int          // order in which the leg was connected, for the record
+
+	stats     MediaStats               // taken when the leg closes
 	applied   string                   // the remote answer applied to media (SIP callees)
 	remoteSet bool                     // the device's description is applied
 	cands     []*protocol.ICECandidate // trickled before that, applied after
@@ -88,7 +100,8 @@ type Call struct {
 	events  chan event
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
-	members sync.Map // Party.Key → struct{}: parties allowed to act on the call
+	members sync.Map             // Party.Key → struct{}: parties allowed to act on the call
+	moved   atomic.Pointer[Call] // the call this one's surviving leg was joined into
 
 	// owned by the actor goroutine
 	state      State
@@ -111,6 +124,27 @@ type Call struct {
 	ringSent   bool               // the caller heard call.ringing
 	earlyLeg   *leg               // the callee whose early media c.bridge carries
 	failure    protocol.EndReason // why the last unreachable callee failed, when it knew
+
+	dest     string       // what is being rung now (the destination, or a transfer's)
+	steps    []route.Step // routing steps still to ring, then c.then
+	then     string
+	thenFrom route.From // who places the forward to then
+	planFrom route.From // who the last plan was made for
+	forwards int        // forwards followed so far (a bound against loops)
+	toUser   ident.UserID
+	joined   []*leg       // every leg that was connected, in order, for the record
+	player   Stopper      // ringback to the transferred party
+	echo     Stopper      // the echo test
+	xfer     *blindXfer   // a blind transfer ringing its target
+	consult  *consultLink // an attended transfer's consult call (on the original)
+	original *Call        // the original call this one consults for
+
+	stepGen     int  // bumps at each routing step, to ignore stale step timers
+	timedOut    bool // a step rang out
+	anyRejected bool // a callee declined
+	anyFailed   bool // a target could not be reached at all
+	emergency   bool // an emergency call: the trunk cap does not apply
+	trunkPref   string
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far
@@ -121,7 +155,7 @@ func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: msg}
-	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: devicePart{dev: dev, call: c.id}}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: devicePart{dev: dev, call: c.id}, user: dev.User()}
 	c.account, c.fromUser = dev.Account(), dev.User()
 	c.members.Store(c.caller.party.Key(), struct{}{})
 	return c
@@ -133,7 +167,7 @@ func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: &protocol.CallCreate{Destination: pl.Destination, SDP: pl.SDP},
 		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
-	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p, user: pl.User}
 	c.members.Store(p.Key(), struct{}{})
 	return c
 }
@@ -143,8 +177,13 @@ func (c *Call) hasMember(key string) bool {
 	return ok
 }
 
-// post hands ev to the actor; once the call has ended it is dropped.
+// post hands ev to the actor; once the call has ended it is dropped. A
+// call whose leg was joined into another forwards what its parties post.
 func (c *Call) post(ev event) {
+	if to := c.moved.Load(); to != nil && ev.fn == nil && !ev.shutdown {
+		to.post(ev)
+		return
+	}
 	select {
 	case c.events <- ev:
 	case <-c.ctx.Done():
@@ -176,6 +215,18 @@ func (c *Call) run() {
 		ev := <-c.events
 		c.handle(ev)
 	}
+	if to := c.moved.Load(); to != nil { // joined into another call: pass on what is queued
+		for {
+			select {
+			case ev := <-c.events:
+				if ev.fn == nil && !ev.shutdown {
+					to.post(ev)
+				}
+			default:
+				return
+			}
+		}
+	}
 }
 
 func (c *Call) setState(s State) {
@@ -194,6 +245,7 @@ func (c *Call) start() {
 	} else if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
 		c.rec.From, c.rec.FromName = u.Extension, u.Name
 	}
+	c.caller.num, c.caller.name = c.rec.From, c.rec.FromName
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
@@ -237,132 +289,6 @@ func (c *Call) failWith(l *leg, code protocol.ErrorCode, msg string) {
 	c.end(protocol.EndFailed)
 }
 
-// route resolves the destination to a user and rings their devices, or
-// to a trunk.
-func (c *Call) route() {
-	if c.state == StateEnded {
-		return
-	}
-	user, trunkNumber, reason := c.resolve()
-	if trunkNumber != "" {
-		c.routeTrunk(trunkNumber)
-		return
-	}
-	if user == nil {
-		c.end(reason)
-		return
-	}
-	c.rec.ToUserID = user.ID
-	if user.DoNotDisturb {
-		c.end(protocol.EndBusy)
-		return
-	}
-	for _, dev := range c.m.devices.UserDevices(user.ID) {
-		p := devicePart{dev: dev, call: c.id}
-		if p.Key() == c.caller.party.Key() {
-			continue
-		}
-		c.ring(p)
-	}
-	if c.m.phones != nil {
-		for _, p := range c.m.phones.CalleeParties(user.ID, remote{c}) {
-			c.ring(p)
-		}
-	}
-	if len(c.callees) == 0 {
-		c.end(protocol.EndNoAnswer)
-		return
-	}
-	ring := c.m.opt.RingTimeout
-	if user.RingTimeoutSeconds > 0 {
-		ring = time.Duration(user.RingTimeoutSeconds) * time.Second
-	}
-	c.ringTimer = c.after(ring, func() {
-		if c.state == StateTrying || c.state == StateRinging {
-			c.end(protocol.EndNoAnswer)
-		}
-	})
-}
-
-// resolve finds the user the destination reaches, or the E.164 number to
-// call through a trunk (one the account does not own; never for a call
-// that came in from a trunk).
-func (c *Call) resolve() (user *store.User, trunkNumber string, reason protocol.EndReason) {
-	dest, err := route.Parse(c.create.Destination)
-	if err != nil {
-		return nil, "", protocol.EndFailed
-	}
-	acct := c.account
-	switch dest.Kind {
-	case route.KindExtension:
-		if c.inbound {
-			return nil, "", protocol.EndFailed
-		}
-		u, err := c.m.dir.GetUserByExtension(c.ctx, acct, dest.Number)
-		if err != nil {
-			return nil, "", protocol.EndFailed
-		}
-		return u, "", ""
-	case route.KindE164:
-		n, err := c.m.dir.GetPhoneNumberByNumber(c.ctx, dest.Number)
-		switch {
-		case err == nil && n.AccountID == acct:
-		case (err == nil || errors.Is(err, store.ErrNotFound)) && !c.inbound && c.m.trunks != nil:
-			return nil, dest.Number, ""
-		default:
-			return nil, "", protocol.EndFailed
-		}
-		if n.UserID == "" {
-			return nil, "", protocol.EndFailed
-		}
-		u, err := c.m.dir.GetUser(c.ctx, n.UserID)
-		if err != nil {
-			return nil, "", protocol.EndFailed
-		}
-		return u, "", ""
-	}
-	return nil, "", protocol.EndFailed
-}
-
-// routeTrunk calls number through the trunks that carry it.
-func (c *Call) routeTrunk(number string) {
-	p := c.m.trunks.TrunkParty(c.account, number, c.create.CallerID, remote{c})
-	if p == nil {
-		c.end(protocol.EndFailed)
-		return
-	}
-	c.rec.Direction = "outbound"
-	c.ring(p)
-	if len(c.callees) == 0 {
-		c.end(protocol.EndFailed)
-		return
-	}
-	c.ringTimer = c.after(outboundRingLimit, func() {
-		if c.state == StateTrying || c.state == StateRinging {
-			c.end(protocol.EndNoAnswer)
-		}
-	})
-}
-
-// ring prepares a leg toward p; it is alerted when the offer is ready.
-func (c *Call) ring(p Party) {
-	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p}
-	media, err := p.NewMedia(c.m.media, l.id)
-	if err != nil {
-		c.m.log.Warn("callee media", "call", c.id, "err", err)
-		return
-	}
-	l.media = media
-	c.callees = append(c.callees, l)
-	c.members.Store(p.Key(), struct{}{})
-	c.async(func() func() {
-		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
-		defer cancel()
-		offer, err := l.media.CreateOffer(ctx)
-		return func() { c.alert(l, offer, err) }
-	})
-}
-
 func (c *Call) alert(l *leg, offer string, err error) {
 	if l.ended || (c.state != StateTrying && c.state != StateRinging) {
 		return
@@ -373,7 +299,7 @@ func (c *Call) alert(l *leg, offer string, err error) {
 		return
 	}
 	l.alerted = true
-	l.party.Incoming(Info{From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination}, offer)
+	l.party.Incoming(c.info(), offer)
 	if c.state == StateTrying {
 		c.setState(StateRinging)
 	}
@@ -435,25 +361,22 @@ func (c *Call) applyAnswer(l *leg, sdp string) error {
 }
 
 // dropCallee ends one ringing leg (telling the device why, when reason is
-// set); when no callee is left the call ends.
+// set); when no callee is left the routing moves on.
 func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
 	c.closeLeg(l, reason)
-	for _, o := range c.callees {
-		if !o.ended {
-			return
-		}
+	if reason == protocol.EndRejected {
+		c.anyRejected = true
 	}
-	if c.winner == nil {
-		switch {
-		case reason == "" && c.failure != "":
-			c.end(c.failure)
-		case reason == protocol.EndRejected && c.anyBusy:
-			c.end(protocol.EndBusy)
-		case reason == protocol.EndRejected:
-			c.end(protocol.EndRejected)
-		default:
-			c.end(protocol.EndNoAnswer)
-		}
+	if c.winner != nil || c.anyRinging() || c.state == StateEnded {
+		return
+	}
+	c.nextStep()
+}
+
+// saveRecord writes the call record as it stands.
+func (c *Call) saveRecord() {
+	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
+		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
 }
 
@@ -466,10 +389,14 @@ func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
 		c.bridge.Stop()
 		c.bridge, c.earlyLeg = nil, nil
 	}
-	if reason != "" && (l.role == roleCaller || l.alerted) {
+	if reason != "" && (l == c.caller || l.role == roleCaller || l.alerted) {
 		l.party.Ended(reason, c.duration())
 	}
+	if l.trunk {
+		c.m.outboundDone(c.account)
+	}
 	if l.media != nil {
+		l.stats = l.media.Stats()
 		_ = l.media.Close()
 	}
 }
@@ -495,34 +422,40 @@ func (c *Call) end(reason protocol.EndReason) {
 	if c.bridge != nil {
 		c.bridge.Stop()
 	}
-	c.rec.Legs = c.legStats()
+	c.stopPlaying()
+	c.unlink()
 	c.closeLeg(c.caller, reason)
 	for _, l := range c.callees {
 		c.closeLeg(l, reason)
 	}
+	c.rec.Legs = c.legStats()
 	now := time.Now().UTC()
 	c.rec.EndedAt, c.rec.EndReason = &now, string(reason)
 	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
-	c.m.remove(c.id)
+	c.m.remove(c)
 	c.done = true
 }
 
 func (c *Call) legStats() []store.LegStats {
-	legs := []*leg{c.caller}
-	if c.winner != nil {
-		legs = append(legs, c.winner)
+	legs := c.joined
+	if len(legs) == 0 { // never connected: the caller (and nobody else)
+		legs = []*leg{c.caller}
 	}
 	var out []store.LegStats
 	for _, l := range legs {
 		if l.media == nil {
 			continue
 		}
-		s := l.media.Stats()
+		s := l.stats
+		if !l.ended {
+			s = l.media.Stats()
+		}
 		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: l.party.Kind(),
 			Device: l.party.Key(), Codec: s.Codec, PacketsSent: s.PacketsSent,
-			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis})
+			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis,
+			EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID})
 	}
 	return out
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
-	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
 // Device is a connected device session (a browser tab, a softphone).
@@ -64,10 +64,14 @@ type Feed int
 
 // Feeds.
 const (
-	FeedForward Feed = iota // the other party's audio
-	FeedSilence             // silence: the other party is muted, or this party holds
-	FeedMusic               // music on hold: the other party holds
+	FeedForward  Feed = iota // the other party's audio
+	FeedSilence              // silence: the other party is muted, or this party holds
+	FeedMusic                // music on hold: the other party holds
+	FeedRingback             // ringback: a transfer target rings (Media.Play only)
 )
+
+// Stopper is something playing that can be stopped (idempotent).
+type Stopper interface{ Stop() }
 
 // Bridge joins two legs' media until stopped.
 type Bridge interface {
@@ -86,6 +90,10 @@ type Media interface {
 	// NewRTP makes a plain RTP endpoint for a SIP party.
 	NewRTP(id ident.LegID) (LegMedia, error)
 	Bridge(a, b MediaLeg) (Bridge, error)
+	// Play plays f (FeedRingback or FeedMusic) to one leg, no bridge needed.
+	Play(l MediaLeg, f Feed) (Stopper, error)
+	// Echo sends l's audio and DTMF back to it (the echo test).
+	Echo(l MediaLeg) (Stopper, error)
 }
 
 // Phones finds a user's registered SIP contacts and makes callee parties
@@ -94,13 +102,27 @@ type Phones interface {
 	CalleeParties(user ident.UserID, r Remote) []Party
 }
 
-// Trunks reaches E.164 numbers outside the account through SIP trunks.
+// TrunkRequest is a call out through the trunks.
+type TrunkRequest struct {
+	Account ident.AccountID
+	// Number is E.164, or an emergency number as dialled.
+	Number string
+	// CallerID is what the caller asked to present (already checked as
+	// the account's own), or empty.
+	CallerID string
+	// Emergency calls go to Trunk first when it is set.
+	Emergency bool
+	Trunk     string
+}
+
+// Trunks reaches numbers outside the account through SIP trunks.
 type Trunks interface {
-	// TrunkParty returns one party that calls number through the trunks
-	// that carry it, failing over between them by itself, or nil when no
-	// trunk carries the number. callerID is what the caller asked to
-	// present (already checked as the account's own), or empty.
-	TrunkParty(account ident.AccountID, number, callerID string, r Remote) Party
+	// TrunkParty returns one party that calls the number through the
+	// trunks that carry it, failing over between them by itself, or nil
+	// when no trunk carries it.
+	TrunkParty(req TrunkRequest, r Remote) Party
+	// Infos lists the trunks for routing decisions.
+	Infos() []route.TrunkInfo
 }
 
 // SelfAlerting is a party that reports its own alerting through
@@ -135,13 +157,18 @@ type Remote interface {
 	// Digit: the party sent a DTMF digit out of band (SIP INFO); the other
 	// party of a connected call gets it as an RFC 4733 event.
 	Digit(key string, digit rune, duration time.Duration)
+	// Transfer: the party asked to transfer the other party (a REFER).
+	// With replaces empty it is blind, to destination; otherwise replaces
+	// is the key of the party's leg in another call (the dialog a
+	// Replaces names), whose other party is joined to this call's. done
+	// gets nil once the transfer is under way, or why it was refused; the
+	// party's leg then ends with "transferred".
+	Transfer(key, destination, replaces string, done func(error))
 }
 
-// Directory is what calls read about users and numbers.
+// Directory is what calls read about users, numbers and routing.
 type Directory interface {
-	GetUser(ctx context.Context, id ident.UserID) (*store.User, error)
-	GetUserByExtension(ctx context.Context, account ident.AccountID, ext string) (*store.User, error)
-	GetPhoneNumberByNumber(ctx context.Context, number string) (*store.PhoneNumber, error)
+	route.Dir
 }
 
 // State is a call's state.
@@ -154,6 +181,10 @@ type Directory interface {
 // answering: a device answered and its SDP answer is awaited; active: media
 // bridged; held: bridged with at least one party holding (music to the
 // other); ended: terminal, the actor stops.
+//
+// Two more edges: trying → active for the echo test (nothing rings), and
+// active/held → ringing when a blind transfer rings its target while the
+// transferred party waits with ringback.
 type State int
 
 // Call states.
@@ -178,11 +209,11 @@ func (s State) String() string {
 
 // transitions lists the legal edges of the state machine.
 var transitions = map[State][]State{
-	StateTrying:    {StateRinging, StateEnded},
+	StateTrying:    {StateRinging, StateActive, StateEnded}, // active: the echo test answers at once
 	StateRinging:   {StateAnswering, StateEnded},
 	StateAnswering: {StateActive, StateEnded},
-	StateActive:    {StateHeld, StateEnded},
-	StateHeld:      {StateActive, StateEnded},
+	StateActive:    {StateHeld, StateRinging, StateEnded}, // ringing: a blind transfer's target
+	StateHeld:      {StateActive, StateRinging, StateEnded},
 }
 
 // ErrIllegalTransition is returned for an edge the table does not have.

@@ -20,7 +20,7 @@ func (c *Call) other(l *leg) *leg {
 
 func (c *Call) onHold(l *leg) {
 	switch {
-	case !c.connected():
+	case !c.connected() || c.winner == nil:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is not active")
 	case l.holding:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is already on hold from this side")
@@ -36,7 +36,7 @@ func (c *Call) onHold(l *leg) {
 }
 
 func (c *Call) onResume(l *leg) {
-	if !c.connected() || !l.holding {
+	if !c.connected() || !l.holding || c.winner == nil {
 		l.party.Refused(protocol.CodeInvalidMessage, "call.resume: the call is not on hold from this side")
 		return
 	}
@@ -90,7 +90,7 @@ func feedFor(listener, talker *leg) Feed {
 // session resumed.
 func (c *Call) restore(key string) {
 	l := c.legOf(key)
-	if l == nil || c.state == StateEnded || (l.role == roleCallee && !l.alerted) {
+	if l == nil || c.state == StateEnded || (l != c.caller && !l.alerted) {
 		return
 	}
 	m := &protocol.CallRestored{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName,
@@ -100,6 +100,8 @@ func (c *Call) restore(key string) {
 		m.Direction = protocol.DirectionInbound
 	}
 	switch {
+	case c.xfer != nil: // waiting for a transfer's target: still a connected call to this party
+		m.State = protocol.StateActive
 	case c.state == StateHeld && l.holding:
 		m.State, m.HeldBy = protocol.StateHeld, protocol.HeldLocal
 	case c.state == StateHeld:

@@ -81,6 +81,8 @@ type fakeFactory struct{}
 func (fakeFactory) NewWebRTC(ident.LegID) (WebRTCMedia, error) { return fakeMedia{}, nil }
 func (fakeFactory) NewRTP(ident.LegID) (LegMedia, error)       { return fakeMedia{}, nil }
 func (fakeFactory) Bridge(MediaLeg, MediaLeg) (Bridge, error)  { return fakeBridge{}, nil }
+func (fakeFactory) Play(MediaLeg, Feed) (Stopper, error)       { return fakeBridge{}, nil }
+func (fakeFactory) Echo(MediaLeg) (Stopper, error)             { return fakeBridge{}, nil }
 
 type fakeDir struct{}
 
@@ -88,6 +90,7 @@ var users = map[string]*store.User{
 	"101": {ID: "user_a", AccountID: "acct_a", Extension: "101", Name: "A"},
 	"102": {ID: "user_b", AccountID: "acct_a", Extension: "102", Name: "B", RingTimeoutSeconds: 1},
 	"103": {ID: "user_c", AccountID: "acct_a", Extension: "103", Name: "C", DoNotDisturb: true},
+	"104": {ID: "user_d", AccountID: "acct_a", Extension: "104", Name: "D", RingTimeoutSeconds: 1},
 }
 
 func (fakeDir) GetUser(_ context.Context, id ident.UserID) (*store.User, error) {
@@ -105,6 +108,18 @@ func (fakeDir) GetUserByExtension(_ context.Context, _ ident.AccountID, ext stri
 	return nil, store.ErrNotFound
 }
 func (fakeDir) GetPhoneNumberByNumber(context.Context, string) (*store.PhoneNumber, error) {
+	return nil, store.ErrNotFound
+}
+func (fakeDir) GetRingGroup(context.Context, ident.RingGroupID) (*store.RingGroup, error) {
+	return nil, store.ErrNotFound
+}
+func (fakeDir) GetRingGroupByExtension(context.Context, ident.AccountID, string) (*store.RingGroup, error) {
+	return nil, store.ErrNotFound
+}
+func (fakeDir) GetDialPlan(_ context.Context, acct ident.AccountID) (*store.DialPlan, error) {
+	return store.DefaultDialPlan(acct), nil
+}
+func (fakeDir) GetFollowMe(context.Context, ident.UserID) (*store.FollowMe, error) {
 	return nil, store.ErrNotFound
 }
 
@@ -132,11 +147,15 @@ func FuzzDispatch(f *testing.F) {
 		"0{\"type\":\"call.create\",\"destination\":\"102\",\"sdp\":\"v\"}\n1{\"type\":\"call.reject\",\"call_id\":\"$\",\"reason\":\"busy\"}\n2{\"type\":\"call.reject\",\"call_id\":\"$\"}",
 		"0{\"type\":\"call.create\",\"destination\":\"102\",\"sdp\":\"v\"}\n2{\"type\":\"call.answer\",\"call_id\":\"$\"}\n1{\"type\":\"call.answer\",\"call_id\":\"$\"}\n2{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"bad\"}",
 		"1{\"type\":\"ice.candidate\",\"call_id\":\"$\",\"candidate\":\"bad\"}\n0{\"type\":\"call.mute\",\"call_id\":\"x\"}",
+		"0{\"type\":\"call.create\",\"destination\":\"102\",\"sdp\":\"v\"}\n1{\"type\":\"call.answer\",\"call_id\":\"$\"}\n1{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"v\"}\n0{\"type\":\"call.transfer\",\"call_id\":\"$\",\"destination\":\"104\"}\n3{\"type\":\"call.answer\",\"call_id\":\"$\"}\n3{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"v\"}",
+		"0{\"type\":\"call.create\",\"destination\":\"102\",\"sdp\":\"v\"}\n1{\"type\":\"call.answer\",\"call_id\":\"$\"}\n1{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"v\"}\n0{\"type\":\"call.transfer.attended\",\"call_id\":\"$\",\"step\":\"consult\",\"destination\":\"104\",\"sdp\":\"v\"}\n3{\"type\":\"call.answer\",\"call_id\":\"$\"}\n3{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"v\"}\n0{\"type\":\"call.transfer.attended\",\"call_id\":\"$\",\"step\":\"complete\"}\n0{\"type\":\"call.hangup\",\"call_id\":\"$\"}",
+		"0{\"type\":\"call.create\",\"destination\":\"*43\",\"sdp\":\"v\"}\n0{\"type\":\"call.hold\",\"call_id\":\"$\"}\n0{\"type\":\"call.transfer\",\"call_id\":\"$\",\"destination\":\"104\"}",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		devs := []*fakeDevice{{id: "sess_0", user: "user_a"}, {id: "sess_1", user: "user_b"}, {id: "sess_2", user: "user_b"}}
+		devs := []*fakeDevice{{id: "sess_0", user: "user_a"}, {id: "sess_1", user: "user_b"}, {id: "sess_2", user: "user_b"},
+			{id: "sess_3", user: "user_d"}}
 		m := NewManager(fakeFactory{}, fakeDir{}, fakeDevices{devs}, fakeRecords{},
 			Options{RingTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		last := "call_none"

@@ -11,6 +11,8 @@ func (c *Call) handle(ev event) {
 	switch {
 	case ev.fn != nil:
 		ev.fn()
+	case ev.on != nil:
+		ev.on(c)
 	case ev.shutdown:
 		c.end(protocol.EndHangup)
 	case ev.gone:
@@ -67,14 +69,18 @@ func (c *Call) handleMessage(dev Device, msg protocol.Message) {
 		c.onMute(l, true)
 	case *protocol.CallUnmute:
 		c.onMute(l, false)
+	case *protocol.CallTransfer:
+		c.onTransfer(l, m.Destination, nil)
+	case *protocol.CallTransferAttended:
+		c.onAttended(l, dev, m)
 	default:
-		devicePart{dev: dev, call: c.id}.Refused(protocol.CodeCallFailed, string(msg.MessageType())+" is not available on this server yet")
+		l.party.Refused(protocol.CodeInvalidMessage, "unexpected "+string(msg.MessageType()))
 	}
 }
 
 func (c *Call) onAnswer(l *leg) {
 	switch {
-	case l.role == roleCaller:
+	case l == c.caller:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: an outbound call cannot be answered")
 	case l == c.winner:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: the call is already answered")
@@ -83,6 +89,7 @@ func (c *Call) onAnswer(l *leg) {
 	default:
 		c.winner = l
 		c.setState(StateAnswering)
+		c.stepGen++
 		c.ringTimer.Stop()
 		for _, o := range c.callees {
 			if o != l {
@@ -102,7 +109,7 @@ func (c *Call) onAnswer(l *leg) {
 }
 
 func (c *Call) onSDPAnswer(l *leg, sdp string) {
-	if l.role == roleCaller || l.answer != "" {
+	if l == c.caller || l.answer != "" {
 		l.party.Refused(protocol.CodeInvalidMessage, "sdp.answer: no offer of the server is waiting for an answer")
 		return
 	}
@@ -122,6 +129,7 @@ func (c *Call) connect() {
 	if err := w.described(); err != nil {
 		w.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
 	}
+	c.stopPlaying()
 	if c.earlyLeg == w { // bridged since its early media: now both ways
 		c.applyFeeds()
 	} else {
@@ -131,21 +139,28 @@ func (c *Call) connect() {
 			return
 		}
 		c.bridge = br
+		c.applyFeeds()
 	}
 	c.setState(StateActive)
+	if c.caller.holding {
+		c.setState(StateHeld)
+	}
+	if c.xfer != nil { // a blind transfer's target answered
+		c.transferConnected(w)
+		return
+	}
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
 	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, w.party.Key()
-	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call", c.id, "err", err)
-	}
+	c.joined = append(c.joined, c.caller, w)
+	c.saveRecord()
 	c.caller.party.Answered(at)
 	w.party.Answered(at)
 }
 
 func (c *Call) onReject(l *leg, reason protocol.RejectReason) {
 	switch {
-	case l.role == roleCaller:
+	case l == c.caller:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: an outbound call cannot be rejected; hang up instead")
 	case c.state != StateRinging || l == c.winner:
 		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: the call is not ringing on this device")
@@ -158,7 +173,7 @@ func (c *Call) onReject(l *leg, reason protocol.RejectReason) {
 }
 
 func (c *Call) onHangup(l *leg) {
-	if l.role == roleCallee && l != c.winner {
+	if l != c.caller && l != c.winner {
 		c.onReject(l, protocol.RejectDecline) // hanging up a ringing call declines it
 		return
 	}
@@ -166,7 +181,7 @@ func (c *Call) onHangup(l *leg) {
 }
 
 func (c *Call) onReoffer(l *leg, offer string) {
-	if l.role == roleCallee && (l != c.winner || !c.connected()) {
+	if l != c.caller && (l != c.winner || !c.connected()) {
 		l.party.Refused(protocol.CodeInvalidMessage, "sdp.offer: only a connected call can be re-offered")
 		return
 	}

@@ -25,7 +25,8 @@ type Manager struct {
 	log     *slog.Logger
 
 	mu       sync.Mutex
-	calls    map[ident.CallID]*Call
+	calls    map[ident.CallID]*Call // a call joined into another maps to that one
+	outbound map[ident.AccountID]int
 	draining bool
 	wg       sync.WaitGroup
 }
@@ -42,7 +43,7 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 		opt.AnswerTimeout = 10 * time.Second
 	}
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
-		calls: map[ident.CallID]*Call{}}
+		calls: map[ident.CallID]*Call{}, outbound: map[ident.AccountID]int{}}
 }
 
 // SetPhones adds registered SIP phones to ring-all (before serving calls).
@@ -113,13 +114,21 @@ func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
 			Message: "caller_id must be an E.164 number your account owns"})
 		return
 	}
+	m.startCall(dev, msg, nil)
+}
+
+// startCall starts the call msg asks for; original is set for the consult
+// call of an attended transfer. It returns nil when the server is
+// stopping (the device has been told).
+func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call) *Call {
 	m.mu.Lock()
 	if m.draining {
 		m.mu.Unlock()
 		dev.Send(&protocol.Error{Code: protocol.CodeCallFailed, ReqID: msg.ReqID, Message: "server is shutting down"})
-		return
+		return nil
 	}
 	c := newCall(m, dev, msg)
+	c.original = original
 	m.calls[c.id] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -128,6 +137,63 @@ func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
 		defer m.wg.Done()
 		c.run()
 	}()
+	return c
+}
+
+// join makes every call id that reached from reach into (a transfer
+// joined from's surviving leg into into).
+func (m *Manager) join(from, into *Call) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, c := range m.calls {
+		if c == from {
+			m.calls[id] = into
+		}
+	}
+}
+
+// callWithMember returns the live call, other than except, where key is a
+// party (the call a SIP Replaces names).
+func (m *Manager) callWithMember(key string, except *Call) *Call {
+	for _, c := range m.snapshot() {
+		if c != except && c.hasMember(key) && c.ctx.Err() == nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// outboundStart counts an outbound trunk leg against the account's cap;
+// it returns false when the cap is reached.
+func (m *Manager) outboundStart(acct ident.AccountID) bool {
+	limit := 0
+	if p, err := m.dir.GetDialPlan(context.Background(), acct); err == nil {
+		limit = p.MaxOutboundCalls
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if limit > 0 && m.outbound[acct] >= limit {
+		return false
+	}
+	m.outbound[acct]++
+	return true
+}
+
+// outboundDone releases an outbound trunk leg.
+func (m *Manager) outboundDone(acct ident.AccountID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.outbound[acct]--; m.outbound[acct] <= 0 {
+		delete(m.outbound, acct)
+	}
+}
+
+// trunkInfos lists the trunks for routing.
+func (m *Manager) trunkInfos() []route.TrunkInfo {
+	if m.trunks == nil {
+		return nil
+	}
+	return m.trunks.Infos()
 }
 
 func (m *Manager) ownsNumber(acct ident.AccountID, number string) bool {
@@ -144,28 +210,34 @@ func (m *Manager) lookup(id ident.CallID) *Call {
 	return m.calls[id]
 }
 
+// snapshot lists the live calls, each once.
 func (m *Manager) snapshot() []*Call {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]*Call, 0, len(m.calls))
+	seen := make(map[*Call]bool, len(m.calls))
 	for _, c := range m.calls {
-		out = append(out, c)
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
 	}
 	return out
 }
 
-func (m *Manager) remove(id ident.CallID) {
+// remove forgets c under every id that reaches it.
+func (m *Manager) remove(c *Call) {
 	m.mu.Lock()
-	delete(m.calls, id)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	for id, o := range m.calls {
+		if o == c {
+			delete(m.calls, id)
+		}
+	}
 }
 
 // Count returns the number of live calls.
-func (m *Manager) Count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.calls)
-}
+func (m *Manager) Count() int { return len(m.snapshot()) }
 
 // Shutdown ends every call (reason failed toward devices still connected,
 // hangup for the record) and waits for the actors until ctx is done.

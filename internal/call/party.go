@@ -71,7 +71,11 @@ func (d devicePart) Ended(reason protocol.EndReason, duration *int) {
 func (d devicePart) Refused(code protocol.ErrorCode, msg string) {
 	d.dev.Send(&protocol.Error{Code: code, CallID: d.id(), Message: msg})
 }
-func (d devicePart) Restored(r *protocol.CallRestored) { d.dev.Send(r) }
+func (d devicePart) Restored(r *protocol.CallRestored) {
+	m := *r
+	m.CallID = d.id() // a leg joined from another call keeps that call's id
+	d.dev.Send(&m)
+}
 func (d devicePart) NewMedia(m Media, id ident.LegID) (LegMedia, error) {
 	return m.NewWebRTC(id)
 }

@@ -22,7 +22,7 @@ func TestEndReasonForSIP(t *testing.T) {
 func TestTransitions(t *testing.T) {
 	require.NoError(t, checkTransition(StateTrying, StateRinging))
 	require.NoError(t, checkTransition(StateAnswering, StateActive))
-	require.Error(t, checkTransition(StateTrying, StateActive))
+	require.Error(t, checkTransition(StateTrying, StateAnswering))
 	require.Error(t, checkTransition(StateEnded, StateActive))
 	require.Equal(t, "ringing", StateRinging.String())
 }

@@ -7,21 +7,23 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
-// remote is a call's Remote: SIP parties post through it.
+// remote is a call's Remote: SIP parties post through it. Its reports run
+// in whichever actor owns the party's leg by then (a transfer may have
+// joined the leg into another call).
 type remote struct{ c *Call }
 
-func (r remote) post(key string, fn func(l *leg)) {
-	r.c.post(event{fn: func() {
-		if l := r.c.legOf(key); l != nil && r.c.state != StateEnded {
-			fn(l)
+func (r remote) post(key string, fn func(c *Call, l *leg)) {
+	r.c.post(event{on: func(c *Call) {
+		if l := c.legOf(key); l != nil && c.state != StateEnded {
+			fn(c, l)
 		}
 	}})
 }
 
 func (r remote) Answered(key, sdp string) {
-	r.post(key, func(l *leg) {
-		r.c.onAnswer(l)
-		r.c.onSDPAnswer(l, sdp)
+	r.post(key, func(c *Call, l *leg) {
+		c.onAnswer(l)
+		c.onSDPAnswer(l, sdp)
 	})
 }
 
@@ -30,47 +32,64 @@ func (r remote) Rejected(key string, busy bool) {
 	if busy {
 		reason = protocol.RejectBusy
 	}
-	r.post(key, func(l *leg) { r.c.onReject(l, reason) })
+	r.post(key, func(c *Call, l *leg) { c.onReject(l, reason) })
 }
 
 func (r remote) Failed(key string, reason protocol.EndReason) {
-	r.post(key, func(l *leg) {
-		if l == r.c.caller || l == r.c.winner {
-			r.c.end(protocol.EndFailed)
+	r.post(key, func(c *Call, l *leg) {
+		if l == c.caller || l == c.winner {
+			c.end(protocol.EndFailed)
 			return
 		}
 		if reason != "" {
-			r.c.failure = reason
+			c.failure = reason
 		}
-		r.c.dropCallee(l, "")
+		c.dropCallee(l, "")
 	})
 }
 
 func (r remote) Ringing(key string) {
-	r.post(key, func(l *leg) {
-		if l.role == roleCallee && l.alerted {
-			r.c.notifyRinging()
+	r.post(key, func(c *Call, l *leg) {
+		if l != c.caller && l.alerted {
+			c.notifyRinging()
 		}
 	})
 }
 
-func (r remote) EarlyMedia(key, sdp string) { r.post(key, func(l *leg) { r.c.earlyMedia(l, sdp) }) }
+func (r remote) EarlyMedia(key, sdp string) {
+	r.post(key, func(c *Call, l *leg) { c.earlyMedia(l, sdp) })
+}
 
-func (r remote) HungUp(key string) { r.post(key, r.c.onHangup) }
+func (r remote) HungUp(key string) { r.post(key, func(c *Call, l *leg) { c.onHangup(l) }) }
 
 func (r remote) Reoffered(key, sdp string, hold bool, answer func(string, error)) {
-	r.c.post(event{fn: func() {
-		l := r.c.legOf(key)
-		if l == nil || r.c.state == StateEnded {
+	r.c.post(event{on: func(c *Call) {
+		l := c.legOf(key)
+		if l == nil || c.state == StateEnded {
 			answer("", ErrNotFound)
 			return
 		}
-		r.c.reofferFrom(l, sdp, hold, answer)
+		c.reofferFrom(l, sdp, hold, answer)
 	}})
 }
 
 func (r remote) Digit(key string, digit rune, duration time.Duration) {
-	r.post(key, func(l *leg) { r.c.onDigit(l, digit, duration) })
+	r.post(key, func(c *Call, l *leg) { c.onDigit(l, digit, duration) })
+}
+
+func (r remote) Transfer(key, destination, replaces string, done func(error)) {
+	r.c.post(event{on: func(c *Call) {
+		l := c.legOf(key)
+		if l == nil || c.state == StateEnded {
+			done(ErrNotFound)
+			return
+		}
+		if replaces == "" {
+			c.onTransfer(l, destination, done)
+			return
+		}
+		c.joinReplaced(l, replaces, done)
+	}})
 }
 
 // Placement is a call placed by a party that is not a device session.

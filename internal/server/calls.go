@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
@@ -93,3 +94,23 @@ var feedModes = map[call.Feed]media.Mode{
 }
 
 func (b bridge) SetFeeds(toA, toB call.Feed) { b.SetModes(feedModes[toA], feedModes[toB]) }
+
+func (a mediaAdapter) Play(l call.MediaLeg, f call.Feed) (call.Stopper, error) {
+	el, ok := l.(endpointLeg)
+	if !ok {
+		return nil, fmt.Errorf("media: cannot play to %T", l)
+	}
+	src := a.engine.Music()
+	if f == call.FeedRingback {
+		src = audio.NewRingback(8000)
+	}
+	return media.NewPlayer(el.endpoint(), src, a.log), nil
+}
+
+func (a mediaAdapter) Echo(l call.MediaLeg) (call.Stopper, error) {
+	el, ok := l.(endpointLeg)
+	if !ok {
+		return nil, fmt.Errorf("media: cannot echo %T", l)
+	}
+	return media.NewEcho(el.endpoint(), a.log), nil
+}

@@ -30,7 +30,7 @@ func (s *Server) EnsureDemo(ctx context.Context) ([]DemoUser, error) {
 		u, err := s.Store.GetUserByExtension(ctx, s.Account, d.ext)
 		if errors.Is(err, store.ErrNotFound) {
 			u = &store.User{AccountID: s.Account, Name: d.name, Extension: d.ext,
-				SIPUsername: d.ext, SIPPassword: d.password}
+				SIPUsername: d.ext, SIPPassword: d.password, CanCallExternal: true}
 			err = s.Store.CreateUser(ctx, u)
 		}
 		if err != nil {

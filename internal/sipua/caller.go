@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -34,8 +35,38 @@ type caller struct {
 	answered bool
 	ended    bool
 	refused  bool
+	refer    *referNotifier
 
 	watch rtpWatch
+}
+
+func (p *caller) notifier() *referNotifier {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refer == nil {
+		p.refer = &referNotifier{send: func(ctx context.Context, req *sip.Request) error {
+			inv := p.dialog.InviteRequest
+			c := inv.Contact()
+			if c == nil {
+				return errors.New("no contact to send to")
+			}
+			req.Recipient = c.Address
+			req.SetTransport(inv.Transport())
+			_, err := p.dialog.Do(ctx, req)
+			return err
+		}}
+	}
+	return p.refer
+}
+
+// waitNotifies lets a REFER's last NOTIFY go out before the BYE.
+func (p *caller) waitNotifies() {
+	p.mu.Lock()
+	n := p.refer
+	p.mu.Unlock()
+	if n != nil {
+		n.wait()
+	}
 }
 
 func (p *caller) Key() string  { return p.key }
@@ -77,6 +108,7 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	p.watch.stop()
 	if answered {
 		p.ua.goTracked(func() {
+			p.waitNotifies()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = p.dialog.Bye(ctx)

@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -26,8 +27,29 @@ type outDialog struct {
 	stop     context.CancelFunc // ends waiting for the INVITE's answer
 	answered bool
 	ended    bool
+	refer    *referNotifier
 
 	watch rtpWatch
+}
+
+func (p *outDialog) notifier() *referNotifier {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refer == nil {
+		p.refer = &referNotifier{send: func(ctx context.Context, req *sip.Request) error {
+			p.mu.Lock()
+			d := p.dialog
+			p.mu.Unlock()
+			if d == nil || d.InviteResponse == nil || d.InviteResponse.Contact() == nil {
+				return errors.New("no dialog to send in")
+			}
+			req.Recipient = d.InviteResponse.Contact().Address
+			req.SetDestination(d.InviteRequest.Destination())
+			_, err := d.Do(ctx, req)
+			return err
+		}}
+	}
+	return p.refer
 }
 
 func (p *outDialog) Key() string  { return p.key }
@@ -45,6 +67,12 @@ func (p *outDialog) bye() {
 	p.mu.Unlock()
 	if d == nil {
 		return
+	}
+	p.mu.Lock()
+	n := p.refer
+	p.mu.Unlock()
+	if n != nil {
+		n.wait() // a REFER's last NOTIFY goes out before the BYE
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

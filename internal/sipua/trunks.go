@@ -169,18 +169,46 @@ func (t *trunkTable) fromSource(src string) *trunk {
 	return nil
 }
 
-// TrunkParty implements call.Trunks: one party that calls number through
-// the trunks carrying it, in order.
-func (u *UA) TrunkParty(account ident.AccountID, number, callerID string, r call.Remote) call.Party {
-	if !route.ValidE164(number) {
-		return nil
+// TrunkParty implements call.Trunks: one party that calls the number
+// through the trunks carrying it, in order. An emergency call tries the
+// requested trunk first, then every other trunk: it must get out.
+func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
+	var ts []*trunk
+	switch {
+	case req.Emergency && emergencyRe.MatchString(req.Number):
+		ts = u.trunks.emergency(req.Trunk)
+	case route.ValidE164(req.Number):
+		ts = u.trunks.route(req.Number)
 	}
-	ts := u.trunks.route(number)
 	if len(ts) == 0 {
 		return nil
 	}
 	return &trunkCall{outDialog: outDialog{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()},
-		trunks: ts, number: number, callerID: u.callerID(account, callerID)}
+		trunks: ts, number: req.Number, callerID: u.callerID(req.Account, req.CallerID)}
+}
+
+var emergencyRe = regexp.MustCompile(`^[0-9]{2,6}$`)
+
+// emergency orders every trunk for an emergency call: the named one
+// first, then by priority.
+func (t *trunkTable) emergency(first string) []*trunk {
+	all := append([]*trunk(nil), t.all()...)
+	sort.SliceStable(all, func(i, j int) bool {
+		if fi, fj := strings.EqualFold(all[i].Name, first), strings.EqualFold(all[j].Name, first); fi != fj {
+			return fi
+		}
+		return all[i].Priority < all[j].Priority
+	})
+	return all
+}
+
+// Infos implements call.Trunks.
+func (u *UA) Infos() []route.TrunkInfo {
+	var out []route.TrunkInfo
+	for _, t := range u.trunks.all() {
+		out = append(out, route.TrunkInfo{Name: t.Name, Prefixes: t.Prefixes, Priority: t.Priority})
+	}
+	return out
 }
 
 // callerID picks the number presented to a trunk: the requested one if the

@@ -98,6 +98,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	srv.OnAck(u.handleAck)
 	srv.OnBye(guard(log, u.handleBye))
 	srv.OnInfo(guard(log, u.handleInfo))
+	srv.OnRefer(guard(log, u.handleRefer))
 	return u, nil
 }
 
@@ -227,7 +228,7 @@ func (u *UA) Close() error {
 }
 
 func (u *UA) handleOptions(r *responder) {
-	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO"),
+	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, REFER"),
 		sip.NewHeader("Accept", "application/sdp"))
 }
 

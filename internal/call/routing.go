@@ -1,0 +1,255 @@
+package call
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/route"
+)
+
+// maxForwards bounds how many forwards (a follow-me's final forward, a
+// ring group's next) one call follows, against loops.
+const maxForwards = 5
+
+// plan asks the router how a call from from to dest goes.
+func (c *Call) plan(from route.From, dest string) *route.Plan {
+	c.planFrom = from
+	return route.PlanCall(c.ctx, c.m.dir, c.m.trunkInfos(), from, dest,
+		route.Options{DefaultRing: c.m.opt.RingTimeout, MaxForwards: -1})
+}
+
+// route plans the call's destination and carries the plan out.
+func (c *Call) route() {
+	if c.state == StateEnded {
+		return
+	}
+	c.dest = c.create.Destination
+	p := c.plan(route.From{Account: c.account, User: c.fromUser, Inbound: c.inbound}, c.dest)
+	c.m.log.Debug("route", "call", c.id, "plan", p.Explain)
+	c.execute(p)
+}
+
+// execute carries out p: ring its steps, call out through a trunk, echo,
+// or end the call with the plan's refusal.
+func (c *Call) execute(p *route.Plan) {
+	if p.ToUser != "" {
+		c.toUser = p.ToUser
+		if c.rec.ToUserID == "" {
+			c.rec.ToUserID = p.ToUser
+		}
+	}
+	switch p.Action {
+	case route.ActionEcho:
+		c.startEcho()
+	case route.ActionTrunk:
+		if c.rec.Direction == "internal" {
+			c.rec.Direction = "outbound"
+		}
+		c.steps, c.then = []route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, ""
+		c.emergency, c.trunkPref = p.Emergency, p.Trunk
+		c.nextStep()
+	case route.ActionRing:
+		c.steps, c.then, c.thenFrom = p.Steps, p.Then, p.ForwardFrom(c.planFrom)
+		c.nextStep()
+	default:
+		reason := p.Reason
+		if reason == "" {
+			reason = protocol.EndFailed
+		}
+		if reason == protocol.EndFailed && p.Err != nil {
+			c.caller.party.Refused(protocol.CodeCallFailed, p.Err.Error())
+		}
+		c.end(reason)
+	}
+}
+
+// nextStep rings the next routing step's targets for its ring time; with
+// no step left it follows the forward, or ends the call.
+func (c *Call) nextStep() {
+	if c.state == StateEnded {
+		return
+	}
+	c.stepGen++
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+	}
+	for len(c.steps) > 0 {
+		st := c.steps[0]
+		c.steps = c.steps[1:]
+		for _, t := range st.Targets {
+			c.ringTarget(t)
+		}
+		if !c.anyRinging() {
+			continue
+		}
+		gen := c.stepGen
+		c.ringTimer = c.after(st.Ring, func() { c.stepTimedOut(gen) })
+		return
+	}
+	if c.then != "" && c.forwards < maxForwards {
+		c.forwards++
+		dest := c.then
+		c.then, c.dest = "", dest
+		p := c.plan(c.thenFrom, dest)
+		c.m.log.Debug("route: forward", "call", c.id, "to", dest, "plan", p.Explain)
+		c.execute(p)
+		return
+	}
+	c.end(c.finalReason())
+}
+
+// stepTimedOut stops the step's ringing (its devices hear no-answer) and
+// moves on.
+func (c *Call) stepTimedOut(gen int) {
+	if gen != c.stepGen || c.winner != nil || (c.state != StateTrying && c.state != StateRinging) {
+		return
+	}
+	c.timedOut = true
+	for _, l := range c.callees {
+		c.closeLeg(l, protocol.EndNoAnswer)
+	}
+	c.nextStep()
+}
+
+// anyRinging reports whether a callee leg is still up.
+func (c *Call) anyRinging() bool {
+	for _, l := range c.callees {
+		if !l.ended {
+			return true
+		}
+	}
+	return false
+}
+
+// finalReason is why the call ends when routing gave up.
+func (c *Call) finalReason() protocol.EndReason {
+	switch {
+	case c.timedOut:
+		return protocol.EndNoAnswer
+	case c.failure != "":
+		return c.failure
+	case c.anyRejected && c.anyBusy:
+		return protocol.EndBusy
+	case c.anyRejected:
+		return protocol.EndRejected
+	case c.anyFailed:
+		return protocol.EndFailed
+	}
+	return protocol.EndNoAnswer
+}
+
+// ringTarget rings a user's devices and desk phones, or a number through
+// a trunk.
+func (c *Call) ringTarget(t route.Target) {
+	if t.Number != "" {
+		c.ringNumber(t.Number)
+		return
+	}
+	u, err := c.m.dir.GetUser(c.ctx, t.User)
+	if err != nil {
+		c.m.log.Warn("route: user gone", "call", c.id, "user", t.User)
+		return
+	}
+	who := leg{user: u.ID, num: u.Extension, name: u.Name}
+	for _, dev := range c.m.devices.UserDevices(u.ID) {
+		p := devicePart{dev: dev, call: c.id}
+		if c.isParty(p.Key()) {
+			continue // never ring a device already in the call
+		}
+		c.ring(p, who)
+	}
+	if c.m.phones != nil {
+		for _, p := range c.m.phones.CalleeParties(u.ID, remote{c}) {
+			c.ring(p, who)
+		}
+	}
+}
+
+// isParty reports whether key is the caller's or a live callee's.
+func (c *Call) isParty(key string) bool {
+	return c.legOf(key) != nil
+}
+
+// ringNumber calls number through the trunks (the emergency trunk for an
+// emergency call), within the account's cap on outbound calls.
+func (c *Call) ringNumber(number string) {
+	if c.m.trunks == nil {
+		c.anyFailed = true
+		return
+	}
+	if !c.emergency && !c.m.outboundStart(c.account) {
+		c.m.log.Info("route: outbound cap reached", "call", c.id, "account", c.account)
+		c.anyFailed = true
+		return
+	}
+	p := c.m.trunks.TrunkParty(TrunkRequest{Account: c.account, Number: number, CallerID: c.create.CallerID,
+		Emergency: c.emergency, Trunk: c.trunkPref}, remote{c})
+	if p == nil {
+		c.m.outboundDone(c.account)
+		c.anyFailed = true
+		return
+	}
+	if l := c.ring(p, leg{num: number}); l != nil {
+		l.trunk = true
+	} else {
+		c.m.outboundDone(c.account)
+	}
+}
+
+// ring prepares a leg toward p; it is alerted when the offer is ready.
+func (c *Call) ring(p Party, who leg) *leg {
+	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, user: who.user, num: who.num, name: who.name}
+	media, err := p.NewMedia(c.m.media, l.id)
+	if err != nil {
+		c.m.log.Warn("callee media", "call", c.id, "err", err)
+		return nil
+	}
+	l.media = media
+	c.callees = append(c.callees, l)
+	c.members.Store(p.Key(), struct{}{})
+	c.async(func() func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.m.opt.MediaTimeout)
+		defer cancel()
+		offer, err := l.media.CreateOffer(ctx)
+		return func() { c.alert(l, offer, err) }
+	})
+	return l
+}
+
+// info is what a callee is told about the call: the caller, or the party
+// being transferred to it.
+func (c *Call) info() Info {
+	from := c.caller
+	return Info{From: from.num, FromName: from.name, To: c.dest}
+}
+
+// startEcho answers the caller at once with its own audio: the echo test.
+func (c *Call) startEcho() {
+	e, err := c.m.media.Echo(c.caller.media)
+	if err != nil {
+		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
+		return
+	}
+	c.echo = e
+	c.setState(StateActive)
+	c.answeredAt = time.Now()
+	at := c.answeredAt.UTC()
+	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, "echo"
+	c.joined = append(c.joined, c.caller)
+	c.saveRecord()
+	c.caller.party.Answered(at)
+}
+
+// stopPlaying stops ringback and the echo.
+func (c *Call) stopPlaying() {
+	if c.player != nil {
+		c.player.Stop()
+		c.player = nil
+	}
+	if c.echo != nil {
+		c.echo.Stop()
+		c.echo = nil
+	}
+}

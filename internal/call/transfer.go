@@ -1,0 +1,328 @@
+package call
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/route"
+)
+
+// blindXfer is a blind transfer whose target rings: the transferor has
+// left, the transferred party (now c.caller) hears ringback.
+type blindXfer struct {
+	// resume: the transferee heard call.held from the transferor's hold
+	// and hears call.resumed once connected.
+	resume bool
+}
+
+// consultLink ties an original call to the consult call its transferor
+// placed (attended transfer), or to the call a REFER with Replaces names.
+type consultLink struct {
+	call *Call
+	by   *leg        // the transferor's leg in the original
+	done func(error) // a REFER's outcome (nil for device requests)
+}
+
+// transferable refuses a transfer l may not start now; it returns the
+// message, or "".
+func (c *Call) transferable(l *leg) string {
+	switch {
+	case !c.connected() || c.winner == nil || (l != c.caller && l != c.winner):
+		return "only an answered call can be transferred"
+	case l.user == "":
+		return "only a user's device can transfer a call"
+	case c.consult != nil:
+		return "an attended transfer is already in progress on this call"
+	case c.original != nil:
+		return "a consultation call cannot be transferred; complete the transfer on the original call"
+	}
+	return ""
+}
+
+// onTransfer is a blind transfer by l: the destination is planned first
+// (a refusal leaves the call as it was); then l leaves with "transferred"
+// and the other party hears ringback while the destination rings. done,
+// when set, hears the outcome of the request (a REFER).
+func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
+	refuse := func(code protocol.ErrorCode, msg string) {
+		if done != nil {
+			done(errors.New(msg))
+		}
+		l.party.Refused(code, "call.transfer: "+msg)
+	}
+	if msg := c.transferable(l); msg != "" {
+		refuse(protocol.CodeInvalidMessage, msg)
+		return
+	}
+	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
+	switch p.Action {
+	case route.ActionRing, route.ActionTrunk:
+	case route.ActionEcho:
+		refuse(protocol.CodeCallFailed, "a call cannot be transferred to a feature code")
+		return
+	default:
+		msg := fmt.Sprintf("%s cannot be reached", dest)
+		if p.Err != nil {
+			msg = p.Err.Error()
+		}
+		refuse(protocol.CodeCallFailed, msg)
+		return
+	}
+	o := c.other(l)
+	c.bridge.Stop()
+	c.bridge = nil
+	c.xfer = &blindXfer{resume: l.holding && !o.holding}
+	c.rec.Transfer = fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest)
+	if done != nil {
+		done(nil)
+	}
+	c.closeLeg(l, protocol.EndTransferred)
+	c.caller, c.winner, c.callees = o, nil, nil
+	c.ringSent, c.anyBusy, c.anyRejected, c.anyFailed, c.timedOut, c.failure = true, false, false, false, false, ""
+	c.emergency, c.trunkPref, c.dest = false, "", dest
+	c.setState(StateRinging)
+	if pl, err := c.m.media.Play(o.media, FeedRingback); err == nil {
+		c.player = pl
+	}
+	c.saveRecord()
+	c.execute(p)
+}
+
+// transferConnected finishes a blind transfer: the target answered and is
+// bridged to the transferred party, who hears no new call events.
+func (c *Call) transferConnected(w *leg) {
+	x := c.xfer
+	c.xfer = nil
+	c.joined = append(c.joined, w)
+	c.rec.Transfer += fmt.Sprintf("; answered by %s", partyName(w))
+	c.saveRecord()
+	w.party.Answered(time.Now().UTC())
+	if x.resume {
+		c.caller.party.Resumed()
+	}
+}
+
+// onAttended handles call.transfer.attended from l's device.
+func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) {
+	refuse := func(msg string) {
+		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: m.ReqID, CallID: string(c.id),
+			Message: "call.transfer.attended: " + msg})
+	}
+	switch m.Step {
+	case protocol.StepConsult:
+		if msg := c.transferable(l); msg != "" {
+			refuse(msg)
+			return
+		}
+		if m.Destination == "" || m.SDP == "" {
+			refuse("consult needs a destination and an sdp offer")
+			return
+		}
+		if !l.holding {
+			c.onHold(l)
+		}
+		c2 := c.m.startCall(dev, &protocol.CallCreate{ReqID: m.ReqID, Destination: m.Destination, SDP: m.SDP}, c)
+		if c2 != nil {
+			c.consult = &consultLink{call: c2, by: l}
+		}
+	case protocol.StepComplete:
+		if c.consult == nil || c.consult.by != l || c.consult.done != nil {
+			refuse("no consultation call to complete on this call")
+			return
+		}
+		c.completeWith(l, string(dev.SessionID()))
+	default:
+		refuse(fmt.Sprintf("unknown step %q", m.Step))
+	}
+}
+
+// joinReplaced is a REFER with Replaces from l: the other party of this
+// call is joined to the other party of the call where replaces (the
+// transferor's other dialog) is a leg.
+func (c *Call) joinReplaced(l *leg, replaces string, done func(error)) {
+	if msg := c.transferable(l); msg != "" {
+		done(errors.New(msg))
+		return
+	}
+	c2 := c.m.callWithMember(replaces, c)
+	if c2 == nil {
+		done(errors.New("the call to replace does not exist"))
+		return
+	}
+	c.consult = &consultLink{call: c2, by: l, done: done}
+	c.completeWith(l, replaces)
+}
+
+// completeWith asks the consult call to hand its other party over to this
+// call; tKey is the transferor's party key there.
+func (c *Call) completeWith(t *leg, tKey string) {
+	c2, oKey := c.consult.call, c.other(t).party.Key()
+	if c2.ctx.Err() != nil {
+		c.completeFailed("the consultation call has ended")
+		return
+	}
+	c2.post(event{fn: func() { c2.handOver(c, tKey, oKey) }})
+}
+
+// completeFailed reports a completion that could not happen; the original
+// call stays as it was (held).
+func (c *Call) completeFailed(msg string) {
+	link := c.consult
+	if link == nil {
+		return
+	}
+	if link.done != nil {
+		c.consult = nil // a REFER's link lasts for the request only
+		link.done(errors.New(msg))
+		return
+	}
+	link.by.party.Refused(protocol.CodeCallFailed, "call.transfer.attended: "+msg)
+}
+
+// handOver runs on the consult call: its transferor's leg (tKey) ends with
+// "transferred" and the other leg moves, media and all, to orig; this
+// actor then stops and forwards what its parties still send.
+func (c *Call) handOver(orig *Call, tKey, oKey string) {
+	t := c.legOf(tKey)
+	fail := func(msg string) { orig.post(event{fn: func() { orig.completeFailed(msg) }}) }
+	switch {
+	case t == nil || c.state == StateEnded:
+		fail("the consultation call has ended")
+		return
+	case !c.connected() || c.winner == nil:
+		fail("the consultation call is not answered yet")
+		return
+	}
+	d := c.other(t)
+	if d.party.Key() == oKey {
+		fail("both calls are with the same device")
+		return
+	}
+	for _, tm := range c.timers {
+		tm.Stop()
+	}
+	c.bridge.Stop()
+	c.bridge = nil
+	resumeD := t.holding && !d.holding
+	c.closeLeg(t, protocol.EndTransferred)
+	if d.callID == "" {
+		d.callID = c.id
+	}
+	d.endedFor = ""
+	orig.members.Store(d.party.Key(), struct{}{})
+	c.original = nil
+	c.setState(StateEnded)
+	now := time.Now().UTC()
+	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id)
+	c.rec.Legs = c.legStats()
+	for i := range c.rec.Legs {
+		if c.rec.Legs[i].LegID == d.id {
+			c.rec.Legs[i].EndReason = "joined"
+		}
+	}
+	c.rec.EndedAt, c.rec.EndReason = &now, string(protocol.EndTransferred)
+	c.saveRecord()
+	c.moved.Store(orig)
+	c.m.join(c, orig)
+	c.done = true
+	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }})
+}
+
+// adopt runs on the original call: d (the consult's other party) replaces
+// the transferor, whose leg ends with "transferred". The two remaining
+// parties keep their calls and hear only what changed for them.
+func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
+	link := c.consult
+	c.consult = nil
+	if c.state == StateEnded || link == nil || link.by.ended {
+		d.party.Ended(protocol.EndHangup, nil)
+		_ = d.media.Close()
+		if link != nil && link.done != nil {
+			link.done(errors.New("the original call has ended"))
+		}
+		return
+	}
+	t := link.by
+	o := c.other(t)
+	resumeO := t.holding && !o.holding
+	if link.done != nil {
+		link.done(nil)
+	}
+	c.bridge.Stop()
+	c.bridge = nil
+	c.closeLeg(t, protocol.EndTransferred)
+	c.caller, c.winner = o, d
+	c.callees = append(c.callees, d)
+	c.joined = append(c.joined, d)
+	br, err := c.m.media.Bridge(o.media, d.media)
+	if err != nil {
+		c.m.log.Error("transfer: bridge", "call", c.id, "err", err)
+		c.end(protocol.EndFailed)
+		return
+	}
+	c.bridge = br
+	c.applyFeeds()
+	next := StateActive
+	if o.holding || d.holding {
+		next = StateHeld
+	}
+	if c.state != next {
+		c.setState(next)
+	}
+	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
+		partyName(t), partyName(o), partyName(d), from.id)
+	c.saveRecord()
+	if resumeO {
+		o.party.Resumed()
+	}
+	if resumeD {
+		d.party.Resumed()
+	}
+}
+
+// consultEnded runs on the original when its consult call ended without
+// a completion: the original resumes.
+func (c *Call) consultEnded(c2 *Call) {
+	if c.consult == nil || c.consult.call != c2 {
+		return
+	}
+	by := c.consult.by
+	c.consult = nil
+	if c.connected() && by.holding && !by.ended {
+		c.onResume(by)
+	}
+}
+
+// unlink tells linked calls this one is over: the original resumes after
+// a consult ends; a consult forgets an original that ended.
+func (c *Call) unlink() {
+	if orig := c.original; orig != nil {
+		c.original = nil
+		orig.post(event{fn: func() { orig.consultEnded(c) }})
+	}
+	if link := c.consult; link != nil {
+		c.consult = nil
+		c2 := link.call
+		c2.post(event{fn: func() {
+			if c2.original == c {
+				c2.original = nil
+			}
+		}})
+		if link.done != nil {
+			link.done(errors.New("the call ended"))
+		}
+	}
+}
+
+// partyName names a leg for the record: its user, number, or device.
+func partyName(l *leg) string {
+	switch {
+	case l.user != "":
+		return string(l.user)
+	case l.num != "":
+		return l.num
+	}
+	return l.party.Key()
+}
