@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
+	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/signal"
 	"github.com/switchboard-voice/switchboard/internal/sipua"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -144,6 +145,8 @@ func (s *Server) Start(ctx context.Context) error {
 	for _, t := range s.Config.Trunks {
 		a.ConfigTrunks = append(a.ConfigTrunks, t.Name)
 	}
+	a.TrunkInfos = func(context.Context) []route.TrunkInfo { return s.SIP.Infos() }
+	a.RouteOptions = route.Options{DefaultRing: s.Config.Calls.RingTimeout}
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}

@@ -178,7 +178,7 @@ func (u *UA) handleTrunkInvite(r *responder, t *trunk) {
 		return
 	}
 	n, err := u.store.GetPhoneNumberByNumber(context.Background(), did)
-	if err != nil || n.UserID == "" {
+	if err != nil || (n.UserID == "" && n.RingGroupID == "") {
 		u.log.Info("sip: trunk call to a number nobody has", "trunk", t.Name, "number", did)
 		r.respond(404, "Not Found", nil)
 		return
