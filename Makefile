@@ -47,6 +47,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadWAV$$' -fuzztime $(FUZZTIME) ./audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDispatch$$' -fuzztime $(FUZZTIME) ./internal/call
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
+	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 
 lint: fmt-check vet staticcheck
 

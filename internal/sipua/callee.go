@@ -111,7 +111,7 @@ func (p *callee) Ended(reason protocol.EndReason, _ *int) {
 	p.watch.stop()
 	switch {
 	case answered:
-		p.ua.goTracked(p.bye)
+		p.ua.goTracked(func() { p.byeAfter(reason) })
 	case dialog != nil:
 		p.ua.goTracked(func() { p.cancel(dialog, reason, stop) })
 	case stop != nil:

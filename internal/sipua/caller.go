@@ -36,6 +36,7 @@ type caller struct {
 	ended    bool
 	refused  bool
 	refer    *referNotifier
+	hungUp   farBye
 
 	watch rtpWatch
 }
@@ -109,6 +110,9 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	if answered {
 		p.ua.goTracked(func() {
 			p.waitNotifies()
+			if reason == protocol.EndTransferred && p.hungUp.waitFor(transferByeWait) {
+				return // the phone hung up after its transfer, as it should
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = p.dialog.Bye(ctx)
@@ -277,6 +281,7 @@ func sdpHolds(sdp string) bool {
 
 func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	p.watch.stop()
+	p.hungUp.seen()
 	if err := p.dialog.ReadBye(req, tx); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return

@@ -28,6 +28,7 @@ type outDialog struct {
 	answered bool
 	ended    bool
 	refer    *referNotifier
+	hungUp   farBye
 
 	watch rtpWatch
 }
@@ -60,6 +61,23 @@ func (p *outDialog) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error
 
 func (p *outDialog) party() (call.Remote, string) { return p.remote, p.key }
 
+// byeAfter hangs up the answered dialog; after a transfer the phone that
+// asked for it gets a moment to hang up by itself first.
+func (p *outDialog) byeAfter(reason protocol.EndReason) {
+	if reason == protocol.EndTransferred {
+		p.mu.Lock()
+		n := p.refer
+		p.mu.Unlock()
+		if n != nil {
+			n.wait()
+		}
+		if p.hungUp.waitFor(transferByeWait) {
+			return
+		}
+	}
+	p.bye()
+}
+
 // bye hangs up the answered dialog.
 func (p *outDialog) bye() {
 	p.mu.Lock()
@@ -85,6 +103,7 @@ func (p *outDialog) bye() {
 // readBye handles the far end hanging up.
 func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	p.watch.stop()
+	p.hungUp.seen()
 	p.mu.Lock()
 	d := p.dialog
 	p.ended = true

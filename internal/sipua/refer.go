@@ -26,14 +26,25 @@ type referrer interface {
 type referNotifier struct {
 	send    func(ctx context.Context, req *sip.Request) error
 	pending sync.WaitGroup
+
+	mu   sync.Mutex
+	last chan struct{} // closed when the latest NOTIFY is answered: they go out in order
 }
 
 // notify sends a message/sipfrag NOTIFY with the given status line, on a
 // goroutine the UA waits for; final ends the implicit subscription.
 func (n *referNotifier) notify(u *UA, status int, reason string, final bool) {
 	n.pending.Add(1)
+	n.mu.Lock()
+	prev, done := n.last, make(chan struct{})
+	n.last = done
+	n.mu.Unlock()
 	u.goTracked(func() {
 		defer n.pending.Done()
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
 		req := sip.NewRequest(sip.NOTIFY, sip.Uri{})
 		req.AppendHeader(sip.NewHeader("Event", "refer"))
 		state := "active;expires=60"
@@ -146,4 +157,34 @@ func parseReferTo(v string) (dest, replacesCallID string, err error) {
 		return "", "", err
 	}
 	return target.User, "", nil
+}
+
+// transferByeWait is how long a phone that transferred its call has to
+// hang up by itself (the transferor sends the BYE, RFC 5589 §6) before the
+// server sends its own.
+const transferByeWait = 4 * time.Second
+
+// farBye notes the far end's BYE; the zero value is ready to use.
+type farBye struct {
+	init sync.Once
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (b *farBye) c() chan struct{} {
+	b.init.Do(func() { b.ch = make(chan struct{}) })
+	return b.ch
+}
+
+// seen records that the far end hung up.
+func (b *farBye) seen() { b.once.Do(func() { close(b.c()) }) }
+
+// waitFor reports whether the far end hung up within d.
+func (b *farBye) waitFor(d time.Duration) bool {
+	select {
+	case <-b.c():
+		return true
+	case <-time.After(d):
+		return false
+	}
 }

@@ -58,6 +58,8 @@ type SippOptions struct {
 	Keys map[string]string
 	// Timeout ends sipp (as a failure) after this long; default 30 s.
 	Timeout time.Duration
+	// Args are more sipp arguments (e.g. -au/-ap for [authentication]).
+	Args []string
 }
 
 // scenarioDir is testdata/sipp at the repository root.
@@ -105,6 +107,7 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	for k, v := range o.Keys {
 		args = append(args, "-key", k, v)
 	}
+	args = append(args, o.Args...)
 	if o.Remote != "" {
 		args = append(args, o.Remote)
 	}
