@@ -118,3 +118,23 @@ func TestDeskPhoneBlindTransfer(t *testing.T) {
 	require.NoError(t, fromDesk.Hangup())
 	harness.WaitEnded(t, transferred, protocol.EndHangup)
 }
+
+// TestBlindTransferToExternalNumber: a browser hands its caller to a number
+// outside the account; the trunk (sipp) answers and echoes, so Alice hears
+// her own tone through it.
+func TestBlindTransferToExternalNumber(t *testing.T) {
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml", RTPEcho: true})
+	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
+	alice := s.Phone(t, s.Alice, 700, "") // not a ringback frequency
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, in := harness.Connected(t, alice, bob, "102")
+	require.NoError(t, in.Transfer(external))
+	harness.WaitEnded(t, in, protocol.EndTransferred)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 700)
+	require.Contains(t, sentInvite(t, sipp), "INVITE sip:"+external+"@")
+	require.NoError(t, out.Hangup())
+	sipp.RequireSuccess(t)
+	rec := record(t, s, out.ID)
+	require.Contains(t, rec["transfer"], "to "+external)
+}
