@@ -59,7 +59,6 @@ type leg struct {
 	num     string       // how the leg's party is shown to others (extension or number)
 	name    string
 	callID  ident.CallID // the call id the party knows, when not the actor's own
-	joinSeq int          // order in which the leg was connected, for the record
 
 	stats     MediaStats               // taken when the leg closes
 	applied   string                   // the remote answer applied to media (SIP callees)
