@@ -55,10 +55,10 @@ type leg struct {
 	muted    bool // the server forwards silence in place of this party's audio
 	trunk    bool // an outbound leg through a trunk (counted against the account's cap)
 
-	user    ident.UserID // the user on the leg, when there is one
-	num     string       // how the leg's party is shown to others (extension or number)
-	name    string
-	callID  ident.CallID // the call id the party knows, when not the actor's own
+	user   ident.UserID // the user on the leg, when there is one
+	num    string       // how the leg's party is shown to others (extension or number)
+	name   string
+	callID ident.CallID // the call id the party knows, when not the actor's own
 
 	stats     MediaStats               // taken when the leg closes
 	applied   string                   // the remote answer applied to media (SIP callees)
