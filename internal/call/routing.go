@@ -75,11 +75,14 @@ func (c *Call) nextStep() {
 	if c.ringTimer != nil {
 		c.ringTimer.Stop()
 	}
+	refusal := "" // why a target could not be rung, for a caller left with nothing
 	for len(c.steps) > 0 {
 		st := c.steps[0]
 		c.steps = c.steps[1:]
 		for _, t := range st.Targets {
-			c.ringTarget(t)
+			if msg := c.ringTarget(t); msg != "" {
+				refusal = msg
+			}
 		}
 		if !c.anyRinging() {
 			continue
@@ -97,7 +100,11 @@ func (c *Call) nextStep() {
 		c.execute(p)
 		return
 	}
-	c.end(c.finalReason())
+	reason := c.finalReason()
+	if reason == protocol.EndFailed && refusal != "" {
+		c.caller.party.Refused(protocol.CodeCallFailed, refusal)
+	}
+	c.end(reason)
 }
 
 // stepTimedOut stops the step's ringing (its devices hear no-answer) and
@@ -141,16 +148,16 @@ func (c *Call) finalReason() protocol.EndReason {
 }
 
 // ringTarget rings a user's devices and desk phones, or a number through
-// a trunk.
-func (c *Call) ringTarget(t route.Target) {
+// a trunk. It returns why a number could not be called, when the caller
+// should hear it.
+func (c *Call) ringTarget(t route.Target) string {
 	if t.Number != "" {
-		c.ringNumber(t.Number)
-		return
+		return c.ringNumber(t.Number)
 	}
 	u, err := c.m.dir.GetUser(c.ctx, t.User)
 	if err != nil {
 		c.m.log.Warn("route: user gone", "call", c.id, "user", t.User)
-		return
+		return ""
 	}
 	who := leg{user: u.ID, num: u.Extension, name: u.Name}
 	for _, dev := range c.m.devices.UserDevices(u.ID) {
@@ -165,6 +172,7 @@ func (c *Call) ringTarget(t route.Target) {
 			c.ring(p, who)
 		}
 	}
+	return ""
 }
 
 // isParty reports whether key is the caller's or a live callee's.
@@ -173,29 +181,39 @@ func (c *Call) isParty(key string) bool {
 }
 
 // ringNumber calls number through the trunks (the emergency trunk for an
-// emergency call), within the account's cap on outbound calls.
-func (c *Call) ringNumber(number string) {
+// emergency call), within the account's cap on outbound calls. It returns
+// why the number was not called when that is the account's cap.
+func (c *Call) ringNumber(number string) string {
 	if c.m.trunks == nil {
 		c.anyFailed = true
-		return
+		return ""
 	}
-	if !c.emergency && !c.m.outboundStart(c.account) {
+	// Emergency calls are not counted, so they must not be released
+	// either: that would free a place another call holds.
+	counted := !c.emergency
+	if counted && !c.m.outboundStart(c.account) {
 		c.m.log.Info("route: outbound cap reached", "call", c.id, "account", c.account)
 		c.anyFailed = true
-		return
+		return "the account has reached its limit of concurrent calls through trunks"
+	}
+	release := func() {
+		if counted {
+			c.m.outboundDone(c.account)
+		}
 	}
 	p := c.m.trunks.TrunkParty(TrunkRequest{Account: c.account, Number: number, CallerID: c.create.CallerID,
 		Emergency: c.emergency, Trunk: c.trunkPref}, remote{c})
 	if p == nil {
-		c.m.outboundDone(c.account)
+		release()
 		c.anyFailed = true
-		return
+		return ""
 	}
 	if l := c.ring(p, leg{num: number}); l != nil {
-		l.trunk = true
+		l.trunk = counted
 	} else {
-		c.m.outboundDone(c.account)
+		release()
 	}
+	return ""
 }
 
 // ring prepares a leg toward p; it is alerted when the offer is ready.
