@@ -187,7 +187,7 @@ func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 		trunks: ts, number: req.Number, callerID: u.callerID(req.Account, req.CallerID)}
 }
 
-var emergencyRe = regexp.MustCompile(`^[0-9]{2,6}$`)
+var emergencyRe = regexp.MustCompile(`^[0-9]{2,15}$`) // as route.Normalise accepts them
 
 // emergency orders every trunk for an emergency call: the named one
 // first, then by priority.
