@@ -348,11 +348,16 @@ class CallView {
     this.hold.hidden = !live;
     this.mute.textContent = call.isMuted ? 'Unmute' : 'Mute';
     this.mute.hidden = ended;
-    for (const btn of [this.keypadButton, this.transferButton, this.attendedButton]) btn.hidden = !live;
-    this.attendedButton.hidden = !live || state.consults.has(call) || isConsult(call);
+    // The server refuses to transfer either call of an attended transfer in
+    // progress: it is completed or cancelled from the consult box instead.
+    const consulting = state.consults.has(call) || isConsult(call);
+    this.keypadButton.hidden = !live;
+    this.transferButton.hidden = this.attendedButton.hidden = !live || consulting;
     this.hangup.hidden = ended;
-    if (!live) {
-      for (const p of [this.keypad, this.transferForm, this.attendedForm]) p.hidden = true;
+    if (!live || consulting) {
+      for (const p of live ? [this.transferForm, this.attendedForm] : [this.keypad, this.transferForm, this.attendedForm]) {
+        p.hidden = true;
+      }
       this.syncExpanded();
     }
     this.updateConsult();

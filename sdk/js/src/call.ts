@@ -123,6 +123,11 @@ export class Call extends Emitter<CallEvents> {
   #localHold = false;
   #remoteHold = false;
   #resumeAsked = false;
+  /** The server resumes this call by itself: its consult call was cancelled or failed. */
+  #autoResume = false;
+  #completing = false;
+  /** For a consult call: the attended transfer's original call. */
+  #original: Call | null = null;
   #muted = false;
   #answeredAt: Date | null = null;
   #duration: number | null = null;
@@ -277,6 +282,9 @@ export class Call extends Emitter<CallEvents> {
     if (this.#ended() || this.#closing) return;
     this.#closing = true;
     this.#stopSounds();
+    // Hanging up a consult call cancels the attended transfer: the server
+    // resumes the original call by itself.
+    this.#original?._consultOver();
     this.#host.send({ type: 'call.hangup', call_id: this.#id });
   }
 
@@ -286,9 +294,13 @@ export class Call extends Emitter<CallEvents> {
     this.#host.send({ type: 'call.hold', call_id: this.#id });
   }
 
-  /** Takes the call off this device's hold; `resumed` follows from the server. */
+  /**
+   * Takes the call off this device's hold; `resumed` follows from the server.
+   * After its consult call was hung up or failed, the server resumes an
+   * attended transfer's original call by itself, and this sends nothing.
+   */
   resume(): void {
-    if (this.#ended()) return;
+    if (this.#ended() || this.#autoResume) return;
     this.#resumeAsked = true;
     this.#host.send({ type: 'call.resume', call_id: this.#id });
   }
@@ -337,10 +349,13 @@ export class Call extends Emitter<CallEvents> {
   }
 
   /**
-   * Attended transfer, step 1: the server holds this call and places a
-   * consultation call to `destination`. Resolves with the consult call once
-   * the server accepted it. Complete with {@link Call.completeTransfer} on
-   * this call, or cancel by hanging up the consult call and resuming.
+   * Attended transfer, step 1: the server holds this call (`held('local')`)
+   * and places a consultation call to `destination`. Resolves with the
+   * consult call once the server accepted it. Complete with
+   * {@link Call.completeTransfer} on this call, or cancel by hanging up the
+   * consult call. When the consult call ends without completing (hung up,
+   * busy, no answer, rejected, failed) the server resumes this call: it emits
+   * `resumed`, with no `resume()` needed.
    *
    * @throws PhoneError as `phone.call()` does; `invalid_state` on an ended call
    */
@@ -352,10 +367,12 @@ export class Call extends Emitter<CallEvents> {
   /**
    * Attended transfer, step 2 (on the original call): connects the other
    * party to the consult party. Both of this device's calls end with
-   * `transferred`.
+   * `transferred`. Sent once; a refusal (e.g. the consult call is not
+   * answered yet) is an `error` event, after which it can be tried again.
    */
   completeTransfer(): void {
-    if (this.#ended()) return;
+    if (this.#ended() || this.#completing) return;
+    this.#completing = true;
     this.#host.send({ type: 'call.transfer.attended', req_id: this.#host.reqId(), call_id: this.#id, step: 'complete' });
   }
 
@@ -402,7 +419,22 @@ export class Call extends Emitter<CallEvents> {
 
   /** @internal Emits a server error about this call. */
   _error(err: PhoneError): void {
+    this.#completing = false; // a refused completion may be retried
     this.emit('error', err);
+  }
+
+  /** @internal Links a consult call (bound by call.trying) to this original call. */
+  _consulting(consult: Call): void {
+    if (!this.#ended()) consult.#original = this;
+  }
+
+  /**
+   * @internal The consult call is over without a completion: the server
+   * resumes this call if this device holds it.
+   */
+  _consultOver(): void {
+    this.#completing = false;
+    if (!this.#ended() && this.#localHold) this.#autoResume = true;
   }
 
   /** @internal Ends the call (server call.ended, or locally). */
@@ -411,6 +443,9 @@ export class Call extends Emitter<CallEvents> {
     this.#endReason = reason;
     this.#duration = duration;
     this.#state = 'ended';
+    this.#autoResume = false;
+    if (reason !== 'transferred') this.#original?._consultOver();
+    this.#original = null;
     this._teardown();
     this.#host.forget(this);
     this.emit('statechange', 'ended');
@@ -608,10 +643,12 @@ export class Call extends Emitter<CallEvents> {
 
   #resumed(): void {
     if (this.#state !== 'held') return;
-    // call.resumed does not say whose hold ended: ours if we asked (or only we hold).
-    if (this.#localHold && (this.#resumeAsked || !this.#remoteHold)) this.#localHold = false;
+    // call.resumed does not say whose hold ended: ours if we asked, if the
+    // server resumes it after a consult call (or if only we hold).
+    if (this.#localHold && (this.#resumeAsked || this.#autoResume || !this.#remoteHold)) this.#localHold = false;
     else this.#remoteHold = false;
     this.#resumeAsked = false;
+    if (!this.#localHold) this.#autoResume = false;
     if (this.#localHold || this.#remoteHold) {
       this.emit('held', this.#localHold ? 'local' : 'remote');
       return;
@@ -631,6 +668,7 @@ export class Call extends Emitter<CallEvents> {
     } else if (m.state !== 'held') {
       this.#localHold = this.#remoteHold = false;
     }
+    if (!this.#localHold) this.#autoResume = false;
     if (m.state !== 'ringing') this.#stopSounds();
     if (m.state !== prev) {
       this.#set(m.state);

@@ -81,7 +81,10 @@ export interface PhoneEvents {
   incoming: [call: Call];
   /** Presence of subscribed users: a `presence.list` snapshot or a `presence.update`. */
   presence: [event: PresenceEvent];
-  /** A server error or SDK failure not tied to a pending request. */
+  /**
+   * A server error or SDK failure not tied to a pending request (but not a
+   * `call_not_found` about a call that already ended here).
+   */
   error: [error: PhoneError];
 }
 
@@ -89,6 +92,8 @@ type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 interface Pending {
   call: Call;
+  /** For a consult call (attended transfer): the original call. */
+  original?: Call;
   resolve: (call: Call) => void;
   reject: (err: PhoneError) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -107,6 +112,8 @@ const REFRESH_LEAD_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_QUEUE = 256;
 const PRESENCE_BATCH = 100;
+/** How many ended call ids to remember (see #gone). */
+const GONE_MAX = 64;
 /** Fatal codes after which reconnecting cannot help. */
 const FINAL: PhoneErrorCode[] = ['auth_failed', 'auth_expired', 'session_revoked', 'session_replaced', 'session_limit'];
 
@@ -137,6 +144,8 @@ export class Phone extends Emitter<PhoneEvents> {
   #reqSeq = 0;
   #calls = new Map<string, Call>();
   #listed = new WeakSet<Call>();
+  /** Ids of calls that ended here: a late call_not_found about them is no news. */
+  #gone: string[] = [];
   #pending = new Map<string, Pending>();
   #queue: P.ClientMessage[] = [];
   #presenceUsers = new Set<string>();
@@ -166,10 +175,16 @@ export class Phone extends Emitter<PhoneEvents> {
       online: () => this.#state === 'open',
       iceTimeout: options.iceGatheringTimeout ?? 2000,
       getUserMedia: (callId) => this.#microphone(callId),
-      consult: (original, destination) => this.#place(destination, undefined, original),
+      consult: (original, destination) => {
+        this.#audioContext(); // in the app's gesture, for the consult call's ringback
+        return this.#place(destination, undefined, original);
+      },
       announce: (call) => this.#announce(call),
       forget: (call) => {
-        if (this.#calls.get(call.id) === call) this.#calls.delete(call.id);
+        if (this.#calls.get(call.id) !== call) return;
+        this.#calls.delete(call.id);
+        this.#gone.push(call.id);
+        if (this.#gone.length > GONE_MAX) this.#gone.shift();
       },
       fail: (err) => this.emit('error', err),
       ringback: () => this.#ringback(),
@@ -400,6 +415,9 @@ export class Phone extends Emitter<PhoneEvents> {
     const pending = msg.req_id ? this.#pending.get(msg.req_id) : undefined;
     if (pending) return this.#settle(msg.req_id!, err);
     const call = msg.call_id ? this.#calls.get(msg.call_id) : undefined;
+    // A request that crossed the call's end (a hangup racing the other
+    // party's, the guide's second call.transfer): the call is already over.
+    if (!call && msg.code === 'call_not_found' && this.#gone.includes(msg.call_id!)) return;
     call?._error(err);
     this.emit('error', err);
     // The server no longer knows the call: it is over.
@@ -563,7 +581,7 @@ export class Phone extends Emitter<PhoneEvents> {
         () => this.#settle(reqId, new PhoneError('timeout', `no answer to the call request in ${CALL_TIMEOUT_MS / 1000} s`, { reqId })),
         CALL_TIMEOUT_MS,
       );
-      this.#pending.set(reqId, { call, resolve, reject, timer });
+      this.#pending.set(reqId, { call, original, resolve, reject, timer });
       if (original) {
         this.#send({ type: 'call.transfer.attended', req_id: reqId, call_id: original.id, step: 'consult', destination, sdp });
       } else {
@@ -601,6 +619,7 @@ export class Phone extends Emitter<PhoneEvents> {
     clearTimeout(p.timer);
     this.#calls.set(msg.call_id, p.call);
     this.#listed.add(p.call);
+    p.original?._consulting(p.call);
     p.call._bind(msg.call_id);
     p.resolve(p.call);
   }

@@ -2,10 +2,10 @@
 // DTMF, transfers, call waiting, swapping and activeCalls, each snippet run
 // unchanged in real Chromium, with what the other party hears checked.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lines, SNIPPETS } from './guide-snippets.mjs';
+import { alternative, lines, SNIPPETS } from './guide-snippets.mjs';
 import {
   callState, connectPhone, events, expectSilence, expectTone, hangupAll, listen, openBrowser,
-  recordEvents, reset, runSnippet, takeIncoming,
+  phoneErrors, recordEvents, reset, runSnippet, takeIncoming,
 } from './helpers.mjs';
 
 let alice;
@@ -140,41 +140,154 @@ describe('DTMF', () => {
 });
 
 describe('Transfers', () => {
-  it.skip('blind transfer: the call ends for you with transferred; the other party reaches 105 (server transfers not implemented yet (issue 6))', async () => {
-    const dave = await openBrowser('dave');
-    try {
-      await connectPhone(dave);
-      await connectCall(alice, bob);
-      await runSnippet(alice, SNIPPETS.blindTransfer);
-      await expect.poll(() => alice.logs).toContain('transferred');
-      expect(await callState(alice)).toBe('ended');
-      await takeIncoming(dave);
-      await dave.page.evaluate(() => window.__t.call.answer());
-      await expectTone(dave, 'bob');
-      await expectTone(bob, 'dave');
-    } finally {
-      await hangupAll(dave);
-      await dave.close();
-    }
+  // The guide transfers to 105 and +14155551234: both are dave (see global-setup).
+  let dave;
+  beforeAll(async () => {
+    dave = await openBrowser('dave');
+  });
+  afterAll(async () => {
+    await dave?.close();
+  });
+  beforeEach(async () => {
+    await reset(dave);
+    await connectPhone(dave);
+  });
+  afterEach(async () => { // runs before the outer afterEach: end every call here
+    await hangupAll(...all(), dave);
+    expect(dave.errors, "uncaught errors in dave's page").toEqual([]);
   });
 
-  it.skip('attended transfer: consult 105, complete, the original caller talks to 105 (server transfers not implemented yet (issue 6))', async () => {
-    const dave = await openBrowser('dave');
-    try {
-      await connectPhone(dave);
-      await connectCall(alice, bob);
-      await runSnippet(alice, SNIPPETS.attendedTransfer, { after: 'T.consultCall = consultCall;' });
-      await expect.poll(() => callState(bob)).toBe('held'); // consulting holds the original call
-      await takeIncoming(dave);
-      await dave.page.evaluate(() => window.__t.call.answer());
-      await expect.poll(() => alice.logs).toContain('Consulting with transfer target...');
-      await expect.poll(() => events(alice)).toContain('call:ended:transferred');
-      await expectTone(dave, 'bob');
-      await expectTone(bob, 'dave');
-    } finally {
-      await hangupAll(dave);
-      await dave.close();
-    }
+  const activeCount = (b) => b.page.evaluate(() => window.__t.phone.activeCalls.length);
+  /** dave answers his incoming call (its events recorded); returns its caller as dave sees it. */
+  async function daveAnswers() {
+    await takeIncoming(dave);
+    await recordEvents(dave);
+    const from = await dave.page.evaluate(() => {
+      const c = window.__t.call;
+      return { from: c.from, fromName: c.fromName };
+    });
+    await dave.page.evaluate(() => window.__t.call.answer());
+    await expect.poll(() => events(dave)).toContain('call:answered');
+    return from;
+  }
+
+  it('blind transfer: the call ends for you with transferred; the other party reaches 105', async () => {
+    await connectCall(alice, bob);
+    await runSnippet(alice, SNIPPETS.blindTransfer);
+    await expect.poll(() => alice.logs).toContain('transferred');
+    expect(await callState(alice)).toBe('ended');
+    expect(await activeCount(alice)).toBe(0);
+    // The guide's second transfer crosses the end of the call: no error surfaces.
+    expect(await phoneErrors(alice)).toEqual([]);
+    // bob hears ringback while 105 rings, then dave, with no new call events.
+    expect(await callState(bob)).toBe('active');
+    await expectSilence(bob, 'call', false);
+    expect(await daveAnswers()).toEqual({ from: '102', fromName: 'Bob' });
+    await expectTone(dave, 'bob');
+    await expectTone(bob, 'dave');
+    expect(await events(bob)).toEqual([]);
+    expect(await callState(bob)).toBe('active');
+    expect(await phoneErrors(bob)).toEqual([]);
+  });
+
+  it('blind transfer of a held call: a refused destination changes nothing; the other party is resumed on answer', async () => {
+    await connectCall(alice, bob);
+    await runSnippet(alice, lines(SNIPPETS.holdResume, 1, 2));
+    await expect.poll(() => heldInfo(bob)).toEqual({ state: 'held', isHeld: true, heldBy: 'remote' });
+    // Unroutable: a non-fatal call_failed on the call, which goes on held.
+    await alice.page.evaluate(() => {
+      const T = window.__t;
+      T.callErrors = [];
+      T.call.on('error', (e) => T.callErrors.push(e.code));
+      T.call.transfer('999');
+    });
+    await expect.poll(() => alice.page.evaluate(() => window.__t.callErrors)).toEqual(['call_failed']);
+    expect(await heldInfo(alice)).toEqual({ state: 'held', isHeld: true, heldBy: 'local' });
+    expect(await heldInfo(bob)).toEqual({ state: 'held', isHeld: true, heldBy: 'remote' });
+    await expectSilence(bob, 'call', false); // still music on hold
+
+    await runSnippet(alice, alternative(SNIPPETS.blindTransfer, "call.transfer('+14155551234')", ['call.transfer(']));
+    await expect.poll(() => alice.logs).toContain('transferred');
+    expect(await phoneErrors(alice)).toEqual([expect.stringMatching(/^call_failed: call.transfer: /)]);
+    expect(await callState(bob)).toBe('held');
+    await daveAnswers();
+    await expect.poll(() => callState(bob)).toBe('active');
+    expect(await events(bob)).toEqual(['call:held:remote', 'call:resumed']);
+    await expectTone(dave, 'bob');
+    await expectTone(bob, 'dave');
+    expect(await phoneErrors(bob)).toEqual([]);
+  });
+
+  it('attended transfer: consult 105, complete, the original caller talks to 105', async () => {
+    await connectCall(alice, bob);
+    await runSnippet(alice, SNIPPETS.attendedTransfer, {
+      after: 'T.consultCall = consultCall; T.record("consultCall");',
+    });
+    // Consulting holds the original call.
+    await expect.poll(() => heldInfo(bob)).toEqual({ state: 'held', isHeld: true, heldBy: 'remote' });
+    expect(await heldInfo(alice)).toEqual({ state: 'held', isHeld: true, heldBy: 'local' });
+    expect(await daveAnswers()).toEqual({ from: '101', fromName: 'Alice' });
+    await expect.poll(() => alice.logs).toContain('Consulting with transfer target...');
+    await expect.poll(() => events(alice)).toContain('call:ended:transferred');
+    await expect.poll(() => events(alice)).toContain('consultCall:ended:transferred');
+    expect((await events(alice)).filter((e) => e.startsWith('call:'))).toEqual([
+      'call:ringing', 'call:answered', 'call:held:local', 'call:ended:transferred',
+    ]);
+    expect(await activeCount(alice)).toBe(0);
+    await expect.poll(() => callState(bob)).toBe('active');
+    expect(await events(bob)).toEqual(['call:held:remote', 'call:resumed']);
+    await expectTone(dave, 'bob');
+    await expectTone(bob, 'dave');
+    expect(await events(dave)).toEqual(['call:answered']); // the consult party hears nothing of the transfer
+    expect(await callState(dave)).toBe('active');
+    for (const b of [alice, bob, dave]) expect(await phoneErrors(b), `${b.user}'s phone errors`).toEqual([]);
+  });
+
+  it("attended transfer cancelled (the guide's consultCall.hangup()): the original resumes, audio returns", async () => {
+    await connectCall(alice, bob);
+    // The guide's "Or cancel" alternative in place of completing.
+    const cancel = SNIPPETS.attendedTransfer
+      .replace('call.completeTransfer();', '// call.completeTransfer();')
+      .replace('// consultCall.hangup();', 'consultCall.hangup();');
+    await runSnippet(alice, cancel, { after: 'T.consultCall = consultCall; T.record("consultCall");' });
+    await expect.poll(() => callState(bob)).toBe('held');
+    await daveAnswers();
+    await expect.poll(() => alice.logs).toContain('Consulting with transfer target...');
+    await expect.poll(() => events(alice)).toContain('consultCall:ended:hangup');
+    await expect.poll(() => callState(alice)).toBe('active');
+    await expect.poll(() => callState(dave)).toBe('ended');
+    expect(await events(dave)).toEqual(['call:answered', 'call:ended:hangup']);
+    await expect.poll(() => callState(bob)).toBe('active');
+    expect((await events(alice)).filter((e) => e.startsWith('call:'))).toEqual([
+      'call:ringing', 'call:answered', 'call:held:local', 'call:resumed',
+    ]);
+    expect(await events(bob)).toEqual(['call:held:remote', 'call:resumed']);
+    expect(await heldInfo(alice)).toEqual({ state: 'active', isHeld: false, heldBy: null });
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    for (const b of [alice, bob]) expect(await phoneErrors(b), `${b.user}'s phone errors`).toEqual([]);
+    expect(await activeCount(alice)).toBe(1);
+  });
+
+  it('attended transfer to a busy target: the original resumes by itself, even if the app resumes too', async () => {
+    await connectCall(alice, bob);
+    await runSnippet(alice, SNIPPETS.attendedTransfer, {
+      // An app following "hang up the consult and resume the original".
+      after: `T.consultCall = consultCall; T.record("consultCall");
+        consultCall.on('ended', () => call.resume());`,
+    });
+    await takeIncoming(dave);
+    await dave.page.evaluate(() => window.__t.call.reject('busy'));
+    await expect.poll(() => events(alice)).toContain('consultCall:ended:busy');
+    await expect.poll(() => callState(alice)).toBe('active');
+    await expect.poll(() => callState(bob)).toBe('active');
+    expect((await events(alice)).filter((e) => e.startsWith('call:'))).toEqual([
+      'call:ringing', 'call:answered', 'call:held:local', 'call:resumed',
+    ]);
+    expect(alice.logs).not.toContain('Consulting with transfer target...');
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    for (const b of [alice, bob]) expect(await phoneErrors(b), `${b.user}'s phone errors`).toEqual([]);
   });
 });
 

@@ -169,7 +169,8 @@ export async function reset(b) {
 
 /**
  * Connects a Phone in the page as window.__t.phone. window.__t.incoming
- * collects its incoming calls, and window.__t.record(name) logs every event
+ * collects its incoming calls, window.__t.phoneErrors the phone's `error`
+ * events ("code: message"), and window.__t.record(name) logs every event
  * of window.__t[name] into window.__t.events as "name:event[:arg]".
  */
 export async function connectPhone(b) {
@@ -184,6 +185,8 @@ export async function connectPhone(b) {
       }
     };
     phone.on('incoming', (c) => T.incoming.push(c));
+    T.phoneErrors = [];
+    phone.on('error', (e) => T.phoneErrors.push(e.code + ': ' + e.message));
     await phone.connect();
   })()`);
 }
@@ -210,6 +213,9 @@ ${snippet}
 export const recordEvents = (b, name = 'call') => b.page.evaluate((n) => window.__t.record(n), name);
 
 export const events = (b) => b.page.evaluate(() => window.__t.events);
+
+/** The phone's `error` events so far, as "code: message". */
+export const phoneErrors = (b) => b.page.evaluate(() => window.__t.phoneErrors);
 
 /** Waits until the page has an incoming call and stores it as window.__t[name]. */
 export async function takeIncoming(b, name = 'call', index = 0) {

@@ -1,6 +1,7 @@
 // The web softphone served at / (internal/web), clicked through in Chromium:
 // sign in with a token, dial, answer, hold, mute, keypad, hang up, decline,
-// call waiting and swap, history. Screenshots go to test-artifacts/web/.
+// call waiting and swap, blind and attended transfers, history. Screenshots
+// go to test-artifacts/web/.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectSilence, expectTone, hangupAll, openBrowser, sb, screenshot, serverIdle,
@@ -215,18 +216,110 @@ describe('web softphone', () => {
     await expect.poll(() => tid(alice, 'swap').isVisible()).toBe(false);
   });
 
-  it.skip('transfer from the call controls (server transfers not implemented yet (issue 6))', async () => {
-    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+  /** alice calls bob from the dial pad and bob answers; both rows read active. */
+  async function aliceCallsBob() {
     await tid(alice, 'dial-input').fill('102');
     await tid(alice, 'dial-call').click();
     await tid(bob, 'incoming-answer').click();
     await expect.poll(() => attr(callItem(alice), 'data-state')).toBe('active');
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+  }
+
+  it('blind transfer from the call controls', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await aliceCallsBob();
     await callIn(alice, 0, 'call-transfer').click();
+    expect(await attr(callIn(alice, 0, 'call-transfer'), 'aria-expanded')).toBe('true');
     await callIn(alice, 0, 'transfer-input').fill('103');
+    await screenshot(alice.page, '11-transfer-form-alice-desktop');
     await callIn(alice, 0, 'transfer-submit').click();
     await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe('Ended (transferred)');
+    // carol is called by bob, the transferred party; bob's call goes on as it was.
+    await expect.poll(() => tid(carol, 'incoming').isVisible()).toBe(true);
+    expect(await text(tid(carol, 'incoming-from'))).toBe('Bob (102)');
+    expect(await attr(callItem(bob), 'data-state')).toBe('active');
     await tid(carol, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(carol), 'data-state')).toBe('active');
+    expect(await attr(callItem(bob), 'data-state')).toBe('active');
+    expect(await tid(bob, 'calls').getByTestId('call').count()).toBe(1);
+    await useCall(bob);
+    await useCall(carol);
+    await expectTone(bob, 'carol');
+    await expectTone(carol, 'bob');
+    await expect.poll(() => tid(alice, 'calls').getByTestId('call').count(), { timeout: 10_000 }).toBe(0);
+    await callIn(carol, 0, 'call-hangup').click();
+    await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
+  });
+
+  it('attended transfer from the call controls: consult, complete', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await aliceCallsBob();
+    await callIn(alice, 0, 'call-attended').click();
+    await callIn(alice, 0, 'attended-input').fill('103');
+    await callIn(alice, 0, 'attended-submit').click();
+    // The original is held by the server; the consult call is listed below it.
+    await expect.poll(() => attr(callItem(alice, 0), 'data-held-by')).toBe('local');
+    await expect.poll(() => attr(callItem(bob), 'data-held-by')).toBe('remote');
+    await expect.poll(() => tid(alice, 'calls').getByTestId('call').count()).toBe(2);
+    expect(await text(callIn(alice, 1, 'call-peer'))).toBe('103');
+    await expect.poll(() => text(callIn(alice, 0, 'consult'))).toMatch(/^Consulting 103: ringing…/);
+    expect(await callIn(alice, 0, 'call-complete').isDisabled()).toBe(true);
+    for (const n of [0, 1]) {
+      expect(await callIn(alice, n, 'call-transfer').isVisible(), `transfer button on call ${n}`).toBe(false);
+      expect(await callIn(alice, n, 'call-attended').isVisible(), `attended button on call ${n}`).toBe(false);
+    }
+
+    await expect.poll(() => tid(carol, 'incoming').isVisible()).toBe(true);
+    expect(await text(tid(carol, 'incoming-from'))).toBe('Alice (101)');
+    await tid(carol, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(alice, 1), 'data-state')).toBe('active');
+    await expect.poll(() => text(callIn(alice, 0, 'consult'))).toMatch(/^Consulting 103: connected/);
+    await useCall(alice);
+    await useCall(carol);
+    await expectTone(alice, 'carol');
+    await expectTone(carol, 'alice');
+    await screenshot(alice.page, '12-consulting-alice-desktop');
+
+    await callIn(alice, 0, 'call-complete').click();
+    await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe('Ended (transferred)');
+    await expect.poll(() => text(callIn(alice, 1, 'call-state'))).toBe('Ended (transferred)');
     await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
-    await hangupAll(alice, bob, carol);
+    expect(await attr(callItem(carol), 'data-state')).toBe('active');
+    await useCall(bob);
+    await useCall(carol);
+    await expectTone(bob, 'carol');
+    await expectTone(carol, 'bob');
+    expect(await attr(tid(alice, 'status'), 'data-kind')).not.toBe('error');
+    await screenshot(bob.page, '13-transferred-bob-phone');
+    await callIn(bob, 0, 'call-hangup').click();
+    await expect.poll(() => text(callIn(carol, 0, 'call-state'))).toBe('Ended (hangup)');
+  });
+
+  it('attended transfer from the call controls: cancel resumes the original', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await aliceCallsBob();
+    await callIn(alice, 0, 'call-attended').click();
+    await callIn(alice, 0, 'attended-input').fill('103');
+    await callIn(alice, 0, 'attended-submit').click();
+    await expect.poll(() => tid(carol, 'incoming').isVisible()).toBe(true);
+    await tid(carol, 'incoming-answer').click();
+    await expect.poll(() => text(callIn(alice, 0, 'consult'))).toMatch(/connected/);
+
+    await callIn(alice, 0, 'consult-cancel').click();
+    await expect.poll(() => text(callIn(alice, 1, 'call-state'))).toBe('Ended (hangup)');
+    await expect.poll(() => attr(callItem(alice, 0), 'data-state')).toBe('active');
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active');
+    expect(await text(callIn(alice, 0, 'call-hold'))).toBe('Hold');
+    expect(await callIn(alice, 0, 'consult').isVisible()).toBe(false);
+    expect(await callIn(alice, 0, 'call-transfer').isVisible()).toBe(true);
+    expect(await callIn(alice, 0, 'call-attended').isVisible()).toBe(true);
+    await expect.poll(() => text(callIn(carol, 0, 'call-state'))).toBe('Ended (hangup)');
+    await useCall(alice, 0);
+    await useCall(bob);
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    expect(await attr(tid(alice, 'status'), 'data-kind')).not.toBe('error');
+    await callIn(alice, 0, 'call-hangup').click();
+    await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
   });
 });
