@@ -120,12 +120,16 @@ func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) 
 			refuse("consult needs a destination and an sdp offer")
 			return
 		}
-		if !l.holding {
+		held := !l.holding
+		if held {
 			c.onHold(l)
 		}
 		c2 := c.m.startCall(dev, &protocol.CallCreate{ReqID: m.ReqID, Destination: m.Destination, SDP: m.SDP}, c)
-		if c2 != nil {
+		switch {
+		case c2 != nil:
 			c.consult = &consultLink{call: c2, by: l}
+		case held: // no consult call (the server is stopping): undo the hold
+			c.onResume(l)
 		}
 	case protocol.StepComplete:
 		if c.consult == nil || c.consult.by != l || c.consult.done != nil {
