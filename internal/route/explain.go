@@ -61,33 +61,63 @@ func trunkList(names []string) string {
 	return "trunks " + strings.Join(shown, ", ")
 }
 
-// sortTrunks returns the names of the trunks keep accepts, by priority
-// then name, each once.
-func sortTrunks(trunks []TrunkInfo, keep func(TrunkInfo) bool) []string {
-	var ts []TrunkInfo
+// sortTrunks names the trunks a call to num would try, in the order the
+// SIP side tries them: the trunk named first (an emergency trunk), then the
+// longest matching prefix, then lowest priority, then configuration order.
+// An empty num keeps every trunk (emergency calls go out anywhere).
+func sortTrunks(trunks []TrunkInfo, num, first string) []string {
+	type match struct {
+		t    TrunkInfo
+		plen int
+	}
+	var ms []match
 	for _, t := range trunks {
-		if keep(t) && t.Name != "" {
-			ts = append(ts, t)
+		if t.Name == "" {
+			continue
+		}
+		plen := prefixLen(t, num)
+		if num == "" {
+			plen = 0
+		}
+		if plen >= 0 {
+			ms = append(ms, match{t, plen})
 		}
 	}
-	slices.SortStableFunc(ts, func(a, b TrunkInfo) int {
-		if a.Priority != b.Priority {
-			return a.Priority - b.Priority
+	slices.SortStableFunc(ms, func(a, b match) int {
+		if fa, fb := first != "" && strings.EqualFold(a.t.Name, first), first != "" && strings.EqualFold(b.t.Name, first); fa != fb {
+			if fa {
+				return -1
+			}
+			return 1
 		}
-		return strings.Compare(a.Name, b.Name)
+		if a.plen != b.plen {
+			return b.plen - a.plen
+		}
+		return a.t.Priority - b.t.Priority
 	})
 	var names []string
-	for _, t := range ts {
-		if !slices.Contains(names, t.Name) {
-			names = append(names, t.Name)
+	for _, m := range ms {
+		if !slices.Contains(names, m.t.Name) {
+			names = append(names, m.t.Name)
 		}
 	}
 	return names
 }
 
-// carries reports whether trunk t carries the E.164 number num.
-func carries(t TrunkInfo, num string) bool {
-	return len(t.Prefixes) == 0 || matchAny(num, t.Prefixes)
+// prefixLen is the length of t's longest prefix num starts with: 0 for a
+// trunk with no prefixes (it carries everything), -1 when it does not
+// carry num.
+func prefixLen(t TrunkInfo, num string) int {
+	if len(t.Prefixes) == 0 {
+		return 0
+	}
+	best := -1
+	for _, p := range t.Prefixes {
+		if strings.HasPrefix(num, p) && len(p) > best {
+			best = len(p)
+		}
+	}
+	return best
 }
 
 // matchAny reports whether num starts with one of prefixes ("+" matches

@@ -228,7 +228,7 @@ func (pl *planner) emergencyTrunks() []string {
 	if et != "" {
 		pl.explain("emergency trunk %s is not configured: trying every trunk", show(et))
 	}
-	return sortTrunks(pl.trunks, func(TrunkInfo) bool { return true })
+	return sortTrunks(pl.trunks, "", "")
 }
 
 // feature routes a feature code.
@@ -359,7 +359,7 @@ func (pl *planner) outbound(num string, user ident.UserID) ([]string, error) {
 			return nil, fmt.Errorf("%w: international calls to %s (%s)", ErrNotAllowed, num, allowList(pl.dp))
 		}
 	}
-	names := sortTrunks(pl.trunks, func(t TrunkInfo) bool { return carries(t, num) })
+	names := sortTrunks(pl.trunks, num, "")
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w: no trunk carries %s", ErrNoRoute, num)
 	}
