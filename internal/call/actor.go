@@ -144,6 +144,7 @@ type Call struct {
 	anyFailed   bool // a target could not be reached at all
 	emergency   bool // an emergency call: the trunk cap does not apply
 	trunkPref   string
+	recallID    ident.CallID // the id a recalled transferor's devices see
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far

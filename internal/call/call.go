@@ -240,4 +240,7 @@ type Options struct {
 	MediaTimeout time.Duration
 	// AnswerTimeout bounds the wait for a device's SDP answer after call.answer.
 	AnswerTimeout time.Duration
+	// TransferRecall rings a blind transfer's transferor back when the
+	// target does not take the call.
+	TransferRecall bool
 }

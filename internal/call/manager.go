@@ -152,6 +152,13 @@ func (m *Manager) join(from, into *Call) {
 	}
 }
 
+// alias makes id reach c too.
+func (m *Manager) alias(id ident.CallID, c *Call) {
+	m.mu.Lock()
+	m.calls[id] = c
+	m.mu.Unlock()
+}
+
 // callWithMember returns the live call, other than except, where key is a
 // party (the call a SIP Replaces names).
 func (m *Manager) callWithMember(key string, except *Call) *Call {

@@ -91,6 +91,9 @@ func (c *Call) nextStep() {
 		c.ringTimer = c.after(st.Ring, func() { c.stepTimedOut(gen) })
 		return
 	}
+	if c.then == "" && c.recall() {
+		return
+	}
 	if c.then != "" && c.forwards < maxForwards {
 		c.forwards++
 		dest := c.then
@@ -160,8 +163,12 @@ func (c *Call) ringTarget(t route.Target) string {
 		return ""
 	}
 	who := leg{user: u.ID, num: u.Extension, name: u.Name}
+	id := c.id
+	if c.recallID != "" { // ringing a transferor back: its devices ended c.id
+		id = c.recallID
+	}
 	for _, dev := range c.m.devices.UserDevices(u.ID) {
-		p := devicePart{dev: dev, call: c.id}
+		p := devicePart{dev: dev, call: id}
 		if c.isParty(p.Key()) {
 			continue // never ring a device already in the call
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
@@ -15,6 +16,10 @@ type blindXfer struct {
 	// resume: the transferee heard call.held from the transferor's hold
 	// and hears call.resumed once connected.
 	resume bool
+	// by is the transferor's user, rung back (Options.TransferRecall)
+	// when the target does not take the call; recalling marks that ring.
+	by        ident.UserID
+	recalling bool
 }
 
 // consultLink ties an original call to the consult call its transferor
@@ -73,7 +78,7 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	o := c.other(l)
 	c.bridge.Stop()
 	c.bridge = nil
-	c.xfer = &blindXfer{resume: l.holding && !o.holding}
+	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: l.user}
 	c.rec.Transfer = fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest)
 	if done != nil {
 		done(nil)
@@ -88,6 +93,24 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	}
 	c.saveRecord()
 	c.execute(p)
+}
+
+// recall rings the transferor back after a blind transfer's target did
+// not take the call; it reports whether it did. The transferor's devices
+// see a new call (a fresh call id: the old one ended for them).
+func (c *Call) recall() bool {
+	x := c.xfer
+	if x == nil || x.recalling || x.by == "" || !c.m.opt.TransferRecall {
+		return false
+	}
+	x.recalling = true
+	c.rec.Transfer += "; not taken, recalling the transferor"
+	c.recallID = ident.NewCallID()
+	c.m.alias(c.recallID, c)
+	c.steps = []route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}
+	c.timedOut, c.anyRejected, c.anyBusy, c.anyFailed, c.failure = false, false, false, false, ""
+	c.nextStep()
+	return true
 }
 
 // transferConnected finishes a blind transfer: the target answered and is

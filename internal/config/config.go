@@ -199,6 +199,10 @@ type Media struct {
 type Calls struct {
 	// RingTimeout is how long a user's devices ring when the user sets none.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// TransferRecall rings the transferor's devices again, for RingTimeout,
+	// when a blind transfer's target does not answer, is busy or declines;
+	// off, the transferred party's call ends with that reason.
+	TransferRecall bool `yaml:"transfer_recall"`
 }
 
 // Default returns the built-in configuration.

@@ -126,7 +126,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Media = engine
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
 		s.Store, hubDevices{s.Hub}, s.Store,
-		call.Options{RingTimeout: s.Config.Calls.RingTimeout}, s.Log)
+		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/softphone"
@@ -247,4 +248,30 @@ func TestAttendedConsultToNowhereResumes(t *testing.T) {
 	harness.WaitEnded(t, cons, protocol.EndFailed)
 	harness.Wait(t, in, protocol.TypeCallResumed)
 	harness.Wait(t, out, protocol.TypeCallResumed)
+}
+
+// TestBlindTransferRecall: with calls.transfer_recall, a transfer the
+// target does not take rings the transferor back, under a new call id.
+func TestBlindTransferRecall(t *testing.T) {
+	s := harness.Start(t, func(c *config.Config) { c.Calls.TransferRecall = true })
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	carol := s.Phone(t, s.Carol, 700, "")
+	out, in := harness.Connected(t, alice, bob, "102")
+	require.NoError(t, in.Transfer("103"))
+	harness.WaitEnded(t, in, protocol.EndTransferred)
+	require.NoError(t, harness.NextIncoming(t, carol).Reject(protocol.RejectBusy))
+
+	back := harness.NextIncoming(t, bob)
+	require.NotEqual(t, in.ID, back.ID, "the recall is a new call for bob")
+	require.Equal(t, "101", back.From)
+	answer(t, back)
+	harness.Wait(t, back, protocol.TypeCallAnswered)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 1000)
+	harness.HearsTone(t, back, 440)
+	require.NoError(t, back.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	rec := record(t, s, out.ID)
+	require.Contains(t, rec["transfer"], "recalling the transferor")
 }
