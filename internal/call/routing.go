@@ -2,12 +2,17 @@ package call
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
+
+// Forbiddable is a party that can be told its call was refused because the
+// caller may not make it (a SIP phone answers 403 rather than 404).
+type Forbiddable interface{ Forbidden() }
 
 // maxForwards bounds how many forwards (a follow-me's final forward, a
 // ring group's next) one call follows, against loops.
@@ -60,6 +65,9 @@ func (c *Call) execute(p *route.Plan) {
 		}
 		if reason == protocol.EndFailed && p.Err != nil {
 			c.caller.party.Refused(protocol.CodeCallFailed, p.Err.Error())
+			if f, ok := c.caller.party.(Forbiddable); ok && errors.Is(p.Err, route.ErrNotAllowed) {
+				f.Forbidden()
+			}
 		}
 		c.end(reason)
 	}

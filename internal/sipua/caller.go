@@ -35,6 +35,7 @@ type caller struct {
 	answered bool
 	ended    bool
 	refused  bool
+	denied   bool // the dial plan does not allow the call: 403
 	refer    *referNotifier
 	hungUp   farBye
 
@@ -92,18 +93,25 @@ func (p *caller) Refused(code protocol.ErrorCode, _ string) {
 	}
 }
 
+// Forbidden implements call.Forbiddable: the caller may not make this call.
+func (p *caller) Forbidden() {
+	p.mu.Lock()
+	p.denied = true
+	p.mu.Unlock()
+}
+
 // endStatus is the final response for a call that ends before the answer.
 var endStatus = map[protocol.EndReason]int{
 	protocol.EndBusy: 486, protocol.EndRejected: 603, protocol.EndNoAnswer: 480,
 	protocol.EndFailed: 404, protocol.EndHangup: 487,
 }
 
-var statusText = map[int]string{200: "OK", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
+var statusText = map[int]string{200: "OK", 403: "Forbidden", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
 	404: "Not Found", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error"}
 
 func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	p.mu.Lock()
-	answered, refused := p.answered, p.refused
+	answered, refused, denied := p.answered, p.refused, p.denied
 	p.ended = true
 	p.mu.Unlock()
 	p.watch.stop()
@@ -124,8 +132,11 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	if !ok {
 		status = 500
 	}
-	if refused {
+	switch {
+	case refused:
 		status = 488
+	case denied:
+		status = 403
 	}
 	p.finish(status)
 }

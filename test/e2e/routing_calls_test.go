@@ -404,3 +404,23 @@ func TestRoutingOutboundCap(t *testing.T) {
 	later.RequireSuccess(t)
 	noCallsLeft(t, s)
 }
+
+// TestDeskPhoneRefusedByDialPlan: a desk phone whose user may not call out
+// gets 403 for an outside number; the trunk never sees the call.
+func TestDeskPhoneRefusedByDialPlan(t *testing.T) {
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml", IP: "127.0.0.2"})
+	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
+	no := false
+	_, err := s.Store.UpdateUser(context.Background(), s.Alice.ID, store.UserPatch{CanCallExternal: &no})
+	require.NoError(t, err)
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass", Registrar: s.SIP.Addr()})
+	registered(t, s, s.Alice, 1)
+	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
+	harness.CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(desk.Output(), "403 Forbidden") {
+			return strErr("no 403 for the desk phone yet")
+		}
+		return nil
+	})
+	require.NotContains(t, sipp.Messages(), "INVITE sip:")
+}
