@@ -108,22 +108,34 @@ func TestBlindTransferRefusedLeavesCallAlone(t *testing.T) {
 	harness.HearsTone(t, out, 1000)
 }
 
+// targetFailures are the ways Carol (ringing 2 s) does not take a call.
+var targetFailures = []struct {
+	name   string
+	carol  func(t *testing.T, c *softphone.Call)
+	reason protocol.EndReason
+}{
+	{"busy", func(t *testing.T, c *softphone.Call) { require.NoError(t, c.Reject(protocol.RejectBusy)) }, protocol.EndBusy},
+	{"rejected", func(t *testing.T, c *softphone.Call) { require.NoError(t, c.Reject(protocol.RejectDecline)) }, protocol.EndRejected},
+	{"no-answer", func(*testing.T, *softphone.Call) {}, protocol.EndNoAnswer},
+}
+
+// threeUsers starts a server with Alice (440 Hz) connected to Bob (1000
+// Hz), and Carol (700 Hz) ringing for 2 s.
+func threeUsers(t *testing.T) (out, in *softphone.Call, carol *softphone.Phone) {
+	t.Helper()
+	s := harness.Start(t, nil)
+	ringFor(t, s, s.Carol, 2)
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	carol = s.Phone(t, s.Carol, 700, "")
+	out, in = harness.Connected(t, alice, bob, "102")
+	return out, in, carol
+}
+
 func TestBlindTransferTargetFails(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		carol  func(t *testing.T, c *softphone.Call)
-		reason protocol.EndReason
-	}{
-		{"busy", func(t *testing.T, c *softphone.Call) { require.NoError(t, c.Reject(protocol.RejectBusy)) }, protocol.EndBusy},
-		{"no-answer", func(*testing.T, *softphone.Call) {}, protocol.EndNoAnswer},
-	} {
+	for _, tt := range targetFailures {
 		t.Run(tt.name, func(t *testing.T) {
-			s := harness.Start(t, nil)
-			ringFor(t, s, s.Carol, 2)
-			alice := s.Phone(t, s.Alice, 440, "")
-			bob := s.Phone(t, s.Bob, 1000, "")
-			carol := s.Phone(t, s.Carol, 700, "")
-			out, in := harness.Connected(t, alice, bob, "102")
+			out, in, carol := threeUsers(t)
 			require.NoError(t, in.Transfer("103"))
 			harness.WaitEnded(t, in, protocol.EndTransferred)
 			tt.carol(t, harness.NextIncoming(t, carol))
@@ -212,22 +224,9 @@ func TestAttendedTransferCancelResumes(t *testing.T) {
 }
 
 func TestAttendedTransferConsultFailsResumes(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		carol  func(t *testing.T, c *softphone.Call)
-		reason protocol.EndReason
-	}{
-		{"busy", func(t *testing.T, c *softphone.Call) { require.NoError(t, c.Reject(protocol.RejectBusy)) }, protocol.EndBusy},
-		{"rejected", func(t *testing.T, c *softphone.Call) { require.NoError(t, c.Reject(protocol.RejectDecline)) }, protocol.EndRejected},
-		{"no-answer", func(*testing.T, *softphone.Call) {}, protocol.EndNoAnswer},
-	} {
+	for _, tt := range targetFailures {
 		t.Run(tt.name, func(t *testing.T) {
-			s := harness.Start(t, nil)
-			ringFor(t, s, s.Carol, 2)
-			alice := s.Phone(t, s.Alice, 440, "")
-			bob := s.Phone(t, s.Bob, 1000, "")
-			carol := s.Phone(t, s.Carol, 700, "")
-			out, in := harness.Connected(t, alice, bob, "102")
+			out, in, carol := threeUsers(t)
 			cons := consult(t, in, "103")
 			tt.carol(t, harness.NextIncoming(t, carol))
 			harness.WaitEnded(t, cons, tt.reason)
