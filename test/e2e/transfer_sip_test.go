@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
@@ -53,20 +54,29 @@ func TestBlindTransferOfTrunkCall(t *testing.T) {
 	require.Equal(t, "hangup", legs[string(s.Carol.ID)])
 }
 
-// TestDeskPhoneAttendedTransfer: a desk phone (sipp as Carol) calls Alice,
-// consults Bob on a second dialog, and sends REFER with Replaces: Alice
-// and Bob end up talking; the phone hears NOTIFY 100 then 200 and hangs
-// up both of its dialogs itself.
-func TestDeskPhoneAttendedTransfer(t *testing.T) {
+// deskPhoneCallsAlice runs scenario as Carol's desk phone (sipp, digest
+// as 103, NOTIFYs answered with -aa) calling Alice (440 Hz), who answers;
+// its transfer target is Bob (1000 Hz, 102).
+func deskPhoneCallsAlice(t *testing.T, scenario string) (*harness.Server, *harness.Sipp, *softphone.Call, *softphone.Phone) {
+	t.Helper()
 	s := harness.Start(t, func(c *config.Config) { c.SIP.MD5OnlyAgents = append(c.SIP.MD5OnlyAgents, "SIPp") })
 	alice := s.Phone(t, s.Alice, 440, "")
 	bob := s.Phone(t, s.Bob, 1000, "")
-	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_attended_refer.xml", Remote: s.SIP.Addr(),
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: scenario, Remote: s.SIP.Addr(),
 		Service: "101", Keys: map[string]string{"consult": "102", "user": "103"},
 		Args: []string{"-au", "103", "-ap", "carol-sip-pass", "-aa"}})
 	fromDesk := harness.NextIncoming(t, alice)
 	answer(t, fromDesk)
 	harness.Wait(t, fromDesk, protocol.TypeCallAnswered)
+	return s, sipp, fromDesk, bob
+}
+
+// TestDeskPhoneAttendedTransfer: a desk phone (sipp as Carol) calls Alice,
+// consults Bob on a second dialog, and sends REFER with Replaces: Alice
+// and Bob end up talking; the phone hears NOTIFY 100 then 200 and hangs
+// up both of its dialogs itself.
+func TestDeskPhoneAttendedTransfer(t *testing.T) {
+	s, sipp, fromDesk, bob := deskPhoneCallsAlice(t, "uac_attended_refer.xml")
 	consulted := harness.NextIncoming(t, bob)
 	require.Equal(t, "103", consulted.From)
 	answer(t, consulted)
@@ -96,15 +106,7 @@ func TestDeskPhoneAttendedTransfer(t *testing.T) {
 // TestDeskPhoneBlindTransfer: a desk phone (sipp as Carol) calls Alice and
 // sends a REFER to 102: Alice hears ringback, then Bob.
 func TestDeskPhoneBlindTransfer(t *testing.T) {
-	s := harness.Start(t, func(c *config.Config) { c.SIP.MD5OnlyAgents = append(c.SIP.MD5OnlyAgents, "SIPp") })
-	alice := s.Phone(t, s.Alice, 440, "")
-	bob := s.Phone(t, s.Bob, 1000, "")
-	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_blind_refer.xml", Remote: s.SIP.Addr(),
-		Service: "101", Keys: map[string]string{"consult": "102", "user": "103"},
-		Args: []string{"-au", "103", "-ap", "carol-sip-pass", "-aa"}})
-	fromDesk := harness.NextIncoming(t, alice)
-	answer(t, fromDesk)
-	harness.Wait(t, fromDesk, protocol.TypeCallAnswered)
+	_, sipp, fromDesk, bob := deskPhoneCallsAlice(t, "uac_blind_refer.xml")
 	transferred := harness.NextIncoming(t, bob)
 	require.Equal(t, "101", transferred.From, "bob sees alice, not the desk phone")
 	harness.HearsTone(t, fromDesk, 480) // ringback while bob rings
