@@ -30,6 +30,11 @@ type callee struct {
 	reason  protocol.EndReason
 }
 
+// NewMedia makes WebRTC media for a browser phone (WS/WSS), RTP otherwise.
+func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
+	return sipMedia(&p.watch, p.contact.Transport, m, id)
+}
+
 // Incoming sends the INVITE and follows it until a final response.
 func (p *callee) Incoming(info call.Info, offer string) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -74,7 +74,7 @@ func (p *caller) waitNotifies() {
 func (p *caller) Key() string  { return p.key }
 func (p *caller) Kind() string { return "sip" }
 func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return p.watch.newMedia(m, id)
+	return sipMedia(&p.watch, p.dialog.InviteRequest.Transport(), m, id)
 }
 func (p *caller) Answer(sdp string) {
 	p.mu.Lock()

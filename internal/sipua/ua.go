@@ -43,6 +43,7 @@ type UA struct {
 	udp     net.PacketConn
 	tcp     net.Listener
 	tlsLn   net.Listener
+	ws      *wsListeners
 	tlsCfg  [3]string // listen, cert, key
 	wg      sync.WaitGroup
 
@@ -189,6 +190,7 @@ func (u *UA) Start() error {
 			return err
 		}
 	}
+	u.startWS()
 	u.log.Info("sip listening", "addr", u.Addr())
 	u.syncRegistrations()
 	return nil
@@ -222,6 +224,7 @@ func (u *UA) Close() error {
 	if u.tlsLn != nil {
 		u.tlsLn.Close()
 	}
+	u.stopWS()
 	u.wg.Wait()
 	u.ua.Close()
 	return err
