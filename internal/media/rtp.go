@@ -28,8 +28,10 @@ const relatchAfter = time.Second
 // maxPortTries bounds the ports NewRTP tries before giving up.
 const maxPortTries = 256
 
-// RTPEndpoint is the media of a SIP leg (desk phones, trunks): plain RTP
-// over one UDP socket, SDP offer/answer, no ICE, DTLS or SRTP, no RTCP.
+// RTPEndpoint is the media of a SIP leg (desk phones, trunks): RTP over
+// one UDP socket, SDP offer/answer, no ICE or DTLS, no RTCP. SRTP keyed in
+// SDP (SDES, RFC 4568) is used when the remote's description carries a
+// usable a=crypto line; SetSRTP makes our offers carry one, or requires it.
 //
 // Symmetric RTP: the first valid RTP packet latches the send address to
 // its source, whatever the SDP said (a phone behind NAT announces its
@@ -63,6 +65,14 @@ type RTPEndpoint struct {
 	formats   map[uint8]Packet // inbound payload types
 	clock     uint32           // inbound audio clock, for jitter
 	recv      receiveStats
+
+	// SDES-SRTP (srtp.go).
+	srtpOffer   bool         // offers are RTP/SAVP with a=crypto
+	srtpNeed    bool         // descriptions without a usable a=crypto are refused
+	srtpRefused bool         // the last remote description was refused for that
+	offered     []cryptoAttr // our a=crypto lines while an offer is pending
+	srtp        *srtpSession // nil: plain RTP
+	sbuf        []byte       // encrypted outbound packet
 
 	// Outbound RTP, as outTrack: one SSRC, continuous sequence and timestamps.
 	ssrc       uint32
@@ -135,29 +145,69 @@ func bindEven(ip netip.Addr, lo, count int) (*net.UDPConn, error) {
 // LocalAddr is the socket's address (also announced in SDP).
 func (e *RTPEndpoint) LocalAddr() netip.AddrPort { return e.local }
 
+// SetSRTP sets the leg's SRTP policy (SIP over TLS): with offer, the
+// server's offers are RTP/SAVP with a=crypto lines; with require, offers
+// and answers without a usable a=crypto are refused with ErrSRTPRequired.
+// Call it before the first offer or answer.
+func (e *RTPEndpoint) SetSRTP(offer, require bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.srtpOffer, e.srtpNeed = offer || require, require
+}
+
+// SRTPRefused reports whether the last remote description was refused
+// because it had no usable a=crypto while SRTP is required.
+func (e *RTPEndpoint) SRTPRefused() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.srtpRefused
+}
+
+// SRTPSuite is the negotiated SRTP crypto suite, or "" for plain RTP.
+func (e *RTPEndpoint) SRTPSuite() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.srtp == nil {
+		return ""
+	}
+	return e.srtp.local.suite.name
+}
+
 // CreateOffer returns the server's offer: PCMU, PCMA and telephone-event
-// (payload type 101), sendrecv.
+// (payload type 101), sendrecv; RTP/SAVP with a=crypto when SetSRTP asked.
 func (e *RTPEndpoint) CreateOffer(context.Context) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return "", ErrClosed
 	}
-	e.offering = true
+	proto, offered := "RTP/AVP", []cryptoAttr(nil)
+	if e.srtpOffer {
+		var err error
+		if offered, err = offerCrypto(e.srtp); err != nil {
+			return "", err
+		}
+		proto = "RTP/SAVP"
+	}
+	e.offering, e.offered = true, offered
 	e.version++
-	l := localSDP{addr: e.local, sessID: e.sessID, version: e.version, proto: "RTP/AVP", direction: dirSendRecv,
+	l := localSDP{addr: e.local, sessID: e.sessID, version: e.version, proto: proto, direction: dirSendRecv,
 		formats: []Format{
 			{Codec: audio.PCMU, PayloadType: ptPCMU, ClockRate: 8000},
 			{Codec: audio.PCMA, PayloadType: ptPCMA, ClockRate: 8000},
 			{PayloadType: ptTE8000, ClockRate: 8000},
-		}}
+		}, crypto: offered}
 	return l.marshal(nil, -1), nil
 }
 
 // SetAnswer applies the remote's answer to the server's offer.
 func (e *RTPEndpoint) SetAnswer(answer string) error {
-	r, err := parseRemote(answer)
+	e.mu.Lock()
+	need := e.srtpNeed
+	e.mu.Unlock()
+	r, err := parseRemote(answer, need)
 	if err != nil {
+		e.noteRefusal(err)
 		return err
 	}
 	f, te, err := r.negotiate(func(c audio.Codec) bool { return c == audio.PCMU || c == audio.PCMA })
@@ -172,9 +222,37 @@ func (e *RTPEndpoint) SetAnswer(answer string) error {
 	if !e.offering {
 		return errors.New("media: rtp answer without an offer")
 	}
-	e.offering = false
+	var sess *srtpSession
+	if len(r.crypto) > 0 {
+		local, remote, ok := acceptedCrypto(e.offered, r.crypto)
+		if !ok {
+			return fmt.Errorf("%w: the answer's a=crypto matches none offered", ErrBadSDP)
+		}
+		if sess, err = newSRTPSession(local, remote, e.srtp); err != nil {
+			return err
+		}
+	}
+	e.offering, e.offered = false, nil
+	e.setSRTPLocked(sess)
 	e.applyLocked(r, f, te)
 	return nil
+}
+
+// noteRefusal records whether err refused a remote description for want
+// of SRTP.
+func (e *RTPEndpoint) noteRefusal(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.srtpRefused = errors.Is(err, ErrSRTPRequired)
+}
+
+// setSRTPLocked switches to sess (nil: plain RTP) as a remote description
+// is applied.
+func (e *RTPEndpoint) setSRTPLocked(sess *srtpSession) {
+	if (sess == nil) != (e.srtp == nil) || sess != nil && sess.local.suite != e.srtp.local.suite {
+		e.log.Debug("rtp: srtp", "suite", sess.suiteName())
+	}
+	e.srtp, e.srtpRefused = sess, false
 }
 
 // AnswerOffer applies the remote's offer and returns the server's answer:
@@ -187,8 +265,12 @@ func (e *RTPEndpoint) AnswerOffer(ctx context.Context, offer string) (string, er
 // Reoffer answers a new offer on a live leg (hold, resume, address or codec
 // change); the local port stays the same. On error nothing changes.
 func (e *RTPEndpoint) Reoffer(_ context.Context, offer string) (string, error) {
-	r, err := parseRemote(offer)
+	e.mu.Lock()
+	need := e.srtpNeed
+	e.mu.Unlock()
+	r, err := parseRemote(offer, need)
 	if err != nil {
+		e.noteRefusal(err)
 		return "", err
 	}
 	f, te, err := r.negotiate(func(audio.Codec) bool { return true })
@@ -200,11 +282,25 @@ func (e *RTPEndpoint) Reoffer(_ context.Context, offer string) (string, error) {
 	if e.closed {
 		return "", ErrClosed
 	}
-	e.offering = false
+	var sess *srtpSession
+	if len(r.crypto) > 0 {
+		local, remote, err := answerCrypto(r.crypto, e.srtp)
+		if err != nil {
+			return "", err
+		}
+		if sess, err = newSRTPSession(local, remote, e.srtp); err != nil {
+			return "", err
+		}
+	}
+	e.offering, e.offered = false, nil
+	e.setSRTPLocked(sess)
 	e.applyLocked(r, f, te)
 	e.version++
 	l := localSDP{addr: e.local, sessID: e.sessID, version: e.version, proto: r.proto,
 		direction: answerDirection(r.direction), formats: []Format{f}}
+	if sess != nil {
+		l.crypto = []cryptoAttr{sess.local}
+	}
 	if te.ClockRate != 0 {
 		l.formats = append(l.formats, te)
 	}
@@ -250,7 +346,7 @@ func (e *RTPEndpoint) InactiveFor() time.Duration {
 
 func (e *RTPEndpoint) readLoop() {
 	defer e.wg.Done()
-	buf := make([]byte, 1500)
+	buf, plain := make([]byte, 1500), make([]byte, 1500)
 	for {
 		n, src, err := e.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -260,15 +356,21 @@ func (e *RTPEndpoint) readLoop() {
 			e.log.Debug("rtp: read", "err", err)
 			continue
 		}
-		var p rtp.Packet
+		var h rtp.Header
 		// Payload types 72-76 are RTCP multiplexed on the port (RFC 5761).
-		if p.Unmarshal(buf[:n]) != nil || p.Version != 2 || (p.PayloadType >= 72 && p.PayloadType <= 76) {
+		if _, err := h.Unmarshal(buf[:n]); err != nil || h.Version != 2 || (h.PayloadType >= 72 && h.PayloadType <= 76) {
 			continue
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		e.mu.Lock()
+		raw, ok := e.unprotectLocked(buf[:n], plain)
+		var p rtp.Packet
+		if !ok || p.Unmarshal(raw) != nil {
+			e.mu.Unlock()
+			continue
+		}
 		now := time.Since(e.start)
 		e.lastRecv.Store(int64(now))
-		e.mu.Lock()
 		if !e.acceptLocked(src, now) {
 			e.mu.Unlock()
 			continue
@@ -395,6 +497,12 @@ func (e *RTPEndpoint) sendLocked(h *rtp.Header, payload []byte) error {
 		return err
 	}
 	copy(b[n:], payload)
+	if e.srtp != nil {
+		if e.sbuf, err = e.srtp.enc.EncryptRTP(e.sbuf[:0], b, h); err != nil {
+			return fmt.Errorf("media: srtp: %w", err)
+		}
+		b = e.sbuf
+	}
 	if _, err := e.conn.WriteToUDPAddrPort(b, e.sendAddr); err != nil {
 		return fmt.Errorf("media: rtp send: %w", err)
 	}

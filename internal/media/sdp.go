@@ -71,7 +71,10 @@ var staticFormats = map[uint8]sdpFormat{
 type remoteAudio struct {
 	desc  *sdp.SessionDescription
 	index int    // of the audio m-line in desc.MediaDescriptions
-	proto string // "RTP/AVP" or "RTP/AVPF"
+	proto string // "RTP/AVP", "RTP/AVPF", "RTP/SAVP" or "RTP/SAVPF"
+	// crypto are the usable a=crypto lines of the m-line (RFC 4568), in
+	// order; none for plain RTP.
+	crypto []cryptoAttr
 	// addr is where the remote receives RTP; invalid for c=0.0.0.0 (RFC 2543
 	// hold), when nothing may be sent.
 	addr      netip.AddrPort
@@ -79,30 +82,47 @@ type remoteAudio struct {
 	formats   []sdpFormat // in m-line order
 }
 
-// parseRemote parses raw and picks its first plain-RTP audio stream. Errors
-// wrap ErrBadSDP.
-func parseRemote(raw string) (*remoteAudio, error) {
+// parseRemote parses raw and picks its first usable audio stream: plain
+// RTP, or SRTP with an a=crypto line we support (RFC 4568; SAVP without
+// one is skipped). With needSRTP, only streams with such a line are
+// usable. Errors wrap ErrBadSDP (ErrSRTPRequired when only the lack of
+// SRTP keys is the problem).
+func parseRemote(raw string, needSRTP bool) (*remoteAudio, error) {
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	r := &remoteAudio{desc: &desc, index: -1}
 	var otherProto string
+	var noKeys bool
 	for i, m := range desc.MediaDescriptions {
 		if m.MediaName.Media != "audio" {
 			continue
 		}
 		proto := strings.Join(m.MediaName.Protos, "/")
-		if proto != "RTP/AVP" && proto != "RTP/AVPF" {
+		secure := proto == "RTP/SAVP" || proto == "RTP/SAVPF"
+		if proto != "RTP/AVP" && proto != "RTP/AVPF" && !secure {
 			otherProto = proto
 			continue
 		}
-		r.index, r.proto = i, proto
+		crypto := usableCrypto(m.Attributes)
+		if len(crypto) == 0 && (secure || needSRTP) {
+			noKeys = true
+			otherProto = proto
+			continue
+		}
+		r.index, r.proto, r.crypto = i, proto, crypto
 		break
 	}
 	if r.index < 0 {
-		if otherProto != "" {
-			return nil, fmt.Errorf("%w: audio offered only over %s (plain RTP/AVP required)", ErrBadSDP, otherProto)
+		switch {
+		case noKeys && needSRTP:
+			return nil, fmt.Errorf("%w: no usable a=crypto in the audio stream (%s)", ErrSRTPRequired, otherProto)
+		case noKeys:
+			return nil, fmt.Errorf("%w: audio offered only over %s without a usable a=crypto (supported %s)",
+				ErrBadSDP, otherProto, suiteNames())
+		case otherProto != "":
+			return nil, fmt.Errorf("%w: audio offered only over %s (RTP/AVP or RTP/SAVP required)", ErrBadSDP, otherProto)
 		}
 		return nil, fmt.Errorf("%w: no audio m-line", ErrBadSDP)
 	}
@@ -278,6 +298,7 @@ type localSDP struct {
 	proto     string
 	direction string
 	formats   []Format // audio formats, then telephone-event ones (Codec "")
+	crypto    []cryptoAttr
 }
 
 // marshal writes the description. When answering, offer is the remote's
@@ -315,6 +336,9 @@ func (l localSDP) marshal(offer *sdp.SessionDescription, audioIndex int) string 
 			default:
 				line("a=rtpmap:%d %s/%d", f.PayloadType, strings.ToUpper(string(f.Codec)), f.ClockRate)
 			}
+		}
+		for _, c := range l.crypto {
+			line("a=crypto:%s", c)
 		}
 		line("a=ptime:20")
 		line("a=%s", l.direction)
