@@ -111,6 +111,11 @@ type SIP struct {
 	TLSListen   string `yaml:"tls_listen"`
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLSRequireSRTP refuses (488) a call over TLS whose offer has no
+	// usable SDES-SRTP key (RFC 4568 a=crypto), and never offers plain RTP
+	// to a phone registered over TLS. Without it, TLS phones are offered
+	// SRTP and plain RTP offers are still answered.
+	TLSRequireSRTP bool `yaml:"tls_require_srtp"`
 	// DigestAlgorithms are the challenges offered, most preferred first
 	// (MD5 and/or SHA-256). See docs/adr/0001-digest-algorithm-order.md.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
@@ -224,7 +229,7 @@ func Default() Config {
 		ICE:   ICE{TURNTTL: 24 * time.Hour},
 		Media: Media{PortMin: 10000, PortMax: 20000, RTPTimeout: 60 * time.Second},
 		Calls: Calls{RingTimeout: 30 * time.Second},
-		SIP: SIP{Realm: "switchboard", DigestAlgorithms: []string{"MD5", "SHA-256"},
+		SIP: SIP{Realm: "switchboard", TLSRequireSRTP: false, DigestAlgorithms: []string{"MD5", "SHA-256"},
 			MD5OnlyAgents: []string{"baresip", "libre"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
 			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute, TrunkTimeout: 5 * time.Second},
 	}
