@@ -18,7 +18,8 @@ import (
 func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 	var out []call.Party
 	for _, c := range u.Registrar.Contacts(user) {
-		out = append(out, &callee{outDialog: outDialog{ua: u, remote: r, key: "sip_" + ident.Short() + ident.Short()}, contact: c})
+		out = append(out, &callee{outDialog: outDialog{ua: u, remote: r, key: "sip_" + ident.Short() + ident.Short(),
+			flow: sameHost(c.Source)}, contact: c})
 	}
 	return out
 }
@@ -60,7 +61,7 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
-	dialog, err := p.ua.dialogs.WriteInvite(ctx, req)
+	dialog, err := p.ua.dialogs.WriteInvite(dialOut(ctx), req)
 	if err != nil {
 		p.remote.Failed(p.key, "")
 		return
@@ -69,15 +70,15 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	p.dialog = dialog
 	p.mu.Unlock()
 	p.ua.track(dialog.InviteRequest.CallID().Value(), p)
-	err = dialog.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	err = dialog.WaitAnswer(dialOut(ctx), sipgo.AnswerOptions{})
 	var dr *sipgo.ErrDialogResponse
 	switch {
 	case err == nil:
-		if err := dialog.Ack(context.Background()); err != nil {
+		if err := dialog.Ack(dialOut(context.Background())); err != nil {
 			p.ua.log.Warn("sip: ack", "err", err)
 		}
 		p.mu.Lock()
-		p.answered = true
+		p.establishedLocked(dialog)
 		ended := p.ended
 		p.mu.Unlock()
 		if ended { // ended while the 200 was on its way: hang up now
@@ -139,7 +140,7 @@ func (p *callee) cancel(d *sipgo.DialogClientSession, reason protocol.EndReason,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := p.ua.client.Do(ctx, req); err != nil {
+	if _, err := p.ua.client.Do(dialOut(ctx), req); err != nil {
 		p.ua.log.Debug("sip: cancel", "err", err)
 	}
 	// The phone answers the INVITE with 487; WaitAnswer returns then. Stop

@@ -40,6 +40,22 @@ type caller struct {
 	hungUp   farBye
 
 	watch rtpWatch
+	flow  func(src string) bool // whether an in-dialog request's source is the caller's
+}
+
+// matches implements dialogParty: our To tag, the phone's From tag, and the
+// phone's address.
+func (p *caller) matches(req *sip.Request) bool {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	return err == nil && id == p.dialog.ID && p.flow(req.Source())
+}
+
+// sameHost is the flow check of a party reached at addr: requests in its
+// dialog come from the same IP address (the port may differ, as phones
+// open new TCP connections).
+func sameHost(addr string) func(string) bool {
+	h := host(addr)
+	return func(src string) bool { return host(src) == h }
 }
 
 func (p *caller) notifier() *referNotifier {
@@ -54,7 +70,7 @@ func (p *caller) notifier() *referNotifier {
 			}
 			req.Recipient = c.Address
 			req.SetTransport(inv.Transport())
-			_, err := p.dialog.Do(ctx, req)
+			_, err := p.dialog.Do(dialOut(ctx), req)
 			return err
 		}}
 	}
@@ -123,7 +139,7 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_ = p.dialog.Bye(ctx)
+			_ = p.dialog.Bye(dialOut(ctx))
 			p.ua.untrack(p.dialog.InviteRequest.CallID().Value())
 		})
 		return
@@ -179,7 +195,7 @@ func (u *UA) handleInvite(r *responder) {
 		r.respond(404, "Not Found", nil)
 		return
 	}
-	u.place(r, call.Placement{Account: user.AccountID, User: user.ID, Destination: dest.Number})
+	u.place(r, call.Placement{Account: user.AccountID, User: user.ID, Destination: dest.Number}, sameHost(r.req.Source()))
 }
 
 // handleTrunkInvite routes a call from a trunk (trusted by its source
@@ -203,12 +219,13 @@ func (u *UA) handleTrunkInvite(r *responder, t *trunk) {
 		user, display = f.Address.User, f.DisplayName
 	}
 	from, name := trunkCaller(user, display)
-	u.place(r, call.Placement{Account: n.AccountID, Destination: did, Inbound: true, From: from, FromName: name})
+	u.place(r, call.Placement{Account: n.AccountID, Destination: did, Inbound: true, From: from, FromName: name},
+		func(src string) bool { return u.trunks.fromSource(src) == t })
 }
 
 // place starts the call an INVITE asks for and answers the INVITE with its
 // outcome.
-func (u *UA) place(r *responder, pl call.Placement) {
+func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) {
 	if u.calls == nil {
 		r.respond(503, "Service Unavailable", nil)
 		return
@@ -219,7 +236,7 @@ func (u *UA) place(r *responder, pl call.Placement) {
 		return
 	}
 	pl.SDP = string(r.req.Body())
-	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1)}
+	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1), flow: flow}
 	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
 		r.respond(503, "Service Unavailable", nil)
@@ -249,7 +266,7 @@ func (u *UA) place(r *responder, pl call.Placement) {
 
 // handleReinvite applies a new offer on a live dialog (hold, resume).
 func (u *UA) handleReinvite(r *responder) {
-	p := u.lookup(r.req.CallID().Value())
+	p := u.lookup(r.req)
 	if p == nil {
 		r.respond(481, "Call/Transaction Does Not Exist", nil)
 		return

@@ -23,7 +23,7 @@ const infoTypes = "application/dtmf-relay, application/dtmf"
 // not support the body's type answers 415); an INFO without a body (some
 // phones' keepalive) gets 200.
 func (u *UA) handleInfo(r *responder) {
-	p := u.lookup(r.req.CallID().Value())
+	p := u.lookup(r.req)
 	if p == nil {
 		r.respond(481, "Call/Transaction Does Not Exist", nil)
 		return

@@ -31,6 +31,23 @@ type outDialog struct {
 	hungUp   farBye
 
 	watch rtpWatch
+	id    string                // the dialog's id once answered (sipgo's DialogClientSession.ID)
+	flow  func(src string) bool // whether an in-dialog request's source is the far end's
+}
+
+// matches implements dialogParty: our From tag, the far end's To tag from
+// its answer, and its address.
+func (p *outDialog) matches(req *sip.Request) bool {
+	p.mu.Lock()
+	id, flow := p.id, p.flow
+	p.mu.Unlock()
+	got, err := sip.DialogIDFromRequestUAC(req)
+	return err == nil && id != "" && got == id && flow != nil && flow(req.Source())
+}
+
+// established records the answered dialog's id; call with p.mu held.
+func (p *outDialog) establishedLocked(d *sipgo.DialogClientSession) {
+	p.answered, p.id = true, d.ID
 }
 
 func (p *outDialog) notifier() *referNotifier {
@@ -46,7 +63,7 @@ func (p *outDialog) notifier() *referNotifier {
 			}
 			req.Recipient = d.InviteResponse.Contact().Address
 			req.SetDestination(d.InviteRequest.Destination())
-			_, err := d.Do(ctx, req)
+			_, err := d.Do(dialOut(ctx), req)
 			return err
 		}}
 	}
@@ -94,7 +111,7 @@ func (p *outDialog) bye() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.Bye(ctx); err != nil {
+	if err := d.Bye(dialOut(ctx)); err != nil {
 		p.ua.log.Debug("sip: bye", "err", err)
 	}
 	p.ua.untrack(d.InviteRequest.CallID().Value())

@@ -79,7 +79,7 @@ func (n *referNotifier) wait() {
 // the Refer-To target, or, with a Replaces header in it (RFC 3891), by
 // joining this call's other party to the other party of the dialog named.
 func (u *UA) handleRefer(r *responder) {
-	p, ok := u.lookup(r.req.CallID().Value()).(referrer)
+	p, ok := u.lookup(r.req).(referrer)
 	if !ok {
 		r.respond(481, "Call/Transaction Does Not Exist", nil)
 		return
@@ -101,7 +101,7 @@ func (u *UA) handleRefer(r *responder) {
 	}
 	replKey := ""
 	if replaces != "" {
-		other := u.lookup(replaces)
+		other := u.lookupCallID(replaces)
 		if other == nil {
 			r.respond(481, "Replaced Dialog Does Not Exist", nil)
 			return

@@ -31,6 +31,7 @@ type Contact struct {
 // phones re-register well within the lifetime, so a restart loses nothing
 // for long.
 type Registrar struct {
+	ua     *UA // metrics and rate-limited logs
 	cfg    config.SIP
 	users  store.Users
 	digest *Digest
@@ -69,10 +70,12 @@ func (g *Registrar) liveLocked(user ident.UserID) []Contact {
 
 // authenticate checks a request's digest credentials (header is
 // Authorization or Proxy-Authorization) and returns the user. It answers
-// the request itself when authentication fails.
+// the request itself when authentication fails: challenges statelessly
+// (respondStateless), refusals with 403, a user backing off with 503.
 func (g *Registrar) authenticate(r *responder, header, challengeHeader string, failStatus int) *store.User {
 	src := host(r.req.Source())
-	if g.bans.banned(src, g.now()) {
+	now := g.now()
+	if g.bans.check(src, "", now).banned {
 		r.respond(403, "Forbidden", nil)
 		return nil
 	}
@@ -84,9 +87,21 @@ func (g *Registrar) authenticate(r *responder, header, challengeHeader string, f
 	if h := r.req.GetHeader("User-Agent"); h != nil {
 		ua = h.Value()
 	}
+	challenge := func(stale bool) {
+		r.respondStateless(failStatus, reasonFor(failStatus), challenges(g.digest.Challenges(stale, ua, src), challengeHeader)...)
+	}
 	creds, err := Credentials(authValue)
 	if errors.Is(err, ErrNoCredentials) {
-		r.respond(failStatus, reasonFor(failStatus), nil, challenges(g.digest.Challenges(false, ua), challengeHeader)...)
+		challenge(false)
+		return nil
+	}
+	switch v := g.bans.check(src, creds.Username, now); {
+	case v.banned:
+		r.respond(403, "Forbidden", nil)
+		return nil
+	case v.retryAfter > 0:
+		secs := int(v.retryAfter.Round(time.Second).Seconds())
+		r.respondStateless(503, "Service Unavailable", sip.NewHeader("Retry-After", strconv.Itoa(max(secs, 1))))
 		return nil
 	}
 	u, lookupErr := g.users.GetUserBySIPUsername(context.Background(), creds.Username)
@@ -94,15 +109,30 @@ func (g *Registrar) authenticate(r *responder, header, challengeHeader string, f
 	if lookupErr == nil {
 		password = u.SIPPassword
 	}
-	switch err := g.digest.Verify(creds, string(r.req.Method), password); {
+	switch err := g.digest.Verify(creds, string(r.req.Method), password, src); {
 	case errors.Is(err, ErrStaleNonce):
-		r.respond(failStatus, reasonFor(failStatus), nil, challenges(g.digest.Challenges(true, ua), challengeHeader)...)
+		challenge(true)
+		return nil
+	case errors.Is(err, ErrForeignNonce), errors.Is(err, ErrReplay):
+		// Another source's nonce, or a nonce-count used before: a
+		// replayed Authorization. A fresh challenge, and nothing else.
+		g.ua.logs.limited("replay:"+src, "sip: credentials replayed or from another source", "src", r.req.Source(),
+			"user", truncate(creds.Username, 64), "method", r.req.Method.String(), "err", err)
+		challenge(false)
 		return nil
 	case err != nil:
-		g.bans.fail(src, g.now())
+		g.ua.metrics.authFails.Inc()
+		scopes := g.bans.fail(src, creds.Username, now)
+		g.ua.logs.limited("authfail:"+src, "sip: authentication failed", "src", r.req.Source(),
+			"user", truncate(creds.Username, 64), "method", r.req.Method.String())
+		for _, scope := range scopes {
+			g.ua.metrics.bans.WithLabelValues(scope).Inc()
+			g.ua.log.Warn("sip: ban", "scope", scope, "src", src, "user", truncate(creds.Username, 64), "for", g.cfg.BanFor)
+		}
 		r.respond(403, "Forbidden", nil)
 		return nil
 	}
+	g.bans.succeed(src, creds.Username, now)
 	return u
 }
 
@@ -144,7 +174,6 @@ func (g *Registrar) handleRegister(r *responder) {
 		r.respond(status, reason, nil, sip.NewHeader("Min-Expires", strconv.Itoa(int(g.cfg.MinExpires.Seconds()))))
 		return
 	}
-	g.bans.succeed(host(r.req.Source()))
 	var headers []sip.Header
 	for _, c := range g.Contacts(u.ID) {
 		secs := int(c.Expires.Sub(g.now()).Round(time.Second).Seconds())
@@ -215,53 +244,4 @@ func host(hostport string) string {
 		return hostport
 	}
 	return h
-}
-
-// bans counts failed authentications per source address and bans an
-// address that fails too often.
-type bans struct {
-	after       int
-	window, ban time.Duration
-
-	mu    sync.Mutex
-	fails map[string][]time.Time
-	until map[string]time.Time
-}
-
-func newBans(after int, window, ban time.Duration) *bans {
-	return &bans{after: after, window: window, ban: ban, fails: map[string][]time.Time{}, until: map[string]time.Time{}}
-}
-
-func (b *bans) banned(src string, now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t, ok := b.until[src]
-	if ok && now.After(t) {
-		delete(b.until, src)
-		return false
-	}
-	return ok
-}
-
-func (b *bans) fail(src string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	recent := b.fails[src][:0]
-	for _, t := range b.fails[src] {
-		if now.Sub(t) < b.window {
-			recent = append(recent, t)
-		}
-	}
-	recent = append(recent, now)
-	b.fails[src] = recent
-	if len(recent) >= b.after {
-		b.until[src] = now.Add(b.ban)
-		delete(b.fails, src)
-	}
-}
-
-func (b *bans) succeed(src string) {
-	b.mu.Lock()
-	delete(b.fails, src)
-	b.mu.Unlock()
 }

@@ -181,11 +181,18 @@ func TestRegisterRefusals(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 403, res.StatusCode)
 
-	// The third failure bans the address: even the right password is refused.
-	f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "nope")
-	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, nil, "")
-	require.Equal(t, 403, res.StatusCode, "banned: not even a challenge")
+	// (Those credentials were right: 101's failures start again.) The
+	// third failure as 101 bans this address for 101 alone: even the
+	// right password is refused, while 102 at the same address (another
+	// phone behind the same NAT) still registers.
+	for range 3 {
+		f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "nope")
+	}
+	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 60, f.challenge(t, "MD5"), "alice-secret")
+	require.Equal(t, 403, res.StatusCode, "banned for 101")
 	require.Empty(t, f.ua.Registrar.Contacts(f.alice.ID))
+	res = f.register(t, "102", "<sip:102@127.0.0.1:6002>", 60, f.challenge(t, "MD5"), "bob-secret")
+	require.Equal(t, 200, res.StatusCode, "102 is not banned")
 }
 
 func TestOptions(t *testing.T) {
@@ -200,32 +207,71 @@ func TestOptions(t *testing.T) {
 }
 
 func TestDigestNonces(t *testing.T) {
+	const src = "127.0.0.1"
 	d := NewDigest("r", []string{"SHA-256", "MD5"}, []string{"baresip"}, []byte("secret"))
-	require.Len(t, d.Challenges(false, "baresip v1.0.0 (x86_64/linux)"), 1, "MD5 alone for a phone that fails on SHA-256")
-	require.Contains(t, d.Challenges(false, "Baresip")[0], "MD5")
-	require.Len(t, d.Challenges(false, "Yealink SIP-T46U"), 2)
-	ch, err := digest.ParseChallenge(d.Challenges(false, "")[1])
-	require.NoError(t, err)
-	creds, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
-	require.NoError(t, err)
-	require.NoError(t, d.Verify(creds, "REGISTER", "p"))
-	require.ErrorIs(t, d.Verify(creds, "INVITE", "p"), ErrBadCredential, "the method is part of the digest")
-	require.ErrorIs(t, d.Verify(creds, "REGISTER", ""), ErrBadCredential)
+	require.Len(t, d.Challenges(false, "baresip v1.0.0 (x86_64/linux)", src), 1, "MD5 alone for a phone that fails on SHA-256")
+	require.Contains(t, d.Challenges(false, "Baresip", src)[0], "MD5")
+	require.Len(t, d.Challenges(false, "Yealink SIP-T46U", src), 2)
+	creds := func(chal string, method string, nc int) *digest.Credentials {
+		ch, err := digest.ParseChallenge(chal)
+		require.NoError(t, err)
+		c, err := digest.Digest(ch, digest.Options{Method: method, URI: "sip:h", Username: "u", Password: "p", Count: nc})
+		require.NoError(t, err)
+		return c
+	}
+	md5 := d.Challenges(false, "", src)[1]
+	require.ErrorIs(t, d.Verify(creds(md5, "INVITE", 1), "REGISTER", "p", src), ErrBadCredential, "the method is part of the digest")
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "", src), ErrBadCredential)
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", "127.0.0.9"), ErrForeignNonce,
+		"a nonce is good only from the address it was issued to")
+	require.NoError(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", src))
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", src), ErrReplay, "the same nonce-count twice")
+	require.NoError(t, d.Verify(creds(md5, "REGISTER", 3), "REGISTER", "p", src), "counts may skip")
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 2), "REGISTER", "p", src), ErrReplay, "but never go back")
 
-	// Another server's nonce, and an old one, are stale.
+	// Another server's nonce is foreign; an old one is stale.
+	fresh := creds(d.Challenges(false, "", src)[1], "REGISTER", 1)
 	other := NewDigest("r", []string{"MD5"}, nil, []byte("other"))
-	require.ErrorIs(t, other.Verify(creds, "REGISTER", "p"), ErrStaleNonce)
+	require.ErrorIs(t, other.Verify(fresh, "REGISTER", "p", src), ErrForeignNonce)
 	d.now = func() time.Time { return time.Now().Add(10 * time.Minute) }
-	require.ErrorIs(t, d.Verify(creds, "REGISTER", "p"), ErrStaleNonce)
+	require.ErrorIs(t, d.Verify(fresh, "REGISTER", "p", src), ErrStaleNonce)
 	d.now = time.Now
-	sha, err := digest.ParseChallenge(d.Challenges(false, "")[0])
+	sha, err := digest.ParseChallenge(d.Challenges(false, "", src)[0])
 	require.NoError(t, err)
 	require.Equal(t, "SHA-256", sha.Algorithm)
 	shaCreds, err := digest.Digest(sha, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
 	require.NoError(t, err)
-	require.NoError(t, d.Verify(shaCreds, "REGISTER", "p"))
 	md5Only := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
-	require.ErrorIs(t, md5Only.Verify(shaCreds, "REGISTER", "p"), ErrBadCredential, "an algorithm not offered is refused")
+	require.ErrorIs(t, md5Only.Verify(shaCreds, "REGISTER", "p", src), ErrBadCredential, "an algorithm not offered is refused")
+	require.NoError(t, d.Verify(shaCreds, "REGISTER", "p", src))
 	_, err = Credentials("Basic abc")
 	require.ErrorIs(t, err, ErrNoCredentials)
+}
+
+func TestDigestWithoutQOPIsSingleUse(t *testing.T) {
+	d := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
+	ch, err := digest.ParseChallenge(d.Challenges(false, "", "::1")[0])
+	require.NoError(t, err)
+	ch.QOP = nil // an RFC 2069 client: no qop, no nonce-count
+	c, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p"})
+	require.NoError(t, err)
+	require.NoError(t, d.Verify(c, "REGISTER", "p", "::1"))
+	require.ErrorIs(t, d.Verify(c, "REGISTER", "p", "::1"), ErrReplay)
+}
+
+func TestDigestNonceTableFull(t *testing.T) {
+	d := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
+	ch, err := digest.ParseChallenge(d.Challenges(false, "", "::1")[0])
+	require.NoError(t, err)
+	c, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
+	require.NoError(t, err)
+	require.NoError(t, d.Verify(c, "REGISTER", "p", "::1"))
+	for range maxNonceCounts {
+		d.ncs[d.nonce("::1")] = 1 // live entries fill the table
+	}
+	d.mu.Lock()
+	d.forgetExpiredLocked()
+	d.mu.Unlock()
+	require.Empty(t, d.ncs)
+	require.ErrorIs(t, d.Verify(c, "REGISTER", "p", "::1"), ErrStaleNonce, "a forgotten nonce cannot be replayed")
 }

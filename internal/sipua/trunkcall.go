@@ -88,7 +88,7 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	dialog, err := p.ua.dialogs.WriteInvite(actx, req)
+	dialog, err := p.ua.dialogs.WriteInvite(dialOut(actx), req)
 	if err != nil {
 		p.ua.log.Warn("sip: trunk invite", "trunk", t.Name, "err", err)
 		return failed
@@ -96,13 +96,15 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 	callID := dialog.InviteRequest.CallID().Value()
 	p.mu.Lock()
 	p.dialog, p.early = dialog, ""
+	dest := host(dialog.InviteRequest.Destination())
+	p.flow = func(src string) bool { return host(src) == dest || p.ua.trunks.fromSource(src) == t }
 	p.mu.Unlock()
 	p.ua.track(callID, p)
 	// A trunk that does not even say 100 Trying is down: abandon it
 	// without CANCEL (RFC 3261 §9.1 allows none before a provisional).
 	silent := time.AfterFunc(p.ua.trunkTimeout, func() { cancel(sipgo.WaitAnswerForceCancelErr) })
 	defer silent.Stop()
-	err = dialog.WaitAnswer(actx, sipgo.AnswerOptions{Username: t.Username, Password: t.Password,
+	err = dialog.WaitAnswer(dialOut(actx), sipgo.AnswerOptions{Username: t.Username, Password: t.Password,
 		OnResponse: func(res *sip.Response) error {
 			if res.IsProvisional() {
 				silent.Stop()
@@ -147,11 +149,11 @@ func (p *trunkCall) progress(res *sip.Response) {
 // accept acknowledges the answer and reports it, unless the call
 // ended while the 200 was on its way: then it hangs up at once.
 func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
-	if err := dialog.Ack(context.Background()); err != nil {
+	if err := dialog.Ack(dialOut(context.Background())); err != nil {
 		p.ua.log.Warn("sip: ack", "err", err)
 	}
 	p.mu.Lock()
-	p.answered = true
+	p.establishedLocked(dialog)
 	ended, early := p.ended, p.early
 	p.mu.Unlock()
 	if ended {

@@ -232,7 +232,7 @@ func (u *UA) register(ctx context.Context, r *registration, expires int) (time.D
 
 	ctx, cancel := context.WithTimeout(ctx, regTimeout)
 	defer cancel()
-	res, err := u.client.Do(ctx, req)
+	res, err := u.client.Do(dialOut(ctx), req)
 	if err == nil && (res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired) {
 		if t.Username == "" || t.Password == "" {
 			return 0, fmt.Errorf("trunk asked for credentials (%d) and none are set", res.StatusCode)

@@ -26,6 +26,12 @@ import (
 
 const settingNonceSecret = "sip_nonce_secret"
 
+// userAgent is our User-Agent and Server header value.
+const userAgent = "Switchboard"
+
+// dialTimeout bounds opening a connection for one of our requests.
+const dialTimeout = 10 * time.Second
+
 // UA is the server's SIP user agent: UDP and TCP on one address.
 type UA struct {
 	Registrar *Registrar
@@ -46,6 +52,8 @@ type UA struct {
 	ws      *wsListeners
 	tlsCfg  [3]string // listen, cert, key
 	wg      sync.WaitGroup
+	metrics *sipMetrics
+	logs    *limitedLog // rate-limited lines about what peers send
 
 	trunkTimeout time.Duration
 	rtpTimeout   time.Duration // media.rtp_timeout: 0 disables the RTP watchdog
@@ -58,6 +66,10 @@ type UA struct {
 type dialogParty interface {
 	readBye(req *sip.Request, tx sip.ServerTransaction)
 	party() (call.Remote, string)
+	// matches reports whether an in-dialog request belongs to this
+	// party's dialog: Call-ID and both tags (RFC 3261 §12.2.2), sent from
+	// the party's flow (the address its dialog was made with).
+	matches(req *sip.Request) bool
 }
 
 // Store is what the SIP side reads and keeps.
@@ -81,7 +93,12 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	if err != nil {
 		log.Warn("sip: trunk inbound addresses", "err", err) // the trunk still takes outbound calls
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Switchboard"))
+	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
+		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.RTPTimeout,
+		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute)}
+	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
+	u.Registrar.ua = u
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(userAgent)}, u.transportOptions()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,16 +107,19 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		ua.Close()
 		return nil, err
 	}
-	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, ua: ua, srv: srv, active: map[string]dialogParty{},
-		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.RTPTimeout,
-		Registrar: NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))}
-	srv.OnRegister(guard(log, u.Registrar.handleRegister))
-	srv.OnOptions(guard(log, u.handleOptions))
-	srv.OnInvite(guard(log, u.handleInvite))
-	srv.OnAck(u.handleAck)
-	srv.OnBye(guard(log, u.handleBye))
-	srv.OnInfo(guard(log, u.handleInfo))
-	srv.OnRefer(guard(log, u.handleRefer))
+	u.ua, u.srv = ua, srv
+	srv.OnRegister(u.guard(u.Registrar.handleRegister))
+	srv.OnOptions(u.guard(u.handleOptions))
+	srv.OnInvite(u.guard(u.handleInvite))
+	srv.OnAck(u.guardAck(u.handleAck))
+	srv.OnBye(u.guard(u.handleBye))
+	srv.OnInfo(u.guard(u.handleInfo))
+	srv.OnRefer(u.guard(u.handleRefer))
+	// A CANCEL that matches an INVITE transaction never gets here (sipgo
+	// answers it and ends the INVITE with 487); any other is for nothing
+	// we know (RFC 3261 §9.2).
+	srv.OnCancel(u.guard(func(r *responder) { r.respond(481, "Call/Transaction Does Not Exist", nil) }))
+	srv.OnNoRoute(u.guard(func(r *responder) { r.respond(405, "Method Not Allowed", nil) }))
 	return u, nil
 }
 
@@ -118,7 +138,22 @@ func (u *UA) untrack(callID string) {
 	u.mu.Unlock()
 }
 
-func (u *UA) lookup(callID string) dialogParty {
+// lookup finds the party whose dialog req is in, or nil: an unknown
+// Call-ID, tags that are not the dialog's, or a request from another
+// address all get 481.
+func (u *UA) lookup(req *sip.Request) dialogParty {
+	u.mu.Lock()
+	p := u.active[req.CallID().Value()]
+	u.mu.Unlock()
+	if p == nil || !p.matches(req) {
+		return nil
+	}
+	return p
+}
+
+// lookupCallID finds a party by Call-ID alone (a Replaces header names a
+// dialog of the same phone that sends the REFER: see handleRefer).
+func (u *UA) lookupCallID(callID string) dialogParty {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.active[callID]
@@ -140,7 +175,7 @@ func (u *UA) host() string {
 }
 
 func (u *UA) handleBye(r *responder) {
-	p := u.lookup(r.req.CallID().Value())
+	p := u.lookup(r.req)
 	if p == nil {
 		r.respond(481, "Call/Transaction Does Not Exist", nil)
 		return
@@ -151,7 +186,7 @@ func (u *UA) handleBye(r *responder) {
 
 // handleAck passes ACKs of our 2xx to the dialog waiting for them.
 func (u *UA) handleAck(req *sip.Request, tx sip.ServerTransaction) {
-	if p, ok := u.lookup(req.CallID().Value()).(*caller); ok {
+	if p, ok := u.lookup(req).(*caller); ok {
 		_ = p.dialog.ReadAck(req, tx)
 	}
 }
@@ -231,8 +266,7 @@ func (u *UA) Close() error {
 }
 
 func (u *UA) handleOptions(r *responder) {
-	r.respond(200, "OK", nil, sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, REFER"),
-		sip.NewHeader("Accept", "application/sdp"))
+	r.respond(200, "OK", nil, sip.NewHeader("Accept", "application/sdp"))
 }
 
 // listenPair binds UDP and TCP on one port. With port 0 the UDP port is
