@@ -34,6 +34,14 @@ type BaresipOptions struct {
 	Registrar      string // host:port of Switchboard's SIP listener
 	ToneHz         int    // what the phone sends (ausine); 0 sends 440 Hz
 	Manual         bool   // ring instead of answering by itself
+	// Transport is the account's transport to the registrar ("tls"); ""
+	// leaves baresip's default (UDP).
+	Transport string
+	// CAFile is a certificate baresip trusts for SIP over TLS.
+	CAFile string
+	// MediaEnc is the account's media encryption ("srtp", "srtp-mand");
+	// it loads the srtp module.
+	MediaEnc string
 }
 
 // StartBaresip runs a baresip phone registering to o.Registrar. It is
@@ -70,13 +78,26 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		fmt.Sprintf("ctrl_tcp_listen 127.0.0.1:%d", ctrl),
 		"",
 	}, "\n")
+	if o.CAFile != "" {
+		conf += "sip_cafile " + o.CAFile + "\n"
+	}
+	if o.MediaEnc != "" {
+		conf += "module srtp.so\n"
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600))
 	mode := "auto"
 	if o.Manual {
 		mode = "manual"
 	}
-	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;answermode=%s;audio_codecs=pcmu\n",
-		o.User, o.Registrar, o.Password, mode)
+	uri, params := o.Registrar, ""
+	if o.Transport != "" {
+		uri += ";transport=" + o.Transport
+	}
+	if o.MediaEnc != "" {
+		params = ";mediaenc=" + o.MediaEnc
+	}
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;answermode=%s;audio_codecs=pcmu%s\n",
+		o.User, uri, o.Password, mode, params)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600))
 	b := &Baresip{Dir: dir, SIPAddr: fmt.Sprintf("127.0.0.1:%d", sipPort), Ctrl: fmt.Sprintf("127.0.0.1:%d", ctrl),
 		out: &lockedBuffer{}}
