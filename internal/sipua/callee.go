@@ -31,9 +31,12 @@ type callee struct {
 	reason  protocol.EndReason
 }
 
-// NewMedia makes WebRTC media for a browser phone (WS/WSS), RTP otherwise.
+// NewMedia makes WebRTC media for a browser phone (WS/WSS), RTP otherwise
+// (offering SRTP to a phone registered over TLS).
 func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return sipMedia(&p.watch, p.contact.Transport, m, id)
+	lm, err := sipMedia(&p.watch, p.contact.Transport, m, id)
+	p.ua.srtpPolicy(lm, p.contact.Transport)
+	return lm, err
 }
 
 // Incoming sends the INVITE and follows it until a final response.

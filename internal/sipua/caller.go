@@ -90,7 +90,35 @@ func (p *caller) waitNotifies() {
 func (p *caller) Key() string  { return p.key }
 func (p *caller) Kind() string { return "sip" }
 func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	return sipMedia(&p.watch, p.dialog.InviteRequest.Transport(), m, id)
+	tp := p.dialog.InviteRequest.Transport()
+	lm, err := sipMedia(&p.watch, tp, m, id)
+	p.ua.srtpPolicy(lm, tp)
+	return lm, err
+}
+
+// srtpLeg is RTP media that can do SDES-SRTP (media.RTPEndpoint).
+type srtpLeg interface {
+	SetSRTP(offer, require bool)
+	SRTPRefused() bool
+}
+
+// srtpPolicy secures a TLS phone's RTP media: SRTP is offered (SDES keys
+// travel in the SDP, RFC 4568 §8.3, so only over TLS), and required with
+// sip.tls_require_srtp. Other transports keep plain RTP offers; SRTP
+// offers are answered on any transport.
+func (u *UA) srtpPolicy(lm call.LegMedia, transport string) {
+	if s, ok := lm.(srtpLeg); ok && strings.EqualFold(transport, "tls") {
+		s.SetSRTP(true, u.Registrar.cfg.TLSRequireSRTP)
+	}
+}
+
+// srtpRefused reports whether the caller's offer was refused for want of
+// SRTP (sip.tls_require_srtp).
+func (p *caller) srtpRefused() bool {
+	p.watch.mu.Lock()
+	defer p.watch.mu.Unlock()
+	s, ok := p.watch.media.(srtpLeg)
+	return ok && s.SRTPRefused()
 }
 func (p *caller) Answer(sdp string) {
 	p.mu.Lock()
@@ -250,7 +278,11 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 	r.final.Store(true) // answered through the dialog below
 	if status != 200 {
 		u.untrack(callID)
-		_ = dialog.Respond(status, statusText[status], nil)
+		var hdrs []sip.Header
+		if status == 488 && p.srtpRefused() { // RFC 3261 §20.43
+			hdrs = append(hdrs, sip.NewHeader("Warning", `399 `+u.host()+` "SRTP required"`))
+		}
+		_ = dialog.Respond(status, statusText[status], nil, hdrs...)
 		return
 	}
 	p.mu.Lock()
