@@ -132,8 +132,9 @@ describe('JsSIP over /v1/sip', () => {
       window.__t.dtmf = window.__sb.dtmfListener(window.__t.call.peerConnection);
       return window.__t.dtmf.ready;
     });
-    await alice.page.evaluate(() => window.__t.session.sendDTMF('12#', { transportType: 'INFO' }));
-    // The server relays the INFO digits as RFC 4733 events; Chrome plays them out.
+    await alice.page.evaluate(() => window.__t.session.sendDTMF('12#', { transportType: 'INFO', duration: 250, interToneGap: 250 }));
+    // The server relays the INFO digits as RFC 4733 events; Chrome plays them
+    // out. Digits of 250 ms: JsSIP's 100 ms default is short for the detector.
     await expect.poll(() => bob.page.evaluate(() => window.__t.dtmf.heard.join('')), { timeout: 10_000 }).toBe('12#');
     await bob.page.evaluate(() => window.__t.dtmf.stop());
 
