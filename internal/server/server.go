@@ -154,6 +154,7 @@ func (s *Server) Start(ctx context.Context) error {
 	mux.Handle("/v1/webrtc", s.Hub)
 	mux.Handle("/v1/sip", s.SIP.WebSocketHandler()) // SIP over WebSocket (RFC 7118)
 	mux.Handle("/", web.Handler())
+	mux.Handle("/metrics", s.metricsHandler())
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {

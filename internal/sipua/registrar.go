@@ -174,13 +174,40 @@ func (g *Registrar) handleRegister(r *responder) {
 		r.respond(status, reason, nil, sip.NewHeader("Min-Expires", strconv.Itoa(int(g.cfg.MinExpires.Seconds()))))
 		return
 	}
+	r.respond(200, "OK", nil, g.bindingHeaders(r, u)...)
+}
+
+// maxUDPResponse is the size a response sent over UDP must fit: RFC 3261
+// §18.1.1's 1300 bytes, which sipgo enforces for every UDP message.
+const maxUDPResponse = 1300
+
+// bindingHeaders lists the user's bindings for a 200 to REGISTER (RFC 3261
+// §10.3 step 8). Over UDP the list is trimmed to fit one datagram: the
+// contacts this request registered first, then the others, newest first.
+func (g *Registrar) bindingHeaders(r *responder, u *store.User) []sip.Header {
+	now := g.now()
+	contacts := g.Contacts(u.ID)
+	callID := r.req.CallID().Value()
+	sort.SliceStable(contacts, func(i, j int) bool {
+		mi, mj := contacts[i].CallID == callID, contacts[j].CallID == callID
+		if mi != mj {
+			return mi
+		}
+		return contacts[i].Expires.After(contacts[j].Expires)
+	})
+	date := sip.NewHeader("Date", now.UTC().Format(time.RFC1123))
 	var headers []sip.Header
-	for _, c := range g.Contacts(u.ID) {
-		secs := int(c.Expires.Sub(g.now()).Round(time.Second).Seconds())
+	for _, c := range contacts {
+		secs := int(c.Expires.Sub(now).Round(time.Second).Seconds())
 		headers = append(headers, sip.NewHeader("Contact", "<"+c.URI+">;expires="+strconv.Itoa(secs)))
 	}
-	headers = append(headers, sip.NewHeader("Date", g.now().UTC().Format(time.RFC1123)))
-	r.respond(200, "OK", nil, headers...)
+	if !strings.EqualFold(r.req.Transport(), "UDP") {
+		return append(headers, date)
+	}
+	for len(headers) > 0 && len(r.response(200, "OK", nil, append(headers, date)...).String()) > maxUDPResponse {
+		headers = headers[:len(headers)-1]
+	}
+	return append(headers, date)
 }
 
 // update applies the REGISTER's Contact headers; it returns the status.

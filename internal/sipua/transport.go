@@ -125,8 +125,9 @@ func looksLikeSIP(data []byte) bool {
 
 // sipgoLogHandler is the log handler given to sipgo's transport and
 // transaction layers: parse failures are counted and logged at most once
-// a minute, truncated; everything else goes on, ERROR lowered to WARN
-// (sipgo's errors are about what peers sent, not about us).
+// a minute, truncated; any other line is logged at most once a minute per
+// message, ERROR lowered to WARN (sipgo's errors are about what peers
+// sent, not about us), so a flood cannot flood the log.
 type sipgoLogHandler struct {
 	next   func() slog.Handler
 	parse  func() // counts a parse failure
@@ -162,6 +163,9 @@ func (h *sipgoLogHandler) Handle(ctx context.Context, r slog.Record) error {
 			return true
 		})
 		return h.handler().Handle(ctx, out)
+	}
+	if r.Level >= slog.LevelInfo && !h.limits.allow("sipgo:"+r.Message) {
+		return nil // what peers do is logged once a minute per kind, at most
 	}
 	if r.Level > slog.LevelWarn {
 		r = r.Clone()
