@@ -44,8 +44,6 @@ const (
 	srtpSaltLen = 14
 	// maxLifetime is SRTP's own bound on packets per key (RFC 3711 §9.2).
 	maxLifetime = 1 << 48
-	// maxTag is the largest tag of 1*9DIGIT.
-	maxTag = 999_999_999
 )
 
 // cryptoAttr is one a=crypto line with a single inline key (RFC 4568 §9.1):
