@@ -3,6 +3,10 @@
 // over ws://…/v1/sip, calls bob (the SDK, 102) and is called by him. Media
 // is WebRTC end to end (ICE, DTLS-SRTP) through the server; each side
 // checks it hears the other's tone (alice 440 Hz, bob 1000 Hz).
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -112,6 +116,87 @@ async function callBob() {
   await expectTone(alice, 'bob', 'jssip');
 }
 
+const freePort = (udp) => new Promise((resolve, reject) => {
+  const s = udp ? dgram.createSocket('udp4') : net.createServer();
+  s.on('error', reject);
+  const done = () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  };
+  if (udp) s.bind(0, '127.0.0.1', done);
+  else s.listen(0, '127.0.0.1', done);
+});
+
+/** The server's SIP (UDP/TCP) address, from its log. */
+async function sipAddr() {
+  const m = /msg="sip listening" addr=(\S+)/.exec(await readFile(sb.logPath, 'utf8'));
+  if (!m) throw new Error('no "sip listening" line in the server log');
+  return m[1];
+}
+
+/**
+ * Runs Debian's baresip as a desk phone registered as carol (103), answering
+ * by itself and sending carol's tone (as test/harness/baresip.go does).
+ */
+async function startBaresip() {
+  const dir = await mkdtemp(path.join(sb.scratch, 'baresip-'));
+  const [sipPort, ctrl] = [await freePort(true), await freePort(false)];
+  const config = [
+    'poll_method epoll', `sip_listen 127.0.0.1:${sipPort}`, 'net_interface 127.0.0.1',
+    'audio_player alsa,null', `snd_path ${dir}`, `audio_source ausine,${sb.users.carol.tone}`,
+    'ausrc_srate 48000', 'ausrc_channels 2', 'module_path /usr/lib/baresip/modules',
+    'module g711.so', 'module ausine.so', 'module alsa.so', 'module sndfile.so', 'module_tmp account.so',
+    'module_app menu.so', 'module_app ctrl_tcp.so', `ctrl_tcp_listen 127.0.0.1:${ctrl}`, '',
+  ].join('\n');
+  await writeFile(path.join(dir, 'config'), config);
+  await writeFile(path.join(dir, 'accounts'),
+    `<sip:103@${await sipAddr()}>;auth_pass=carol-sip-pass;regint=60;answermode=auto;audio_codecs=pcmu\n`);
+  const proc = spawn('baresip', ['-f', dir], { env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  return {
+    dir,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/**
+ * How much of the last second baresip decoded is a tone at freq (0..1,
+ * Goertzel power over the second's whole power; a pure tone is ≈ 1).
+ */
+async function baresipHears(phone, freq) {
+  const dumps = (await readdir(phone.dir)).filter((f) => f.includes('dec') && f.endsWith('.wav')).sort();
+  if (dumps.length === 0) return 0;
+  const data = await readFile(path.join(phone.dir, dumps[dumps.length - 1]));
+  const f = data.indexOf('fmt ');
+  const d = data.indexOf('data');
+  if (f < 0 || d < 0) return 0;
+  const channels = data.readUInt16LE(f + 10);
+  const rate = data.readUInt32LE(f + 12);
+  const frames = Math.floor((data.length - d - 8) / (2 * channels));
+  if (frames < rate) return 0;
+  const k = 2 * Math.cos((2 * Math.PI * freq) / rate);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (let i = frames - rate; i < frames; i++) {
+    const x = data.readInt16LE(d + 8 + i * 2 * channels) / 32768;
+    energy += x * x;
+    const s0 = x + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - k * s1 * s2;
+  return energy > 0 ? power / ((rate * energy) / 2) : 0;
+}
+
 describe('JsSIP over /v1/sip', () => {
   it('registers with digest auth over ws://…/v1/sip (subprotocol sip)', async () => {
     expect(await sipEvents(alice)).toEqual(['connected', 'registered']);
@@ -146,6 +231,29 @@ describe('JsSIP over /v1/sip', () => {
     await expect.poll(() => events(bob)).toContain('call:resumed');
     await expectTone(bob, 'alice');
     await expectTone(alice, 'bob', 'jssip');
+  });
+
+  it('calls a desk phone (baresip, UDP, PCMU): audio both ways through the server', async () => {
+    const phone = await startBaresip();
+    try {
+      await expect.poll(() => phone.output(), { timeout: 15_000 }).toMatch(/200 OK/);
+      await alice.page.evaluate((host) => {
+        window.__t.sip.call(`sip:103@${host}`, {
+          mediaConstraints: { audio: true, video: false },
+          pcConfig: { iceServers: [] },
+        });
+      }, new URL(sb.url).hostname);
+      await expect.poll(() => sipEvents(alice), { timeout: 15_000 }).toContain('session:confirmed');
+      await expectTone(alice, 'carol', 'jssip');
+      await expect.poll(() => baresipHears(phone, sb.users.alice.tone), { timeout: 15_000, interval: 200 })
+        .toBeGreaterThan(0.5);
+      await alice.page.evaluate(() => window.__t.session.terminate());
+      await expect.poll(() => phone.output(), { timeout: 10_000 }).toMatch(/closed/);
+    } catch (err) {
+      throw new Error(`${err.message}\n--- baresip ---\n${phone.output().slice(-3000)}`);
+    } finally {
+      await phone.stop();
+    }
   });
 
   it('is called by the SDK over its WebSocket, answers, audio both ways, bob hangs up', async () => {
