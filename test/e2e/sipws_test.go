@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +15,10 @@ import (
 	"github.com/icholy/digest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
@@ -26,13 +30,31 @@ type sipWS struct {
 	msgs chan sip.Message // everything the server sends, but CANCELs
 }
 
-func sipWSURL(s *harness.Server) string { return "ws://" + s.Addr() + "/v1/sip" }
+// sipWSURL is ws://…/v1/sip, or wss:// when the server has TLS.
+func sipWSURL(s *harness.Server) string {
+	return strings.Replace(s.URL(), "http", "ws", 1) + "/v1/sip"
+}
+
+// startSIPWS starts a server, with HTTPS (so WSS) when secure, and
+// connects a SIP phone to its /v1/sip.
+func startSIPWS(t *testing.T, secure bool) (*harness.Server, *sipWS) {
+	t.Helper()
+	var mutate func(*config.Config)
+	if secure {
+		cert, key := selfSigned(t)
+		mutate = func(c *config.Config) { c.TLS.CertFile, c.TLS.KeyFile = cert, key }
+	}
+	s := harness.Start(t, mutate)
+	return s, dialSIPWS(t, s)
+}
 
 func dialSIPWS(t *testing.T, s *harness.Server) *sipWS {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, sipWSURL(s), &websocket.DialOptions{Subprotocols: []string{"sip"}})
+	opts := &websocket.DialOptions{Subprotocols: []string{"sip"}, HTTPClient: &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}} // the test's self-signed certificate
+	c, resp, err := websocket.Dial(ctx, sipWSURL(s), opts)
 	require.NoError(t, err)
 	require.Equal(t, "sip", c.Subprotocol())
 	require.Equal(t, "sip", resp.Header.Get("Sec-WebSocket-Protocol"))
@@ -129,13 +151,20 @@ func registerWS(t *testing.T, w *sipWS, user store.User) {
 }
 
 func TestSIPWSRegister(t *testing.T) {
-	s := harness.Start(t, nil)
-	w := dialSIPWS(t, s)
-	registerWS(t, w, s.Alice)
-	contacts := s.SIP.Registrar.Contacts(s.Alice.ID)
-	require.Len(t, contacts, 1)
-	require.Equal(t, "ws", contacts[0].Transport)
-	require.Equal(t, "sip:x7pw2k@k3b9q1.invalid;transport=ws", contacts[0].URI)
+	for _, tt := range []struct {
+		name      string
+		secure    bool
+		transport string
+	}{{"ws", false, "ws"}, {"wss", true, "wss"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, w := startSIPWS(t, tt.secure)
+			registerWS(t, w, s.Alice)
+			contacts := s.SIP.Registrar.Contacts(s.Alice.ID)
+			require.Len(t, contacts, 1)
+			require.Equal(t, tt.transport, contacts[0].Transport)
+			require.Equal(t, "sip:x7pw2k@k3b9q1.invalid;transport=ws", contacts[0].URI)
+		})
+	}
 }
 
 func TestSIPWSRefusesUpgradeWithoutSubprotocol(t *testing.T) {
@@ -162,32 +191,57 @@ func TestSIPWSRefusesUpgradeWithoutSubprotocol(t *testing.T) {
 // the INVITE comes down the phone's own WebSocket (its Contact host is a
 // .invalid name nobody can resolve) and offers WebRTC media (ICE,
 // DTLS-SRTP), as a browser needs. The phone is busy: the caller hears so.
+// Over WSS the caller is a baresip desk phone (the softphone package has
+// no way to trust the test's self-signed certificate).
 func TestSIPWSRingsRegisteredBrowser(t *testing.T) {
-	s := harness.Start(t, nil)
-	w := dialSIPWS(t, s)
-	registerWS(t, w, s.Alice)
-	bob := s.Phone(t, s.Bob, 1000, "")
-	out := dial(t, bob, "101")
+	for _, tt := range []struct {
+		name   string
+		secure bool
+		via    string
+	}{{"ws", false, "WS"}, {"wss", true, "WSS"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, w := startSIPWS(t, tt.secure)
+			registerWS(t, w, s.Alice)
+			var out *softphone.Call
+			var desk *harness.Baresip
+			if tt.secure {
+				desk = harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: s.SIP.Addr()})
+				registered(t, s, s.Bob, 1)
+				desk.Command(t, "dial", "sip:101@"+s.SIP.Addr())
+			} else {
+				out = dial(t, s.Phone(t, s.Bob, 1000, ""), "101")
+			}
 
-	inv, ok := w.read().(*sip.Request)
-	require.True(t, ok)
-	require.Equal(t, sip.INVITE, inv.Method)
-	require.Equal(t, "x7pw2k", inv.Recipient.User)
-	require.Equal(t, "k3b9q1.invalid", inv.Recipient.Host)
-	require.Equal(t, "WS", inv.Via().Transport)
-	sdp := string(inv.Body())
-	for _, want := range []string{"UDP/TLS/RTP/SAVPF", "a=fingerprint:", "a=ice-ufrag:", "a=candidate:"} {
-		require.Contains(t, sdp, want)
+			inv, ok := w.read().(*sip.Request)
+			require.True(t, ok)
+			require.Equal(t, sip.INVITE, inv.Method)
+			require.Equal(t, "x7pw2k", inv.Recipient.User)
+			require.Equal(t, "k3b9q1.invalid", inv.Recipient.Host)
+			require.Equal(t, tt.via, inv.Via().Transport)
+			sdp := string(inv.Body())
+			for _, want := range []string{"UDP/TLS/RTP/SAVPF", "a=fingerprint:", "a=ice-ufrag:", "a=candidate:"} {
+				require.Contains(t, sdp, want)
+			}
+			require.Equal(t, "102", inv.From().Address.User)
+
+			// No 180 first: sipgo handles each message on its own goroutine, so a
+			// 180 sent right before the 486 may arrive after the transaction ended.
+			busy := sip.NewResponseFromRequest(inv, 486, "Busy Here", nil)
+			busy.To().Params.Add("tag", "wsbusy1")
+			w.send(busy.String())
+			ack, ok := w.read().(*sip.Request)
+			require.True(t, ok)
+			require.Equal(t, sip.ACK, ack.Method) // the 486 was received, over the same socket
+			if out != nil {
+				harness.WaitEnded(t, out, protocol.EndBusy)
+				return
+			}
+			harness.CheckFor(t, 10*time.Second, func() error {
+				if !strings.Contains(desk.Output(), "486 Busy Here") {
+					return strErr("the desk phone was not told busy")
+				}
+				return nil
+			})
+		})
 	}
-	require.Equal(t, "102", inv.From().Address.User)
-
-	// No 180 first: sipgo handles each message on its own goroutine, so a
-	// 180 sent right before the 486 may arrive after the transaction ended.
-	busy := sip.NewResponseFromRequest(inv, 486, "Busy Here", nil)
-	busy.To().Params.Add("tag", "wsbusy1")
-	w.send(busy.String())
-	harness.WaitEnded(t, out, protocol.EndBusy)
-	ack, ok := w.read().(*sip.Request)
-	require.True(t, ok)
-	require.Equal(t, sip.ACK, ack.Method) // the 486 was received, over the same socket
 }
