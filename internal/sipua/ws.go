@@ -91,11 +91,13 @@ func (u *UA) WebSocketHandler() http.Handler {
 		if n := rw.Reader.Buffered(); n > 0 {
 			extra, _ = rw.Reader.Peek(n)
 		}
-		c := &replayConn{Conn: conn, r: io.MultiReader(bytes.NewReader(requestHead(r)), bytes.NewReader(extra), conn)}
-		ln := ws.plain
+		ln, transport := ws.plain, "ws"
 		if r.TLS != nil {
-			ln = ws.secure
+			ln, transport = ws.secure, "wss"
 		}
+		source := conn.RemoteAddr().String()
+		c := &replayConn{Conn: conn, r: io.MultiReader(bytes.NewReader(requestHead(r)), bytes.NewReader(extra), conn),
+			onClose: func() { u.Registrar.dropFlow(transport, source) }}
 		if !ln.hand(c) {
 			conn.Close()
 		}
@@ -139,13 +141,39 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// replayConn reads from r (the replayed request, then the connection).
+// replayConn reads from r (the replayed request, then the connection) and
+// runs onClose once when sipgo closes it (the phone went away, or shutdown).
 type replayConn struct {
 	net.Conn
-	r io.Reader
+	r       io.Reader
+	onClose func()
+	once    sync.Once
 }
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *replayConn) Close() error {
+	c.once.Do(c.onClose)
+	return c.Conn.Close()
+}
+
+// dropFlow removes the bindings registered through a WebSocket connection
+// that closed: a browser accepts no connections, so its contact is
+// unreachable until it connects and registers again. Without this, a call
+// would dial the browser's old source address until the binding expired.
+func (g *Registrar) dropFlow(transport, source string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for user, cs := range g.bindings {
+		var kept []Contact
+		for _, c := range cs {
+			if c.Transport != transport || c.Source != source {
+				kept = append(kept, c)
+			}
+		}
+		g.bindings[user] = kept
+	}
+}
 
 // handoffListener is a net.Listener whose connections are handed to it
 // (by the HTTP handler) instead of accepted from a socket.

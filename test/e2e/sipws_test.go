@@ -163,6 +163,14 @@ func TestSIPWSRegister(t *testing.T) {
 			require.Len(t, contacts, 1)
 			require.Equal(t, tt.transport, contacts[0].Transport)
 			require.Equal(t, "sip:x7pw2k@k3b9q1.invalid;transport=ws", contacts[0].URI)
+			// The tab goes away: its binding goes with its WebSocket.
+			require.NoError(t, w.conn.CloseNow())
+			harness.CheckFor(t, 5*time.Second, func() error {
+				if n := len(s.SIP.Registrar.Contacts(s.Alice.ID)); n != 0 {
+					return strErr("binding kept after its WebSocket closed")
+				}
+				return nil
+			})
 		})
 	}
 }
