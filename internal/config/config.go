@@ -46,7 +46,9 @@ type Config struct {
 type Trunk struct {
 	// Name identifies the trunk in logs (letters, digits, "-" and "_").
 	Name string `yaml:"name"`
-	// Host and Port are where calls to the trunk go (port 0: 5060).
+	// Host and Port are where calls to the trunk go (port 0: 5060). Port
+	// is also the source port the trunk's INVITEs must come from over UDP
+	// (see InboundAddresses).
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
 	// Transport is udp (default) or tcp.
@@ -61,10 +63,22 @@ type Trunk struct {
 	// Priority orders trunks with equal prefixes: lower is tried first; the
 	// next is tried when one fails with 5xx, 408 or no response.
 	Priority int `yaml:"priority"`
-	// InboundAddresses are the source IPs whose INVITEs are accepted as
-	// from this trunk, without digest authentication. Empty: the host's
-	// address(es).
+	// InboundAddresses are where the trunk's INVITEs come from: an IP
+	// ("192.0.2.7", "2001:db8::7") or an IP and port ("192.0.2.7:5080",
+	// "[2001:db8::7]:5080"). Empty: the host's address(es). Over UDP an
+	// INVITE is the trunk's only when both its source IP and its source
+	// port match: the entry's port, else Port (default 5060). Over TCP the
+	// source port is ephemeral, so only the IP is compared; set InboundAuth
+	// to digest where that is not enough. Any other INVITE is challenged
+	// like a desk phone's.
 	InboundAddresses []string `yaml:"inbound_addresses"`
+	// InboundAuth is what an INVITE from the trunk's address must also
+	// show: "address" (default) nothing more; "digest" answers it 407 and
+	// wants Proxy-Authorization with InboundUsername and InboundPassword
+	// (the password may come from SWITCHBOARD_TRUNK_<NAME>_INBOUND_PASSWORD).
+	InboundAuth     string `yaml:"inbound_auth"`
+	InboundUsername string `yaml:"inbound_username"`
+	InboundPassword string `yaml:"inbound_password"`
 	// Register sends REGISTER (From/To sip:username@host, answered with
 	// the digest credentials) for carriers that want it, refreshed at half
 	// the granted expiry. RegisterExpires is the expiry asked for in
@@ -101,6 +115,43 @@ func (t Trunk) Network() string {
 // PasswordEnv is the environment variable that sets the trunk's password.
 func (t Trunk) PasswordEnv() string {
 	return "SWITCHBOARD_TRUNK_" + strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_")) + "_PASSWORD"
+}
+
+// InboundPasswordEnv is the environment variable that sets the trunk's
+// inbound digest password.
+func (t Trunk) InboundPasswordEnv() string {
+	return "SWITCHBOARD_TRUNK_" + strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_")) + "_INBOUND_PASSWORD"
+}
+
+// Inbound authentication modes (Trunk.InboundAuth; "" is InboundAuthAddress).
+const (
+	InboundAuthAddress = "address"
+	InboundAuthDigest  = "digest"
+)
+
+// InboundDigest reports whether the trunk's INVITEs must carry digest
+// credentials.
+func (t Trunk) InboundDigest() bool { return t.InboundAuth == InboundAuthDigest }
+
+// ParseInboundAddress reads an inbound_addresses entry: an IP address
+// (port 0: the trunk's port applies), or an IP address and port.
+func ParseInboundAddress(s string) (net.IP, int, error) {
+	if ip := net.ParseIP(s); ip != nil {
+		return ip, 0, nil
+	}
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%q is not an IP address, ip:port or [ipv6]:port", s)
+	}
+	ip := net.ParseIP(h)
+	if ip == nil {
+		return nil, 0, fmt.Errorf("%q: %q is not an IP address", s, h)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, 0, fmt.Errorf("%q: bad port", s)
+	}
+	return ip, port, nil
 }
 
 // SIP configures the SIP side: desk phones and (later) trunks.
@@ -282,6 +333,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		if v, ok := lookup(c.Trunks[i].PasswordEnv()); ok && v != "" {
 			c.Trunks[i].Password = v
 		}
+		if v, ok := lookup(c.Trunks[i].InboundPasswordEnv()); ok && v != "" {
+			c.Trunks[i].InboundPassword = v
+		}
 	}
 	if v, ok := lookup(EnvDemo); ok && v != "" {
 		b, err := strconv.ParseBool(v)
@@ -449,9 +503,27 @@ func validateTrunks(trunks []Trunk) []error {
 			bad("priority %d: must not be negative", t.Priority)
 		}
 		for _, a := range t.InboundAddresses {
-			if net.ParseIP(a) == nil {
-				bad("inbound_addresses: %q is not an IP address", a)
+			if _, _, err := ParseInboundAddress(a); err != nil {
+				bad("inbound_addresses: %v", err)
 			}
+		}
+		switch t.InboundAuth {
+		case "", InboundAuthAddress:
+			if t.InboundUsername != "" || t.InboundPassword != "" {
+				bad("inbound_username and inbound_password are used only with inbound_auth: digest")
+			}
+		case InboundAuthDigest:
+			if t.InboundUsername == "" || t.InboundPassword == "" {
+				bad("inbound_auth digest needs inbound_username and inbound_password (or %s)", t.InboundPasswordEnv())
+			}
+		default:
+			bad("inbound_auth %q: want address or digest", t.InboundAuth)
+		}
+		if t.InboundUsername != "" && !sipUsernameRe.MatchString(t.InboundUsername) {
+			bad("inbound_username %q: not a SIP user name", t.InboundUsername)
+		}
+		if strings.ContainsAny(t.InboundPassword, "\r\n\x00") {
+			bad("inbound_password: must not contain line breaks")
 		}
 		if t.Register && t.Username == "" {
 			bad("register needs a username (and password)")

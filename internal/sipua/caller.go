@@ -202,15 +202,15 @@ func (p *caller) Held(protocol.HeldBy)            {}
 func (p *caller) Resumed()                        {}
 func (p *caller) Restored(*protocol.CallRestored) {}
 
-// handleInvite answers INVITEs: new calls from a trunk's address are
-// trunk calls; others are registered phones' and are authenticated (407)
-// and placed; re-INVITEs update a live call.
+// handleInvite answers INVITEs: new calls from a trunk's address (IP and,
+// over UDP, port) are trunk calls; others are registered phones' and are
+// authenticated (407) and placed; re-INVITEs update a live call.
 func (u *UA) handleInvite(r *responder) {
 	if tag, _ := r.req.To().Params.Get("tag"); tag != "" {
 		u.handleReinvite(r)
 		return
 	}
-	if t := u.trunks.fromSource(r.req.Source()); t != nil {
+	if t := u.trunks.fromSource(r.req.Source(), r.req.Transport()); t != nil {
 		u.handleTrunkInvite(r, t)
 		return
 	}
@@ -227,18 +227,30 @@ func (u *UA) handleInvite(r *responder) {
 }
 
 // handleTrunkInvite routes a call from a trunk (trusted by its source
-// address, no digest) to the user of the number it calls, when an account
-// owns that number. Anything else is 404: a trunk never reaches another
-// trunk, nor extensions.
+// address, and its digest credentials with inbound_auth digest) to the
+// user or ring group of the number it calls, when the trunk's account owns
+// that number. Anything else is 404: a trunk never reaches another
+// account's numbers, another trunk, nor extensions.
 func (u *UA) handleTrunkInvite(r *responder, t *trunk) {
+	if t.InboundDigest() && !u.authenticateTrunk(r, t) {
+		return
+	}
 	did := didOf(r.req.Recipient.User)
 	if did == "" {
 		r.respond(404, "Not Found", nil)
 		return
 	}
-	n, err := u.store.GetPhoneNumberByNumber(context.Background(), did)
-	if err != nil || (n.UserID == "" && n.RingGroupID == "") {
-		u.log.Info("sip: trunk call to a number nobody has", "trunk", t.Name, "number", did)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	account, err := u.trunkAccount(ctx, t)
+	if err != nil {
+		u.log.Warn("sip: trunk account", "trunk", t.Name, "err", err)
+		r.respond(500, "Server Internal Error", nil)
+		return
+	}
+	n, err := u.store.GetPhoneNumberByNumber(ctx, did)
+	if err != nil || (n.UserID == "" && n.RingGroupID == "") || n.AccountID != account {
+		u.log.Info("sip: trunk call to a number nobody in its account has", "trunk", t.Name, "number", did)
 		r.respond(404, "Not Found", nil)
 		return
 	}
@@ -248,7 +260,7 @@ func (u *UA) handleTrunkInvite(r *responder, t *trunk) {
 	}
 	from, name := trunkCaller(user, display)
 	u.place(r, call.Placement{Account: n.AccountID, Destination: did, Inbound: true, From: from, FromName: name},
-		func(src string) bool { return u.trunks.fromSource(src) == t })
+		u.trunks.flow(t, r.req.Transport()))
 }
 
 // place starts the call an INVITE asks for and answers the INVITE with its

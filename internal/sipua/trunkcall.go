@@ -21,7 +21,8 @@ type trunkCall struct {
 	outDialog // dialog is the current attempt's; stop ends the attempts (CANCEL once ringing)
 	trunks    []*trunk
 	number    string // E.164, validated
-	callerID  string // E.164 the account owns, or anonymous
+	callerID  string // E.164 the account owns, or anonymous (From)
+	asserted  string // the account's number behind callerID (P-Asserted-Identity), or "" when it has none
 	early     string // SDP of the current attempt's 183
 }
 
@@ -81,6 +82,14 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
 		req.AppendHeader(sip.NewHeader("Privacy", "id"))
 	}
+	if p.asserted != "" {
+		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
+		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
+		pai := sip.Uri{Scheme: "sip", User: p.asserted, Host: p.ua.host()}
+		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+pai.String()+">"))
+	}
+	req.AppendHeader(sip.NewHeader("User-Agent", userAgent)) // sipgo adds none
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
@@ -97,7 +106,8 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 	p.mu.Lock()
 	p.dialog, p.early = dialog, ""
 	dest := host(dialog.InviteRequest.Destination())
-	p.flow = func(src string) bool { return host(src) == dest || p.ua.trunks.fromSource(src) == t }
+	fromTrunk := p.ua.trunks.flow(t, t.Network())
+	p.flow = func(src string) bool { return host(src) == dest || fromTrunk(src) }
 	p.mu.Unlock()
 	p.ua.track(callID, p)
 	// A trunk that does not even say 100 Trying is down: abandon it

@@ -61,7 +61,7 @@ func TestStoredTrunkRegistrationFollowsChanges(t *testing.T) {
 	ua, db := carrierUA(t, nil)
 	defer ua.Close()
 	ctx := context.Background()
-	require.Nil(t, ua.trunks.fromSource(f.ua.Addr()))
+	require.Nil(t, ua.trunks.fromSource(f.ua.Addr(), "udp"))
 
 	st := store.Trunk{Name: "up", Host: f.host, Port: f.port, Username: "101", Password: "wrong-secret",
 		Register: true, Prefixes: []string{"+1"}}
@@ -69,7 +69,7 @@ func TestStoredTrunkRegistrationFollowsChanges(t *testing.T) {
 	require.NoError(t, ua.ReloadTrunks(ctx))
 	require.Equal(t, []string{"up"}, names(ua.trunks.route("+14155550100")))
 	require.Empty(t, names(ua.trunks.route("+442071234567")))
-	require.Equal(t, "up", ua.trunks.fromSource(f.ua.Addr()).Name)
+	require.Equal(t, "up", ua.trunks.fromSource(f.ua.Addr(), "udp").Name)
 	r := waitState(t, ua, string(st.ID), RegFailed)
 	require.Contains(t, r.LastError, "403")
 	require.Equal(t, RegFailed, ua.TrunkRegistration(st.ID).State)

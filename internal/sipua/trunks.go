@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,30 @@ import (
 // from.
 type trunk struct {
 	config.Trunk
-	id      ident.TrunkID // empty for config file trunks
-	inbound []net.IP
+	id      ident.TrunkID   // empty for config file trunks
+	account ident.AccountID // whose numbers it reaches; empty: the default account
+	inbound []inboundAddr
+}
+
+// inboundAddr is a source a trunk's INVITEs come from. Over UDP both the
+// IP and the port must match (a forged or stray datagram from another
+// program on the trunk's host is not the trunk); connection-oriented
+// transports come from ephemeral ports, so only the IP is compared.
+type inboundAddr struct {
+	ip   net.IP
+	port int
+}
+
+// from reports whether a request from ip:port over transport comes from
+// one of the trunk's inbound addresses.
+func (tr *trunk) from(ip net.IP, port int, transport string) bool {
+	datagram := transport == "" || strings.EqualFold(transport, "udp")
+	for _, a := range tr.inbound {
+		if a.ip.Equal(ip) && (!datagram || a.port == port) {
+			return true
+		}
+	}
+	return false
 }
 
 // key names the trunk among all trunks: its id, or its config file name.
@@ -64,24 +87,33 @@ func newTrunkTable(cfg []config.Trunk, resolve func(ctx context.Context, host st
 // some do not resolve (the error says which).
 func (t *trunkTable) newTrunk(c config.Trunk, id ident.TrunkID) (*trunk, error) {
 	tr := &trunk{Trunk: c, id: id}
+	port := c.Port
+	if port == 0 {
+		port = 5060
+	}
 	addrs := c.InboundAddresses
 	if len(addrs) == 0 {
 		addrs = []string{c.Host}
 	}
 	var errs []error
 	for _, a := range addrs {
-		if ip := net.ParseIP(a); ip != nil {
-			tr.inbound = append(tr.inbound, ip)
+		if ip, p, err := config.ParseInboundAddress(a); err == nil {
+			if p == 0 {
+				p = port
+			}
+			tr.inbound = append(tr.inbound, inboundAddr{ip, p})
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ips, err := t.resolve(ctx, a)
+		ips, err := t.resolve(ctx, a) // the host's name (inbound_addresses are IPs, validated)
 		cancel()
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		tr.inbound = append(tr.inbound, ips...)
+		for _, ip := range ips {
+			tr.inbound = append(tr.inbound, inboundAddr{ip, port})
+		}
 	}
 	return tr, errors.Join(errs...)
 }
@@ -152,21 +184,111 @@ func (t *trunkTable) route(number string) []*trunk {
 	return out
 }
 
-// fromSource returns the trunk whose inbound addresses include the host of
-// src (host:port), or nil.
-func (t *trunkTable) fromSource(src string) *trunk {
-	ip := net.ParseIP(host(src))
-	if ip == nil {
+// fromSource returns the trunk a request from src (ip:port) over
+// transport (UDP, TCP, TLS…) comes from, or nil: the first whose inbound
+// addresses include src's IP and, over UDP, its port.
+func (t *trunkTable) fromSource(src, transport string) *trunk {
+	h, p, err := net.SplitHostPort(src)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(h)
+	port, err := strconv.Atoi(p)
+	if ip == nil || err != nil {
 		return nil
 	}
 	for _, tr := range t.all() {
-		for _, a := range tr.inbound {
-			if a.Equal(ip) {
-				return tr
-			}
+		if tr.from(ip, port, transport) {
+			return tr
 		}
 	}
 	return nil
+}
+
+// flow is the flow check of a dialog with trunk tr (made over
+// transport): in-dialog requests come from the same trunk, by the rules
+// of fromSource. Trunks are compared by key, as ReloadTrunks replaces
+// the stored ones' values.
+func (t *trunkTable) flow(tr *trunk, transport string) func(src string) bool {
+	return func(src string) bool {
+		got := t.fromSource(src, transport)
+		return got != nil && got.key() == tr.key()
+	}
+}
+
+// authenticateTrunk checks the digest credentials of an INVITE from a
+// trunk with inbound_auth digest, as Registrar.authenticate checks a
+// phone's: 407 with Proxy-Authenticate (sent statelessly) when they are
+// missing or their nonce is stale, foreign or replayed, 403 when they are
+// wrong, and failures count towards sip.ban_after. It answers the request
+// itself when it returns false.
+func (u *UA) authenticateTrunk(r *responder, t *trunk) bool {
+	g := u.Registrar
+	src := host(r.req.Source())
+	banKey := "trunk:" + t.key() // not a phone's username
+	now := g.now()
+	if g.bans.check(src, banKey, now).banned {
+		r.respond(403, "Forbidden", nil)
+		return false
+	}
+	var authValue, agent string
+	if h := r.req.GetHeader("Proxy-Authorization"); h != nil {
+		authValue = h.Value()
+	}
+	if h := r.req.GetHeader("User-Agent"); h != nil {
+		agent = h.Value()
+	}
+	challenge := func(stale bool) {
+		r.respondStateless(407, reasonFor(407), challenges(g.digest.Challenges(stale, agent, src), "Proxy-Authenticate")...)
+	}
+	creds, err := Credentials(authValue)
+	if errors.Is(err, ErrNoCredentials) {
+		challenge(false)
+		return false
+	}
+	password := ""
+	if creds.Username == t.InboundUsername {
+		password = t.InboundPassword
+	}
+	switch err := g.digest.Verify(creds, string(r.req.Method), password, src); {
+	case errors.Is(err, ErrStaleNonce):
+		challenge(true)
+		return false
+	case errors.Is(err, ErrForeignNonce), errors.Is(err, ErrReplay):
+		u.logs.limited("replay:"+src, "sip: trunk credentials replayed or from another source", "trunk", t.Name,
+			"src", r.req.Source(), "err", err)
+		challenge(false)
+		return false
+	case err != nil:
+		u.metrics.authFails.Inc()
+		for _, scope := range g.bans.fail(src, banKey, now) {
+			u.metrics.bans.WithLabelValues(scope).Inc()
+			u.log.Warn("sip: ban", "scope", scope, "src", src, "trunk", t.Name, "for", g.cfg.BanFor)
+		}
+		u.logs.limited("authfail:"+src, "sip: trunk authentication failed", "trunk", t.Name, "src", r.req.Source(),
+			"user", truncate(creds.Username, 64))
+		r.respond(403, "Forbidden", nil)
+		return false
+	}
+	g.bans.succeed(src, banKey, now)
+	return true
+}
+
+// trunkAccount is the account whose numbers a trunk's calls reach: its
+// own, else the default account (the oldest, as server.EnsureDefaultAccount
+// makes it), which owns the config file's trunks and stored ones.
+func (u *UA) trunkAccount(ctx context.Context, t *trunk) (ident.AccountID, error) {
+	if t.account != "" {
+		return t.account, nil
+	}
+	accts, err := u.store.ListAccounts(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(accts) == 0 {
+		return "", store.ErrNotFound
+	}
+	return accts[0].ID, nil
 }
 
 // TrunkParty implements call.Trunks: one party that calls the number
@@ -183,8 +305,9 @@ func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 	if len(ts) == 0 {
 		return nil
 	}
+	id := u.callerID(req.Account, req.CallerID)
 	return &trunkCall{outDialog: outDialog{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()},
-		trunks: ts, number: req.Number, callerID: u.callerID(req.Account, req.CallerID)}
+		trunks: ts, number: req.Number, callerID: id.from, asserted: id.asserted}
 }
 
 var emergencyRe = regexp.MustCompile(`^[0-9]{2,15}$`) // as route.Normalise accepts them
@@ -211,10 +334,30 @@ func (u *UA) Infos() []route.TrunkInfo {
 	return out
 }
 
+// callerIdentity is who a call through a trunk is from: the number From
+// presents (E.164 the account owns, or anonymous) and the account's
+// number asserted to the trunk (P-Asserted-Identity), "" when it has none.
+type callerIdentity struct {
+	from, asserted string
+}
+
 // callerID picks the number presented to a trunk: the requested one if the
 // account owns it, else the account's default caller ID, else its first
-// number, else anonymous. Extensions never leave the server.
-func (u *UA) callerID(account ident.AccountID, requested string) string {
+// number, else anonymous. A caller asking for anonymous withholds its
+// number: From is anonymous, and the number it would have presented is
+// still asserted (the trunk withholds it, Privacy: id). Extensions never
+// leave the server.
+func (u *UA) callerID(account ident.AccountID, requested string) callerIdentity {
+	number := u.accountNumber(account, requested)
+	if requested == anonymous || number == "" {
+		return callerIdentity{from: anonymous, asserted: number}
+	}
+	return callerIdentity{from: number, asserted: number}
+}
+
+// accountNumber is the number requested if the account owns it, else the
+// account's default caller ID, else its first number, else "".
+func (u *UA) accountNumber(account ident.AccountID, requested string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	owns := func(n string) bool {
@@ -233,7 +376,7 @@ func (u *UA) callerID(account ident.AccountID, requested string) string {
 	if ns, _, err := u.store.ListPhoneNumbers(ctx, account, store.ListOptions{Limit: 1}); err == nil && len(ns) > 0 && owns(ns[0].Number) {
 		return ns[0].Number
 	}
-	return anonymous
+	return ""
 }
 
 const anonymous = "anonymous"

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -200,8 +199,9 @@ func TestRoutingDoNotDisturb(t *testing.T) {
 
 func TestRoutingRingGroup(t *testing.T) {
 	const groupDID = "+14155550111"
-	// The trunk's host is never called; calls from its address are the trunk's.
-	s := startWithTrunks(t, config.Trunk{Name: "carrier", Host: "127.0.0.1", Port: 9})
+	// The trunk's host is never called; calls from its address and port are the trunk's.
+	port := inboundPort(t)
+	s := startWithTrunks(t, callingTrunk(port))
 	ctx := context.Background()
 	dave := store.User{AccountID: s.Account, Name: "Dave", Extension: "104"}
 	require.NoError(t, s.Store.CreateUser(ctx, &dave))
@@ -216,7 +216,7 @@ func TestRoutingRingGroup(t *testing.T) {
 
 	t.Run("DID from the trunk", func(t *testing.T) {
 		sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did.xml", Remote: s.SIP.Addr(),
-			Service: groupDID, RTPEcho: true})
+			Service: groupDID, RTPEcho: true, Args: fromPort(port)})
 		inBob := harness.NextIncoming(t, bob)
 		inCarol := harness.NextIncoming(t, carol)
 		require.Equal(t, inBob.ID, inCarol.ID)

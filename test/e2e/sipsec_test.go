@@ -214,6 +214,7 @@ func trunkCall(t *testing.T, s *harness.Server) (trunk *harness.RawSIP, callID, 
 	t.Helper()
 	alice := s.Phone(t, s.Alice, 600, "")
 	trunk = harness.DialRawSIP(t, "udp", "127.0.0.1", s.SIP.Addr())
+	trustRawTrunk(t, s, trunk)
 	callID, fromTag = "live-call@127.0.0.1", "trunk-tag"
 	trunk.SendMsg(t, fill(`INVITE sip:`+did+`@{server} SIP/2.0
 Via: SIP/2.0/{via};branch={branch}

@@ -17,11 +17,12 @@ import (
 // transferred to another browser, then to a desk phone; sipp echoes what
 // it hears, so each final party hears its own tone back through the trunk.
 func TestBlindTransferOfTrunkCall(t *testing.T) {
-	s := startWithTrunks(t, config.Trunk{Name: "carrier", Host: "127.0.0.1", Port: 9})
+	port := inboundPort(t)
+	s := startWithTrunks(t, callingTrunk(port))
 	alice := s.Phone(t, s.Alice, 440, "")
 	bob := s.Phone(t, s.Bob, 1000, "")
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did.xml", Remote: s.SIP.Addr(),
-		Service: did, RTPEcho: true})
+		Service: did, RTPEcho: true, Args: fromPort(port)})
 	in := harness.NextIncoming(t, alice)
 	answer(t, in)
 	harness.HearsTone(t, in, 440) // echoed by the trunk

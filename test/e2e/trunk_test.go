@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,11 +251,12 @@ func TestTrunkAnonymousCallerID(t *testing.T) {
 }
 
 func TestTrunkCallsDID(t *testing.T) {
-	// The trunk's host is never called here; its address is what matters.
-	s := startWithTrunks(t, config.Trunk{Name: "carrier", Host: "127.0.0.1", Port: 9})
+	// The trunk's host is never called here; its address and port are what matter.
+	port := inboundPort(t)
+	s := startWithTrunks(t, callingTrunk(port))
 	alice := s.Phone(t, s.Alice, 700, "")
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did.xml", Remote: s.SIP.Addr(),
-		Service: did, RTPEcho: true})
+		Service: did, RTPEcho: true, Args: fromPort(port)})
 	in := harness.NextIncoming(t, alice)
 	require.Equal(t, "+15105550123", in.From)
 	require.Equal(t, "Trunk Caller", in.FromName)
@@ -274,10 +276,14 @@ func TestTrunkCallsDID(t *testing.T) {
 
 func TestTrunkCallsNowhere(t *testing.T) {
 	sipTrunk := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml"})
-	s := startWithTrunks(t, trunkTo("carrier", sipTrunk, 0))
+	tr := trunkTo("carrier", sipTrunk, 0)
+	port := inboundPort(t)
+	tr.InboundAddresses = []string{"127.0.0.1:" + strconv.Itoa(port)} // it calls in from there
+	s := startWithTrunks(t, tr)
 	alice := s.Phone(t, s.Alice, 0, "")
 	for _, number := range []string{"+14155550177", "101"} { // unowned (no hairpin back out), an extension
-		sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did_404.xml", Remote: s.SIP.Addr(), Service: number})
+		sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did_404.xml", Remote: s.SIP.Addr(), Service: number,
+			Args: fromPort(port)})
 		sipp.RequireSuccess(t)
 	}
 	select {
