@@ -281,7 +281,7 @@ func Default() Config {
 		Media: Media{PortMin: 10000, PortMax: 20000, RTPTimeout: 60 * time.Second},
 		Calls: Calls{RingTimeout: 30 * time.Second},
 		SIP: SIP{Realm: "switchboard", TLSRequireSRTP: false, DigestAlgorithms: []string{"MD5", "SHA-256"},
-			MD5OnlyAgents: []string{"baresip", "libre"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
+			MD5OnlyAgents: []string{"baresip", "libre", "JsSIP", "SIP.js"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
 			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute, TrunkTimeout: 5 * time.Second},
 	}
 }

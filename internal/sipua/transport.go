@@ -17,7 +17,7 @@ import (
 )
 
 // Transports: sipgo is kept, with three guards put around it at its
-// documented extension points (docs/adr/0004-sip-transport-guards.md).
+// documented extension points (docs/adr/0002-sip-transport-guards.md).
 //
 //  1. Connections are dialled only for requests we originate. sipgo
 //     answers a request whose TCP connection has gone by dialling the host
@@ -73,6 +73,7 @@ func (u *UA) transportOptions() []sipgo.UserAgentOption {
 		WSS: &sip.TransportWSS{TransportWS: &sip.TransportWS{DialerCreate: wsNeverDials}},
 	}
 	return []sipgo.UserAgentOption{
+		sipgo.WithUserAgentParser(u.parser),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(tpLog),
 			sip.WithTransportLayerReadFilter(u.readFilter),
@@ -82,45 +83,57 @@ func (u *UA) transportOptions() []sipgo.UserAgentOption {
 	}
 }
 
-// readFilter drops UDP datagrams that cannot be SIP. It never returns an
-// error: sipgo stops reading the socket on one.
+// readFilter drops UDP datagrams that cannot be SIP, cuts a datagram to
+// its first message, and answers (or drops) one that does not parse
+// (compat.go). It never returns an error: sipgo stops reading the socket
+// on one. TCP, TLS and WebSocket streams are framed and parsed by sipgo:
+// a stream that does not parse is closed.
 func (u *UA) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
-	if props.Transport != "UDP" || looksLikeSIP(data) {
+	if props.Transport != "UDP" {
 		return data, nil
 	}
 	if len(bytes.Trim(data, "\r\n")) == 0 {
 		return data, nil // keep-alive (RFC 5626 §4.4.1): sipgo answers it
 	}
-	u.metrics.junk.Inc()
 	src := ""
 	if props.RemoteAddr != nil {
 		src = props.RemoteAddr.String()
 	}
-	u.logs.limited("junk:"+host(src), "sip: dropped a datagram that is not SIP", "src", src, "bytes", len(data),
-		"start", truncate(string(data), 64))
-	return nil, nil
+	if !looksLikeSIP(data) {
+		u.metrics.junk.Inc()
+		u.logs.limited("junk:"+host(src), "sip: dropped a datagram that is not SIP", "src", src, "bytes", len(data),
+			"start", truncate(string(data), 64))
+		return nil, nil
+	}
+	data = frameDatagram(data)
+	if _, err := u.parser.ParseSIP(data); err != nil {
+		u.metrics.parseErrors.Inc()
+		u.logs.limited("parse:"+host(src), "sip: could not parse a message", "src", src, "err", err,
+			"start", truncate(string(data), 64))
+		if props.RemoteAddr != nil {
+			u.answerUnparsable(data, props.RemoteAddr, err)
+		}
+		return nil, nil
+	}
+	return data, nil
 }
 
 // looksLikeSIP is a cheap test of a datagram's first line: a response
-// ("SIP/2.0 200 OK") or a request with three parts whose last names a SIP
-// version ("INVITE sip:x SIP/2.0"; other versions are answered 505).
+// ("SIP/2.0 200 OK") or a request of at least three words whose last
+// names a SIP version ("INVITE sip:x SIP/2.0"; extra spaces and other
+// versions are answered 400 and 505, not dropped as junk).
 func looksLikeSIP(data []byte) bool {
 	const maxLine = 8 << 10
-	line := data
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		line = data[:i]
-	} else {
-		return false // no header section at all
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 || i > maxLine {
+		return false // no header section at all, or no line a SIP element would send
 	}
-	if len(line) > maxLine {
-		return false
-	}
-	line = bytes.TrimRight(line, "\r")
+	line := bytes.TrimRight(data[:i], "\r")
 	if bytes.HasPrefix(line, []byte("SIP/")) {
 		return true
 	}
-	parts := bytes.Split(line, []byte(" "))
-	return len(parts) == 3 && len(parts[0]) > 0 && bytes.HasPrefix(parts[2], []byte("SIP/"))
+	words := bytes.Fields(line)
+	return len(words) >= 3 && bytes.HasPrefix(words[len(words)-1], []byte("SIP/"))
 }
 
 // sipgoLogHandler is the log handler given to sipgo's transport and
@@ -199,6 +212,11 @@ var (
 
 func installDefaultSIPLog() {
 	defaultLogOnce.Do(func() {
+		// sipgo refuses to send any UDP message over 1300 bytes; a
+		// response must go out whatever its size (RFC 3261 §18.2.2 has no
+		// such limit, and 65,507 bytes is what UDP carries). Requests we
+		// send stay small.
+		sip.UDPMTUSize = 65507 + 200
 		sip.SetDefaultLogger(slog.New(&sipgoLogHandler{
 			next:   func() slog.Handler { return slog.Default().Handler() },
 			parse:  func() { streamParseErrors.Add(1) },

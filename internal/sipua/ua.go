@@ -53,6 +53,7 @@ type UA struct {
 	tlsCfg  [3]string // listen, cert, key
 	wg      sync.WaitGroup
 	metrics *sipMetrics
+	parser  *sip.Parser // sipgo's, with our wrappers (compat.go)
 	logs    *limitedLog // rate-limited lines about what peers send
 
 	trunkTimeout time.Duration
@@ -95,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	}
 	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
 		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.RTPTimeout,
-		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute)}
+		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser()}
 	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
 	u.Registrar.ua = u
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(userAgent)}, u.transportOptions()...)...)

@@ -42,24 +42,22 @@ func checkRequest(req *sip.Request) *rejection {
 	if req.CallID().Value() == "" {
 		return &rejection{status: 400, reason: "Empty Call-ID Header"}
 	}
-	if cseq := req.CSeq(); cseq.MethodName != req.Method {
+	// sipgo upper-cases the Request-Line's method, not CSeq's.
+	if cseq := req.CSeq(); !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
 		return &rejection{status: 400, reason: "CSeq Method Does Not Match"}
 	}
 	if r := checkContentLength(req); r != nil {
 		return r
 	}
-	if mf := req.MaxForwards(); mf != nil && *mf == 0 && req.Method != sip.REGISTER {
-		return &rejection{status: 483, reason: "Too Many Hops"} // RFC 3261 §16.3 step 3
+	if mf := req.MaxForwards(); mf != nil && *mf == 0 && req.Method == sip.INVITE {
+		// We would place the call onwards (RFC 3261 §16.3 step 3); other
+		// requests end here, and are answered (RFC 4475 §3.3.11).
+		return &rejection{status: 483, reason: "Too Many Hops"}
 	}
 	switch strings.ToLower(req.Recipient.Scheme) {
 	case "sip", "sips", "tel":
 	default:
 		return &rejection{status: 416, reason: "Unsupported URI Scheme"} // §8.2.2.1
-	}
-	for _, h := range []sip.Header{req.To(), req.From()} {
-		if !knownScheme(h) {
-			return &rejection{status: 416, reason: "Unsupported URI Scheme in " + h.Name()}
-		}
 	}
 	if req.Method == sip.ACK || req.Method == sip.CANCEL {
 		return nil // §8.2.2.3: Require is not checked for ACK and CANCEL
@@ -68,24 +66,6 @@ func checkRequest(req *sip.Request) *rejection {
 		return &rejection{status: 420, reason: "Bad Extension", headers: []sip.Header{sip.NewHeader("Unsupported", unknown)}}
 	}
 	return nil
-}
-
-// knownScheme reports whether a From/To header's URI is one we can use.
-func knownScheme(h sip.Header) bool {
-	var uri sip.Uri
-	switch v := h.(type) {
-	case *sip.FromHeader:
-		uri = v.Address
-	case *sip.ToHeader:
-		uri = v.Address
-	default:
-		return true
-	}
-	switch strings.ToLower(uri.Scheme) {
-	case "sip", "sips", "tel":
-		return true
-	}
-	return false
 }
 
 // checkContentLength refuses a request whose Content-Length is repeated,
