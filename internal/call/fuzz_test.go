@@ -170,8 +170,8 @@ func FuzzDispatch(f *testing.F) {
 				continue
 			}
 			m.Handle(dev, msg)
-			if len(m.snapshot()) > 0 {
-				last = string(m.snapshot()[0].id)
+			if live := m.snapshot(); len(live) > 0 { // one snapshot: calls end meanwhile
+				last = string(live[0].id)
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
