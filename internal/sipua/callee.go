@@ -91,6 +91,9 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
 		p.watch.start(p.ua, func() { p.remote.HungUp(p.key) })
 	case errors.As(err, &dr):
+		p.mu.Lock()
+		p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
+		p.mu.Unlock()
 		switch call.EndReasonForSIP(dr.Res.StatusCode) {
 		case protocol.EndBusy:
 			p.remote.Rejected(p.key, true)
