@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -52,6 +53,8 @@ type trunkJSON struct {
 	Prefixes         []string         `json:"prefixes"`
 	Priority         int              `json:"priority"`
 	InboundAddresses []string         `json:"inbound_addresses"`
+	InboundAuth      string           `json:"inbound_auth"`
+	InboundUsername  string           `json:"inbound_username"`
 	Register         bool             `json:"register"`
 	RegisterExpires  int              `json:"register_expires"`
 	Registration     registrationJSON `json:"registration"`
@@ -59,11 +62,11 @@ type trunkJSON struct {
 	UpdatedAt        string           `json:"updated_at"`
 }
 
-// trunkView shows t without its password.
+// trunkView shows t without its passwords.
 func (a *API) trunkView(t *store.Trunk) trunkJSON {
 	v := trunkJSON{Object: "trunk", ID: string(t.ID), Name: t.Name, Host: t.Host, Port: t.Port, Transport: t.Transport,
 		Username: t.Username, Prefixes: t.Prefixes, Priority: t.Priority, InboundAddresses: t.InboundAddresses,
-		Register: t.Register, RegisterExpires: t.RegisterExpires, Registration: registrationJSON{State: "off"},
+		InboundAuth: t.InboundAuth, InboundUsername: t.InboundUsername, Register: t.Register, RegisterExpires: t.RegisterExpires, Registration: registrationJSON{State: "off"},
 		CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt)}
 	if v.Prefixes == nil {
 		v.Prefixes = []string{}
@@ -96,6 +99,9 @@ type trunkInput struct {
 	Prefixes         *[]string `json:"prefixes"`
 	Priority         *int      `json:"priority"`
 	InboundAddresses *[]string `json:"inbound_addresses"`
+	InboundAuth      *string   `json:"inbound_auth"`
+	InboundUsername  *string   `json:"inbound_username"`
+	InboundPassword  *string   `json:"inbound_password"`
 	Register         *bool     `json:"register"`
 	RegisterExpires  *int      `json:"register_expires"`
 }
@@ -112,6 +118,9 @@ func (in *trunkInput) apply(t *store.Trunk) {
 	set(&t.Transport, in.Transport)
 	set(&t.Username, in.Username)
 	set(&t.Password, in.Password)
+	set(&t.InboundAuth, in.InboundAuth)
+	set(&t.InboundUsername, in.InboundUsername)
+	set(&t.InboundPassword, in.InboundPassword)
 	if in.Port != nil {
 		t.Port = *in.Port
 	}
@@ -133,8 +142,8 @@ func (in *trunkInput) apply(t *store.Trunk) {
 }
 
 // CheckTrunk validates a trunk as the config file's trunks are validated,
-// filling in defaults (port 5060, udp, register_expires 600). Errors are
-// *Error with a stable code.
+// filling in defaults (port 5060, udp, register_expires 600, inbound_auth
+// address). Errors are *Error with a stable code.
 func CheckTrunk(t *store.Trunk) error {
 	bad := func(code, format string, args ...any) error {
 		return apiErr(http.StatusBadRequest, code, format, args...)
@@ -147,6 +156,9 @@ func CheckTrunk(t *store.Trunk) error {
 	}
 	if t.RegisterExpires == 0 {
 		t.RegisterExpires = 600
+	}
+	if t.InboundAuth == "" {
+		t.InboundAuth = config.InboundAuthAddress
 	}
 	switch {
 	case t.Name == "":
@@ -179,10 +191,31 @@ func CheckTrunk(t *store.Trunk) error {
 			return bad("invalid_prefix", "prefix %q: want + and 1 to 15 digits", p)
 		}
 	}
-	for _, ip := range t.InboundAddresses {
-		if net.ParseIP(ip) == nil {
-			return bad("invalid_inbound_address", "inbound_addresses: %q is not an IP address", ip)
+	for _, a := range t.InboundAddresses {
+		if _, _, err := config.ParseInboundAddress(a); err != nil {
+			return bad("invalid_inbound_address", "inbound_addresses: %v", err)
 		}
+	}
+	return checkInboundAuth(t)
+}
+
+// checkInboundAuth checks what a trunk's INVITEs must show besides their
+// source address.
+func checkInboundAuth(t *store.Trunk) error {
+	bad := func(code, format string, args ...any) error {
+		return apiErr(http.StatusBadRequest, code, format, args...)
+	}
+	switch {
+	case t.InboundAuth != config.InboundAuthAddress && t.InboundAuth != config.InboundAuthDigest:
+		return bad("invalid_inbound_auth", "inbound_auth %q: want address or digest", t.InboundAuth)
+	case t.InboundAuth == config.InboundAuthDigest && (t.InboundUsername == "" || t.InboundPassword == ""):
+		return bad("invalid_inbound_credentials", "inbound_auth digest needs inbound_username and inbound_password")
+	case t.InboundAuth == config.InboundAuthAddress && (t.InboundUsername != "" || t.InboundPassword != ""):
+		return bad("invalid_inbound_credentials", "inbound_username and inbound_password are used only with inbound_auth digest")
+	case t.InboundUsername != "" && !trunkUsernameRe.MatchString(t.InboundUsername):
+		return bad("invalid_inbound_username", "inbound_username %q: not a SIP user name", t.InboundUsername)
+	case len(t.InboundPassword) > 128 || strings.ContainsAny(t.InboundPassword, "\r\n\x00"):
+		return bad("invalid_inbound_password", "inbound_password must be at most 128 characters without line breaks")
 	}
 	return nil
 }

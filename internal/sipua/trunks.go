@@ -144,6 +144,7 @@ func (t *trunkTable) all() []*trunk {
 func ConfigTrunk(s store.Trunk) config.Trunk {
 	return config.Trunk{Name: s.Name, Host: s.Host, Port: s.Port, Transport: s.Transport, Username: s.Username,
 		Password: s.Password, Prefixes: s.Prefixes, Priority: s.Priority, InboundAddresses: s.InboundAddresses,
+		InboundAuth: s.InboundAuth, InboundUsername: s.InboundUsername, InboundPassword: s.InboundPassword,
 		Register: s.Register, RegisterExpires: s.RegisterExpires}
 }
 

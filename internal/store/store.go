@@ -159,6 +159,11 @@ type Trunk struct {
 	Prefixes         []string
 	Priority         int
 	InboundAddresses []string
+	// InboundAuth is "address" or "digest" (config.Trunk.InboundAuth);
+	// InboundPassword, like Password, is never shown.
+	InboundAuth     string
+	InboundUsername string
+	InboundPassword string
 	// Register sends REGISTER to the trunk every RegisterExpires seconds
 	// (0: the default).
 	Register        bool

@@ -201,3 +201,44 @@ func TestTrunkAnonymousCallerIDPrivacy(t *testing.T) {
 	require.Contains(t, inv, "\nUser-Agent: Switchboard\n")
 	require.Contains(t, inv, "\nAllow: ")
 }
+
+// TestStoredTrunkInboundDigest: a trunk created through the REST API with
+// inbound_auth digest is challenged like a config file trunk, and its
+// inbound password is never shown.
+func TestStoredTrunkInboundDigest(t *testing.T) {
+	port := inboundPort(t)
+	s := startWithTrunks(t)
+	for _, tc := range []struct {
+		body map[string]any
+		code string
+	}{
+		{map[string]any{"inbound_auth": "cert"}, "invalid_inbound_auth"},
+		{map[string]any{"inbound_auth": "digest", "inbound_username": "pbx"}, "invalid_inbound_credentials"},
+		{map[string]any{"inbound_username": "pbx", "inbound_password": "x"}, "invalid_inbound_credentials"},
+		{map[string]any{"inbound_auth": "digest", "inbound_username": "a b", "inbound_password": "x"}, "invalid_inbound_username"},
+		{map[string]any{"inbound_auth": "digest", "inbound_username": "pbx", "inbound_password": "a\r\nb"}, "invalid_inbound_password"},
+		{map[string]any{"inbound_addresses": []string{"127.0.0.1:0"}}, "invalid_inbound_address"},
+	} {
+		tc.body["name"], tc.body["host"] = "pbx", "127.0.0.1"
+		r := s.Do(t, "POST", "/v1/trunks", admin, tc.body)
+		require.Equal(t, 400, r.Status, "%v: %s", tc.body, r.Raw)
+		require.Equal(t, tc.code, r.Body["code"], "%v", tc.body)
+	}
+	tr := createTrunk(t, s, map[string]any{"name": "pbx", "host": "127.0.0.1", "port": port,
+		"inbound_auth": "digest", "inbound_username": "pbx", "inbound_password": "pbx-secret"})
+	require.Equal(t, "digest", tr["inbound_auth"])
+	require.Equal(t, "pbx", tr["inbound_username"])
+	require.NotContains(t, string(s.Do(t, "GET", "/v1/trunks/"+tr["id"].(string), admin, nil).Raw), "pbx-secret")
+
+	alice := s.Phone(t, s.Alice, 700, "")
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_did_auth.xml", Remote: s.SIP.Addr(),
+		Service: did, Args: append(fromPort(port), "-au", "pbx", "-ap", "pbx-secret")})
+	in := harness.NextIncoming(t, alice)
+	require.Equal(t, did, in.To)
+	answer(t, in)
+	harness.Wait(t, in, protocol.TypeCallAnswered)
+	require.NoError(t, in.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+	sipp.RequireSuccess(t)
+	require.Contains(t, sipp.Messages(), `Proxy-Authorization: Digest username="pbx"`)
+}

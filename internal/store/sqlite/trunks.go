@@ -10,7 +10,7 @@ import (
 )
 
 const trunkCols = "id, name, host, port, transport, username, password, prefixes, priority, " +
-	"inbound_addresses, register, register_expires, created_at, updated_at"
+	"inbound_addresses, inbound_auth, inbound_username, inbound_password, register, register_expires, created_at, updated_at"
 
 // CreateTrunk inserts t, filling in its ID and times when unset.
 func (d *DB) CreateTrunk(ctx context.Context, t *store.Trunk) error {
@@ -22,9 +22,9 @@ func (d *DB) CreateTrunk(ctx context.Context, t *store.Trunk) error {
 	}
 	t.UpdatedAt = t.CreatedAt
 	prefixes, inbound := jsonList(t.Prefixes), jsonList(t.InboundAddresses)
-	_, err := d.db.ExecContext(ctx, "INSERT INTO trunks ("+trunkCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := d.db.ExecContext(ctx, "INSERT INTO trunks ("+trunkCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		t.ID, t.Name, t.Host, t.Port, t.Transport, t.Username, t.Password, prefixes, t.Priority, inbound,
-		t.Register, t.RegisterExpires, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
+		t.InboundAuth, t.InboundUsername, t.InboundPassword, t.Register, t.RegisterExpires, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
 	if err != nil {
 		return trunkWriteError(err, t)
 	}
@@ -61,10 +61,10 @@ func (d *DB) ListTrunks(ctx context.Context, opt store.ListOptions) ([]store.Tru
 func (d *DB) UpdateTrunk(ctx context.Context, t *store.Trunk) error {
 	t.UpdatedAt = now()
 	res, err := d.db.ExecContext(ctx, `UPDATE trunks SET name = ?, host = ?, port = ?, transport = ?, username = ?,
-		password = ?, prefixes = ?, priority = ?, inbound_addresses = ?, register = ?, register_expires = ?,
-		updated_at = ? WHERE id = ?`,
+		password = ?, prefixes = ?, priority = ?, inbound_addresses = ?, inbound_auth = ?, inbound_username = ?,
+		inbound_password = ?, register = ?, register_expires = ?, updated_at = ? WHERE id = ?`,
 		t.Name, t.Host, t.Port, t.Transport, t.Username, t.Password, jsonList(t.Prefixes), t.Priority,
-		jsonList(t.InboundAddresses), t.Register, t.RegisterExpires, formatTime(t.UpdatedAt), t.ID)
+		jsonList(t.InboundAddresses), t.InboundAuth, t.InboundUsername, t.InboundPassword, t.Register, t.RegisterExpires, formatTime(t.UpdatedAt), t.ID)
 	if err != nil {
 		return trunkWriteError(err, t)
 	}
@@ -93,7 +93,7 @@ func scanTrunk(r rowScanner) (*store.Trunk, error) {
 	var t store.Trunk
 	var prefixes, inbound, created, updated string
 	if err := r.Scan(&t.ID, &t.Name, &t.Host, &t.Port, &t.Transport, &t.Username, &t.Password, &prefixes,
-		&t.Priority, &inbound, &t.Register, &t.RegisterExpires, &created, &updated); err != nil {
+		&t.Priority, &inbound, &t.InboundAuth, &t.InboundUsername, &t.InboundPassword, &t.Register, &t.RegisterExpires, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(prefixes), &t.Prefixes); err != nil {

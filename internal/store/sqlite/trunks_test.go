@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -17,8 +18,8 @@ func TestTrunks(t *testing.T) {
 	defer db.Close()
 
 	a := store.Trunk{Name: "Carrier", Host: "sip.example.com", Port: 5080, Transport: "tcp", Username: "u",
-		Password: "p", Prefixes: []string{"+1", "+44"}, Priority: 3, InboundAddresses: []string{"192.0.2.1"},
-		Register: true, RegisterExpires: 300}
+		Password: "p", Prefixes: []string{"+1", "+44"}, Priority: 3, InboundAddresses: []string{"192.0.2.1", "192.0.2.2:5080"},
+		InboundAuth: "digest", InboundUsername: "pbx", InboundPassword: "in-secret", Register: true, RegisterExpires: 300}
 	require.NoError(t, db.CreateTrunk(ctx, &a))
 	require.Regexp(t, `^trunk_`, string(a.ID))
 	got, err := db.GetTrunk(ctx, a.ID)
@@ -28,6 +29,7 @@ func TestTrunks(t *testing.T) {
 	require.True(t, got.Register)
 	require.Equal(t, 300, got.RegisterExpires)
 	require.Equal(t, "p", got.Password)
+	require.Equal(t, []string{"digest", "pbx", "in-secret"}, []string{got.InboundAuth, got.InboundUsername, got.InboundPassword})
 
 	dup := store.Trunk{Name: "carrier", Host: "192.0.2.9"}
 	require.ErrorIs(t, db.CreateTrunk(ctx, &dup), store.ErrConflict)
@@ -49,11 +51,13 @@ func TestTrunks(t *testing.T) {
 	b.Name = "CARRIER"
 	require.ErrorIs(t, db.UpdateTrunk(ctx, &b), store.ErrConflict)
 	b.Name, b.Priority = "backup2", 9
+	b.InboundAuth, b.InboundUsername, b.InboundPassword = "digest", "b", "b-secret"
 	require.NoError(t, db.UpdateTrunk(ctx, &b))
 	got, err = db.GetTrunk(ctx, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, "backup2", got.Name)
 	require.Equal(t, 9, got.Priority)
+	require.Equal(t, []string{"digest", "b", "b-secret"}, []string{got.InboundAuth, got.InboundUsername, got.InboundPassword})
 
 	require.NoError(t, db.DeleteTrunk(ctx, a.ID))
 	require.ErrorIs(t, db.DeleteTrunk(ctx, a.ID), store.ErrNotFound)
@@ -61,4 +65,32 @@ func TestTrunks(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	gone := store.Trunk{ID: a.ID, Name: "x", Host: "192.0.2.1"}
 	require.ErrorIs(t, db.UpdateTrunk(ctx, &gone), store.ErrNotFound)
+}
+
+// TestMigrationKeepsTrunksTrustedByAddress opens a database made before
+// 0004: its trunks read with inbound_auth "" (by address, as before).
+func TestMigrationKeepsTrunksTrustedByAddress(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
+	require.NoError(t, err)
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+	require.NoError(t, err)
+	for _, m := range ms[:3] {
+		require.NoError(t, applyMigration(ctx, raw, m))
+	}
+	_, err = raw.ExecContext(ctx, "INSERT INTO trunks (id, name, host, created_at, updated_at) "+
+		"VALUES ('trunk_old', 'old', '192.0.2.1', ?, ?)", formatTime(now()), formatTime(now()))
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	db, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, len(ms), schemaVersion(t, db))
+	got, err := db.GetTrunk(ctx, "trunk_old")
+	require.NoError(t, err)
+	require.Equal(t, []string{"", "", ""}, []string{got.InboundAuth, got.InboundUsername, got.InboundPassword})
 }
