@@ -469,3 +469,33 @@ func metricValue(t *testing.T, s *harness.Server, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+func TestSIPGuessingSlowsTheUserNotItsPhones(t *testing.T) {
+	s := harness.Start(t, func(c *config.Config) { c.SIP.BanAfter = 3 })
+	// Alice's desk phone registers from 127.0.0.1.
+	phone := harness.DialRawSIP(t, "udp", "127.0.0.1", s.SIP.Addr())
+	res, _ := authorized(t, phone, s, registerTmpl, "alice-phone@127.0.0.1", sip.REGISTER, "101", "alice-sip-pass")
+	require.Equal(t, 200, res.StatusCode)
+
+	// A guesser tries 101's password from six other addresses: the user
+	// backs off after the third failure, 8 s after the sixth.
+	for i := range 6 {
+		g := harness.DialRawSIP(t, "udp", fmt.Sprintf("127.0.3.%d", i+1), s.SIP.Addr())
+		res, _ := authorized(t, g, s, registerTmpl, fmt.Sprintf("guess-%d@127.0.0.1", i), sip.REGISTER, "101", "wrong")
+		require.Equal(t, 403, res.StatusCode)
+	}
+	// A fourth address, even with the right password, must wait now.
+	g := harness.DialRawSIP(t, "udp", "127.0.3.9", s.SIP.Addr())
+	res, _ = authorized(t, g, s, registerTmpl, "guess-9@127.0.0.1", sip.REGISTER, "101", "alice-sip-pass")
+	require.Equal(t, 503, res.StatusCode)
+	require.NotNil(t, res.GetHeader("Retry-After"))
+
+	// Alice's phone refreshes its registration as usual.
+	res, _ = authorized(t, phone, s, registerTmpl, "alice-phone@127.0.0.1", sip.REGISTER, "101", "alice-sip-pass")
+	require.Equal(t, 200, res.StatusCode, "the user's own phone is not slowed down")
+	// And Bob, from one of the guessing addresses, is not affected.
+	b := harness.DialRawSIP(t, "udp", "127.0.3.1", s.SIP.Addr())
+	res, _ = authorized(t, b, s, strings.ReplaceAll(registerTmpl, "101@", "102@"), "bob@127.0.0.1", sip.REGISTER, "102", "bob-sip-pass")
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_sip_bans_total{scope="user_backoff"}`))
+}
