@@ -16,7 +16,8 @@ import (
 //   - per source, counting distinct usernames: a source failing as
 //     sip.ban_after different users is a scanner, banned whole.
 //   - per username, from anywhere: after sip.ban_after failures the user
-//     backs off exponentially (1 s, 2 s, 4 s … up to sip.ban_for) for
+//     backs off exponentially (sip.ban_window/60, doubling, up to
+//     sip.ban_for: 1 s, 2 s, 4 s … by default) for
 //     every source that has not authenticated as that user lately. The
 //     user's working phones keep registering and calling; a guesser
 //     spread over many addresses gets one try per back-off interval.
@@ -122,13 +123,17 @@ func (b *bans) fail(src, user string, now time.Time) []string {
 	b.userFails[user] = b.recent(b.userFails[user], now)
 	if n := len(b.userFails[user]); n >= b.after {
 		shift := min(n-b.after, 20)
-		b.next[user] = now.Add(min(time.Second<<shift, b.ban))
+		b.next[user] = now.Add(min(b.backoffBase()<<shift, b.ban))
 		if n == b.after {
 			started = append(started, "user_backoff")
 		}
 	}
 	return started
 }
+
+// backoffBase is a user's first back-off: a sixtieth of the window (1 s
+// for the default minute).
+func (b *bans) backoffBase() time.Duration { return max(b.window/60, 100*time.Millisecond) }
 
 // recent appends now to ts and drops the times outside the window.
 func (b *bans) recent(ts []time.Time, now time.Time) []time.Time {
