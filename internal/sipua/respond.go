@@ -35,16 +35,20 @@ func (r *responder) respond(status int, reason string, body []byte, headers ...s
 func (r *responder) respondStateless(status int, reason string, headers ...sip.Header) {
 	res := r.response(status, reason, nil, headers...)
 	r.final.Store(true)
-	var err error
-	if c, ok := r.tx.(interface{ Connection() sip.Connection }); ok && c.Connection() != nil {
-		err = c.Connection().WriteMsg(res) // the flow the request came on
-	} else {
-		err = r.tx.Respond(res)
+	c, ok := r.tx.(interface{ Connection() sip.Connection })
+	if !ok || c.Connection() == nil {
+		if err := r.tx.Respond(res); err != nil {
+			r.ua.writeFailed(r.req, status, err)
+		}
+		return
 	}
-	if err != nil {
+	conn := c.Connection() // the flow the request came on
+	// The transaction ends before the answer leaves, so that the sender's
+	// next request, even one reusing this branch, is a new transaction.
+	r.tx.Terminate()
+	if err := conn.WriteMsg(res); err != nil {
 		r.ua.writeFailed(r.req, status, err)
 	}
-	r.tx.Terminate()
 }
 
 func (r *responder) response(status int, reason string, body []byte, headers ...sip.Header) *sip.Response {
