@@ -125,7 +125,11 @@ func (p *caller) Answer(sdp string) {
 	p.answer = sdp
 	p.mu.Unlock()
 }
-func (p *caller) Ringing() { _ = p.dialog.Respond(180, "Ringing", nil) }
+func (p *caller) Ringing() {
+	if err := p.dialog.Respond(180, "Ringing", nil); err != nil {
+		p.ua.writeFailed(p.dialog.InviteRequest, 180, err)
+	}
+}
 func (p *caller) Answered(time.Time) {
 	p.finish(200)
 }
@@ -167,7 +171,9 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_ = p.dialog.Bye(dialOut(ctx))
+			if err := p.dialog.Bye(dialOut(ctx)); err != nil {
+				p.ua.log.Debug("sip: bye", "err", err) // the phone is gone: the call ends anyway
+			}
 			p.ua.untrack(p.dialog.InviteRequest.CallID().Value())
 		})
 		return
@@ -294,7 +300,9 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		if status == 488 && p.srtpRefused() { // RFC 3261 §20.43
 			hdrs = append(hdrs, sip.NewHeader("Warning", `399 `+u.host()+` "SRTP required"`))
 		}
-		_ = dialog.Respond(status, statusText[status], nil, hdrs...)
+		if err := dialog.Respond(status, statusText[status], nil, hdrs...); err != nil {
+			u.writeFailed(r.req, status, err)
+		}
 		return
 	}
 	p.mu.Lock()
@@ -355,7 +363,9 @@ func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	p.watch.stop()
 	p.hungUp.seen()
 	if err := p.dialog.ReadBye(req, tx); err != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)); err != nil {
+			p.ua.writeFailed(req, 481, err)
+		}
 		return
 	}
 	p.ua.untrack(req.CallID().Value())

@@ -126,7 +126,9 @@ func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	p.ended = true
 	p.mu.Unlock()
 	if d == nil || d.ReadBye(req, tx) != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		if err := tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)); err != nil {
+			p.ua.writeFailed(req, 481, err)
+		}
 		return
 	}
 	p.ua.untrack(req.CallID().Value())
