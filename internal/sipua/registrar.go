@@ -68,72 +68,101 @@ func (g *Registrar) liveLocked(user ident.UserID) []Contact {
 	return append([]Contact(nil), out...)
 }
 
-// authenticate checks a request's digest credentials (header is
-// Authorization or Proxy-Authorization) and returns the user. It answers
-// the request itself when authentication fails: challenges statelessly
-// (respondStateless), refusals with 403, a user backing off with 503.
+// authenticate checks a phone's request: its digest credentials (header
+// is Authorization or Proxy-Authorization) against the users' SIP
+// passwords. It returns the user, or nil once it has answered the request.
 func (g *Registrar) authenticate(r *responder, header, challengeHeader string, failStatus int) *store.User {
+	var user *store.User
+	ok := g.checkDigest(r, digestCheck{header: header, challengeHeader: challengeHeader, failStatus: failStatus,
+		password: func(username string) string {
+			u, err := g.users.GetUserBySIPUsername(context.Background(), username)
+			if err != nil {
+				return ""
+			}
+			user = u
+			return u.SIPPassword
+		}})
+	if !ok {
+		return nil
+	}
+	return user
+}
+
+// digestCheck says what one digest check looks for.
+type digestCheck struct {
+	header, challengeHeader string // Authorization / WWW-Authenticate, or the Proxy- pair
+	failStatus              int    // 401 or 407
+	// password returns the password of username, "" for none (checked
+	// like any other, so unknown names fail as wrong passwords do).
+	password func(username string) string
+	// banKey maps a username to the name bans count it under (default:
+	// itself; a trunk's is kept apart from the phones').
+	banKey func(username string) string
+}
+
+// checkDigest is the one digest gate, for phones and trunks. It answers
+// the request itself when it returns false: challenges statelessly
+// (respondStateless), a banned source or wrong credentials with 403, a
+// user backing off with 503 and Retry-After, a replayed or foreign nonce
+// with a fresh challenge, an expired one with stale=true.
+func (g *Registrar) checkDigest(r *responder, c digestCheck) bool {
 	src := host(r.req.Source())
 	now := g.now()
 	if g.bans.check(src, "", now).banned {
 		r.respond(403, "Forbidden", nil)
-		return nil
+		return false
 	}
-	var authValue string
-	if h := r.req.GetHeader(header); h != nil {
+	var authValue, agent string
+	if h := r.req.GetHeader(c.header); h != nil {
 		authValue = h.Value()
 	}
-	ua := ""
 	if h := r.req.GetHeader("User-Agent"); h != nil {
-		ua = h.Value()
+		agent = h.Value()
 	}
 	challenge := func(stale bool) {
-		r.respondStateless(failStatus, reasonFor(failStatus), challenges(g.digest.Challenges(stale, ua, src), challengeHeader)...)
+		r.respondStateless(c.failStatus, reasonFor(c.failStatus), challenges(g.digest.Challenges(stale, agent, src), c.challengeHeader)...)
 	}
 	creds, err := Credentials(authValue)
 	if errors.Is(err, ErrNoCredentials) {
 		challenge(false)
-		return nil
+		return false
 	}
-	switch v := g.bans.check(src, creds.Username, now); {
+	banKey := creds.Username
+	if c.banKey != nil {
+		banKey = c.banKey(creds.Username)
+	}
+	switch v := g.bans.check(src, banKey, now); {
 	case v.banned:
 		r.respond(403, "Forbidden", nil)
-		return nil
+		return false
 	case v.retryAfter > 0:
 		secs := int(v.retryAfter.Round(time.Second).Seconds())
 		r.respondStateless(503, "Service Unavailable", sip.NewHeader("Retry-After", strconv.Itoa(max(secs, 1))))
-		return nil
+		return false
 	}
-	u, lookupErr := g.users.GetUserBySIPUsername(context.Background(), creds.Username)
-	password := ""
-	if lookupErr == nil {
-		password = u.SIPPassword
-	}
-	switch err := g.digest.Verify(creds, string(r.req.Method), password, src); {
+	logArgs := []any{"src", r.req.Source(), "user", truncate(creds.Username, 64), "method", r.req.Method.String()}
+	switch err := g.digest.Verify(creds, string(r.req.Method), c.password(creds.Username), src); {
 	case errors.Is(err, ErrStaleNonce):
 		challenge(true)
-		return nil
+		return false
 	case errors.Is(err, ErrForeignNonce), errors.Is(err, ErrReplay):
 		// Another source's nonce, or a nonce-count used before: a
 		// replayed Authorization. A fresh challenge, and nothing else.
-		g.ua.logs.limited("replay:"+src, "sip: credentials replayed or from another source", "src", r.req.Source(),
-			"user", truncate(creds.Username, 64), "method", r.req.Method.String(), "err", err)
+		g.ua.logs.limited("replay:"+src, "sip: credentials replayed or from another source", append(logArgs, "err", err)...)
 		challenge(false)
-		return nil
+		return false
 	case err != nil:
 		g.ua.metrics.authFails.Inc()
-		scopes := g.bans.fail(src, creds.Username, now)
-		g.ua.logs.limited("authfail:"+src, "sip: authentication failed", "src", r.req.Source(),
-			"user", truncate(creds.Username, 64), "method", r.req.Method.String())
-		for _, scope := range scopes {
+		g.ua.logs.limited("authfail:"+src, "sip: authentication failed", logArgs...)
+		for _, scope := range g.bans.fail(src, banKey, now) {
 			g.ua.metrics.bans.WithLabelValues(scope).Inc()
-			g.ua.log.Warn("sip: ban", "scope", scope, "src", src, "user", truncate(creds.Username, 64), "for", g.cfg.BanFor)
+			g.ua.log.Warn("sip: ban", "scope", scope, "src", src, "user", truncate(banKey, 64), "for", g.cfg.BanFor)
 		}
 		r.respond(403, "Forbidden", nil)
-		return nil
+		return false
 	}
-	g.bans.succeed(src, creds.Username, now)
-	return u
+	g.bans.succeed(src, banKey, now)
+	return true
 }
 
 func reasonFor(status int) string {

@@ -224,55 +224,15 @@ func (t *trunkTable) flow(tr *trunk, transport string) func(src string) bool {
 // wrong, and failures count towards sip.ban_after. It answers the request
 // itself when it returns false.
 func (u *UA) authenticateTrunk(r *responder, t *trunk) bool {
-	g := u.Registrar
-	src := host(r.req.Source())
-	banKey := "trunk:" + t.key() // not a phone's username
-	now := g.now()
-	if g.bans.check(src, banKey, now).banned {
-		r.respond(403, "Forbidden", nil)
-		return false
-	}
-	var authValue, agent string
-	if h := r.req.GetHeader("Proxy-Authorization"); h != nil {
-		authValue = h.Value()
-	}
-	if h := r.req.GetHeader("User-Agent"); h != nil {
-		agent = h.Value()
-	}
-	challenge := func(stale bool) {
-		r.respondStateless(407, reasonFor(407), challenges(g.digest.Challenges(stale, agent, src), "Proxy-Authenticate")...)
-	}
-	creds, err := Credentials(authValue)
-	if errors.Is(err, ErrNoCredentials) {
-		challenge(false)
-		return false
-	}
-	password := ""
-	if creds.Username == t.InboundUsername {
-		password = t.InboundPassword
-	}
-	switch err := g.digest.Verify(creds, string(r.req.Method), password, src); {
-	case errors.Is(err, ErrStaleNonce):
-		challenge(true)
-		return false
-	case errors.Is(err, ErrForeignNonce), errors.Is(err, ErrReplay):
-		u.logs.limited("replay:"+src, "sip: trunk credentials replayed or from another source", "trunk", t.Name,
-			"src", r.req.Source(), "err", err)
-		challenge(false)
-		return false
-	case err != nil:
-		u.metrics.authFails.Inc()
-		for _, scope := range g.bans.fail(src, banKey, now) {
-			u.metrics.bans.WithLabelValues(scope).Inc()
-			u.log.Warn("sip: ban", "scope", scope, "src", src, "trunk", t.Name, "for", g.cfg.BanFor)
-		}
-		u.logs.limited("authfail:"+src, "sip: trunk authentication failed", "trunk", t.Name, "src", r.req.Source(),
-			"user", truncate(creds.Username, 64))
-		r.respond(403, "Forbidden", nil)
-		return false
-	}
-	g.bans.succeed(src, banKey, now)
-	return true
+	return u.Registrar.checkDigest(r, digestCheck{header: "Proxy-Authorization", challengeHeader: "Proxy-Authenticate", failStatus: 407,
+		password: func(username string) string {
+			if username == t.InboundUsername {
+				return t.InboundPassword
+			}
+			return ""
+		},
+		banKey: func(string) string { return "trunk:" + t.key() }, // not a phone's username
+	})
 }
 
 // trunkAccount is the account whose numbers a trunk's calls reach: its
