@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // clientMessages maps every client → server type to a constructor.
@@ -75,7 +76,14 @@ type envelope struct {
 }
 
 // DecodeClient parses a client → server frame and validates its fields.
-func DecodeClient(data []byte) (Message, error) { return decode(data, clientMessages) }
+func DecodeClient(data []byte) (Message, error) {
+	// encoding/json would quietly turn bad bytes into U+FFFD; a text frame
+	// must be UTF-8 (RFC 6455 §5.6), which coder/websocket leaves to us.
+	if !utf8.Valid(data) {
+		return nil, &DecodeError{Message: "frame is not valid UTF-8"}
+	}
+	return decode(data, clientMessages)
+}
 
 // DecodeServer parses a server → client frame (used by Go clients).
 func DecodeServer(data []byte) (Message, error) { return decode(data, serverMessages) }

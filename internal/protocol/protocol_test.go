@@ -51,6 +51,8 @@ func TestDecodeClient(t *testing.T) {
 		{"consult without sdp", `{"type":"call.transfer.attended","call_id":"c","step":"consult","destination":"1"}`, nil, "sdp is required", "", "c"},
 		{"presence empty", `{"type":"presence.subscribe","users":[]}`, nil, "want 1 to 100", "", ""},
 		{"presence bad id", `{"type":"presence.subscribe","users":["bob"]}`, nil, "not a user id", "", ""},
+		{"invalid utf-8", "{\"type\":\"ping\",\"req_id\":\"r\xff\"}", nil, "not valid UTF-8", "", ""},
+		{"invalid utf-8 in a string", "{\"type\":\"call.create\",\"destination\":\"10\xc0\",\"sdp\":\"v\"}", nil, "not valid UTF-8", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
