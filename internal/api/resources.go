@@ -87,8 +87,10 @@ func (in *userInput) validate(create bool) error {
 	if create && in.Extension == nil {
 		return bad("missing_field", "extension is required")
 	}
-	if in.Name != nil && (strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 100 || strings.ContainsFunc(*in.Name, unicode.IsControl)) {
-		return bad("invalid_name", "name must be 1 to 100 printable characters")
+	if in.Name != nil {
+		if err := checkName("name", *in.Name); err != nil {
+			return err
+		}
 	}
 	if in.Extension != nil && !extensionRe.MatchString(*in.Extension) {
 		return bad("invalid_extension", "extension %q must be 2 to 8 digits", *in.Extension)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -85,8 +84,8 @@ type RingGroupDir interface {
 // and not the group itself. Errors are *Error with a stable code.
 func CheckRingGroup(ctx context.Context, dir RingGroupDir, g *store.RingGroup) error {
 	switch {
-	case g.Name == "" || len(g.Name) > 100 || strings.ContainsFunc(g.Name, unicode.IsControl):
-		return badField("name", "invalid_name", "name must be 1 to 100 printable characters")
+	case checkName("name", g.Name) != nil:
+		return checkName("name", g.Name)
 	case g.Extension != "" && !extensionRe.MatchString(g.Extension):
 		return badField("extension", "invalid_extension", "extension %q must be 2 to 8 digits (or empty for none)", g.Extension)
 	case len(g.Members) == 0 || len(g.Members) > maxRingGroupMembers:
