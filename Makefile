@@ -5,7 +5,9 @@ BIN      := bin/switchboard
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 LISTEN   ?= 127.0.0.1:8080
-DATA     ?= ./data
+# make run's data directory: empty (the default) means a fresh scratch
+# directory each run, so demo users never land in a real ./data.
+DATA     ?=
 # An execution count, not a duration: a duration races Go's fuzz coordinator
 # at the deadline and can fail a run that found nothing.
 FUZZTIME ?= 100000x
@@ -20,9 +22,14 @@ build:
 deps:
 	./scripts/install-deps.sh
 
-# Start the server with demo users alice/101, bob/102, carol/103.
+# Start the server with demo users alice/101, bob/102, carol/103, in a
+# scratch data directory (deleted when the server stops) unless DATA is set.
 run: deps build
-	./$(BIN) serve --demo --listen $(LISTEN) --data $(DATA)
+	@if [ -n "$(DATA)" ]; then exec ./$(BIN) serve --demo --listen $(LISTEN) --data "$(DATA)"; fi; \
+	scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/switchboard-demo.XXXXXX"); data=$$scratch/data; \
+	echo "demo data directory (scratch, deleted at exit): $$data"; \
+	trap 'rm -rf "$$scratch"' EXIT; trap 'exit 130' INT TERM; \
+	./$(BIN) serve --demo --listen $(LISTEN) --data "$$data"
 
 # Everything CI checks.
 test: deps lint unit fuzz sdk-test sdk-browser
