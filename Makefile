@@ -11,6 +11,9 @@ DATA     ?=
 # An execution count, not a duration: a duration races Go's fuzz coordinator
 # at the deadline and can fail a run that found nothing.
 FUZZTIME ?= 100000x
+# FuzzUA sends each input to a running user agent over TCP and UDP and
+# waits for its answer (about 1.5 ms an exec).
+FUZZTIME_UA ?= 3000x
 
 .PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench sdk-deps sdk-test sdk-browser
 
@@ -59,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(FUZZTIME) ./internal/sipua
+	$(GO) test -run '^$$' -fuzz '^FuzzUA$$' -fuzztime $(FUZZTIME_UA) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCrypto$$' -fuzztime $(FUZZTIME) ./internal/media
 
 lint: fmt-check vet staticcheck

@@ -5,6 +5,12 @@
 // figures are differences against a baseline taken in the same run.
 //
 //	go run ./bench/load -calls 10 -duration 10s
+//
+// With -soak it churns calls instead (each pair calls, talks 2–6 s, hangs
+// up, again) for that long, and prints the server's RSS, goroutines and
+// open file descriptors at the start and the end:
+//
+//	go run ./bench/load -calls 4 -soak 10m
 package main
 
 import (
@@ -38,8 +44,12 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long calls stay up (and the idle baseline lasts)")
 	codec := flag.String("codec", "opus", "callee codec: opus, or pcmu to make every call transcode")
 	bin := flag.String("bin", "", "switchboard binary (default: build one)")
+	soakFor := flag.Duration("soak", 0, "churn calls for this long and report growth (RSS, goroutines, fds)")
 	flag.Parse()
-	if err := run(*calls, *duration, audio.Codec(*codec), *bin); err != nil {
+	if *soakFor > 0 {
+		*duration = *soakFor
+	}
+	if err := run(*calls, *duration, audio.Codec(*codec), *bin, *soakFor > 0); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -50,7 +60,7 @@ type server struct {
 	base string
 }
 
-func run(n int, d time.Duration, calleeCodec audio.Codec, bin string) error {
+func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool) error {
 	tmp, err := os.MkdirTemp("", "switchboard-load-")
 	if err != nil {
 		return err
@@ -67,6 +77,9 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string) error {
 		return err
 	}
 	defer func() { _ = srv.cmd.Process.Kill(); _ = srv.cmd.Wait() }()
+	if churn {
+		return soak(srv, n, d)
+	}
 
 	fmt.Printf("switchboard load: %d calls for %s, callee codec %s, server pid %d\n", n, d, calleeCodec, srv.cmd.Process.Pid)
 	idleCPU0, idleRSS := procStat(srv.cmd.Process.Pid)

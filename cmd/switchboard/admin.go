@@ -154,6 +154,9 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			p.Extension = ext
 		}
 		if set["sip-username"] {
+			if !set["sip-password"] {
+				return fmt.Errorf("--sip-username needs --sip-password too: only a hash of both is stored")
+			}
 			p.SIPUsername = sipUser
 		}
 		if set["sip-password"] {

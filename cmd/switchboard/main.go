@@ -33,6 +33,7 @@ Usage:
   switchboard ringgroup <create|list|update|delete> [flags]
   switchboard route     test FROM DESTINATION                how a call would be routed, and why
   switchboard token     --user ID [--ttl 24h]                mint a user token
+  switchboard keys      <rotate|generate> [flags]          rotate the token signing key; make a master key
   switchboard version
 
 Run "switchboard <command> --help" for a command's flags.
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
 		"dialplan": dialPlanCmd, "followme": followMeCmd, "ringgroup": ringGroupCmd, "route": routeCmd,
+		"keys": keysCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil
@@ -146,7 +148,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c.register(fs)
 	listen := fs.String("listen", "", "HTTP/WebSocket listen address (default 127.0.0.1:8080)")
 	sipListen := fs.String("sip-listen", "", "SIP listen address, UDP and TCP (default 127.0.0.1:5060)")
-	demo := fs.Bool("demo", false, "create demo users alice/101, bob/102, carol/103 and print their tokens")
+	demo := fs.Bool("demo", false, "create demo users alice/101, bob/102, carol/103 and print their tokens (loopback addresses only)")
+	demoPublic := fs.Bool("demo-public", false, "allow --demo on addresses other than loopback (anyone who reaches it gets a demo user's token)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key enables HTTPS/WSS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	if err := fs.Parse(args); err != nil {
@@ -171,9 +174,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := server.CheckDemoAddresses(cfg, *demoPublic); err != nil {
+		return err
+	}
 	log := newLogger(cfg, stderr)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	srv, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -188,6 +195,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		srv.Close()
 		return err
 	}
+	if err := srv.WarnDemoUsers(ctx); err != nil {
+		log.Warn("could not check for demo users", "err", err)
+	}
 	if srv.FreshAdminKey != "" {
 		fmt.Fprintf(stdout, "Admin API key (shown once; only its hash is stored):\n  %s\n", srv.FreshAdminKey)
 	}
@@ -197,14 +207,38 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	select {
+	case <-sigs:
 	case <-ctx.Done():
 	case err := <-srv.Done():
 		return err
 	}
-	log.Info("shutting down: draining sockets")
+	drain(srv, cfg.Shutdown.DrainTimeout, sigs, log)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// drain lets live calls finish (new ones are refused) until the last ends,
+// timeout passes, or a second signal comes; Shutdown then ends the rest
+// with reason server-shutdown.
+func drain(srv *server.Server, timeout time.Duration, sigs <-chan os.Signal, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	log.Info("draining: new calls and sessions are refused, live calls go on",
+		"calls", srv.Calls.Count(), "timeout", timeout)
+	go func() {
+		select {
+		case <-sigs:
+			log.Warn("second signal: ending live calls now")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := srv.Drain(ctx); err != nil {
+		log.Warn("drain over with calls up: ending them", "calls", srv.Calls.Count(), "err", err)
+		return
+	}
+	log.Info("drained: the last call has ended")
 }
 
 func printDemo(ctx context.Context, srv *server.Server, cfg config.Config, w io.Writer) error {

@@ -342,3 +342,88 @@ func TestRoutingCommands(t *testing.T) {
 		require.Contains(t, string(raw), "switchboard "+cmd)
 	}
 }
+
+// waitFor polls cond every 20 ms until it holds or timeout passes; what
+// says what was awaited (called on failure).
+func waitFor(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestServeDemoGuards(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+
+	// Demo mode refuses addresses other hosts can reach, naming them.
+	for _, args := range [][]string{
+		{"--listen", "0.0.0.0:0"}, {"--sip-listen", "0.0.0.0:0"}, {"--listen", "[::]:0"}, {"--listen", ":0"},
+	} {
+		out, err := exec.Command(bin, append([]string{"serve", "--demo", "--data", data, "--sip-listen", "127.0.0.1:0"}, args...)...).CombinedOutput()
+		require.Error(t, err, "%v: %s", args, out)
+		require.Contains(t, string(out), "--demo-public", "%v", args)
+		require.Contains(t, string(out), args[0]+" "+args[1], "%v", args)
+	}
+
+	// A demo run: its users may not call external numbers.
+	var addr string
+	serveUntil := func(t *testing.T, ready func(stdout, stderr string) bool, args ...string) string {
+		t.Helper()
+		addr = freePort(t)
+		cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", addr, "--sip-listen", "127.0.0.1:0"}, args...)...)
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY=")
+		var stdout, stderr syncBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Start())
+		defer func() { _ = cmd.Process.Kill() }()
+		exited := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(exited) }()
+		waitFor(t, 30*time.Second, func() string { return "the server to be up; its log:\n" + stderr.String() }, func() bool {
+			select {
+			case <-exited:
+				t.Fatalf("the server exited early:\n%s", stderr.String())
+			default:
+			}
+			return ready(stdout.String(), stderr.String())
+		})
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		<-exited
+		require.NoError(t, waitErr, stderr.String())
+		return stderr.String()
+	}
+	var users string
+	serveUntil(t, func(stdout, _ string) bool {
+		if strings.Count(stdout, "token: ") < 3 {
+			return false
+		}
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/users", nil)
+		req.Header.Set("Authorization", "Bearer "+regexp.MustCompile(`sbk_\S+`).FindString(stdout))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, string(body))
+		users = string(body)
+		return true
+	}, "--demo")
+	require.Equal(t, 3, strings.Count(users, `"can_call_external":false`), users)
+
+	// A normal start on that data directory warns, once.
+	logs := serveUntil(t, func(_, stderr string) bool {
+		return strings.Contains(stderr, "switchboard listening") && strings.Contains(stderr, "DEMO USERS PRESENT")
+	})
+	require.Equal(t, 1, strings.Count(logs, "DEMO USERS PRESENT"), logs)
+	require.Contains(t, logs, "alice/101 bob/102 carol/103")
+	require.Contains(t, logs, "level=WARN")
+
+	// A fresh data directory does not.
+	data = t.TempDir()
+	logs = serveUntil(t, func(_, stderr string) bool { return strings.Contains(stderr, "switchboard listening") })
+	require.NotContains(t, logs, "DEMO USERS")
+}

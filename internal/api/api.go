@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/auth"
 	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/httplimit"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -37,6 +38,9 @@ type API struct {
 	Log      *slog.Logger
 	// Ready reports whether the server accepts sockets (for /healthz).
 	Ready func() bool
+	// Draining reports whether the server drains (SIGTERM): /healthz and
+	// /readyz then answer 503 "draining" while live calls go on.
+	Draining func() bool
 	// DefaultAccount is used when a request names no account.
 	DefaultAccount ident.AccountID
 	// DemoUsers, set only in demo mode, lists demo users with fresh tokens
@@ -84,6 +88,7 @@ func (a *API) Handler() *http.ServeMux {
 		mux.HandleFunc(pattern, a.serve(methods))
 	}
 	handle("/healthz", map[string]handler{"GET": a.health})
+	handle("/readyz", map[string]handler{"GET": a.health})
 	handle("/v1/user_sessions", map[string]handler{"POST": a.admin(a.createUserSession)})
 	handle("/v1/users/{id}/revoke_sessions", map[string]handler{"POST": a.admin(a.revokeSessions)})
 	handle("/v1/webrtc/ice-servers", map[string]handler{"GET": a.user(a.iceServers)})
@@ -135,6 +140,9 @@ func (a *API) serve(methods map[string]handler) http.HandlerFunc {
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
+	// Tokens, SIP passwords and keys travel in API bodies: no cache (browser
+	// or proxy) may keep any of them.
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
@@ -182,6 +190,7 @@ func (a *API) admin(h handler) handler {
 			}
 			return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "invalid admin API key")
 		}
+		httplimit.MarkAuthenticated(r.Context())
 		return h(r)
 	}
 }
@@ -212,6 +221,9 @@ func (a *API) userIdentity(r *http.Request) (auth.Identity, error) {
 		return id, apiErr(http.StatusUnauthorized, "token_revoked", "the token was revoked")
 	case err != nil && (errors.Is(err, auth.ErrInvalidToken)):
 		return id, apiErr(http.StatusUnauthorized, "unauthorized", "invalid token")
+	}
+	if err == nil {
+		httplimit.MarkAuthenticated(r.Context())
 	}
 	return id, err
 }
@@ -250,6 +262,9 @@ func jsonProblem(err error) string {
 }
 
 func (a *API) health(r *http.Request) (int, any, error) {
+	if a.Draining != nil && a.Draining() {
+		return 0, nil, apiErr(http.StatusServiceUnavailable, "draining", "draining: live calls go on, new calls and sessions are refused")
+	}
 	if a.Ready != nil && !a.Ready() {
 		return 0, nil, apiErr(http.StatusServiceUnavailable, "not_ready", "not accepting sockets")
 	}

@@ -223,13 +223,20 @@ func (a *API) updateUser(r *http.Request) (int, any, error) {
 	if in.Name != nil {
 		*in.Name = strings.TrimSpace(*in.Name)
 	}
-	if in.Extension != nil {
+	if in.Extension != nil || (in.SIPUsername != nil && in.SIPPassword == nil) {
 		u, err := a.Store.GetUser(r.Context(), ident.UserID(r.PathValue("id")))
 		if err != nil {
 			return 0, nil, userNotFound(r, err)
 		}
-		if err := CheckExtensionLength(r.Context(), a.Store, u.AccountID, *in.Extension); err != nil {
-			return 0, nil, err
+		if in.Extension != nil {
+			if err := CheckExtensionLength(r.Context(), a.Store, u.AccountID, *in.Extension); err != nil {
+				return 0, nil, err
+			}
+		}
+		// Only H(username:realm:password) is stored: a new name needs the password again.
+		if in.SIPUsername != nil && *in.SIPUsername != u.SIPUsername && in.SIPPassword == nil {
+			return 0, nil, apiErr(http.StatusBadRequest, "sip_password_required",
+				"changing sip_username needs sip_password too: only a hash of both is stored")
 		}
 	}
 	u, err := a.Store.UpdateUser(r.Context(), ident.UserID(r.PathValue("id")), store.UserPatch{

@@ -1,6 +1,7 @@
 // Package auth owns Switchboard's credentials: user tokens (signed JWTs whose
-// sub is the user id), the admin API key (stored as a hash), and time-limited
-// TURN credentials. SIP digest credentials live with the SIP user agent.
+// sub is the user id; the signing keys are stored sealed and rotate with
+// an overlap), the admin API key (stored as a hash), and time-limited TURN
+// credentials. SIP digest credentials live with the SIP user agent.
 package auth
 
 import (
@@ -12,9 +13,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,9 +42,15 @@ const (
 
 // Settings keys.
 const (
+	// settingJWTSecret holds the signing keys, sealed with the master key:
+	// a keySet in JSON, or (from before rotation) one base64url key.
 	settingJWTSecret = "jwt_secret"
 	settingAdminKey  = "admin_key_sha256"
 )
+
+// KeyReload is how often a server re-reads the signing keys, so a
+// rotation made by `switchboard keys rotate` reaches a running server.
+const KeyReload = 30 * time.Second
 
 // Claims are a user token's claims. Clients read sub and exp unverified to
 // schedule auth.refresh; the server verifies everything.
@@ -57,28 +67,110 @@ type Identity struct {
 	ExpiresAt time.Time
 }
 
-// Tokens mints and verifies user tokens.
-type Tokens struct {
-	secret []byte
-	users  store.Users
-	now    func() time.Time
+// signingKey is one HS256 key; tokens name it in their kid header.
+type signingKey struct {
+	ID  string `json:"id"`
+	Key []byte `json:"key"`
+	// Until ends a previous key: tokens it signed are refused after it.
+	Until time.Time `json:"until,omitzero"`
 }
 
-// NewTokens loads (or creates, once) the signing secret from settings.
+// keySet is the current signing key and the previous ones still in their
+// overlap window.
+type keySet struct {
+	Current  signingKey   `json:"current"`
+	Previous []signingKey `json:"previous,omitempty"`
+}
+
+func newKey() signingKey {
+	return signingKey{ID: "k" + ident.Short(), Key: randomBytes(32)}
+}
+
+// parseKeySet reads a stored keySet; a lone base64 key is the one from
+// before rotation existed (tokens it signed carry no kid).
+func parseKeySet(v string) (keySet, error) {
+	var ks keySet
+	if strings.HasPrefix(v, "{") {
+		if err := json.Unmarshal([]byte(v), &ks); err != nil || len(ks.Current.Key) == 0 {
+			return ks, errors.New("auth: stored signing keys are corrupt")
+		}
+		return ks, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(raw) == 0 {
+		return ks, fmt.Errorf("auth: stored signing secret is corrupt: %w", err)
+	}
+	return keySet{Current: signingKey{Key: raw}}, nil
+}
+
+func (ks keySet) encode() string {
+	b, _ := json.Marshal(ks)
+	return string(b)
+}
+
+// verifying returns the keys that verify at now: the current one and the
+// previous ones whose overlap has not ended.
+func (ks keySet) verifying(now time.Time) []signingKey {
+	out := []signingKey{ks.Current}
+	for _, k := range ks.Previous {
+		if now.Before(k.Until) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Tokens mints and verifies user tokens.
+type Tokens struct {
+	st    store.Settings
+	users store.Users
+	now   func() time.Time
+
+	mu     sync.Mutex
+	keys   keySet
+	loaded time.Time
+}
+
+// NewTokens loads (or creates, once) the signing keys from settings.
 func NewTokens(ctx context.Context, st interface {
 	store.Settings
 	store.Users
 }) (*Tokens, error) {
-	secret, err := st.SetSettingIfAbsent(ctx, settingJWTSecret, randomString(32))
+	t := &Tokens{st: st, users: st, now: time.Now}
+	v, err := st.SetSecretIfAbsent(ctx, settingJWTSecret, keySet{Current: newKey()}.encode())
 	if err != nil {
-		return nil, fmt.Errorf("auth: signing secret: %w", err)
+		return nil, fmt.Errorf("auth: signing keys: %w", err)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(secret)
-	if err != nil {
-		return nil, fmt.Errorf("auth: stored signing secret is corrupt: %w", err)
+	if t.keys, err = parseKeySet(v); err != nil {
+		return nil, err
 	}
-	return &Tokens{secret: raw, users: st, now: time.Now}, nil
+	t.loaded = t.now()
+	return t, nil
 }
+
+// keySet returns the signing keys, re-read from the store when they are
+// older than KeyReload or force is set.
+func (t *Tokens) keySet(force bool) keySet {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	// Forced reloads (a kid not seen yet) are at most one a second: bogus
+	// kids must not turn every request into a store read.
+	if since := now.Sub(t.loaded); since >= KeyReload || (force && since >= time.Second) {
+		t.loaded = now // a failed read is retried at the next reload, not at every token
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if v, err := t.st.GetSecret(ctx, settingJWTSecret); err == nil {
+			if ks, err := parseKeySet(v); err == nil {
+				t.keys = ks
+			}
+		}
+	}
+	return t.keys
+}
+
+// KeyID is the id of the key new tokens are signed with.
+func (t *Tokens) KeyID() string { return t.keySet(false).Current.ID }
 
 // Mint returns a token for u valid for ttl.
 func (t *Tokens) Mint(u *store.User, ttl time.Duration) (string, time.Time, error) {
@@ -89,7 +181,7 @@ func (t *Tokens) Mint(u *store.User, ttl time.Duration) (string, time.Time, erro
 }
 
 // MintUntil returns a token for u that expires at exp (whole seconds, as JWT
-// carries them).
+// carries them), signed with the current key.
 func (t *Tokens) MintUntil(u *store.User, exp time.Time) (string, time.Time, error) {
 	now := t.now()
 	exp = exp.Truncate(time.Second)
@@ -103,14 +195,41 @@ func (t *Tokens) MintUntil(u *store.User, exp time.Time) (string, time.Time, err
 		AccountID:  string(u.AccountID),
 		Generation: u.TokenGeneration,
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	key := t.keySet(false).Current
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	if key.ID != "" {
+		tok.Header["kid"] = key.ID
+	}
+	s, err := tok.SignedString(key.Key)
 	return s, exp, err
+}
+
+// verificationKey finds the key a token names (its kid; all keys for a
+// token from before kids), re-reading the keys once for a kid not seen
+// yet (another process rotated them).
+func (t *Tokens) verificationKey(tok *jwt.Token) (any, error) {
+	kid, _ := tok.Header["kid"].(string)
+	for _, force := range []bool{false, true} {
+		var set jwt.VerificationKeySet
+		for _, k := range t.keySet(force).verifying(t.now()) {
+			if kid == "" || k.ID == kid {
+				set.Keys = append(set.Keys, k.Key)
+			}
+		}
+		if len(set.Keys) > 0 {
+			return set, nil
+		}
+		if kid == "" {
+			break
+		}
+	}
+	return nil, ErrInvalidToken
 }
 
 // Verify checks the signature, expiry and revocation of token.
 func (t *Tokens) Verify(ctx context.Context, token string) (Identity, error) {
 	var c Claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+	_, err := jwt.ParseWithClaims(token, &c, t.verificationKey,
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(t.now))
 	switch {
@@ -129,6 +248,52 @@ func (t *Tokens) Verify(ctx context.Context, token string) (Identity, error) {
 		return Identity{}, ErrTokenRevoked
 	}
 	return Identity{UserID: u.ID, AccountID: u.AccountID, ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// Rotation is what RotateSigningKey did.
+type Rotation struct {
+	// KeyID is the new current key's; PreviousID the key it replaced,
+	// which verifies until PreviousUntil (zero: it no longer does).
+	KeyID, PreviousID string
+	PreviousUntil     time.Time
+}
+
+// RotateSigningKey makes a new signing key current. Tokens signed with
+// the keys before it stay valid until now+overlap at most (0 ends them at
+// once: for a leaked key); keys past their end are dropped. Running
+// servers sign with the new key within KeyReload.
+func RotateSigningKey(ctx context.Context, st store.Settings, overlap time.Duration, now time.Time) (Rotation, error) {
+	if overlap < 0 {
+		return Rotation{}, errors.New("auth: overlap must not be negative")
+	}
+	v, err := st.SetSecretIfAbsent(ctx, settingJWTSecret, keySet{Current: newKey()}.encode())
+	if err != nil {
+		return Rotation{}, fmt.Errorf("auth: signing keys: %w", err)
+	}
+	old, err := parseKeySet(v)
+	if err != nil {
+		return Rotation{}, err
+	}
+	end := now.Add(overlap)
+	next := keySet{Current: newKey()}
+	prev := old.Current
+	prev.Until = end
+	for _, k := range append([]signingKey{prev}, old.Previous...) {
+		if k.Until.After(end) {
+			k.Until = end
+		}
+		if now.Before(k.Until) {
+			next.Previous = append(next.Previous, k)
+		}
+	}
+	if err := st.SetSecret(ctx, settingJWTSecret, next.encode()); err != nil {
+		return Rotation{}, err
+	}
+	r := Rotation{KeyID: next.Current.ID, PreviousID: old.Current.ID}
+	if overlap > 0 {
+		r.PreviousUntil = end
+	}
+	return r, nil
 }
 
 // AdminKey checks the admin API key. Only its SHA-256 is kept: the key is
@@ -182,9 +347,13 @@ func TURNCredentials(secret string, user ident.UserID, expires time.Time) (usern
 }
 
 func randomString(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("auth: crypto/rand failed: " + err.Error())
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	return b
 }

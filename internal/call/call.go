@@ -243,4 +243,6 @@ type Options struct {
 	// TransferRecall rings a blind transfer's transferor back when the
 	// target does not take the call.
 	TransferRecall bool
+	// Limits bound call creation (see limits.go); zero fields: no limit.
+	Limits Limits
 }

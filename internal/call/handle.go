@@ -14,7 +14,7 @@ func (c *Call) handle(ev event) {
 	case ev.on != nil:
 		ev.on(c)
 	case ev.shutdown:
-		c.end(protocol.EndHangup)
+		c.end(protocol.EndServerShutdown)
 	case ev.gone:
 		c.deviceGone(ev.dev)
 	case ev.restore != nil:

@@ -23,6 +23,7 @@ type Manager struct {
 	records store.CallRecords
 	opt     Options
 	log     *slog.Logger
+	lim     *limits
 
 	mu       sync.Mutex
 	calls    map[ident.CallID]*Call // a call joined into another maps to that one
@@ -43,6 +44,7 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 		opt.AnswerTimeout = 10 * time.Second
 	}
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
+		lim:   newLimits(opt.Limits),
 		calls: map[ident.CallID]*Call{}, outbound: map[ident.AccountID]int{}}
 }
 
@@ -109,6 +111,11 @@ func (m *Manager) Restore(dev Device) {
 }
 
 func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
+	if err := m.lim.allow(dev.SessionID(), dev.User(), time.Now()); err != nil {
+		m.refused(dev, err)
+		dev.Send(err.Frame(msg.ReqID))
+		return
+	}
 	if msg.CallerID != "" && !m.ownsNumber(dev.Account(), msg.CallerID) {
 		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: msg.ReqID,
 			Message: "caller_id must be an E.164 number your account owns"})
@@ -124,7 +131,13 @@ func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call
 	m.mu.Lock()
 	if m.draining {
 		m.mu.Unlock()
-		dev.Send(&protocol.Error{Code: protocol.CodeCallFailed, ReqID: msg.ReqID, Message: "server is shutting down"})
+		dev.Send(&protocol.Error{Code: protocol.CodeCallFailed, ReqID: msg.ReqID, Message: errDraining})
+		return nil
+	}
+	if err := m.lim.start(dev.Account()); err != nil {
+		m.mu.Unlock()
+		m.refused(dev, err)
+		dev.Send(err.Frame(msg.ReqID))
 		return nil
 	}
 	c := newCall(m, dev, msg)
@@ -135,6 +148,7 @@ func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call
 	dev.Send(&protocol.CallTrying{CallID: string(c.id), ReqID: msg.ReqID})
 	go func() {
 		defer m.wg.Done()
+		defer m.lim.done(c.account)
 		c.run()
 	}()
 	return c
@@ -246,22 +260,40 @@ func (m *Manager) remove(c *Call) {
 // Count returns the number of live calls.
 func (m *Manager) Count() int { return len(m.snapshot()) }
 
-// Shutdown ends every call (reason failed toward devices still connected,
-// hangup for the record) and waits for the actors until ctx is done.
+// Shutdown ends every call (reason server-shutdown, for devices and the
+// record) and waits for the actors until ctx is done.
 func (m *Manager) Shutdown(ctx context.Context) error {
-	m.mu.Lock()
-	m.draining = true
-	m.mu.Unlock()
+	m.Drain()
 	for _, c := range m.snapshot() {
 		c.post(event{shutdown: true})
 	}
+	if err := m.WaitIdle(ctx); err != nil {
+		return errors.Join(err, errors.New("calls still running"))
+	}
+	return nil
+}
+
+// errDraining is what a call refused while draining is told.
+const errDraining = "server is shutting down: new calls are refused here, try again on another server or shortly"
+
+// Drain refuses new calls (call.create, SIP INVITEs) while the live ones
+// go on; Shutdown ends those.
+func (m *Manager) Drain() {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+}
+
+// WaitIdle waits until every call has ended (after Drain, none starts),
+// or ctx is done.
+func (m *Manager) WaitIdle(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return errors.Join(ctx.Err(), errors.New("calls still running"))
+		return ctx.Err()
 	}
 }
 

@@ -111,7 +111,11 @@ func (m *Manager) Place(party Party, p Placement) (Remote, ident.CallID, error) 
 	m.mu.Lock()
 	if m.draining {
 		m.mu.Unlock()
-		return nil, "", &Error{Code: protocol.CodeCallFailed, Reason: protocol.EndFailed, Msg: "server is shutting down"}
+		return nil, "", &Error{Code: protocol.CodeCallFailed, Reason: protocol.EndFailed, Msg: errDraining}
+	}
+	if err := m.placeAllowed(p); err != nil {
+		m.mu.Unlock()
+		return nil, "", err
 	}
 	c := newCallFrom(m, party, p)
 	m.calls[c.id] = c
@@ -119,6 +123,7 @@ func (m *Manager) Place(party Party, p Placement) (Remote, ident.CallID, error) 
 	m.mu.Unlock()
 	go func() {
 		defer m.wg.Done()
+		defer m.lim.done(c.account)
 		c.run()
 	}()
 	return remote{c}, c.id, nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 )
 
 // Config is everything `switchboard serve` needs.
@@ -29,16 +31,33 @@ type Config struct {
 	// AdminKey, when set, is the admin API key (env SWITCHBOARD_ADMIN_KEY
 	// only: never written to the config file).
 	AdminKey string `yaml:"-"`
+	// MasterKey seals trunk passwords, SIP HA1s and the token signing key
+	// at rest (env SWITCHBOARD_MASTER_KEY only). Unset, the key is read
+	// from MasterKeyFile, made there on first start if missing.
+	MasterKey string `yaml:"-"`
+	// MasterKeyFile holds the master key; it must be outside DataDir.
+	// Empty: DataDir + ".master.key" (./data → ./data.master.key).
+	MasterKeyFile string `yaml:"master_key_file"`
 
 	TLS    TLS    `yaml:"tls"`
+	HTTP   HTTP   `yaml:"http"`
 	Log    Log    `yaml:"log"`
 	Signal Signal `yaml:"signal"`
 	ICE    ICE    `yaml:"ice"`
 	Media  Media  `yaml:"media"`
 	Calls  Calls  `yaml:"calls"`
 	SIP    SIP    `yaml:"sip"`
+	// Shutdown says how SIGTERM drains the server.
+	Shutdown Shutdown `yaml:"shutdown"`
 	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
 	Trunks []Trunk `yaml:"trunks"`
+}
+
+// Shutdown configures draining: on SIGTERM new calls and sessions are
+// refused while live calls go on, for at most DrainTimeout; then (or at a
+// second SIGTERM) the remaining calls end with reason server-shutdown.
+type Shutdown struct {
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Trunk is an upstream SIP peer (a PBX or a carrier) that carries E.164
@@ -197,6 +216,28 @@ type TLS struct {
 // Enabled reports whether TLS is configured.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
+// HTTP limits the HTTP listener's connections. The timeouts do not apply
+// to WebSockets once upgraded (/v1/webrtc and /v1/sip have their own
+// liveness checks). See docs/adr/0003-http-connection-limits.md.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers; ReadTimeout the
+	// whole request, body included.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a handler and its response, from the end of the
+	// request's headers.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection with no request this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes caps a request's header block.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxUnauthenticatedPerSource caps the open connections from one IP
+	// address that have not yet carried valid credentials (a request with
+	// the admin key or a user token, or an authenticated signalling
+	// socket); a connection beyond it is closed at once.
+	MaxUnauthenticatedPerSource int `yaml:"max_unauthenticated_per_source"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -259,6 +300,25 @@ type Calls struct {
 	// when a blind transfer's target does not answer, is busy or declines;
 	// off, the transferred party's call ends with that reason.
 	TransferRecall bool `yaml:"transfer_recall"`
+	// Limits bound how fast calls are started and how many run at once.
+	Limits CallLimits `yaml:"limits"`
+}
+
+// CallLimits bound call creation. Rates are token buckets: Rate calls a
+// second on average, Burst at once. The defaults are far above what a
+// person dialling does and far below what a script can send.
+type CallLimits struct {
+	// SocketRate and SocketBurst bound call.create on one signalling
+	// socket (device session).
+	SocketRate  float64 `yaml:"socket_rate"`
+	SocketBurst int     `yaml:"socket_burst"`
+	// UserRate and UserBurst bound the calls one user starts from all of
+	// its sockets and SIP phones together.
+	UserRate  float64 `yaml:"user_rate"`
+	UserBurst int     `yaml:"user_burst"`
+	// MaxPerAccount caps the calls of one account up at once (each call
+	// counted once, whatever its legs); a call beyond it is refused.
+	MaxPerAccount int `yaml:"max_per_account"`
 }
 
 // Default returns the built-in configuration.
@@ -267,7 +327,11 @@ func Default() Config {
 		Listen:    "127.0.0.1:8080",
 		SIPListen: "127.0.0.1:5060",
 		DataDir:   "./data",
+		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
 		Log:       Log{Level: "info", Format: "text"},
+		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
+			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128},
 		Signal: Signal{
 			SessionLimit:   10,
 			ReconnectGrace: 60 * time.Second,
@@ -279,7 +343,8 @@ func Default() Config {
 		},
 		ICE:   ICE{TURNTTL: 24 * time.Hour},
 		Media: Media{PortMin: 10000, PortMax: 20000, RTPTimeout: 60 * time.Second},
-		Calls: Calls{RingTimeout: 30 * time.Second},
+		Calls: Calls{RingTimeout: 30 * time.Second, Limits: CallLimits{SocketRate: 5, SocketBurst: 10,
+			UserRate: 10, UserBurst: 20, MaxPerAccount: 1000}},
 		SIP: SIP{Realm: "switchboard", TLSRequireSRTP: false, DigestAlgorithms: []string{"MD5", "SHA-256"},
 			MD5OnlyAgents: []string{"baresip", "libre", "JsSIP", "SIP.js"}, MinExpires: time.Minute, MaxExpires: time.Hour, MaxContacts: 10,
 			BanAfter: 10, BanWindow: time.Minute, BanFor: 10 * time.Minute, TrunkTimeout: 5 * time.Second},
@@ -305,6 +370,7 @@ func (c *Config) LoadFile(path string) error {
 // Env variable names read by ApplyEnv.
 const (
 	EnvAdminKey   = "SWITCHBOARD_ADMIN_KEY"
+	EnvMasterKey  = "SWITCHBOARD_MASTER_KEY"
 	EnvListen     = "SWITCHBOARD_LISTEN"
 	EnvSIPListen  = "SWITCHBOARD_SIP_LISTEN"
 	EnvDataDir    = "SWITCHBOARD_DATA"
@@ -318,6 +384,7 @@ const (
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
 		EnvAdminKey:   &c.AdminKey,
+		EnvMasterKey:  &c.MasterKey,
 		EnvListen:     &c.Listen,
 		EnvSIPListen:  &c.SIPListen,
 		EnvDataDir:    &c.DataDir,
@@ -360,8 +427,14 @@ func (c *Config) Validate() error {
 	}
 	checkAddr("listen", c.Listen)
 	checkAddr("sip_listen", c.SIPListen)
+	if c.Shutdown.DrainTimeout < 0 {
+		bad("shutdown.drain_timeout: must not be negative (0: end calls at once)")
+	}
 	if c.DataDir == "" {
 		bad("data_dir: must be set")
+	}
+	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
+		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}
 	if c.TLS.Enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 		bad("tls: cert_file and key_file go together")
@@ -384,17 +457,31 @@ func (c *Config) Validate() error {
 		"calls.ring_timeout": c.Calls.RingTimeout,
 		"sip.min_expires":    c.SIP.MinExpires, "sip.max_expires": c.SIP.MaxExpires,
 		"sip.ban_window": c.SIP.BanWindow, "sip.ban_for": c.SIP.BanFor,
-		"sip.trunk_timeout": c.SIP.TrunkTimeout,
+		"sip.trunk_timeout":        c.SIP.TrunkTimeout,
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout, "http.read_timeout": c.HTTP.ReadTimeout,
+		"http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout,
 	} {
 		if d <= 0 {
 			bad("%s: must be positive", name)
 		}
+	}
+	if c.HTTP.MaxHeaderBytes < 4096 {
+		bad("http.max_header_bytes: must be at least 4096")
+	}
+	if c.HTTP.MaxUnauthenticatedPerSource < 1 {
+		bad("http.max_unauthenticated_per_source: must be at least 1")
 	}
 	if s.MaxFrameBytes < 1024 {
 		bad("signal.max_frame_bytes: must be at least 1024")
 	}
 	if s.WriteQueue < 8 {
 		bad("signal.write_queue: must be at least 8")
+	}
+	if l := c.Calls.Limits; l.SocketRate <= 0 || l.UserRate <= 0 {
+		bad("calls.limits.socket_rate and user_rate: must be positive (calls a second)")
+	}
+	if l := c.Calls.Limits; l.SocketBurst < 1 || l.UserBurst < 1 || l.MaxPerAccount < 1 {
+		bad("calls.limits.socket_burst, user_burst and max_per_account: must be at least 1")
 	}
 	for i, srv := range c.ICE.Servers {
 		if len(srv.URLs) == 0 {

@@ -100,6 +100,9 @@ const (
 	EndTransferred       EndReason = "transferred"
 	EndRejected          EndReason = "rejected"
 	EndAnsweredElsewhere EndReason = "answered-elsewhere"
+	// EndServerShutdown: the server ended a live call as it stopped (a
+	// second SIGTERM, or shutdown.drain_timeout passed while draining).
+	EndServerShutdown EndReason = "server-shutdown"
 )
 
 // RejectReason is the optional reason of call.reject.

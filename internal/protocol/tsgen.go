@@ -14,7 +14,7 @@ var enumValues = map[reflect.Type][]string{
 		CodeInvalidMessage, CodeCallFailed, CodeCallNotFound, CodeRateLimited,
 		CodePresenceUnavailable, CodeInternalError),
 	reflect.TypeOf(EndReason("")): strs(EndHangup, EndBusy, EndNoAnswer, EndFailed,
-		EndTransferred, EndRejected, EndAnsweredElsewhere),
+		EndTransferred, EndRejected, EndAnsweredElsewhere, EndServerShutdown),
 	reflect.TypeOf(RejectReason("")):   strs(RejectDecline, RejectBusy),
 	reflect.TypeOf(HeldBy("")):         strs(HeldLocal, HeldRemote),
 	reflect.TypeOf(CallState("")):      strs(StateRinging, StateActive, StateHeld),

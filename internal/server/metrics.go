@@ -17,6 +17,19 @@ func (s *Server) metricsHandler() http.Handler {
 	if err := s.SIP.RegisterMetrics(reg); err != nil {
 		s.Log.Error("metrics: sip collectors", "err", err)
 	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_calls_active", Help: "Calls up or ringing."},
+			func() float64 { return float64(s.Calls.Count()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_sockets_connected", Help: "Open signalling sockets."},
+			func() float64 { return float64(s.Hub.ConnectedCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_draining", Help: "1 while the server drains (SIGTERM)."},
+			func() float64 {
+				if s.draining.Load() {
+					return 1
+				}
+				return 0
+			}),
+	)
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Authorization")

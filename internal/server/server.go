@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/auth"
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/httplimit"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/route"
@@ -45,10 +46,11 @@ type Server struct {
 	// FreshAdminKey is a key generated at this start, to print once.
 	FreshAdminKey string
 
-	ln    net.Listener
-	http  *http.Server
-	ready atomic.Bool
-	done  chan error
+	ln       net.Listener
+	http     *http.Server
+	ready    atomic.Bool
+	draining atomic.Bool
+	done     chan error
 }
 
 // Open prepares a server (store, migrations, secrets, default account)
@@ -57,7 +59,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "switchboard.db"))
+	box, err := masterBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "switchboard.db"), sqlite.WithSecrets(cfg.SIP.Realm, box))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +124,7 @@ func (s *Server) Start(ctx context.Context) error {
 	} else if n > 0 {
 		s.Log.Warn("closed call records left open by an earlier run", "count", n)
 	}
-	s.Hub = signal.NewHub(s.Config.Signal, s.Tokens, s.Log)
+	s.Hub = signal.NewHub(s.Config.Signal, markingTokens{s.Tokens}, s.Log)
 	engine, err := media.NewEngine(s.Config.Media, s.Log)
 	if err != nil {
 		return err
@@ -126,7 +132,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Media = engine
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
 		s.Store, hubDevices{s.Hub}, s.Store,
-		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall}, s.Log)
+		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
+			Limits: callLimits(s.Config.Calls.Limits)}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
 		return err
@@ -141,7 +148,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
-		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
+		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, Draining: s.draining.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
 	for _, t := range s.Config.Trunks {
 		a.ConfigTrunks = append(a.ConfigTrunks, t.Name)
 	}
@@ -160,8 +167,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.Config.Listen, err)
 	}
-	s.ln = ln
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	s.ln = httplimit.NewListener(ln, s.Config.HTTP.MaxUnauthenticatedPerSource, s.Log)
+	h := s.Config.HTTP
+	s.http = &http.Server{Handler: httplimit.Upgrades(mux, "/v1/webrtc", "/v1/sip"),
+		ReadHeaderTimeout: h.ReadHeaderTimeout, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
+		IdleTimeout: h.IdleTimeout, MaxHeaderBytes: h.MaxHeaderBytes, ConnContext: httplimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	if s.Config.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(s.Config.TLS.CertFile, s.Config.TLS.KeyFile)
@@ -170,7 +180,7 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("tls: %w", err)
 		}
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.ln = tls.NewListener(ln, s.http.TLSConfig)
+		s.ln = tls.NewListener(s.ln, s.http.TLSConfig)
 	}
 	go func() {
 		err := s.http.Serve(s.ln)
@@ -206,8 +216,21 @@ func (s *Server) WebSocketURL() string {
 // Done delivers the HTTP server's exit error once it stops.
 func (s *Server) Done() <-chan error { return s.done }
 
-// Shutdown drains: going_away to every socket, then the HTTP server, then
-// the store. It is safe to call once the server has started.
+// Drain stops taking new calls and sessions (call.create and SIP INVITEs
+// are refused; /healthz and /readyz say "draining"; sockets resuming a
+// session are still taken) and waits until the last call ends or ctx is
+// done. Shutdown comes next: it ends what is left.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	s.Calls.Drain()
+	s.Hub.Drain()
+	s.Log.Info("draining", "calls", s.Calls.Count())
+	return s.Calls.WaitIdle(ctx)
+}
+
+// Shutdown ends every call left (server-shutdown), sends going_away to
+// every socket, stops the HTTP server, SIP, media and the store. It is
+// safe to call once the server has started.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	var errs []error

@@ -31,6 +31,10 @@ type conn struct {
 	fatalc chan *protocol.Error
 	failed atomic.Bool
 	wdone  chan struct{} // closed when the writer has stopped
+	// wrote gets a token each time the writer sends a frame; the reader
+	// waits on it while the queue is over half full (see waitRoom).
+	wrote   chan struct{}
+	stalled bool // reader only: the writer made no progress in stallTimeout and has not caught up since
 
 	mu      sync.Mutex
 	session *Session
@@ -52,10 +56,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the HTTP request
 	}
 	ws.SetReadLimit(int64(h.cfg.MaxFrameBytes) + 1)
-	ctx, cancel := context.WithCancel(context.Background())
+	// The request's values (the connection's authenticated mark) without its
+	// cancellation: the socket outlives the handler's request.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel,
 		out: make(chan []byte, h.cfg.WriteQueue), fatalc: make(chan *protocol.Error, 1),
-		wdone: make(chan struct{})}
+		wdone: make(chan struct{}), wrote: make(chan struct{}, 1)}
 	if !h.addConn(c) {
 		cancel()
 		_ = ws.Close(websocket.StatusGoingAway, "server is shutting down")
@@ -134,6 +140,40 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.dispatch(s, data)
+		c.waitRoom()
+	}
+}
+
+// stallTimeout is how long the writer may make no progress before the
+// reader stops waiting for it (the client is not reading).
+const stallTimeout = time.Second
+
+// waitRoom pauses the reader while the outbound queue is over half full
+// and the writer is sending: a client that floods requests gets its
+// answers at the pace it reads them, with TCP pushing back on its sends,
+// instead of a slow_consumer kick for the burst it asked for. A client
+// that does not read at all stalls the writer; then the reader goes on,
+// and the queue overflows into slow_consumer as before.
+func (c *conn) waitRoom() {
+	if len(c.out) <= cap(c.out)/2 {
+		c.stalled = false // the writer caught up
+		return
+	}
+	if c.stalled || c.failed.Load() {
+		return
+	}
+	t := time.NewTimer(stallTimeout)
+	defer t.Stop()
+	for len(c.out) > cap(c.out)/2 {
+		select {
+		case <-c.wrote:
+			t.Reset(stallTimeout) // Go 1.23+: no stale tick survives Reset
+		case <-t.C:
+			c.stalled = true
+			return
+		case <-c.ctx.Done():
+			return
+		}
 	}
 }
 
@@ -282,6 +322,10 @@ func (c *conn) writeLoop() {
 			if !c.write(frame) {
 				c.cancel()
 				return
+			}
+			select {
+			case c.wrote <- struct{}{}:
+			default:
 			}
 		case e := <-c.fatalc:
 			c.closeWith(e)

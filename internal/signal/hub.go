@@ -41,12 +41,13 @@ type Hub struct {
 	auth Authenticator
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	handler  Handler
-	sessions map[ident.SessionID]*Session
-	conns    map[*conn]struct{}
-	draining bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	handler   Handler
+	sessions  map[ident.SessionID]*Session
+	conns     map[*conn]struct{}
+	draining  bool
+	refuseNew bool // Drain: no new sessions
+	wg        sync.WaitGroup
 }
 
 // NewHub returns a hub; set its Handler before serving calls.
@@ -110,6 +111,10 @@ func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session,
 	}
 	s := h.sessions[want]
 	resume := s != nil && s.UserID == id.UserID && !s.isEnded()
+	if !resume && h.refuseNew {
+		h.mu.Unlock()
+		return nil, false, fatal(protocol.CodeGoingAway, "server is draining: connect to another server")
+	}
 	if !resume {
 		if n := h.connectedLocked(id.UserID); n >= h.cfg.SessionLimit {
 			h.mu.Unlock()
@@ -162,6 +167,14 @@ func (h *Hub) RevokeUser(user ident.UserID) {
 		}
 		h.endSession(s)
 	}
+}
+
+// Drain refuses new sessions (with going_away) while sockets resuming a
+// session, and so the calls on it, are still taken.
+func (h *Hub) Drain() {
+	h.mu.Lock()
+	h.refuseNew = true
+	h.mu.Unlock()
 }
 
 // Shutdown sends going_away to every socket, ends every session and waits

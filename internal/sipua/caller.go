@@ -285,7 +285,8 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1), flow: flow}
 	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
-		r.respond(503, "Service Unavailable", nil)
+		status, reason, hdrs := placeRefusal(err)
+		r.respond(status, reason, nil, hdrs...)
 		return
 	}
 	p.remote = remote

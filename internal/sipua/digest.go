@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/icholy/digest"
+
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 )
 
 // nonceTTL bounds how long a challenge's nonce is accepted.
@@ -34,6 +36,7 @@ type Digest struct {
 	algs    []string
 	md5Only []string // User-Agent substrings offered MD5 alone
 	secret  []byte
+	dummy   secrets.HA1 // stands in for an unknown user's
 	now     func() time.Time
 
 	mu    sync.Mutex
@@ -48,7 +51,8 @@ const maxNonceCounts = 100000
 // NewDigest returns a digest authenticator for realm offering algs (MD5,
 // SHA-256) in that order; user agents matching md5Only get MD5 alone.
 func NewDigest(realm string, algs, md5Only []string, secret []byte) *Digest {
-	return &Digest{realm: realm, algs: algs, md5Only: md5Only, secret: secret, now: time.Now, ncs: map[string]int{}}
+	return &Digest{realm: realm, algs: algs, md5Only: md5Only, secret: secret, now: time.Now, ncs: map[string]int{},
+		dummy: secrets.DigestHA1("", realm, base64.RawURLEncoding.EncodeToString(secret))}
 }
 
 // Challenges returns the WWW-Authenticate (or Proxy-Authenticate) values
@@ -114,12 +118,13 @@ func Credentials(header string) (*digest.Credentials, error) {
 }
 
 // Verify checks creds for a request with method from source (its IP
-// address), against password. A password of "" (unknown user) is checked
-// like any other, so both fail the same way and in the same time. A nonce
-// from elsewhere is ErrForeignNonce, an expired one ErrStaleNonce, a
+// address), against the user's stored HA1s (the algorithm in creds picks
+// which). A zero HA1 (unknown user, no password) is checked against a
+// dummy one, so it fails as a wrong password does and in the same time. A
+// nonce from elsewhere is ErrForeignNonce, an expired one ErrStaleNonce, a
 // nonce-count that does not grow ErrReplay: each deserves a fresh
 // challenge, stale=true only for the expired one.
-func (d *Digest) Verify(creds *digest.Credentials, method, password, source string) error {
+func (d *Digest) Verify(creds *digest.Credentials, method string, stored secrets.HA1, source string) error {
 	if err := d.checkNonce(creds.Nonce, source); err != nil {
 		return err
 	}
@@ -130,14 +135,20 @@ func (d *Digest) Verify(creds *digest.Credentials, method, password, source stri
 	if !slices.Contains(d.algs, alg) {
 		return ErrBadCredential
 	}
-	h := md5.New
+	h, ha1 := md5.New, stored.MD5
 	if alg == "SHA-256" {
-		h = sha256.New
+		h, ha1 = sha256.New, stored.SHA256
 	}
 	if creds.Realm != d.realm || creds.Username == "" {
 		return ErrBadCredential
 	}
-	ha1 := hexHash(h, creds.Username+":"+d.realm+":"+password)
+	known := len(ha1) == 2*h().Size()
+	if !known {
+		ha1 = d.dummy.MD5 // made from the nonce secret: no client can answer it
+		if alg == "SHA-256" {
+			ha1 = d.dummy.SHA256
+		}
+	}
 	ha2 := hexHash(h, method+":"+creds.URI)
 	var want string
 	if creds.QOP == "" {
@@ -146,7 +157,7 @@ func (d *Digest) Verify(creds *digest.Credentials, method, password, source stri
 		nc := formatNC(creds.Nc)
 		want = hexHash(h, ha1+":"+creds.Nonce+":"+nc+":"+creds.Cnonce+":"+creds.QOP+":"+ha2)
 	}
-	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(creds.Response))) != 1 || password == "" {
+	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(creds.Response))) != 1 || !known {
 		return ErrBadCredential
 	}
 	return d.useCount(creds)

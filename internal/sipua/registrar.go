@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -70,17 +71,17 @@ func (g *Registrar) liveLocked(user ident.UserID) []Contact {
 
 // authenticate checks a phone's request: its digest credentials (header
 // is Authorization or Proxy-Authorization) against the users' SIP
-// passwords. It returns the user, or nil once it has answered the request.
+// HA1s. It returns the user, or nil once it has answered the request.
 func (g *Registrar) authenticate(r *responder, header, challengeHeader string, failStatus int) *store.User {
 	var user *store.User
 	ok := g.checkDigest(r, digestCheck{header: header, challengeHeader: challengeHeader, failStatus: failStatus,
-		password: func(username string) string {
+		ha1: func(username string) secrets.HA1 {
 			u, err := g.users.GetUserBySIPUsername(context.Background(), username)
 			if err != nil {
-				return ""
+				return secrets.HA1{}
 			}
 			user = u
-			return u.SIPPassword
+			return u.SIPHA1
 		}})
 	if !ok {
 		return nil
@@ -92,9 +93,9 @@ func (g *Registrar) authenticate(r *responder, header, challengeHeader string, f
 type digestCheck struct {
 	header, challengeHeader string // Authorization / WWW-Authenticate, or the Proxy- pair
 	failStatus              int    // 401 or 407
-	// password returns the password of username, "" for none (checked
-	// like any other, so unknown names fail as wrong passwords do).
-	password func(username string) string
+	// ha1 returns the HA1s of username, zero for none (checked like any
+	// other, so unknown names fail as wrong passwords do).
+	ha1 func(username string) secrets.HA1
 	// banKey maps a username to the name bans count it under (default:
 	// itself; a trunk's is kept apart from the phones').
 	banKey func(username string) string
@@ -141,7 +142,7 @@ func (g *Registrar) checkDigest(r *responder, c digestCheck) bool {
 		return false
 	}
 	logArgs := []any{"src", r.req.Source(), "user", truncate(creds.Username, 64), "method", r.req.Method.String()}
-	switch err := g.digest.Verify(creds, string(r.req.Method), c.password(creds.Username), src); {
+	switch err := g.digest.Verify(creds, string(r.req.Method), c.ha1(creds.Username), src); {
 	case errors.Is(err, ErrStaleNonce):
 		challenge(true)
 		return false

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
 )
@@ -207,6 +208,7 @@ func TestOptions(t *testing.T) {
 }
 
 func TestDigestNonces(t *testing.T) {
+	pHA1 := secrets.DigestHA1("u", "r", "p") // what the store keeps for password "p"
 	const src = "127.0.0.1"
 	d := NewDigest("r", []string{"SHA-256", "MD5"}, []string{"baresip"}, []byte("secret"))
 	require.Len(t, d.Challenges(false, "baresip v1.0.0 (x86_64/linux)", src), 1, "MD5 alone for a phone that fails on SHA-256")
@@ -220,21 +222,21 @@ func TestDigestNonces(t *testing.T) {
 		return c
 	}
 	md5 := d.Challenges(false, "", src)[1]
-	require.ErrorIs(t, d.Verify(creds(md5, "INVITE", 1), "REGISTER", "p", src), ErrBadCredential, "the method is part of the digest")
-	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "", src), ErrBadCredential)
-	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", "127.0.0.9"), ErrForeignNonce,
+	require.ErrorIs(t, d.Verify(creds(md5, "INVITE", 1), "REGISTER", pHA1, src), ErrBadCredential, "the method is part of the digest")
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", secrets.HA1{}, src), ErrBadCredential)
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", pHA1, "127.0.0.9"), ErrForeignNonce,
 		"a nonce is good only from the address it was issued to")
-	require.NoError(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", src))
-	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", "p", src), ErrReplay, "the same nonce-count twice")
-	require.NoError(t, d.Verify(creds(md5, "REGISTER", 3), "REGISTER", "p", src), "counts may skip")
-	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 2), "REGISTER", "p", src), ErrReplay, "but never go back")
+	require.NoError(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", pHA1, src))
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 1), "REGISTER", pHA1, src), ErrReplay, "the same nonce-count twice")
+	require.NoError(t, d.Verify(creds(md5, "REGISTER", 3), "REGISTER", pHA1, src), "counts may skip")
+	require.ErrorIs(t, d.Verify(creds(md5, "REGISTER", 2), "REGISTER", pHA1, src), ErrReplay, "but never go back")
 
 	// Another server's nonce is foreign; an old one is stale.
 	fresh := creds(d.Challenges(false, "", src)[1], "REGISTER", 1)
 	other := NewDigest("r", []string{"MD5"}, nil, []byte("other"))
-	require.ErrorIs(t, other.Verify(fresh, "REGISTER", "p", src), ErrForeignNonce)
+	require.ErrorIs(t, other.Verify(fresh, "REGISTER", pHA1, src), ErrForeignNonce)
 	d.now = func() time.Time { return time.Now().Add(10 * time.Minute) }
-	require.ErrorIs(t, d.Verify(fresh, "REGISTER", "p", src), ErrStaleNonce)
+	require.ErrorIs(t, d.Verify(fresh, "REGISTER", pHA1, src), ErrStaleNonce)
 	d.now = time.Now
 	sha, err := digest.ParseChallenge(d.Challenges(false, "", src)[0])
 	require.NoError(t, err)
@@ -242,30 +244,32 @@ func TestDigestNonces(t *testing.T) {
 	shaCreds, err := digest.Digest(sha, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
 	require.NoError(t, err)
 	md5Only := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
-	require.ErrorIs(t, md5Only.Verify(shaCreds, "REGISTER", "p", src), ErrBadCredential, "an algorithm not offered is refused")
-	require.NoError(t, d.Verify(shaCreds, "REGISTER", "p", src))
+	require.ErrorIs(t, md5Only.Verify(shaCreds, "REGISTER", pHA1, src), ErrBadCredential, "an algorithm not offered is refused")
+	require.NoError(t, d.Verify(shaCreds, "REGISTER", pHA1, src))
 	_, err = Credentials("Basic abc")
 	require.ErrorIs(t, err, ErrNoCredentials)
 }
 
 func TestDigestWithoutQOPIsSingleUse(t *testing.T) {
+	pHA1 := secrets.DigestHA1("u", "r", "p") // what the store keeps for password "p"
 	d := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
 	ch, err := digest.ParseChallenge(d.Challenges(false, "", "::1")[0])
 	require.NoError(t, err)
 	ch.QOP = nil // an RFC 2069 client: no qop, no nonce-count
 	c, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p"})
 	require.NoError(t, err)
-	require.NoError(t, d.Verify(c, "REGISTER", "p", "::1"))
-	require.ErrorIs(t, d.Verify(c, "REGISTER", "p", "::1"), ErrReplay)
+	require.NoError(t, d.Verify(c, "REGISTER", pHA1, "::1"))
+	require.ErrorIs(t, d.Verify(c, "REGISTER", pHA1, "::1"), ErrReplay)
 }
 
 func TestDigestNonceTableFull(t *testing.T) {
+	pHA1 := secrets.DigestHA1("u", "r", "p") // what the store keeps for password "p"
 	d := NewDigest("r", []string{"MD5"}, nil, []byte("secret"))
 	ch, err := digest.ParseChallenge(d.Challenges(false, "", "::1")[0])
 	require.NoError(t, err)
 	c, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:h", Username: "u", Password: "p", Count: 1})
 	require.NoError(t, err)
-	require.NoError(t, d.Verify(c, "REGISTER", "p", "::1"))
+	require.NoError(t, d.Verify(c, "REGISTER", pHA1, "::1"))
 	for range maxNonceCounts {
 		d.ncs[d.nonce("::1")] = 1 // live entries fill the table
 	}
@@ -273,5 +277,32 @@ func TestDigestNonceTableFull(t *testing.T) {
 	d.forgetExpiredLocked()
 	d.mu.Unlock()
 	require.Empty(t, d.ncs)
-	require.ErrorIs(t, d.Verify(c, "REGISTER", "p", "::1"), ErrStaleNonce, "a forgotten nonce cannot be replayed")
+	require.ErrorIs(t, d.Verify(c, "REGISTER", pHA1, "::1"), ErrStaleNonce, "a forgotten nonce cannot be replayed")
+}
+
+// TestDigestVerifiesStoredHA1 checks phones' answers (the icholy/digest
+// client, MD5 and SHA-256) against HA1s alone, as the store keeps them.
+func TestDigestVerifiesStoredHA1(t *testing.T) {
+	const src = "127.0.0.1"
+	d := NewDigest("sb", []string{"SHA-256", "MD5"}, nil, []byte("secret"))
+	stored := secrets.DigestHA1("101", "sb", "s3cret-pass")
+	for i, alg := range []string{"SHA-256", "MD5"} {
+		answer := func(password string) *digest.Credentials {
+			ch, err := digest.ParseChallenge(d.Challenges(false, "", src)[i])
+			require.NoError(t, err)
+			require.Equal(t, alg, ch.Algorithm)
+			c, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:sb", Username: "101", Password: password, Count: 1})
+			require.NoError(t, err)
+			return c
+		}
+		t.Run(alg, func(t *testing.T) {
+			require.NoError(t, d.Verify(answer("s3cret-pass"), "REGISTER", stored, src))
+			require.ErrorIs(t, d.Verify(answer("wrong"), "REGISTER", stored, src), ErrBadCredential)
+			require.ErrorIs(t, d.Verify(answer(""), "REGISTER", secrets.HA1{}, src), ErrBadCredential, "no password matches nothing")
+			require.ErrorIs(t, d.Verify(answer("s3cret-pass"), "REGISTER", secrets.DigestHA1("101", "other", "s3cret-pass"), src),
+				ErrBadCredential, "an HA1 is for one realm")
+			require.ErrorIs(t, d.Verify(answer("s3cret-pass"), "REGISTER", secrets.DigestHA1("102", "sb", "s3cret-pass"), src),
+				ErrBadCredential, "and one username")
+		})
+	}
 }

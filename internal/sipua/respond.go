@@ -53,6 +53,7 @@ func (r *responder) respondStateless(status int, reason string, headers ...sip.H
 
 func (r *responder) response(status int, reason string, body []byte, headers ...sip.Header) *sip.Response {
 	res := sip.NewResponseFromRequest(r.req, status, reason, body)
+	res.SipVersion = "SIP/2.0" // not a copy of a request's unknown version (505)
 	for _, h := range headers {
 		res.AppendHeader(h)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/route"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -225,11 +226,11 @@ func (t *trunkTable) flow(tr *trunk, transport string) func(src string) bool {
 // itself when it returns false.
 func (u *UA) authenticateTrunk(r *responder, t *trunk) bool {
 	return u.Registrar.checkDigest(r, digestCheck{header: "Proxy-Authorization", challengeHeader: "Proxy-Authenticate", failStatus: 407,
-		password: func(username string) string {
+		ha1: func(username string) secrets.HA1 {
 			if username == t.InboundUsername {
-				return t.InboundPassword
+				return secrets.DigestHA1(t.InboundUsername, u.Registrar.digest.realm, t.InboundPassword)
 			}
-			return ""
+			return secrets.HA1{}
 		},
 		banKey: func(string) string { return "trunk:" + t.key() }, // not a phone's username
 	})

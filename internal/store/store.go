@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 )
 
 // Sentinel errors. Implementations wrap them with %w so callers use errors.Is.
@@ -36,10 +37,12 @@ type User struct {
 	Name      string
 	Extension string
 	// SIPUsername and SIPPassword are the digest credentials of the user's
-	// desk phones. The password is kept as given: SIP digest needs it (or a
-	// per-realm hash, which is just as good to an attacker).
+	// desk phones. SIPPassword is write-only: set it to create or change
+	// the password; the store keeps only SIPHA1 (for SIPUsername and the
+	// store's realm), so users read back have it empty.
 	SIPUsername  string
 	SIPPassword  string
+	SIPHA1       secrets.HA1 `json:"-"`
 	DoNotDisturb bool
 	// CanCallExternal lets the user call numbers outside the account
 	// through trunks. Emergency numbers are always allowed. New users may.
@@ -154,13 +157,14 @@ type Trunk struct {
 	Port      int
 	Transport string
 	Username  string
-	// Password answers the trunk's digest challenges; it is never shown.
+	// Password answers the trunk's digest challenges; it is never shown,
+	// and stored sealed with the master key.
 	Password         string
 	Prefixes         []string
 	Priority         int
 	InboundAddresses []string
 	// InboundAuth is "address" or "digest" (config.Trunk.InboundAuth);
-	// InboundPassword, like Password, is never shown.
+	// InboundPassword, like Password, is never shown and stored sealed.
 	InboundAuth     string
 	InboundUsername string
 	InboundPassword string
@@ -314,6 +318,12 @@ type Settings interface {
 	// SetSettingIfAbsent stores value unless the key exists, and returns the
 	// value now stored (so concurrent first starts agree on one secret).
 	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+	// GetSecret, SetSecret and SetSecretIfAbsent are the same for values
+	// stored sealed with the master key. GetSecret fails when the stored
+	// value does not open (another master key).
+	GetSecret(ctx context.Context, key string) (string, error)
+	SetSecret(ctx context.Context, key, value string) error
+	SetSecretIfAbsent(ctx context.Context, key, value string) (string, error)
 }
 
 // CallRecords stores call records.

@@ -36,3 +36,31 @@ func (d *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string,
 	}
 	return d.GetSetting(ctx, key)
 }
+
+// GetSecret returns the value sealed under key, opened, or
+// store.ErrNotFound.
+func (d *DB) GetSecret(ctx context.Context, key string) (string, error) {
+	v, err := d.GetSetting(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	plain, err := d.openStored(v)
+	if err != nil {
+		return "", fmt.Errorf("setting %q: %w", key, err)
+	}
+	return plain, nil
+}
+
+// SetSecret stores value sealed under key, replacing any previous value.
+func (d *DB) SetSecret(ctx context.Context, key, value string) error {
+	return d.SetSetting(ctx, key, d.box.Seal(value))
+}
+
+// SetSecretIfAbsent stores value sealed under key unless the key exists,
+// and returns whichever value is stored afterwards, opened.
+func (d *DB) SetSecretIfAbsent(ctx context.Context, key, value string) (string, error) {
+	if _, err := d.SetSettingIfAbsent(ctx, key, d.box.Seal(value)); err != nil {
+		return "", err
+	}
+	return d.GetSecret(ctx, key)
+}

@@ -29,21 +29,49 @@ const (
 const dsnParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
+// Connection pool bounds. Every pooled connection holds three files (the
+// database, its -wal and -shm); an unbounded pool opened one connection per
+// concurrent call and a flood of calls left hundreds open. SQLite takes
+// one writer at a time anyway (WAL lets readers run beside it), so a few
+// connections serve any load; the rest wait their turn in database/sql.
+const (
+	maxOpenConns    = 8
+	maxIdleConns    = 4
+	connMaxIdleTime = time.Minute
+)
+
+// uriPath escapes a file path for a SQLite URI filename: "?" would start
+// the query and "#" a fragment (a directory named "t#01" opened "t"
+// instead), and "%" starts an escape.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// setPool bounds db's connection pool.
+func setPool(db *sql.DB) {
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+}
+
 // DB is a store.Store backed by a SQLite database file. It is safe for
 // concurrent use.
 type DB struct {
 	db *sql.DB
+	secretsAtRest
 }
 
 var _ store.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the SQLite database at path and applies any
-// migrations it has not seen yet.
-func Open(ctx context.Context, path string) (*DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
+// migrations it has not seen yet. Without WithSecrets, SIP HA1s are for
+// DefaultRealm and sealing uses a key that dies with the handle (tests).
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+dsnParams)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	setPool(db)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -52,7 +80,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	d := &DB{db: db, secretsAtRest: newSecretsAtRest(opts)}
+	if err := d.convertSecrets(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return d, nil
 }
 
 // Close closes the database.

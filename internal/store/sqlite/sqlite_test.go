@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -167,6 +169,9 @@ func TestUserGetters(t *testing.T) {
 	require.NotEmpty(t, u.ID)
 	require.False(t, u.CreatedAt.IsZero())
 	require.Equal(t, u.CreatedAt, u.UpdatedAt)
+	require.Equal(t, "pw", u.SIPPassword, "left for the caller to show once")
+	require.Equal(t, secrets.DigestHA1("alice", DefaultRealm, "pw"), u.SIPHA1)
+	u.SIPPassword = "" // write-only: only the HA1s are stored
 
 	got, err := db.GetUser(ctx, u.ID)
 	require.NoError(t, err)
@@ -213,7 +218,8 @@ func TestUpdateUser(t *testing.T) {
 	require.True(t, got.DoNotDisturb)
 	require.Equal(t, "101", got.Extension)
 	require.Equal(t, "alice", got.SIPUsername)
-	require.Equal(t, "pw", got.SIPPassword)
+	require.Empty(t, got.SIPPassword)
+	require.Equal(t, secrets.DigestHA1("alice", DefaultRealm, "pw"), got.SIPHA1)
 	require.Equal(t, old, got.CreatedAt)
 	require.True(t, got.UpdatedAt.After(old))
 
@@ -224,8 +230,21 @@ func TestUpdateUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, got, stored)
 	require.Equal(t, store.User{ID: u.ID, AccountID: acme, Name: "Alicia", Extension: "110",
-		SIPUsername: "al", SIPPassword: "pw2", RingTimeoutSeconds: 40, CreatedAt: old,
+		SIPUsername: "al", SIPHA1: secrets.DigestHA1("al", DefaultRealm, "pw2"), RingTimeoutSeconds: 40, CreatedAt: old,
 		UpdatedAt: stored.UpdatedAt}, *stored)
+
+	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPPassword: ptr("pw3")})
+	require.NoError(t, err)
+	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw3"), got.SIPHA1, "hashed with the current username")
+	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("al")})
+	require.NoError(t, err)
+	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw3"), got.SIPHA1, "the same name keeps the HA1s")
+	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("alf")})
+	require.NoError(t, err)
+	require.True(t, got.SIPHA1.IsZero(), "HA1s for another name are dropped")
+	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("al"), SIPPassword: ptr("pw2")})
+	require.NoError(t, err)
+	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw2"), got.SIPHA1)
 
 	_, err = db.UpdateUser(ctx, u.ID, store.UserPatch{Extension: ptr("102")})
 	require.ErrorIs(t, err, store.ErrConflict)
@@ -332,5 +351,18 @@ func TestListLimitDefaultAndCap(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got, tc.want)
 		require.True(t, more)
+	}
+}
+
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	for _, dir := range []string{"t#01", "q?x", "p%41"} {
+		path := filepath.Join(t.TempDir(), dir, "switchboard.db")
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+		db, err := Open(ctx, path)
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
+		_, err = os.Stat(path)
+		require.NoError(t, err, "the database is where it was asked to be")
 	}
 }

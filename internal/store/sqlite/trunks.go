@@ -23,8 +23,8 @@ func (d *DB) CreateTrunk(ctx context.Context, t *store.Trunk) error {
 	t.UpdatedAt = t.CreatedAt
 	prefixes, inbound := jsonList(t.Prefixes), jsonList(t.InboundAddresses)
 	_, err := d.db.ExecContext(ctx, "INSERT INTO trunks ("+trunkCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		t.ID, t.Name, t.Host, t.Port, t.Transport, t.Username, t.Password, prefixes, t.Priority, inbound,
-		t.InboundAuth, t.InboundUsername, t.InboundPassword, t.Register, t.RegisterExpires, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
+		t.ID, t.Name, t.Host, t.Port, t.Transport, t.Username, d.box.Seal(t.Password), prefixes, t.Priority, inbound,
+		t.InboundAuth, t.InboundUsername, d.box.Seal(t.InboundPassword), t.Register, t.RegisterExpires, formatTime(t.CreatedAt), formatTime(t.UpdatedAt))
 	if err != nil {
 		return trunkWriteError(err, t)
 	}
@@ -44,7 +44,7 @@ func trunkWriteError(err error, t *store.Trunk) error {
 
 // GetTrunk returns the trunk with the given id.
 func (d *DB) GetTrunk(ctx context.Context, id ident.TrunkID) (*store.Trunk, error) {
-	t, err := scanTrunk(d.db.QueryRowContext(ctx, "SELECT "+trunkCols+" FROM trunks WHERE id = ?", id))
+	t, err := d.scanTrunk(d.db.QueryRowContext(ctx, "SELECT "+trunkCols+" FROM trunks WHERE id = ?", id))
 	if err != nil {
 		return nil, notFound(err, "trunk", id)
 	}
@@ -53,7 +53,7 @@ func (d *DB) GetTrunk(ctx context.Context, id ident.TrunkID) (*store.Trunk, erro
 
 // ListTrunks returns trunks oldest first and whether more follow.
 func (d *DB) ListTrunks(ctx context.Context, opt store.ListOptions) ([]store.Trunk, bool, error) {
-	q := listQuery[store.Trunk]{table: "trunks", cols: trunkCols, scanRow: scanTrunk}
+	q := listQuery[store.Trunk]{table: "trunks", cols: trunkCols, scanRow: d.scanTrunk}
 	return q.run(ctx, d, opt)
 }
 
@@ -63,8 +63,8 @@ func (d *DB) UpdateTrunk(ctx context.Context, t *store.Trunk) error {
 	res, err := d.db.ExecContext(ctx, `UPDATE trunks SET name = ?, host = ?, port = ?, transport = ?, username = ?,
 		password = ?, prefixes = ?, priority = ?, inbound_addresses = ?, inbound_auth = ?, inbound_username = ?,
 		inbound_password = ?, register = ?, register_expires = ?, updated_at = ? WHERE id = ?`,
-		t.Name, t.Host, t.Port, t.Transport, t.Username, t.Password, jsonList(t.Prefixes), t.Priority,
-		jsonList(t.InboundAddresses), t.InboundAuth, t.InboundUsername, t.InboundPassword, t.Register, t.RegisterExpires, formatTime(t.UpdatedAt), t.ID)
+		t.Name, t.Host, t.Port, t.Transport, t.Username, d.box.Seal(t.Password), jsonList(t.Prefixes), t.Priority,
+		jsonList(t.InboundAddresses), t.InboundAuth, t.InboundUsername, d.box.Seal(t.InboundPassword), t.Register, t.RegisterExpires, formatTime(t.UpdatedAt), t.ID)
 	if err != nil {
 		return trunkWriteError(err, t)
 	}
@@ -89,7 +89,8 @@ func jsonList(l []string) string {
 	return string(b)
 }
 
-func scanTrunk(r rowScanner) (*store.Trunk, error) {
+// scanTrunk reads a trunk row, opening its sealed passwords.
+func (d *DB) scanTrunk(r rowScanner) (*store.Trunk, error) {
 	var t store.Trunk
 	var prefixes, inbound, created, updated string
 	if err := r.Scan(&t.ID, &t.Name, &t.Host, &t.Port, &t.Transport, &t.Username, &t.Password, &prefixes,
@@ -103,6 +104,12 @@ func scanTrunk(r rowScanner) (*store.Trunk, error) {
 		return nil, fmt.Errorf("trunk %q inbound_addresses: %w", t.ID, err)
 	}
 	var err error
+	if t.Password, err = d.openStored(t.Password); err != nil {
+		return nil, fmt.Errorf("trunk %q password: %w", t.ID, err)
+	}
+	if t.InboundPassword, err = d.openStored(t.InboundPassword); err != nil {
+		return nil, fmt.Errorf("trunk %q inbound_password: %w", t.ID, err)
+	}
 	if t.CreatedAt, err = parseTime(created); err != nil {
 		return nil, err
 	}

@@ -8,13 +8,17 @@ import (
 	"strings"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
-const userCols = "id, account_id, name, extension, sip_username, sip_password, " +
+// userCols leaves out sip_password: since 0005 only HA1s are kept.
+const userCols = "id, account_id, name, extension, sip_username, sip_ha1_md5, sip_ha1_sha256, " +
 	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at"
 
-// CreateUser inserts u, filling in its ID and timestamps when unset.
+// CreateUser inserts u, filling in its ID and timestamps when unset. Of
+// SIPPassword only the HA1s are stored (u.SIPHA1 is set); u.SIPPassword is
+// left as given, for the caller to show once.
 func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	if u.ID == "" {
 		u.ID = ident.NewUserID()
@@ -25,9 +29,11 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
+	u.SIPHA1 = secrets.DigestHA1(u.SIPUsername, d.realm, u.SIPPassword)
+	md5, sha := d.sealHA1(u.SIPHA1)
 	_, err := d.db.ExecContext(ctx,
-		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, u.SIPPassword,
+		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, md5, sha,
 		u.DoNotDisturb, u.CanCallExternal, u.RingTimeoutSeconds, u.TokenGeneration,
 		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
 	if err != nil {
@@ -74,7 +80,7 @@ func (d *DB) GetUserBySIPUsername(ctx context.Context, username string) (*store.
 
 func (d *DB) getUser(ctx context.Context, what string, key any, where string, args ...any) (*store.User, error) {
 	row := d.db.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE "+where, args...)
-	u, err := scanUser(row)
+	u, err := d.scanUser(row)
 	if err != nil {
 		return nil, notFound(err, what, key)
 	}
@@ -84,7 +90,7 @@ func (d *DB) getUser(ctx context.Context, what string, key any, where string, ar
 // ListUsers returns the users of account (all users when account is empty),
 // oldest first, and whether more follow.
 func (d *DB) ListUsers(ctx context.Context, account ident.AccountID, opt store.ListOptions) ([]store.User, bool, error) {
-	q := listQuery[store.User]{table: "users", cols: userCols, scanRow: scanUser}
+	q := listQuery[store.User]{table: "users", cols: userCols, scanRow: d.scanUser}
 	if account != "" {
 		q.where, q.args = []string{"account_id = ?"}, []any{account}
 	}
@@ -92,51 +98,77 @@ func (d *DB) ListUsers(ctx context.Context, account ident.AccountID, opt store.L
 }
 
 // UpdateUser applies the non-nil fields of p, bumps UpdatedAt and returns
-// the updated user.
+// the updated user. A new SIPPassword is stored as HA1s for the user's
+// (new or current) SIP username; a new SIP username without a new password
+// clears the HA1s, which were for the old name.
 func (d *DB) UpdateUser(ctx context.Context, id ident.UserID, p store.UserPatch) (*store.User, error) {
-	sets, args := userPatchSets(p)
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var ha1 *secrets.HA1
+	if p.SIPPassword != nil {
+		name := deref(p.SIPUsername)
+		if p.SIPUsername == nil {
+			if err := tx.QueryRowContext(ctx, "SELECT sip_username FROM users WHERE id = ?", id).Scan(&name); err != nil {
+				return nil, notFound(err, "user", id)
+			}
+		}
+		h := secrets.DigestHA1(name, d.realm, *p.SIPPassword)
+		ha1 = &h
+	}
+	sets, args := d.userPatchSets(p, ha1)
 	sets = append(sets, "updated_at = ?")
 	args = append(args, formatTime(now()), id)
-	row := d.db.QueryRowContext(ctx,
+	row := tx.QueryRowContext(ctx,
 		"UPDATE users SET "+strings.Join(sets, ", ")+" WHERE id = ? RETURNING "+userCols, args...)
-	u, err := scanUser(row)
+	u, err := d.scanUser(row)
 	switch {
 	case err == nil:
-		return u, nil
+		return u, tx.Commit()
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, notFound(err, "user", id)
 	}
 	return nil, userWriteError(err, id, deref(p.Extension), deref(p.SIPUsername))
 }
 
-// userPatchSets returns the SET clauses and arguments for p's non-nil fields.
-func userPatchSets(p store.UserPatch) ([]string, []any) {
+// userPatchSets returns the SET clauses and arguments for p's non-nil
+// fields, with ha1 the HA1s of a new password.
+func (d *DB) userPatchSets(p store.UserPatch, ha1 *secrets.HA1) ([]string, []any) {
 	var sets []string
 	var args []any
-	add := func(col string, v any) {
-		sets = append(sets, col+" = ?")
-		args = append(args, v)
+	add := func(col string, v ...any) {
+		sets = append(sets, col)
+		args = append(args, v...)
 	}
 	if p.Name != nil {
-		add("name", *p.Name)
+		add("name = ?", *p.Name)
 	}
 	if p.Extension != nil {
-		add("extension", *p.Extension)
+		add("extension = ?", *p.Extension)
 	}
 	if p.SIPUsername != nil {
-		add("sip_username", *p.SIPUsername)
+		add("sip_username = ?", *p.SIPUsername)
 	}
-	if p.SIPPassword != nil {
-		add("sip_password", *p.SIPPassword)
+	switch {
+	case ha1 != nil:
+		md5, sha := d.sealHA1(*ha1)
+		add("sip_ha1_md5 = ?", md5)
+		add("sip_ha1_sha256 = ?", sha)
+	case p.SIPUsername != nil:
+		// SET expressions see the old row: the HA1s go only if the name changes.
+		add("sip_ha1_md5 = CASE WHEN sip_username = ? THEN sip_ha1_md5 ELSE '' END", *p.SIPUsername)
+		add("sip_ha1_sha256 = CASE WHEN sip_username = ? THEN sip_ha1_sha256 ELSE '' END", *p.SIPUsername)
 	}
 	if p.DoNotDisturb != nil {
-		add("do_not_disturb", *p.DoNotDisturb)
+		add("do_not_disturb = ?", *p.DoNotDisturb)
 	}
 	if p.CanCallExternal != nil {
-		add("can_call_external", *p.CanCallExternal)
+		add("can_call_external = ?", *p.CanCallExternal)
 	}
 	if p.RingTimeoutSeconds != nil {
-		add("ring_timeout_seconds", *p.RingTimeoutSeconds)
+		add("ring_timeout_seconds = ?", *p.RingTimeoutSeconds)
 	}
 	return sets, args
 }
@@ -167,13 +199,16 @@ func (d *DB) BumpTokenGeneration(ctx context.Context, id ident.UserID) (int64, e
 	return gen, nil
 }
 
-func scanUser(r rowScanner) (*store.User, error) {
+func (d *DB) scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
-	var created, updated string
-	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &u.SIPPassword,
+	var created, updated, md5, sha string
+	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &md5, &sha,
 		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated)
 	if err != nil {
 		return nil, err
+	}
+	if u.SIPHA1, err = d.openHA1(md5, sha); err != nil {
+		return nil, fmt.Errorf("user %q: %w", u.ID, err)
 	}
 	if u.CreatedAt, err = parseTime(created); err != nil {
 		return nil, err

@@ -4,7 +4,7 @@ export const SUBPROTOCOL = "dialstack.webrtc.v1";
 
 export type CallState = 'ringing' | 'active' | 'held';
 export type Direction = 'inbound' | 'outbound';
-export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere';
+export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown';
 export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error';
 export type HeldBy = 'local' | 'remote';
 export type PresenceStatus = 'available' | 'on_call' | 'offline';
