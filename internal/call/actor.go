@@ -249,6 +249,7 @@ func (c *Call) start() {
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
+	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {
 		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
@@ -434,6 +435,7 @@ func (c *Call) end(reason protocol.EndReason) {
 	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
+	c.logEnded(reason)
 	c.m.remove(c)
 	c.done = true
 }

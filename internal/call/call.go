@@ -245,4 +245,6 @@ type Options struct {
 	TransferRecall bool
 	// Limits bound call creation (see limits.go); zero fields: no limit.
 	Limits Limits
+	// Observer, when set, is told of calls starting, answered and ending.
+	Observer Observer
 }

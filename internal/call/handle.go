@@ -154,6 +154,7 @@ func (c *Call) connect() {
 	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, w.party.Key()
 	c.joined = append(c.joined, c.caller, w)
 	c.saveRecord()
+	c.logAnswered(w.party.Kind())
 	c.caller.party.Answered(at)
 	w.party.Answered(at)
 }

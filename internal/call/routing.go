@@ -272,6 +272,7 @@ func (c *Call) startEcho() {
 	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, "echo"
 	c.joined = append(c.joined, c.caller)
 	c.saveRecord()
+	c.logAnswered("echo")
 	c.caller.party.Answered(at)
 }
 

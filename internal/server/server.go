@@ -46,6 +46,8 @@ type Server struct {
 	// FreshAdminKey is a key generated at this start, to print once.
 	FreshAdminKey string
 
+	callMetrics *callMetrics
+
 	ln       net.Listener
 	http     *http.Server
 	ready    atomic.Bool
@@ -133,7 +135,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
 		s.Store, hubDevices{s.Hub}, s.Store,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
-			Limits: callLimits(s.Config.Calls.Limits)}, s.Log)
+			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls()}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
 		return err
@@ -161,7 +163,7 @@ func (s *Server) Start(ctx context.Context) error {
 	mux.Handle("/v1/webrtc", s.Hub)
 	mux.Handle("/v1/sip", s.SIP.WebSocketHandler()) // SIP over WebSocket (RFC 7118)
 	mux.Handle("/", web.Handler())
-	mux.Handle("/metrics", s.metricsHandler())
+	s.adminHandlers(mux)
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
@@ -169,7 +171,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ln = httplimit.NewListener(ln, s.Config.HTTP.MaxUnauthenticatedPerSource, s.Log)
 	h := s.Config.HTTP
-	s.http = &http.Server{Handler: httplimit.Upgrades(mux, "/v1/webrtc", "/v1/sip"),
+	s.http = &http.Server{Handler: accessLog(s.Log, httplimit.Upgrades(mux, "/v1/webrtc", "/v1/sip")),
 		ReadHeaderTimeout: h.ReadHeaderTimeout, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
 		IdleTimeout: h.IdleTimeout, MaxHeaderBytes: h.MaxHeaderBytes, ConnContext: httplimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}

@@ -50,6 +50,21 @@ func NewRegistrar(cfg config.SIP, users store.Users, d *Digest) *Registrar {
 		bindings: map[ident.UserID][]Contact{}}
 }
 
+// Count is the number of live bindings, all users together.
+func (g *Registrar) Count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n, now := 0, g.now()
+	for _, cs := range g.bindings {
+		for _, c := range cs {
+			if c.Expires.After(now) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Contacts returns the user's live contacts.
 func (g *Registrar) Contacts(user ident.UserID) []Contact {
 	g.mu.Lock()

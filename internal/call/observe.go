@@ -1,0 +1,54 @@
+package call
+
+import (
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// Observer is told of every call's start, answer and end, for metrics.
+// Its methods run on the call's actor goroutine: they must not block.
+type Observer interface {
+	CallStarted(direction string)
+	CallAnswered(direction string, setup time.Duration)
+	CallEnded(direction string, reason protocol.EndReason, talked time.Duration)
+}
+
+// noObserver is the Observer when none is set.
+type noObserver struct{}
+
+func (noObserver) CallStarted(string)                                  {}
+func (noObserver) CallAnswered(string, time.Duration)                  {}
+func (noObserver) CallEnded(string, protocol.EndReason, time.Duration) {}
+
+// observer returns the manager's observer.
+func (m *Manager) observer() Observer {
+	if m.opt.Observer == nil {
+		return noObserver{}
+	}
+	return m.opt.Observer
+}
+
+// logStarted, logAnswered and logEnded are the operator's view of a call:
+// one INFO line each, with the call's and account's ids.
+func (c *Call) logStarted() {
+	c.m.log.Info("call started", "call", c.id, "account", c.account, "direction", c.rec.Direction,
+		"from", c.rec.From, "to", c.rec.To)
+	c.m.observer().CallStarted(c.rec.Direction)
+}
+
+func (c *Call) logAnswered(by string) {
+	setup := c.answeredAt.Sub(c.rec.StartedAt)
+	c.m.log.Info("call answered", "call", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
+	c.m.observer().CallAnswered(c.rec.Direction, setup)
+}
+
+func (c *Call) logEnded(reason protocol.EndReason) {
+	var talked time.Duration
+	if !c.answeredAt.IsZero() {
+		talked = time.Since(c.answeredAt)
+	}
+	c.m.log.Info("call ended", "call", c.id, "account", c.account, "reason", reason,
+		"talked", talked.Round(time.Second), "legs", len(c.rec.Legs))
+	c.m.observer().CallEnded(c.rec.Direction, reason, talked)
+}

@@ -1,0 +1,42 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/harness"
+)
+
+func TestMetricsCountCalls(t *testing.T) {
+	s := harness.Start(t, nil)
+	require.Equal(t, 401, s.Do(t, "GET", "/metrics", "", nil).Status)
+	require.Equal(t, 401, s.Do(t, "GET", "/debug/pprof/", "", nil).Status)
+	require.Equal(t, 401, s.Do(t, "GET", "/metrics", s.Token(t, s.Alice, time.Hour), nil).Status, "a user token is not the admin key")
+	require.Equal(t, 200, s.Do(t, "GET", "/debug/pprof/", harness.AdminKey, nil).Status)
+
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, in := harness.Connected(t, alice, bob, "102")
+	require.Equal(t, float64(1), metricValue(t, s, "switchboard_calls_active"))
+	require.Equal(t, float64(2), metricValue(t, s, "switchboard_sockets_connected"))
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+	harness.CheckFor(t, 5*time.Second, func() error {
+		if v, _ := metricLookup(t, s, `switchboard_calls_ended_total{direction="internal",reason="hangup"}`); v != 1 {
+			return strErr("the call's end is not counted yet")
+		}
+		return nil
+	})
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_started_total{direction="internal"}`))
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_answered_total{direction="internal"}`))
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_call_setup_seconds_count{direction="internal"}`))
+	body := string(s.Do(t, "GET", "/metrics", harness.AdminKey, nil).Raw)
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "switchboard_sip_registrations",
+		"switchboard_draining 0", "switchboard_sip_junk_datagrams_total"} {
+		require.True(t, strings.Contains(body, name), name)
+	}
+}
