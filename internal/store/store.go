@@ -334,9 +334,27 @@ type CallRecords interface {
 	GetCallRecord(ctx context.Context, id ident.CallID) (*CallRecord, error)
 	// ListCallRecords returns records newest first and whether more follow.
 	ListCallRecords(ctx context.Context, f CallFilter) ([]CallRecord, bool, error)
-	// CloseOpenCallRecords ends every record with no EndedAt (left by a crash)
-	// with the given reason and time, and returns how many it closed.
+	// CloseOpenCallRecords ends every record with no EndedAt (left by a
+	// crash) with the given reason, and returns how many it closed. A
+	// record ends when its call was last known alive: the last media seen,
+	// else its last checkpoint (never before its answer); at is for records
+	// never checkpointed (written before checkpoints existed).
 	CloseOpenCallRecords(ctx context.Context, reason string, at time.Time) (int, error)
+}
+
+// CallCheckpoint is what a live call saves of its record every few seconds.
+type CallCheckpoint struct {
+	At time.Time
+	// LastMediaAt is when media was last seen on any leg; nil if never.
+	LastMediaAt *time.Time
+	Legs        []LegStats
+}
+
+// CallCheckpoints keeps open call records fresh, so a crash loses little.
+type CallCheckpoints interface {
+	// CheckpointCallRecord saves cp on the record with the given id if it
+	// is still open (a no-op on a closed one): one cheap UPDATE.
+	CheckpointCallRecord(ctx context.Context, id ident.CallID, cp CallCheckpoint) error
 }
 
 // Store is everything the server persists.
@@ -350,5 +368,6 @@ type Store interface {
 	RingGroups
 	Settings
 	CallRecords
+	CallCheckpoints
 	Close() error
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -38,8 +37,8 @@ func (d *DB) CreateCallRecord(ctx context.Context, r *store.CallRecord) error {
 		return err
 	}
 	_, err = d.db.ExecContext(ctx,
-		"INSERT INTO call_records ("+callCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		append([]any{r.ID}, args...)...)
+		"INSERT INTO call_records ("+callCols+", checkpoint_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		append(append([]any{r.ID}, args...), formatTime(r.StartedAt))...)
 	if isUnique(err) {
 		return fmt.Errorf("call id %q is taken: %w", r.ID, store.ErrConflict)
 	}
@@ -85,19 +84,6 @@ func (d *DB) ListCallRecords(ctx context.Context, f store.CallFilter) ([]store.C
 		q.args = append(q.args, f.UserID, f.UserID)
 	}
 	return q.run(ctx, d, f.ListOptions)
-}
-
-// CloseOpenCallRecords ends every record with no EndedAt with reason at the
-// given time, and returns how many it closed.
-func (d *DB) CloseOpenCallRecords(ctx context.Context, reason string, at time.Time) (int, error) {
-	res, err := d.db.ExecContext(ctx,
-		"UPDATE call_records SET ended_at = ?, end_reason = ? WHERE ended_at IS NULL",
-		formatTime(at), reason)
-	if err != nil {
-		return 0, fmt.Errorf("close open call records: %w", err)
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 func scanCall(s rowScanner) (*store.CallRecord, error) {
