@@ -33,7 +33,8 @@ Usage:
   switchboard ringgroup <create|list|update|delete> [flags]
   switchboard route     test FROM DESTINATION                how a call would be routed, and why
   switchboard token     --user ID [--ttl 24h]                mint a user token
-  switchboard keys      <rotate|generate> [flags]          rotate the token signing key; make a master key
+  switchboard keys      <rotate|generate> [flags]            rotate the token signing key; make a master key
+  switchboard backup    --out FILE [--data DIR]              an online copy of the database
   switchboard version
 
 Run "switchboard <command> --help" for a command's flags.
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
 		"dialplan": dialPlanCmd, "followme": followMeCmd, "ringgroup": ringGroupCmd, "route": routeCmd,
-		"keys": keysCmd,
+		"keys": keysCmd, "backup": backupCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil
