@@ -145,6 +145,8 @@ func (c *Call) connect() {
 	if c.caller.holding {
 		c.setState(StateHeld)
 	}
+	c.watchMedia(c.caller)
+	c.watchMedia(w)
 	if c.xfer != nil { // a blind transfer's target answered
 		c.transferConnected(w)
 		return

@@ -267,6 +267,7 @@ func (c *Call) startEcho() {
 	}
 	c.echo = e
 	c.setState(StateActive)
+	c.watchMedia(c.caller) // media that never comes up ends the echo test
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
 	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, "echo"

@@ -287,9 +287,25 @@ type Media struct {
 	// RTPIP is the address SIP parties' RTP is bound to and announced at;
 	// empty: the SIP listener's host (or the first non-loopback address).
 	RTPIP string `yaml:"rtp_ip"`
-	// RTPTimeout ends a call when a SIP leg that is not on hold sends no
-	// RTP for this long (a phone that lost power or network); 0 disables.
+	// Timeout ends a call as failed when any leg's media is dead this long:
+	// no RTP and no RTCP from a browser leg (a held browser still sends
+	// RTCP), no RTP from a SIP leg whose SDP says sendrecv. 0 disables.
+	Timeout time.Duration `yaml:"timeout"`
+	// RTPTimeout is the deprecated name of Timeout; when set (non-zero) it
+	// wins, so old configuration files keep their meaning.
 	RTPTimeout time.Duration `yaml:"rtp_timeout"`
+}
+
+// defaultMediaTimeout is media.timeout's default.
+const defaultMediaTimeout = 30 * time.Second
+
+// InactivityTimeout is the media inactivity timeout in effect: Timeout, or
+// the deprecated RTPTimeout when that is set.
+func (m Media) InactivityTimeout() time.Duration {
+	if m.RTPTimeout != 0 {
+		return m.RTPTimeout
+	}
+	return m.Timeout
 }
 
 // Calls configures call handling.
@@ -342,7 +358,7 @@ func Default() Config {
 			WriteQueue:     256,
 		},
 		ICE:   ICE{TURNTTL: 24 * time.Hour},
-		Media: Media{PortMin: 10000, PortMax: 20000, RTPTimeout: 60 * time.Second},
+		Media: Media{PortMin: 10000, PortMax: 20000, Timeout: defaultMediaTimeout},
 		Calls: Calls{RingTimeout: 30 * time.Second, Limits: CallLimits{SocketRate: 5, SocketBurst: 10,
 			UserRate: 10, UserBurst: 20, MaxPerAccount: 1000}},
 		SIP: SIP{Realm: "switchboard", TLSRequireSRTP: false, DigestAlgorithms: []string{"MD5", "SHA-256"},
@@ -527,8 +543,11 @@ func (c *Config) Validate() error {
 	if m.UDPMuxPort < 0 || m.UDPMuxPort > 65535 {
 		bad("media.udp_mux_port %d: bad port", m.UDPMuxPort)
 	}
-	if m.RTPTimeout < 0 {
-		bad("media.rtp_timeout: must not be negative (0 disables)")
+	if m.Timeout < 0 || m.RTPTimeout < 0 {
+		bad("media.timeout: must not be negative (0 disables)")
+	}
+	if m.RTPTimeout != 0 && m.Timeout != m.RTPTimeout && m.Timeout != defaultMediaTimeout {
+		bad("media.rtp_timeout is the old name of media.timeout: set only media.timeout")
 	}
 	if m.RTPIP != "" && net.ParseIP(m.RTPIP) == nil {
 		bad("media.rtp_ip: %q is not an IP address", m.RTPIP)

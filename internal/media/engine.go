@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -35,6 +36,8 @@ type Engine struct {
 	mux   ice.UDPMux
 	log   *slog.Logger
 	music func() audio.Source
+	// timeout is media.timeout, for the endpoints' watchdogs.
+	timeout time.Duration
 }
 
 // NewEngine configures pion from cfg.
@@ -62,7 +65,8 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("media: nat_1to1_ips: %w", err)
 		}
 	}
-	e := &Engine{log: log, music: func() audio.Source { return audio.NewMusic(bridgeRate) }}
+	e := &Engine{log: log, music: func() audio.Source { return audio.NewMusic(bridgeRate) },
+		timeout: cfg.InactivityTimeout()}
 	if cfg.HoldMusic != "" {
 		if _, err := audio.LoadWAV(cfg.HoldMusic, bridgeRate); err != nil {
 			return nil, fmt.Errorf("media: hold_music: %w", err)

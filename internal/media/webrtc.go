@@ -60,6 +60,11 @@ type WebRTCEndpoint struct {
 	sent atomic.Uint64
 	wg   sync.WaitGroup
 
+	timeout   time.Duration // media.timeout
+	act       activity      // RTP or RTCP last arrived
+	iceFailed atomic.Bool
+	watch     atomic.Pointer[Watchdog]
+
 	mu      sync.Mutex
 	recv    receiveStats
 	inCodec string
@@ -75,8 +80,19 @@ func (e *Engine) NewWebRTC(id string) (*WebRTCEndpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: new peer connection: %w", err)
 	}
-	w := &WebRTCEndpoint{pc: pc, out: newOutTrack(id)}
+	w := &WebRTCEndpoint{pc: pc, out: newOutTrack(id), timeout: e.timeout}
+	w.act.touch()
 	pc.OnTrack(w.onTrack)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		// Failed comes after pion's disconnected→failed grace (ICE) or at
+		// once on a DTLS failure: the leg cannot carry media any more.
+		if s == webrtc.PeerConnectionStateFailed {
+			w.iceFailed.Store(true)
+			if wd := w.watch.Load(); wd != nil {
+				wd.Fail(CauseICEFailed)
+			}
+		}
+	})
 	return w, nil
 }
 
@@ -148,6 +164,7 @@ func (w *WebRTCEndpoint) addTrack() error {
 			if _, _, err := sender.ReadRTCP(); err != nil {
 				return
 			}
+			w.act.touch() // receiver reports: a held device still sends them
 		}
 	}()
 	return nil
@@ -185,11 +202,20 @@ func (w *WebRTCEndpoint) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPRece
 		w.mu.Unlock()
 		return
 	}
-	w.wg.Add(1)
+	w.wg.Add(2)
 	w.mu.Unlock()
 	go func() {
 		defer w.wg.Done()
 		w.readLoop(track, formats, track.Codec().ClockRate)
+	}()
+	go func() { // sender reports count as activity too
+		defer w.wg.Done()
+		for {
+			if _, _, err := recv.ReadRTCP(); err != nil {
+				return
+			}
+			w.act.touch()
+		}
 	}()
 }
 
@@ -199,6 +225,7 @@ func (w *WebRTCEndpoint) readLoop(track *webrtc.TrackRemote, formats map[uint8]P
 		if err != nil {
 			return
 		}
+		w.act.touch()
 		w.mu.Lock()
 		w.recv.add(p, clock, time.Now())
 		w.mu.Unlock()
@@ -259,6 +286,24 @@ func (w *WebRTCEndpoint) Stats() Stats {
 		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis()}
 }
 
+// Watch reports the leg's media dead to onDead, once: no RTP and no RTCP
+// for media.timeout from now on (RTCP flows on hold, so a held leg is not
+// timed out), or ICE/DTLS failed. Only the first call watches; Close stops
+// the watch.
+func (w *WebRTCEndpoint) Watch(onDead func(cause string, idle time.Duration)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.watch.Load() != nil {
+		return
+	}
+	w.act.touch() // the clock starts at the answer, not at the offer
+	wd := NewWatchdog(w.timeout, func() (time.Duration, bool) { return w.act.idle(), true }, onDead)
+	w.watch.Store(wd)
+	if w.iceFailed.Load() {
+		wd.Fail(CauseICEFailed)
+	}
+}
+
 // Close tears the leg down and waits for its goroutines. It is idempotent.
 func (w *WebRTCEndpoint) Close() error {
 	w.mu.Lock()
@@ -268,6 +313,9 @@ func (w *WebRTCEndpoint) Close() error {
 	}
 	w.closed = true
 	w.mu.Unlock()
+	if wd := w.watch.Load(); wd != nil {
+		wd.Stop()
+	}
 	w.sink.Store(nil)
 	err := w.pc.Close()
 	w.wg.Wait()

@@ -57,7 +57,7 @@ type UA struct {
 	logs    *limitedLog // rate-limited lines about what peers send
 
 	trunkTimeout time.Duration
-	rtpTimeout   time.Duration // media.rtp_timeout: 0 disables the RTP watchdog
+	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		log.Warn("sip: trunk inbound addresses", "err", err) // the trunk still takes outbound calls
 	}
 	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
-		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.RTPTimeout,
+		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.InactivityTimeout(),
 		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser()}
 	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
 	u.Registrar.ua = u
