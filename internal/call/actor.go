@@ -145,6 +145,7 @@ type Call struct {
 	emergency   bool // an emergency call: the trunk cap does not apply
 	trunkPref   string
 	recallID    ident.CallID // the id a recalled transferor's devices see
+	ck          checkpoints
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far
@@ -249,6 +250,7 @@ func (c *Call) start() {
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
 		c.m.log.Error("call record", "call", c.id, "err", err)
 	}
+	c.startCheckpoints()
 	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {

@@ -50,11 +50,19 @@ func BuildBinary(t testing.TB) string {
 // ends if it is still running.
 func StartProcess(t testing.TB, bin, extra string) *Process {
 	t.Helper()
+	return StartProcessIn(t, bin, filepath.Join(t.TempDir(), "data"), extra)
+}
+
+// StartProcessIn is StartProcess on the given data directory: a second
+// process on the first one's directory is a restart (the master key file
+// beside it is reused too).
+func StartProcessIn(t testing.TB, bin, dataDir, extra string) *Process {
+	t.Helper()
 	dir := t.TempDir()
 	// Port 0, and the address read from the server's log line: a port
 	// picked here and bound later could be taken by then.
 	cfg := fmt.Sprintf("listen: 127.0.0.1:0\nsip_listen: 127.0.0.1:0\ndata_dir: %s\nmedia:\n  include_loopback: true\n%s",
-		filepath.Join(dir, "data"), extra)
+		dataDir, extra)
 	cfgFile := filepath.Join(dir, "switchboard.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(cfg), 0o600))
 	p := &Process{out: &syncBuffer{}, exited: make(chan struct{})}
@@ -103,6 +111,25 @@ func (p *Process) WebSocketURL() string { return "ws://" + p.Addr + "/v1/webrtc"
 func (p *Process) Signal(t testing.TB) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+}
+
+// Kill sends SIGKILL (a crash: nothing is flushed or closed) and waits
+// for the process to be gone.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not die on SIGKILL")
+	}
+}
+
+// Get decodes the JSON answer to GET path with the admin key, which must
+// be 200.
+func (p *Process) Get(t testing.TB, path string, out any) {
+	t.Helper()
+	p.rest(t, "GET", path, "", 200, out)
 }
 
 // Running reports whether the process has not exited.
