@@ -208,10 +208,12 @@ func (k *keyedLimiter) size() int {
 // cap (trunk calls have no user: the cap only). It runs under m.mu.
 func (m *Manager) placeAllowed(p Placement) error {
 	if e := m.lim.allow("", p.User, time.Now()); e != nil {
+		m.observer().CallRefused(string(e.Limit))
 		m.lim.logRefusal(m.log, e, p.Account, p.User, "")
 		return e
 	}
 	if e := m.lim.start(p.Account); e != nil {
+		m.observer().CallRefused(string(e.Limit))
 		m.lim.logRefusal(m.log, e, p.Account, p.User, "")
 		return e
 	}
@@ -220,6 +222,7 @@ func (m *Manager) placeAllowed(p Placement) error {
 
 // refused logs a call.create a limit refused.
 func (m *Manager) refused(dev Device, e *LimitError) {
+	m.observer().CallRefused(string(e.Limit))
 	m.lim.logRefusal(m.log, e, dev.Account(), dev.User(), dev.SessionID())
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
 // Observer is told of every call's start, answer and end, for metrics.
@@ -11,15 +12,19 @@ import (
 type Observer interface {
 	CallStarted(direction string)
 	CallAnswered(direction string, setup time.Duration)
-	CallEnded(direction string, reason protocol.EndReason, talked time.Duration)
+	// CallEnded comes with the stats of every leg that was connected.
+	CallEnded(direction string, reason protocol.EndReason, talked time.Duration, legs []store.LegStats)
+	// CallRefused: a limit refused a new call (limit: socket, user, account).
+	CallRefused(limit string)
 }
 
 // noObserver is the Observer when none is set.
 type noObserver struct{}
 
-func (noObserver) CallStarted(string)                                  {}
-func (noObserver) CallAnswered(string, time.Duration)                  {}
-func (noObserver) CallEnded(string, protocol.EndReason, time.Duration) {}
+func (noObserver) CallStarted(string)                                                    {}
+func (noObserver) CallAnswered(string, time.Duration)                                    {}
+func (noObserver) CallEnded(string, protocol.EndReason, time.Duration, []store.LegStats) {}
+func (noObserver) CallRefused(string)                                                    {}
 
 // observer returns the manager's observer.
 func (m *Manager) observer() Observer {
@@ -50,5 +55,5 @@ func (c *Call) logEnded(reason protocol.EndReason) {
 	}
 	c.m.log.Info("call ended", "call", c.id, "account", c.account, "reason", reason,
 		"talked", talked.Round(time.Second), "legs", len(c.rec.Legs))
-	c.m.observer().CallEnded(c.rec.Direction, reason, talked)
+	c.m.observer().CallEnded(c.rec.Direction, reason, talked, c.rec.Legs)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
 // callMetrics implements call.Observer with Prometheus collectors.
@@ -24,6 +25,11 @@ type callMetrics struct {
 	ended    *prometheus.CounterVec   // by direction, reason
 	setup    *prometheus.HistogramVec // by direction
 	talked   prometheus.Histogram
+	refused  *prometheus.CounterVec // by limit
+
+	// Media, from each leg's stats when its call ends, by leg kind.
+	packetsIn, packetsOut, packetsLost *prometheus.CounterVec
+	loss, jitter                       *prometheus.HistogramVec
 }
 
 func newCallMetrics() *callMetrics {
@@ -40,8 +46,24 @@ func newCallMetrics() *callMetrics {
 		talked: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_call_talk_seconds",
 			Help:    "How long answered calls lasted after the answer.",
 			Buckets: []float64{5, 15, 30, 60, 120, 300, 600, 1800, 3600}}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_call_limit_refusals_total",
+			Help: "New calls refused by a rate limit or the account cap, by limit (socket, user, account)."}, []string{"limit"}),
+		packetsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_packets_received_total",
+			Help: "RTP packets the server received from legs (counted when their calls end), by leg kind."}, []string{"kind"}),
+		packetsOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_packets_sent_total",
+			Help: "RTP packets the server sent to legs (counted when their calls end), by leg kind."}, []string{"kind"}),
+		packetsLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_packets_lost_total",
+			Help: "RTP packets lost on the way to the server (counted when their calls end), by leg kind."}, []string{"kind"}),
+		loss: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_leg_loss_ratio",
+			Help:    "Each leg's share of packets lost towards the server, over its call.",
+			Buckets: []float64{0, .001, .005, .01, .02, .05, .1, .2}}, []string{"kind"}),
+		jitter: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_leg_jitter_seconds",
+			Help:    "Each leg's interarrival jitter at the server, when its call ended.",
+			Buckets: []float64{.001, .005, .01, .02, .03, .05, .1, .2}}, []string{"kind"}),
 	}
 }
+
+func (m *callMetrics) CallRefused(limit string) { m.refused.WithLabelValues(limit).Inc() }
 
 func (m *callMetrics) CallStarted(direction string) { m.started.WithLabelValues(direction).Inc() }
 
@@ -50,10 +72,25 @@ func (m *callMetrics) CallAnswered(direction string, setup time.Duration) {
 	m.setup.WithLabelValues(direction).Observe(setup.Seconds())
 }
 
-func (m *callMetrics) CallEnded(direction string, reason protocol.EndReason, talked time.Duration) {
+func (m *callMetrics) CallEnded(direction string, reason protocol.EndReason, talked time.Duration, legs []store.LegStats) {
 	m.ended.WithLabelValues(direction, string(reason)).Inc()
 	if talked > 0 {
 		m.talked.Observe(talked.Seconds())
+	}
+	for _, l := range legs {
+		kind := l.Kind
+		if kind != "webrtc" && kind != "sip" {
+			kind = "other"
+		}
+		m.packetsIn.WithLabelValues(kind).Add(float64(l.PacketsReceived))
+		m.packetsOut.WithLabelValues(kind).Add(float64(l.PacketsSent))
+		if l.PacketsLost > 0 {
+			m.packetsLost.WithLabelValues(kind).Add(float64(l.PacketsLost))
+		}
+		if expected := float64(l.PacketsReceived) + float64(max(l.PacketsLost, 0)); expected > 0 {
+			m.loss.WithLabelValues(kind).Observe(float64(max(l.PacketsLost, 0)) / expected)
+			m.jitter.WithLabelValues(kind).Observe(l.JitterMillis / 1000)
+		}
 	}
 }
 
@@ -73,7 +110,8 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 		s.Log.Error("metrics: sip collectors", "err", err)
 	}
 	m := s.metricsForCalls()
-	reg.MustRegister(m.started, m.answered, m.ended, m.setup, m.talked,
+	reg.MustRegister(m.started, m.answered, m.ended, m.setup, m.talked, m.refused,
+		m.packetsIn, m.packetsOut, m.packetsLost, m.loss, m.jitter,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_calls_active", Help: "Calls up or ringing."},
 			func() float64 { return float64(s.Calls.Count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_sockets_connected", Help: "Open signalling sockets."},

@@ -23,6 +23,8 @@ func TestMetricsCountCalls(t *testing.T) {
 	out, in := harness.Connected(t, alice, bob, "102")
 	require.Equal(t, float64(1), metricValue(t, s, "switchboard_calls_active"))
 	require.Equal(t, float64(2), metricValue(t, s, "switchboard_sockets_connected"))
+	harness.HearsTone(t, in, 440)
+	harness.HearsTone(t, out, 1000)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
 	harness.CheckFor(t, 5*time.Second, func() error {
@@ -34,6 +36,10 @@ func TestMetricsCountCalls(t *testing.T) {
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_started_total{direction="internal"}`))
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_answered_total{direction="internal"}`))
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_call_setup_seconds_count{direction="internal"}`))
+	require.Equal(t, float64(2), metricValue(t, s, `switchboard_leg_loss_ratio_count{kind="webrtc"}`), "both legs' media counted")
+	received, ok := metricLookup(t, s, `switchboard_media_packets_received_total{kind="webrtc"}`)
+	require.True(t, ok)
+	require.Greater(t, received, float64(10))
 	body := string(s.Do(t, "GET", "/metrics", harness.AdminKey, nil).Raw)
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "switchboard_sip_registrations",
 		"switchboard_draining 0", "switchboard_sip_junk_datagrams_total"} {
