@@ -2,6 +2,7 @@ package call
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -53,7 +54,7 @@ func (c *Call) checkpoint() {
 	if c.ck.writing {
 		return
 	}
-	cp := store.CallCheckpoint{At: now, Legs: legs}
+	cp := store.CallCheckpoint{At: now, Legs: slices.Clone(legs)} // the write outlives this turn
 	if !c.ck.lastMedia.IsZero() {
 		at := c.ck.lastMedia
 		cp.LastMediaAt = &at

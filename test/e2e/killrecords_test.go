@@ -58,6 +58,7 @@ func TestKilledServerClosesRecordsAtLastMedia(t *testing.T) {
 	// and a second for the API's whole-second times.
 	require.WithinRange(t, *rec.EndedAt, killed.Add(-2*checkpointInterval-time.Second), killed.Add(time.Second),
 		"ended_at %s, killed at %s", rec.EndedAt, killed)
+	t.Logf("started %s, killed %s, ended_at %s", rec.StartedAt, killed.UTC().Format(time.RFC3339Nano), rec.EndedAt)
 	require.Len(t, rec.Legs, 2)
 	for _, l := range rec.Legs {
 		// At least one interval of audio (50 packets a second) was counted.
