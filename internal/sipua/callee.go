@@ -89,7 +89,7 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 			return
 		}
 		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
-		p.watch.start(p.ua, func() { p.remote.HungUp(p.key) })
+		p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
 	case errors.As(err, &dr):
 		p.mu.Lock()
 		p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)

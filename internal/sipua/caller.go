@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
@@ -314,7 +315,7 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		remote.HungUp(p.key)
 		return
 	}
-	p.watch.start(u, func() { remote.HungUp(p.key) })
+	p.watch.start(u, func() { remote.Failed(p.key, protocol.EndFailed) })
 }
 
 // handleReinvite applies a new offer on a live dialog (hold, resume).
@@ -387,15 +388,18 @@ type rtpActivity interface {
 
 // rtpWatch ends a call whose SIP leg stopped sending RTP (a phone that
 // lost power or its network, a trunk that forgot the call): when the leg's
-// media has been silent for media.rtp_timeout while its last description
-// says it sends and receives, the party hangs up (and the call sends BYE).
-// A leg on hold (sendonly, inactive, c=0.0.0.0) or recvonly says it may
-// not send, so silence is not a failure then. It is a timer chain that
-// stop ends; the zero value is ready to use.
+// media has been silent for media.timeout while its last description says
+// it sends and receives, the party reports the call failed (and the call
+// sends BYE). A leg on hold (sendonly, inactive, c=0.0.0.0) or recvonly
+// says it may not send, so silence is not a failure then. It is the media
+// watchdog that browser legs use (internal/media), fed with the RTP
+// endpoint's activity; plain RTP legs carry no RTCP, so RTP alone counts.
+// The zero value is ready to use.
 type rtpWatch struct {
 	mu      sync.Mutex
 	media   call.LegMedia
-	timer   *time.Timer
+	leg     ident.LegID
+	dog     *media.Watchdog
 	stopped bool
 }
 
@@ -404,7 +408,7 @@ func (w *rtpWatch) newMedia(m call.Media, id ident.LegID) (call.LegMedia, error)
 	lm, err := m.NewRTP(id)
 	if err == nil {
 		w.mu.Lock()
-		w.media = lm
+		w.media, w.leg = lm, id
 		w.mu.Unlock()
 	}
 	return lm, err
@@ -417,26 +421,16 @@ func (w *rtpWatch) start(u *UA, onTimeout func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	a, ok := w.media.(rtpActivity)
-	if !ok || u.rtpTimeout <= 0 || w.stopped || w.timer != nil {
+	if !ok || u.rtpTimeout <= 0 || w.stopped || w.dog != nil {
 		return
 	}
-	every := min(max(u.rtpTimeout/4, 100*time.Millisecond), 5*time.Second)
-	var check func()
-	check = func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.stopped {
-			return
-		}
-		if idle := a.InactiveFor(); idle > u.rtpTimeout && a.RemoteDirection() == "sendrecv" {
-			w.stopped = true
-			u.log.Warn("sip: no RTP from the party, hanging up", "idle", idle.Round(time.Millisecond))
-			go onTimeout()
-			return
-		}
-		w.timer = time.AfterFunc(every, check)
-	}
-	w.timer = time.AfterFunc(every, check)
+	leg := w.leg
+	w.dog = media.NewWatchdog(u.rtpTimeout, func() (time.Duration, bool) {
+		return a.InactiveFor(), a.RemoteDirection() == "sendrecv"
+	}, func(_ string, idle time.Duration) {
+		u.log.Warn("sip: no RTP from the party, ending the call", "leg", leg, "idle", idle.Round(time.Millisecond))
+		onTimeout()
+	})
 }
 
 // stop ends the watch for good.
@@ -444,7 +438,7 @@ func (w *rtpWatch) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopped = true
-	if w.timer != nil {
-		w.timer.Stop()
+	if w.dog != nil {
+		w.dog.Stop()
 	}
 }

@@ -175,7 +175,7 @@ func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
 		sdp = early // the answer came in the 183 already
 	}
 	p.remote.Answered(p.key, sdp)
-	p.watch.start(p.ua, func() { p.remote.HungUp(p.key) })
+	p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
 	return attempt{answered: true}
 }
 

@@ -74,14 +74,15 @@ func rtpTimeoutServer(t *testing.T, sipp *harness.Sipp) *harness.Server {
 }
 
 // TestRTPTimeoutEndsCall: a trunk that answers and then sends no RTP is
-// hung up after media.rtp_timeout (BYE to the trunk, hangup to the browser).
+// hung up after media.timeout (set here through its old name,
+// media.rtp_timeout): BYE to the trunk, failed to the browser.
 func TestRTPTimeoutEndsCall(t *testing.T) {
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml"}) // no RTP at all
 	s := rtpTimeoutServer(t, sipp)
 	out := dial(t, s.Phone(t, s.Bob, 1000, ""), external)
 	harness.Wait(t, out, protocol.TypeCallAnswered)
 	answered := time.Now()
-	harness.WaitEnded(t, out, protocol.EndHangup)
+	harness.WaitEnded(t, out, protocol.EndFailed)
 	require.GreaterOrEqual(t, time.Since(answered), 1500*time.Millisecond)
 	sipp.RequireSuccess(t) // it got the BYE
 }
