@@ -42,6 +42,12 @@ type Engine struct {
 
 // NewEngine configures pion from cfg.
 func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
+	return newTunedEngine(cfg, log, nil)
+}
+
+// newTunedEngine is NewEngine with a last word on pion's settings (tests
+// shorten ICE's timeouts with it).
+func newTunedEngine(cfg config.Media, log *slog.Logger, tune func(*webrtc.SettingEngine)) (*Engine, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
@@ -90,6 +96,9 @@ func NewEngine(cfg config.Media, log *slog.Logger) (*Engine, error) {
 		se.SetICEUDPMux(e.mux)
 	} else if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
 		return nil, fmt.Errorf("media: port range: %w", err)
+	}
+	if tune != nil {
+		tune(&se)
 	}
 	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return e, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/audio"
@@ -145,5 +146,29 @@ func TestWebRTCWatch(t *testing.T) {
 		require.Contains(t, []string{CauseNoMedia, CauseICEFailed}, c)
 	case <-time.After(10 * time.Second):
 		t.Fatal("b was not reported dead")
+	}
+}
+
+// TestWebRTCWatchICEFailed: when the far end vanishes, ICE fails (here
+// after shortened grace periods) and the leg is reported dead at once,
+// long before media.timeout.
+func TestWebRTCWatchICEFailed(t *testing.T) {
+	cfg := config.Default().Media
+	cfg.IncludeLoopback = true
+	cfg.Timeout = time.Hour
+	e, err := newTunedEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(se *webrtc.SettingEngine) {
+		se.SetICETimeouts(300*time.Millisecond, 600*time.Millisecond, 100*time.Millisecond)
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	a, b := pair(t, e)
+	dead := make(chan string, 1)
+	b.Watch(func(c string, _ time.Duration) { dead <- c })
+	require.NoError(t, a.Close())
+	select {
+	case c := <-dead:
+		require.Equal(t, CauseICEFailed, c)
+	case <-time.After(10 * time.Second):
+		t.Fatal("ICE failure not reported")
 	}
 }
