@@ -296,6 +296,7 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 	r.tx.OnCancel(func(*sip.Request) { remote.HungUp(p.key) })
 	status := <-p.outcome
 	r.final.Store(true) // answered through the dialog below
+	u.metrics.responded(r.req, status)
 	if status != 200 {
 		u.untrack(callID)
 		var hdrs []sip.Header

@@ -14,6 +14,7 @@ import (
 // collectors are registered by the server (RegisterMetrics).
 type sipMetrics struct {
 	requests    *prometheus.CounterVec // by method
+	responses   *prometheus.CounterVec // final responses we sent, by method and status
 	refused     *prometheus.CounterVec // malformed or unsupported, by status
 	junk        prometheus.Counter     // datagrams that are not SIP at all
 	parseErrors prometheus.Counter     // SIP-looking messages sipgo could not parse
@@ -26,6 +27,8 @@ func newSIPMetrics() *sipMetrics {
 	return &sipMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sip_requests_total",
 			Help: "SIP requests received, by method."}, []string{"method"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sip_responses_total",
+			Help: "Final responses sent to SIP requests, by method and status."}, []string{"method", "status"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_sip_requests_refused_total",
 			Help: "SIP requests refused before any handler as malformed or unsupported, by status (0: a dropped ACK)."}, []string{"status"}),
 		junk: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_sip_junk_datagrams_total",
@@ -45,7 +48,7 @@ func (m *sipMetrics) collectors() []prometheus.Collector {
 	streamParse := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_sip_stream_parse_errors_total",
 		Help: "SIP messages over TCP, TLS or WebSocket that could not be parsed (whole process)."},
 		func() float64 { return float64(streamParseErrors.Load()) })
-	return []prometheus.Collector{m.requests, m.refused, m.junk, m.parseErrors, m.writeErrors, m.authFails, m.bans, streamParse}
+	return []prometheus.Collector{m.requests, m.responses, m.refused, m.junk, m.parseErrors, m.writeErrors, m.authFails, m.bans, streamParse}
 }
 
 func (m *sipMetrics) request(req *sip.Request) {
@@ -57,7 +60,19 @@ func (m *sipMetrics) request(req *sip.Request) {
 }
 
 func (m *sipMetrics) rejected(status int) { m.refused.WithLabelValues(strconv.Itoa(status)).Inc() }
-func (m *sipMetrics) writeError()         { m.writeErrors.Inc() }
+
+// responded counts a final response to req.
+func (m *sipMetrics) responded(req *sip.Request, status int) {
+	if status < 200 {
+		return
+	}
+	method := req.Method.String()
+	if !knownMethods[method] {
+		method = "other"
+	}
+	m.responses.WithLabelValues(method, strconv.Itoa(status)).Inc()
+}
+func (m *sipMetrics) writeError() { m.writeErrors.Inc() }
 
 var knownMethods = map[string]bool{"INVITE": true, "ACK": true, "CANCEL": true, "BYE": true, "REGISTER": true,
 	"OPTIONS": true, "INFO": true, "REFER": true, "NOTIFY": true, "SUBSCRIBE": true, "MESSAGE": true,

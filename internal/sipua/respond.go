@@ -22,6 +22,7 @@ func (r *responder) respond(status int, reason string, body []byte, headers ...s
 	res := r.response(status, reason, body, headers...)
 	if status >= 200 {
 		r.final.Store(true)
+		r.ua.metrics.responded(r.req, status)
 	}
 	if err := r.tx.Respond(res); err != nil {
 		r.ua.writeFailed(r.req, status, err)
@@ -35,6 +36,7 @@ func (r *responder) respond(status int, reason string, body []byte, headers ...s
 func (r *responder) respondStateless(status int, reason string, headers ...sip.Header) {
 	res := r.response(status, reason, nil, headers...)
 	r.final.Store(true)
+	r.ua.metrics.responded(r.req, status)
 	c, ok := r.tx.(interface{ Connection() sip.Connection })
 	if !ok || c.Connection() == nil {
 		if err := r.tx.Respond(res); err != nil {

@@ -146,6 +146,7 @@ m=audio 9 RTP/AVP 0
 	// until ACKed; a stateless one never is.
 	c.NoMessage(t, 1600*time.Millisecond)
 	require.Equal(t, 0, s.Calls.Count())
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_sip_responses_total{method="INVITE",status="407"}`))
 }
 
 func TestSIPBigRegisterResponseOverUDP(t *testing.T) {
