@@ -110,7 +110,7 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 		s.Log.Error("metrics: sip collectors", "err", err)
 	}
 	m := s.metricsForCalls()
-	reg.MustRegister(m.started, m.answered, m.ended, m.setup, m.talked, m.refused,
+	reg.MustRegister(s.timed.seconds, m.started, m.answered, m.ended, m.setup, m.talked, m.refused,
 		m.packetsIn, m.packetsOut, m.packetsLost, m.loss, m.jitter,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_calls_active", Help: "Calls up or ringing."},
 			func() float64 { return float64(s.Calls.Count()) }),

@@ -47,6 +47,7 @@ type Server struct {
 	FreshAdminKey string
 
 	callMetrics *callMetrics
+	timed       timedStore // the store as calls and SIP use it, timed
 
 	ln       net.Listener
 	http     *http.Server
@@ -132,12 +133,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.Media = engine
+	s.timed = newTimedStore(s.Store)
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
-		s.Store, hubDevices{s.Hub}, s.Store,
+		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls()}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
-	if s.SIP, err = sipua.New(ctx, s.Config, s.Store, s.Log); err != nil {
+	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
 	}
 	s.SIP.SetCalls(s.Calls)

@@ -36,6 +36,7 @@ func TestMetricsCountCalls(t *testing.T) {
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_started_total{direction="internal"}`))
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_calls_answered_total{direction="internal"}`))
 	require.Equal(t, float64(1), metricValue(t, s, `switchboard_call_setup_seconds_count{direction="internal"}`))
+	require.Equal(t, float64(1), metricValue(t, s, `switchboard_store_seconds_count{op="create_call_record"}`))
 	require.Equal(t, float64(2), metricValue(t, s, `switchboard_leg_loss_ratio_count{kind="webrtc"}`), "both legs' media counted")
 	received, ok := metricLookup(t, s, `switchboard_media_packets_received_total{kind="webrtc"}`)
 	require.True(t, ok)
