@@ -66,6 +66,10 @@ func (br *Bridge) SetModes(toA, toB Mode) {
 	br.ab.setMode(toB)
 }
 
+// Transcoding reports whether either direction has had to transcode
+// (the two legs' codecs differ).
+func (br *Bridge) Transcoding() bool { return br.ab.transcoding.Load() || br.ba.transcoding.Load() }
+
 // Stop ends forwarding, generators and injected digits; the endpoints
 // stay open. It is idempotent.
 func (br *Bridge) Stop() {
@@ -222,6 +226,8 @@ type pipe struct {
 
 	lastTS   uint32
 	haveLast bool
+
+	transcoding atomic.Bool // set once this direction has transcoded a frame
 }
 
 func newPipe(dst Endpoint, music func() audio.Source, log *slog.Logger) *pipe {
@@ -298,6 +304,7 @@ func (p *pipe) transcode(pkt Packet, out Format) {
 			return
 		}
 		p.enc, p.encCodec, p.pcm = enc, out.Codec, p.pcm[:0]
+		p.transcoding.Store(true)
 	}
 	pcm, err := p.dec.Decode(pkt.Payload)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/call"
@@ -36,10 +37,32 @@ func (d hubDevices) UserDevices(user ident.UserID) []call.Device {
 
 // mediaAdapter gives the call core media endpoints without pion types.
 type mediaAdapter struct {
-	engine *media.Engine
-	cfg    config.Media
-	rtpIP  net.IP // where SIP parties send RTP
-	log    *slog.Logger
+	engine  *media.Engine
+	cfg     config.Media
+	rtpIP   net.IP // where SIP parties send RTP
+	log     *slog.Logger
+	bridges *bridgeSet // live bridges, for metrics
+}
+
+// bridgeSet holds the live bridges.
+type bridgeSet struct {
+	mu sync.Mutex
+	m  map[*media.Bridge]struct{}
+}
+
+func newBridgeSet() *bridgeSet { return &bridgeSet{m: map[*media.Bridge]struct{}{}} }
+
+// transcoding counts the live bridges that transcode.
+func (s *bridgeSet) transcoding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for b := range s.m {
+		if b.Transcoding() {
+			n++
+		}
+	}
+	return n
 }
 
 type rtpLeg struct{ *media.RTPEndpoint }
@@ -83,11 +106,26 @@ func (a mediaAdapter) Bridge(x, y call.MediaLeg) (call.Bridge, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("media: cannot bridge %T and %T", x, y)
 	}
-	return bridge{a.engine.NewBridge(ex.endpoint(), ey.endpoint())}, nil
+	b := a.engine.NewBridge(ex.endpoint(), ey.endpoint())
+	a.bridges.mu.Lock()
+	a.bridges.m[b] = struct{}{}
+	a.bridges.mu.Unlock()
+	return bridge{b, a.bridges}, nil
 }
 
 // bridge maps the call core's feeds onto media modes.
-type bridge struct{ *media.Bridge }
+type bridge struct {
+	*media.Bridge
+	set *bridgeSet
+}
+
+// Stop ends the bridge and forgets it.
+func (b bridge) Stop() {
+	b.Bridge.Stop()
+	b.set.mu.Lock()
+	delete(b.set.m, b.Bridge)
+	b.set.mu.Unlock()
+}
 
 var feedModes = map[call.Feed]media.Mode{
 	call.FeedForward: media.Forward, call.FeedSilence: media.Silence, call.FeedMusic: media.Music,

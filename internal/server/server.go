@@ -48,6 +48,7 @@ type Server struct {
 
 	callMetrics *callMetrics
 	timed       timedStore // the store as calls and SIP use it, timed
+	bridges     *bridgeSet
 
 	ln       net.Listener
 	http     *http.Server
@@ -134,7 +135,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
-	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log},
+	s.bridges = newBridgeSet()
+	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls()}, s.Log)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
@@ -46,4 +47,21 @@ func TestMetricsCountCalls(t *testing.T) {
 		"switchboard_draining 0", "switchboard_sip_junk_datagrams_total"} {
 		require.True(t, strings.Contains(body, name), name)
 	}
+}
+
+func TestMetricsCountTranscodingCalls(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := s.Phone(t, s.Alice, 440, audio.Opus)
+	bob := s.Phone(t, s.Bob, 1000, audio.PCMU)
+	out, in := harness.Connected(t, alice, bob, "102")
+	harness.HearsTone(t, in, 440)
+	require.Equal(t, float64(1), metricValue(t, s, "switchboard_transcoding_bridges"))
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+	harness.CheckFor(t, 5*time.Second, func() error {
+		if metricValue(t, s, "switchboard_transcoding_bridges") != 0 {
+			return strErr("the ended call's bridge is still counted")
+		}
+		return nil
+	})
 }
