@@ -48,6 +48,10 @@ func (c *Call) logAnswered(by string) {
 	c.m.observer().CallAnswered(c.rec.Direction, setup)
 }
 
+func (c *Call) logTransfer() {
+	c.m.log.Info("call transferred", "call", c.id, "account", c.account, "transfer", c.rec.Transfer)
+}
+
 func (c *Call) logEnded(reason protocol.EndReason) {
 	var talked time.Duration
 	if !c.answeredAt.IsZero() {

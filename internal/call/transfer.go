@@ -80,6 +80,7 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	c.bridge = nil
 	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: l.user}
 	c.rec.Transfer = fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest)
+	c.logTransfer()
 	if done != nil {
 		done(nil)
 	}
@@ -243,6 +244,7 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	c.setState(StateEnded)
 	now := time.Now().UTC()
 	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id)
+	c.logTransfer()
 	c.rec.Legs = c.legStats()
 	for i := range c.rec.Legs {
 		if c.rec.Legs[i].LegID == d.id {
@@ -300,6 +302,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	}
 	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
 		partyName(t), partyName(o), partyName(d), from.id)
+	c.logTransfer()
 	c.saveRecord()
 	if resumeO {
 		o.party.Resumed()
