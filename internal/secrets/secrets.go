@@ -1,7 +1,7 @@
 // Package secrets keeps Switchboard's secrets at rest: values sealed with
 // the master key (NaCl secretbox), the master key itself (from the
 // environment or a key file outside the data directory), and SIP digest
-// HA1s, which stand in for SIP passwords. See docs/adr/0005-secrets-at-rest.md.
+// HA1s, which stand in for SIP passwords. See docs/adr/0004-secrets-at-rest.md.
 package secrets
 
 import (

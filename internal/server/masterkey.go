@@ -17,7 +17,7 @@ func MasterKeyFile(cfg config.Config) string {
 	return secrets.DefaultKeyFile(cfg.DataDir)
 }
 
-// masterBox loads the master key (docs/adr/0005-secrets-at-rest.md):
+// masterBox loads the master key (docs/adr/0004-secrets-at-rest.md):
 // SWITCHBOARD_MASTER_KEY, else the key file, made on first start.
 func masterBox(cfg config.Config, log *slog.Logger) (*secrets.Box, error) {
 	k, file, err := secrets.LoadKey(cfg.MasterKey, MasterKeyFile(cfg))
