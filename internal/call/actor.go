@@ -459,7 +459,7 @@ func (c *Call) legStats() []store.LegStats {
 		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: l.party.Kind(),
 			Device: l.party.Key(), Codec: s.Codec, PacketsSent: s.PacketsSent,
 			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis,
-			EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID})
+			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID})
 	}
 	return out
 }

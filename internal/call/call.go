@@ -31,11 +31,12 @@ type Devices interface {
 
 // MediaStats are one leg's media counters for the call record.
 type MediaStats struct {
-	Codec           string
-	PacketsSent     uint64
-	PacketsReceived uint64
-	PacketsLost     int64
-	JitterMillis    float64
+	Codec                    string
+	PacketsSent              uint64
+	PacketsReceived          uint64
+	PacketsLost              int64
+	JitterMillis             float64
+	BytesSent, BytesReceived uint64 // RTP payload bytes
 }
 
 // MediaLeg is a leg's media endpoint on the server.

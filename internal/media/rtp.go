@@ -47,9 +47,10 @@ type RTPEndpoint struct {
 	start time.Time
 	wg    sync.WaitGroup
 
-	sink     atomic.Pointer[func(Packet)]
-	sent     atomic.Uint64
-	lastRecv atomic.Int64 // time.Since(start) at the last RTP packet or remote description
+	sink      atomic.Pointer[func(Packet)]
+	sent      atomic.Uint64
+	sentBytes atomic.Uint64
+	lastRecv  atomic.Int64 // time.Since(start) at the last RTP packet or remote description
 
 	mu        sync.Mutex // everything below
 	closed    bool
@@ -507,6 +508,7 @@ func (e *RTPEndpoint) sendLocked(h *rtp.Header, payload []byte) error {
 		return fmt.Errorf("media: rtp send: %w", err)
 	}
 	e.sent.Add(1)
+	e.sentBytes.Add(uint64(len(payload)))
 	return nil
 }
 
@@ -515,7 +517,8 @@ func (e *RTPEndpoint) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return Stats{Codec: string(e.format.Codec), PacketsSent: e.sent.Load(), PacketsReceived: e.recv.received,
-		PacketsLost: e.recv.lost(), JitterMillis: e.recv.jitterMillis()}
+		PacketsLost: e.recv.lost(), JitterMillis: e.recv.jitterMillis(),
+		BytesSent: e.sentBytes.Load(), BytesReceived: e.recv.bytes}
 }
 
 // Close closes the socket and waits for the read goroutine. It is

@@ -139,8 +139,10 @@ func TestRTPCarriesToneAndEvents(t *testing.T) {
 	require.Eventually(t, func() bool { return len(back.get()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []byte{1, 2, 3}, back.get()[0].Payload)
 	sa, sb := a.Stats(), b.Stats()
-	require.Equal(t, Stats{Codec: "pcmu", PacketsSent: 54, PacketsReceived: 1}, sa)
+	require.Equal(t, Stats{Codec: "pcmu", PacketsSent: 54, PacketsReceived: 1, BytesSent: sa.BytesSent, BytesReceived: 3}, sa)
+	require.Positive(t, sa.BytesSent)
 	require.Equal(t, uint64(54), sb.PacketsReceived)
+	require.Equal(t, sa.BytesSent, sb.BytesReceived, "payload bytes counted the same at both ends")
 	require.Zero(t, sb.PacketsLost)
 	require.Less(t, a.InactiveFor(), time.Second)
 }

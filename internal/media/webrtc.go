@@ -49,16 +49,19 @@ type Stats struct {
 	PacketsReceived uint64
 	PacketsLost     int64
 	JitterMillis    float64
+	// BytesSent and BytesReceived count RTP payload bytes.
+	BytesSent, BytesReceived uint64
 }
 
 // WebRTCEndpoint terminates a browser or softphone leg: DTLS-SRTP, ICE and
 // one audio transceiver.
 type WebRTCEndpoint struct {
-	pc   *webrtc.PeerConnection
-	out  *outTrack
-	sink atomic.Pointer[func(Packet)]
-	sent atomic.Uint64
-	wg   sync.WaitGroup
+	pc        *webrtc.PeerConnection
+	out       *outTrack
+	sink      atomic.Pointer[func(Packet)]
+	sent      atomic.Uint64
+	sentBytes atomic.Uint64
+	wg        sync.WaitGroup
 
 	timeout   time.Duration // media.timeout
 	act       activity      // RTP or RTCP last arrived
@@ -258,6 +261,7 @@ func (w *WebRTCEndpoint) WriteAudio(payload []byte, ticks uint32) error {
 		return err
 	}
 	w.sent.Add(1)
+	w.sentBytes.Add(uint64(len(payload)))
 	return nil
 }
 
@@ -270,6 +274,7 @@ func (w *WebRTCEndpoint) WriteEvent(payload []byte, key uint32) error {
 		return err
 	}
 	w.sent.Add(1)
+	w.sentBytes.Add(uint64(len(payload)))
 	return nil
 }
 
@@ -283,7 +288,8 @@ func (w *WebRTCEndpoint) Stats() Stats {
 		codec = w.inCodec
 	}
 	return Stats{Codec: codec, PacketsSent: w.sent.Load(), PacketsReceived: w.recv.received,
-		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis()}
+		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis(),
+		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes}
 }
 
 // Watch reports the leg's media dead to onDead, once: no RTP and no RTCP
@@ -325,6 +331,7 @@ func (w *WebRTCEndpoint) Close() error {
 // receiveStats follows RFC 3550 A.1 (extended sequence) and A.8 (jitter).
 type receiveStats struct {
 	received    uint64
+	bytes       uint64 // payload bytes
 	started     bool
 	baseSeq     uint32
 	maxSeq      uint32 // extended
@@ -335,6 +342,7 @@ type receiveStats struct {
 
 func (r *receiveStats) add(p *rtp.Packet, clock uint32, at time.Time) {
 	r.received++
+	r.bytes += uint64(len(p.Payload))
 	seq := uint32(p.SequenceNumber)
 	if !r.started {
 		r.started, r.baseSeq, r.maxSeq, r.clock = true, seq, seq, clock

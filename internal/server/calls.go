@@ -73,7 +73,7 @@ func (l rtpLeg) Stats() call.MediaStats { return mediaStats(l.RTPEndpoint.Stats(
 
 func mediaStats(s media.Stats) call.MediaStats {
 	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
-		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis}
+		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived}
 }
 
 func (a mediaAdapter) NewRTP(id ident.LegID) (call.LegMedia, error) {

@@ -29,6 +29,7 @@ type callMetrics struct {
 
 	// Media, from each leg's stats when its call ends, by leg kind.
 	packetsIn, packetsOut, packetsLost *prometheus.CounterVec
+	bytesIn, bytesOut                  *prometheus.CounterVec
 	loss, jitter                       *prometheus.HistogramVec
 }
 
@@ -54,6 +55,10 @@ func newCallMetrics() *callMetrics {
 			Help: "RTP packets the server sent to legs (counted when their calls end), by leg kind."}, []string{"kind"}),
 		packetsLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_packets_lost_total",
 			Help: "RTP packets lost on the way to the server (counted when their calls end), by leg kind."}, []string{"kind"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_bytes_received_total",
+			Help: "RTP payload bytes the server received from legs (counted when their calls end), by leg kind."}, []string{"kind"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_media_bytes_sent_total",
+			Help: "RTP payload bytes the server sent to legs (counted when their calls end), by leg kind."}, []string{"kind"}),
 		loss: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_leg_loss_ratio",
 			Help:    "Each leg's share of packets lost towards the server, over its call.",
 			Buckets: []float64{0, .001, .005, .01, .02, .05, .1, .2}}, []string{"kind"}),
@@ -84,6 +89,8 @@ func (m *callMetrics) CallEnded(direction string, reason protocol.EndReason, tal
 		}
 		m.packetsIn.WithLabelValues(kind).Add(float64(l.PacketsReceived))
 		m.packetsOut.WithLabelValues(kind).Add(float64(l.PacketsSent))
+		m.bytesIn.WithLabelValues(kind).Add(float64(l.BytesReceived))
+		m.bytesOut.WithLabelValues(kind).Add(float64(l.BytesSent))
 		if l.PacketsLost > 0 {
 			m.packetsLost.WithLabelValues(kind).Add(float64(l.PacketsLost))
 		}
@@ -111,7 +118,7 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 	}
 	m := s.metricsForCalls()
 	reg.MustRegister(s.timed.seconds, m.started, m.answered, m.ended, m.setup, m.talked, m.refused,
-		m.packetsIn, m.packetsOut, m.packetsLost, m.loss, m.jitter,
+		m.packetsIn, m.packetsOut, m.packetsLost, m.bytesIn, m.bytesOut, m.loss, m.jitter,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_calls_active", Help: "Calls up or ringing."},
 			func() float64 { return float64(s.Calls.Count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_transcoding_bridges",

@@ -187,6 +187,10 @@ type LegStats struct {
 	PacketsReceived uint64      `json:"packets_received"`
 	PacketsLost     int64       `json:"packets_lost"`
 	JitterMillis    float64     `json:"jitter_ms"`
+	// BytesSent and BytesReceived count RTP payload bytes (zero in
+	// records written before they were counted).
+	BytesSent     uint64 `json:"bytes_sent"`
+	BytesReceived uint64 `json:"bytes_received"`
 	// EndReason is how this leg ended (e.g. "transferred" for the
 	// transferor's leg); empty while the leg is up.
 	EndReason string `json:"end_reason,omitempty"`

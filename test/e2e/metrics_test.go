@@ -42,6 +42,9 @@ func TestMetricsCountCalls(t *testing.T) {
 	received, ok := metricLookup(t, s, `switchboard_media_packets_received_total{kind="webrtc"}`)
 	require.True(t, ok)
 	require.Greater(t, received, float64(10))
+	bytes, ok := metricLookup(t, s, `switchboard_media_bytes_received_total{kind="webrtc"}`)
+	require.True(t, ok)
+	require.Greater(t, bytes, received, "payloads are more than a byte each")
 	body := string(s.Do(t, "GET", "/metrics", harness.AdminKey, nil).Raw)
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "switchboard_sip_registrations",
 		"switchboard_draining 0", "switchboard_sip_junk_datagrams_total"} {
