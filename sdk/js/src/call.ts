@@ -123,6 +123,8 @@ export class Call extends Emitter<CallEvents> {
   #localHold = false;
   #remoteHold = false;
   #resumeAsked = false;
+  /** hold() was sent and its call.held has not come yet. */
+  #holdAsked = false;
   /** The server resumes this call by itself: its consult call was cancelled or failed. */
   #autoResume = false;
   #completing = false;
@@ -291,6 +293,7 @@ export class Call extends Emitter<CallEvents> {
   /** Puts a connected call on hold; `held('local')` follows from the server. */
   hold(): void {
     if (this.#ended()) return;
+    this.#holdAsked = true;
     this.#host.send({ type: 'call.hold', call_id: this.#id });
   }
 
@@ -298,9 +301,13 @@ export class Call extends Emitter<CallEvents> {
    * Takes the call off this device's hold; `resumed` follows from the server.
    * After its consult call was hung up or failed, the server resumes an
    * attended transfer's original call by itself, and this sends nothing.
+   * Nor does it when this device holds nothing and asked for no hold: the
+   * server may have resumed the call already (its call.resumed and the
+   * consult call's call.ended can arrive in either order).
    */
   resume(): void {
     if (this.#ended() || this.#autoResume) return;
+    if (!this.#localHold && !this.#holdAsked) return;
     this.#resumeAsked = true;
     this.#host.send({ type: 'call.resume', call_id: this.#id });
   }
@@ -635,8 +642,10 @@ export class Call extends Emitter<CallEvents> {
 
   #held(by: HeldBy): void {
     if (this.#state !== 'active' && this.#state !== 'held') return;
-    if (by === 'local') this.#localHold = true;
-    else this.#remoteHold = true;
+    if (by === 'local') {
+      this.#localHold = true;
+      this.#holdAsked = false;
+    } else this.#remoteHold = true;
     this.#set('held');
     this.emit('held', by);
   }

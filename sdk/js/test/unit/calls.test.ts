@@ -540,6 +540,19 @@ describe('call control', () => {
     expect(events).toEqual(['held:local', 'resumed']);
   });
 
+  it('resume sends nothing when this device holds nothing and asked for no hold', async () => {
+    const env = await ready();
+    const call = await active(env);
+    call.resume();
+    expect(env.ws.ofType('call.resume')).toEqual([]);
+    env.ws.receive({ type: 'call.held', call_id: call.id, held_by: 'remote' });
+    call.resume(); // their hold is theirs to lift
+    expect(env.ws.ofType('call.resume')).toEqual([]);
+    call.hold(); // a resume right after a hold, before call.held, is sent
+    call.resume();
+    expect(env.ws.ofType('call.resume')).toEqual([{ type: 'call.resume', call_id: call.id }]);
+  });
+
   it('follows a hold by the other party', async () => {
     const env = await ready();
     const call = await active(env);

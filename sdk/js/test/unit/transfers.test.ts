@@ -245,6 +245,26 @@ describe('attended transfer', () => {
     },
   );
 
+  it.each(['busy', 'no-answer'] as const)(
+    'consult %s: the original resumed before the consult ends; an app resume sends nothing',
+    async (reason) => {
+      const env = await ready();
+      const errors = phoneErrors(env);
+      const original = await active(env);
+      const consultCall = await consult(env, original);
+      const origEvents = record(original);
+      // The two calls' frames come in either order: here the resume first.
+      env.ws.receive({ type: 'call.resumed', call_id: 'orig' });
+      expect(original.state).toBe('active');
+      consultCall.on('ended', () => original.resume());
+      env.ws.receive({ type: 'call.ended', call_id: 'consult', reason, duration_seconds: null });
+      expect(consultCall.endReason).toBe(reason);
+      expect(origEvents).toEqual(['resumed']);
+      expect(env.ws.ofType('call.resume')).toEqual([]);
+      expect(errors).toEqual([]);
+    },
+  );
+
   it('auto-resume while the other party also holds: the original stays held by them', async () => {
     const env = await ready();
     const original = await active(env);
