@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/lograte"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
@@ -74,19 +75,18 @@ func (e *LimitError) Frame(reqID string) *protocol.Error {
 // limits applies Limits. It is safe for concurrent use and never calls
 // back into the Manager.
 type limits struct {
-	socket   *keyedLimiter
-	user     *keyedLimiter
-	max      int
-	mu       sync.Mutex
-	running  map[ident.AccountID]int // entries at zero are deleted
-	logs     *rate.Limiter           // refusal log lines
-	unlogged int                     // refusals not logged since the last line
+	socket  *keyedLimiter
+	user    *keyedLimiter
+	max     int
+	mu      sync.Mutex
+	running map[ident.AccountID]int // entries at zero are deleted
+	logs    *lograte.Limiter        // refusal log lines, one key for the server
 }
 
 func newLimits(l Limits) *limits {
 	return &limits{socket: newKeyedLimiter(l.SocketRate, l.SocketBurst),
 		user: newKeyedLimiter(l.UserRate, l.UserBurst), max: l.MaxPerAccount,
-		running: map[ident.AccountID]int{}, logs: rate.NewLimiter(2, 5)}
+		running: map[ident.AccountID]int{}, logs: lograte.New(500*time.Millisecond, 5)}
 }
 
 // allow takes a token from the session's and the user's buckets (either
@@ -230,15 +230,10 @@ func (m *Manager) refused(dev Device, e *LimitError) {
 // across the server so that a flood cannot flood the log; the next line
 // says how many were left out.
 func (l *limits) logRefusal(log *slog.Logger, e *LimitError, acct ident.AccountID, user ident.UserID, session ident.SessionID) {
-	l.mu.Lock()
-	if !l.logs.Allow() {
-		l.unlogged++
-		l.mu.Unlock()
+	ok, n := l.logs.Allow("")
+	if !ok {
 		return
 	}
-	n := l.unlogged
-	l.unlogged = 0
-	l.mu.Unlock()
 	log.Info("call refused by a limit", "limit", e.Limit, "account", acct, "user", user,
-		"session", session, "retry_after", e.RetryAfter, "not_logged_before", n)
+		"session", session, "retry_after", e.RetryAfter, "suppressed", n)
 }

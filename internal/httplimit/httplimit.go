@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/lograte"
 )
 
 // logEvery bounds refusal log lines under a flood: one line per interval,
@@ -28,11 +30,10 @@ type Listener struct {
 	max int
 	log *slog.Logger
 
-	mu       sync.Mutex
-	unauth   map[string]int // source IP → open, unauthenticated connections
-	lastLog  time.Time
-	unlogged int
-	refused  atomic.Uint64
+	mu      sync.Mutex
+	unauth  map[string]int // source IP → open, unauthenticated connections
+	logs    *lograte.Limiter
+	refused atomic.Uint64
 }
 
 // NewListener wraps ln; max is the cap per source IP (at least 1).
@@ -40,7 +41,7 @@ func NewListener(ln net.Listener, max int, log *slog.Logger) *Listener {
 	if max < 1 {
 		max = 1
 	}
-	return &Listener{Listener: ln, max: max, log: log, unauth: map[string]int{}}
+	return &Listener{Listener: ln, max: max, log: log, unauth: map[string]int{}, logs: lograte.New(logEvery, 1)}
 }
 
 // Accept returns the next connection within the cap; connections over it
@@ -77,11 +78,9 @@ func (l *Listener) admit(ip string) bool {
 		return true
 	}
 	l.refused.Add(1)
-	l.unlogged++
-	if now := time.Now(); now.Sub(l.lastLog) >= logEvery {
+	if ok, n := l.logs.Allow(""); ok {
 		l.log.Warn("http: refused connections over the unauthenticated cap per source",
-			"source", ip, "cap", l.max, "refused", l.unlogged)
-		l.lastLog, l.unlogged = now, 0
+			"source", ip, "cap", l.max, "refused", n+1)
 	}
 	return false
 }
@@ -112,17 +111,23 @@ func sourceIP(a net.Addr) string {
 // authenticated or closed, whichever comes first.
 type Conn struct {
 	net.Conn
-	l    *Listener
-	ip   string
-	once sync.Once
+	l      *Listener
+	ip     string
+	once   sync.Once
+	authed atomic.Bool
 }
 
 // MarkAuthenticated takes the connection out of the unauthenticated count.
-func (c *Conn) MarkAuthenticated() { c.once.Do(func() { c.l.release(c.ip) }) }
+func (c *Conn) MarkAuthenticated() {
+	c.authed.Store(true)
+	c.release()
+}
+
+func (c *Conn) release() { c.once.Do(func() { c.l.release(c.ip) }) }
 
 // Close closes the connection and releases its place if it still holds one.
 func (c *Conn) Close() error {
-	c.MarkAuthenticated()
+	c.release()
 	return c.Conn.Close()
 }
 
@@ -147,6 +152,14 @@ func MarkAuthenticated(ctx context.Context) {
 	if c, ok := ctx.Value(markKey{}).(*Conn); ok {
 		c.MarkAuthenticated()
 	}
+}
+
+// Authenticated reports whether valid credentials were shown on the
+// connection ctx's request arrived on. Without a connection (a listener
+// that is not ours) it reports true: there is nothing to hold against it.
+func Authenticated(ctx context.Context) bool {
+	c, ok := ctx.Value(markKey{}).(*Conn)
+	return !ok || c.authed.Load()
 }
 
 // Upgrades lets WebSocket upgrades on the given paths outlive the HTTP

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboard-voice/switchboard/internal/httplimit"
+	"github.com/switchboard-voice/switchboard/internal/lograte"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -171,7 +173,12 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 // accessLog logs one line per HTTP request: method, the route's pattern
 // (never the raw path, which may carry ids or tokens), status and
 // duration. Health checks log at DEBUG; WebSocket upgrades when they end.
+// Requests on connections that showed no valid credentials log at most
+// accessBurst lines at once and then one a second per source address; the
+// next line says how many were held back ("suppressed"), so a request
+// flood cannot flood the log.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	unauth := lograte.New(time.Second, accessBurst)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -180,13 +187,40 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
 		}
-		pattern := r.Pattern
-		if pattern == "" {
-			pattern = "(no route)"
+		if !log.Enabled(r.Context(), level) {
+			return
 		}
-		log.Log(r.Context(), level, "http", "method", r.Method, "route", pattern, "status", rec.status,
-			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+		args := []any{"method", r.Method, "route", routeOf(r), "status", rec.status,
+			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr}
+		if !httplimit.Authenticated(r.Context()) {
+			ok, n := unauth.Allow(hostOf(r.RemoteAddr))
+			if !ok {
+				return
+			}
+			if n > 0 {
+				args = append(args, "suppressed", n)
+			}
+		}
+		log.Log(r.Context(), level, "http", args...)
 	})
+}
+
+// accessBurst is how many access lines a source without credentials may
+// cause at once (a page load fetches a handful of files).
+const accessBurst = 20
+
+func routeOf(r *http.Request) string {
+	if r.Pattern == "" {
+		return "(no route)"
+	}
+	return r.Pattern
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // statusRecorder remembers the status a handler wrote. It passes

@@ -2,13 +2,18 @@ package server
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/httplimit"
 )
 
 func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
@@ -32,4 +37,82 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/nowhere", nil))
 	require.True(t, strings.Contains(out.String(), `route="(no route)"`) && strings.Contains(out.String(), "status=404"))
+}
+
+// A flood of requests without credentials over one keep-alive connection
+// costs accessBurst lines and then about one a second; a connection that
+// showed credentials logs every request.
+func TestAccessLogBoundsAnUnauthenticatedFlood(t *testing.T) {
+	var out syncBuffer
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer good" {
+			httplimit.MarkAuthenticated(r.Context())
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	srv := httptest.NewUnstartedServer(accessLog(log, mux))
+	srv.Listener = httplimit.NewListener(srv.Listener, 10, log)
+	srv.Config.ConnContext = httplimit.ConnContext
+	srv.Start()
+	defer srv.Close()
+
+	get := func(c *http.Client, auth string) {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/users", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	flood := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer flood.CloseIdleConnections()
+	start := time.Now()
+	for range 2000 {
+		get(flood, "")
+	}
+	took := time.Since(start)
+	lines := strings.Count(out.String(), "status=401")
+	require.GreaterOrEqual(t, lines, accessBurst)
+	require.LessOrEqual(t, lines, accessBurst+1+int(took/time.Second), "2000 requests in %v", took)
+
+	// One more after a pause says how many were held back.
+	time.Sleep(1100 * time.Millisecond)
+	get(flood, "")
+	require.Regexp(t, `status=401 .*suppressed=\d+`, out.String())
+
+	out.Reset()
+	authed := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer authed.CloseIdleConnections()
+	for range 100 {
+		get(authed, "Bearer good")
+	}
+	require.Equal(t, 100, strings.Count(out.String(), "status=200"), "a connection with credentials logs every request")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
 }

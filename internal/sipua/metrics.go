@@ -3,11 +3,12 @@ package sipua
 import (
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-voice/switchboard/internal/lograte"
 )
 
 // sipMetrics counts what the SIP side sees of a hostile network. The
@@ -89,50 +90,32 @@ func (u *UA) RegisterMetrics(reg prometheus.Registerer) error {
 }
 
 // limitedLog logs a line at most once per key per interval, so a flood
-// from one source costs one line a minute. Keys expire.
+// from one source costs one line a minute; the next line says how many
+// were held back ("suppressed").
 type limitedLog struct {
-	log   *slog.Logger
-	every time.Duration
-	now   func() time.Time
-
-	mu   sync.Mutex
-	last map[string]time.Time
+	log  *slog.Logger
+	rate *lograte.Limiter
 }
 
-// maxLimitedKeys bounds the memory a flood of spoofed sources can take.
-const maxLimitedKeys = 10000
-
 func newLimitedLog(log *slog.Logger, every time.Duration) *limitedLog {
-	return &limitedLog{log: log, every: every, now: time.Now, last: map[string]time.Time{}}
+	return &limitedLog{log: log, rate: lograte.New(every, 1)}
 }
 
 // limited logs msg at WARN unless key logged within the interval.
 func (l *limitedLog) limited(key, msg string, args ...any) {
-	if !l.allow(key) {
+	ok, n := l.rate.Allow(key)
+	if !ok {
 		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
 	}
 	l.log.Warn(msg, args...)
 }
 
 func (l *limitedLog) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
-		return false
-	}
-	if len(l.last) >= maxLimitedKeys {
-		for k, t := range l.last {
-			if now.Sub(t) >= l.every {
-				delete(l.last, k)
-			}
-		}
-		if len(l.last) >= maxLimitedKeys {
-			return false // still full: a flood of distinct sources logs nothing more
-		}
-	}
-	l.last[key] = now
-	return true
+	ok, _ := l.rate.Allow(key)
+	return ok
 }
 
 // truncate shortens attacker-chosen text for a log line.

@@ -34,7 +34,7 @@ func TestLimitedLogBoundsAFlood(t *testing.T) {
 	var out bytes.Buffer
 	l := newLimitedLog(slog.New(slog.NewTextHandler(&out, nil)), time.Minute)
 	now := time.Unix(1e9, 0)
-	l.now = func() time.Time { return now }
+	l.rate.SetClock(func() time.Time { return now })
 	for range 100 {
 		l.limited("10.0.0.1", "junk", "data", truncate(strings.Repeat("x", 10000), 64))
 	}
@@ -44,6 +44,7 @@ func TestLimitedLogBoundsAFlood(t *testing.T) {
 	now = now.Add(time.Minute)
 	l.limited("10.0.0.1", "junk")
 	require.Equal(t, 3, strings.Count(out.String(), "msg=junk"))
+	require.Contains(t, out.String(), "suppressed=99", "the next line counts the lines held back")
 }
 
 func TestMayDialOnlyOurRequests(t *testing.T) {
