@@ -25,6 +25,10 @@ type event struct {
 	fn       func()          // a result of the call's own async work, applied in the actor
 	on       func(c *Call)   // a party's report (Remote), applied in whichever actor owns its leg
 	restore  chan<- struct{} // dev reconnected: send call.restored, then close
+	// dropped runs, on the poster's or the ending actor's goroutine,
+	// instead of fn when the call is over before fn could run: it
+	// releases what fn would have taken over (a joined leg's media).
+	dropped func()
 }
 
 type legRole int
@@ -101,6 +105,10 @@ type Call struct {
 	cancel  context.CancelCauseFunc
 	members sync.Map             // Party.Key → struct{}: parties allowed to act on the call
 	moved   atomic.Pointer[Call] // the call this one's surviving leg was joined into
+	// postMu orders posts against the actor's end: posts hold it shared;
+	// the ending actor takes it once to set closed, then drains events.
+	postMu sync.RWMutex
+	closed bool
 
 	// owned by the actor goroutine
 	state      State
@@ -185,9 +193,22 @@ func (c *Call) post(ev event) {
 		to.post(ev)
 		return
 	}
+	c.postMu.RLock()
+	defer c.postMu.RUnlock()
+	if c.closed {
+		ev.drop()
+		return
+	}
 	select {
 	case c.events <- ev:
 	case <-c.ctx.Done():
+		ev.drop()
+	}
+}
+
+func (ev event) drop() {
+	if ev.dropped != nil {
+		ev.dropped()
 	}
 }
 
@@ -216,16 +237,28 @@ func (c *Call) run() {
 		ev := <-c.events
 		c.handle(ev)
 	}
-	if to := c.moved.Load(); to != nil { // joined into another call: pass on what is queued
-		for {
-			select {
-			case ev := <-c.events:
-				if ev.fn == nil && !ev.shutdown {
-					to.post(ev)
-				}
-			default:
-				return
+	c.closeQueue()
+}
+
+// closeQueue ends the actor's queue: posts from now on are dropped, and
+// what was queued goes on to the call this one was joined into (its
+// parties' reports) or is dropped.
+func (c *Call) closeQueue() {
+	c.cancel(errors.New("call ended")) // posters blocked on a full queue give up
+	c.postMu.Lock()
+	c.closed = true
+	c.postMu.Unlock()
+	to := c.moved.Load()
+	for {
+		select {
+		case ev := <-c.events:
+			if to != nil && ev.fn == nil && !ev.shutdown {
+				to.post(ev)
+			} else {
+				ev.drop()
 			}
+		default:
+			return
 		}
 	}
 }

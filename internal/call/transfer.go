@@ -191,7 +191,10 @@ func (c *Call) completeWith(t *leg, tKey string) {
 		c.completeFailed("the consultation call has ended")
 		return
 	}
-	c2.post(event{fn: func() { c2.handOver(c, tKey, oKey) }})
+	c2.post(event{fn: func() { c2.handOver(c, tKey, oKey) }, dropped: func() {
+		// The consult ended before it could hand over: the request still gets its answer.
+		c.post(event{fn: func() { c.completeFailed("the consultation call has ended") }})
+	}})
 }
 
 // completeFailed reports a completion that could not happen; the original
@@ -256,7 +259,11 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	c.moved.Store(orig)
 	c.m.join(c, orig)
 	c.done = true
-	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }})
+	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }, dropped: func() {
+		// The original ended before it could take d over.
+		d.party.Ended(protocol.EndHangup, nil)
+		_ = d.media.Close()
+	}})
 }
 
 // adopt runs on the original call: d (the consult's other party) replaces
