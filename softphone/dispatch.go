@@ -46,7 +46,7 @@ func (p *Phone) dispatch(msg protocol.Message, l *link) {
 			c.From, c.FromName, c.To = m.From, m.FromName, m.To
 		})
 		if err != nil {
-			p.log.Warn("softphone: cannot take inbound call", "call", m.CallID, "err", err)
+			p.log.Warn("softphone: cannot take inbound call", "call_id", m.CallID, "err", err)
 			return
 		}
 		c.post(msg)
@@ -66,7 +66,7 @@ func (p *Phone) dispatch(msg protocol.Message, l *link) {
 		select {
 		case p.restored <- c:
 		default:
-			p.log.Warn("softphone: Restored full, dropping call", "call", m.CallID)
+			p.log.Warn("softphone: Restored full, dropping call", "call_id", m.CallID)
 		}
 	default:
 		if p.reply(reqID, msg) {
@@ -77,7 +77,7 @@ func (p *Phone) dispatch(msg protocol.Message, l *link) {
 			return
 		}
 		if callID != "" {
-			p.log.Debug("softphone: frame for unknown call", "type", msg.MessageType(), "call", callID)
+			p.log.Debug("softphone: frame for unknown call", "type", msg.MessageType(), "call_id", callID)
 			return
 		}
 		select {
@@ -133,7 +133,7 @@ func (p *Phone) onTrying(m *protocol.CallTrying) {
 			c.post(m)
 		}
 	case pend.abandoned:
-		p.log.Debug("softphone: hanging up abandoned call", "call", m.CallID)
+		p.log.Debug("softphone: hanging up abandoned call", "call_id", m.CallID)
 		_ = p.Send(protocol.CallHangup{CallID: m.CallID})
 	case pend.call != nil:
 		pend.call.post(m)

@@ -91,7 +91,7 @@ func (p *Phone) authenticate(ctx context.Context, conn *websocket.Conn, token, s
 		}
 		switch m := msg.(type) {
 		case *protocol.Authenticated:
-			p.log.Debug("softphone: authenticated", "user", m.UserID, "session", m.SessionID, "reconnected", m.Reconnected)
+			p.log.Debug("softphone: authenticated", "user", m.UserID, "session_id", m.SessionID, "reconnected", m.Reconnected)
 			return m, nil
 		case *protocol.Error:
 			return nil, serverError(m)

@@ -191,6 +191,7 @@ func (a *API) admin(h handler) handler {
 			return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "invalid admin API key")
 		}
 		httplimit.MarkAuthenticated(r.Context())
+		httplimit.NoteCaller(r.Context(), "admin", "")
 		return h(r)
 	}
 }
@@ -224,6 +225,7 @@ func (a *API) userIdentity(r *http.Request) (auth.Identity, error) {
 	}
 	if err == nil {
 		httplimit.MarkAuthenticated(r.Context())
+		httplimit.NoteCaller(r.Context(), "user", string(id.AccountID))
 	}
 	return id, err
 }

@@ -265,7 +265,7 @@ func (c *Call) closeQueue() {
 
 func (c *Call) setState(s State) {
 	if err := checkTransition(c.state, s); err != nil {
-		c.m.log.Error("call state", "call", c.id, "err", err)
+		c.m.log.Error("call state", "call_id", c.id, "err", err)
 		return
 	}
 	c.state = s
@@ -281,7 +281,7 @@ func (c *Call) start() {
 	}
 	c.caller.num, c.caller.name = c.rec.From, c.rec.FromName
 	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
-		c.m.log.Error("call record", "call", c.id, "err", err)
+		c.m.log.Error("call record", "call_id", c.id, "err", err)
 	}
 	c.startCheckpoints()
 	c.logStarted()
@@ -330,7 +330,7 @@ func (c *Call) alert(l *leg, offer string, err error) {
 		return
 	}
 	if err != nil {
-		c.m.log.Warn("callee offer", "call", c.id, "err", err)
+		c.m.log.Warn("callee offer", "call_id", c.id, "err", err)
 		c.dropCallee(l, "")
 		return
 	}
@@ -362,13 +362,13 @@ func (c *Call) earlyMedia(l *leg, sdp string) {
 		return
 	}
 	if err := c.applyAnswer(l, sdp); err != nil {
-		c.m.log.Warn("early media", "call", c.id, "err", err)
+		c.m.log.Warn("early media", "call_id", c.id, "err", err)
 		return
 	}
 	if c.bridge == nil {
 		br, err := c.m.media.Bridge(c.caller.media, l.media)
 		if err != nil {
-			c.m.log.Warn("early media", "call", c.id, "err", err)
+			c.m.log.Warn("early media", "call_id", c.id, "err", err)
 			return
 		}
 		c.bridge, c.earlyLeg = br, l
@@ -412,7 +412,7 @@ func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
 // saveRecord writes the call record as it stands.
 func (c *Call) saveRecord() {
 	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call", c.id, "err", err)
+		c.m.log.Error("call record", "call_id", c.id, "err", err)
 	}
 }
 
@@ -468,7 +468,7 @@ func (c *Call) end(reason protocol.EndReason) {
 	now := time.Now().UTC()
 	c.rec.EndedAt, c.rec.EndReason = &now, string(reason)
 	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call", c.id, "err", err)
+		c.m.log.Error("call record", "call_id", c.id, "err", err)
 	}
 	c.logEnded(reason)
 	c.m.remove(c)

@@ -68,7 +68,7 @@ func (c *Call) checkpoint() {
 		return func() {
 			c.ck.writing = false
 			if err != nil {
-				c.m.log.Warn("call record checkpoint", "call", id, "err", err)
+				c.m.log.Warn("call record checkpoint", "call_id", id, "err", err)
 			}
 		}
 	})

@@ -63,7 +63,7 @@ func (c *Call) onDigit(l *leg, digit rune, duration time.Duration) {
 		return
 	}
 	if err := c.bridge.SendDigit(c.other(l) == c.caller, digit, duration); err != nil {
-		c.m.log.Debug("dtmf digit dropped", "call", c.id, "digit", string(digit), "err", err)
+		c.m.log.Debug("dtmf digit dropped", "call_id", c.id, "digit", string(digit), "err", err)
 	}
 }
 

@@ -33,7 +33,7 @@ func (c *Call) mediaDead(l *leg, cause string, idle time.Duration) {
 	if c.state == StateEnded || l.ended || !c.hasLeg(l) {
 		return
 	}
-	c.m.log.Warn("call media dead, ending the call", "call", c.id, "account", c.account, "leg", l.id,
+	c.m.log.Warn("call media dead, ending the call", "call_id", c.id, "account", c.account, "leg", l.id,
 		"role", l.role, "cause", cause, "idle", idle.Round(time.Millisecond))
 	c.end(protocol.EndFailed)
 }

@@ -235,5 +235,5 @@ func (l *limits) logRefusal(log *slog.Logger, e *LimitError, acct ident.AccountI
 		return
 	}
 	log.Info("call refused by a limit", "limit", e.Limit, "account", acct, "user", user,
-		"session", session, "retry_after", e.RetryAfter, "suppressed", n)
+		"session_id", session, "retry_after", e.RetryAfter, "suppressed", n)
 }

@@ -105,7 +105,7 @@ func (m *Manager) Restore(dev Device) {
 		case <-done:
 		case <-c.ctx.Done():
 		case <-time.After(2 * time.Second):
-			m.log.Warn("call did not answer a restore in time", "call", c.id)
+			m.log.Warn("call did not answer a restore in time", "call_id", c.id)
 		}
 	}
 }

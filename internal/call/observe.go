@@ -37,19 +37,19 @@ func (m *Manager) observer() Observer {
 // logStarted, logAnswered and logEnded are the operator's view of a call:
 // one INFO line each, with the call's and account's ids.
 func (c *Call) logStarted() {
-	c.m.log.Info("call started", "call", c.id, "account", c.account, "direction", c.rec.Direction,
+	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", c.rec.Direction,
 		"from", c.rec.From, "to", c.rec.To)
 	c.m.observer().CallStarted(c.rec.Direction)
 }
 
 func (c *Call) logAnswered(by string) {
 	setup := c.answeredAt.Sub(c.rec.StartedAt)
-	c.m.log.Info("call answered", "call", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
+	c.m.log.Info("call answered", "call_id", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
 	c.m.observer().CallAnswered(c.rec.Direction, setup)
 }
 
 func (c *Call) logTransfer() {
-	c.m.log.Info("call transferred", "call", c.id, "account", c.account, "transfer", c.rec.Transfer)
+	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.Transfer)
 }
 
 func (c *Call) logEnded(reason protocol.EndReason) {
@@ -57,7 +57,7 @@ func (c *Call) logEnded(reason protocol.EndReason) {
 	if !c.answeredAt.IsZero() {
 		talked = time.Since(c.answeredAt)
 	}
-	c.m.log.Info("call ended", "call", c.id, "account", c.account, "reason", reason,
+	c.m.log.Info("call ended", "call_id", c.id, "account", c.account, "reason", reason,
 		"talked", talked.Round(time.Second), "legs", len(c.rec.Legs))
 	c.m.observer().CallEnded(c.rec.Direction, reason, talked, c.rec.Legs)
 }

@@ -32,7 +32,7 @@ func (c *Call) route() {
 	}
 	c.dest = c.create.Destination
 	p := c.plan(route.From{Account: c.account, User: c.fromUser, Inbound: c.inbound}, c.dest)
-	c.m.log.Debug("route", "call", c.id, "plan", p.Explain)
+	c.m.log.Debug("route", "call_id", c.id, "plan", p.Explain)
 	c.execute(p)
 }
 
@@ -107,7 +107,7 @@ func (c *Call) nextStep() {
 		dest := c.then
 		c.then, c.dest = "", dest
 		p := c.plan(c.thenFrom, dest)
-		c.m.log.Debug("route: forward", "call", c.id, "to", dest, "plan", p.Explain)
+		c.m.log.Debug("route: forward", "call_id", c.id, "to", dest, "plan", p.Explain)
 		c.execute(p)
 		return
 	}
@@ -167,7 +167,7 @@ func (c *Call) ringTarget(t route.Target) string {
 	}
 	u, err := c.m.dir.GetUser(c.ctx, t.User)
 	if err != nil {
-		c.m.log.Warn("route: user gone", "call", c.id, "user", t.User)
+		c.m.log.Warn("route: user gone", "call_id", c.id, "user", t.User)
 		return ""
 	}
 	who := leg{user: u.ID, num: u.Extension, name: u.Name}
@@ -207,7 +207,7 @@ func (c *Call) ringNumber(number string) string {
 	// either: that would free a place another call holds.
 	counted := !c.emergency
 	if counted && !c.m.outboundStart(c.account) {
-		c.m.log.Info("route: outbound cap reached", "call", c.id, "account", c.account)
+		c.m.log.Info("route: outbound cap reached", "call_id", c.id, "account", c.account)
 		c.anyFailed = true
 		return "the account has reached its limit of concurrent calls through trunks"
 	}
@@ -236,7 +236,7 @@ func (c *Call) ring(p Party, who leg) *leg {
 	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, user: who.user, num: who.num, name: who.name}
 	media, err := p.NewMedia(c.m.media, l.id)
 	if err != nil {
-		c.m.log.Warn("callee media", "call", c.id, "err", err)
+		c.m.log.Warn("callee media", "call_id", c.id, "err", err)
 		return nil
 	}
 	l.media = media

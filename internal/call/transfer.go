@@ -294,7 +294,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	c.joined = append(c.joined, d)
 	br, err := c.m.media.Bridge(o.media, d.media)
 	if err != nil {
-		c.m.log.Error("transfer: bridge", "call", c.id, "err", err)
+		c.m.log.Error("transfer: bridge", "call_id", c.id, "err", err)
 		c.end(protocol.EndFailed)
 		return
 	}

@@ -193,3 +193,36 @@ func headerHas(h http.Header, name, token string) bool {
 	}
 	return false
 }
+
+// Note is what the access log says about a request beyond its line:
+// who it was made as. Handlers fill it in; the access log reads it after.
+type Note struct {
+	mu      sync.Mutex
+	as      string // "admin" or "user"
+	account string
+}
+
+type noteKey struct{}
+
+// WithNote returns ctx carrying an empty note, and the note.
+func WithNote(ctx context.Context) (context.Context, *Note) {
+	n := &Note{}
+	return context.WithValue(ctx, noteKey{}, n), n
+}
+
+// NoteCaller records that the request of ctx was made with the admin key
+// (as "admin") or a user token of account (as "user").
+func NoteCaller(ctx context.Context, as, account string) {
+	if n, ok := ctx.Value(noteKey{}).(*Note); ok {
+		n.mu.Lock()
+		n.as, n.account = as, account
+		n.mu.Unlock()
+	}
+}
+
+// Caller returns what NoteCaller recorded.
+func (n *Note) Caller() (as, account string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.as, n.account
+}

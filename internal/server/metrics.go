@@ -166,6 +166,8 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 				"code": "unauthorized", "message": "the admin API key is required"}})
 			return
 		}
+		httplimit.MarkAuthenticated(r.Context())
+		httplimit.NoteCaller(r.Context(), "admin", "")
 		h.ServeHTTP(w, r)
 	})
 }
@@ -182,6 +184,8 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		ctx, note := httplimit.WithNote(r.Context())
+		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -192,6 +196,12 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		args := []any{"method", r.Method, "route", routeOf(r), "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr}
+		if as, acct := note.Caller(); as != "" {
+			args = append(args, "as", as)
+			if acct != "" {
+				args = append(args, "account", acct)
+			}
+		}
 		if !httplimit.Authenticated(r.Context()) {
 			ok, n := unauth.Allow(hostOf(r.RemoteAddr))
 			if !ok {

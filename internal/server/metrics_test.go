@@ -49,6 +49,7 @@ func TestAccessLogBoundsAnUnauthenticatedFlood(t *testing.T) {
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Bearer good" {
 			httplimit.MarkAuthenticated(r.Context())
+			httplimit.NoteCaller(r.Context(), "user", "acct_1")
 			return
 		}
 		w.WriteHeader(http.StatusUnauthorized)
@@ -92,6 +93,7 @@ func TestAccessLogBoundsAnUnauthenticatedFlood(t *testing.T) {
 		get(authed, "Bearer good")
 	}
 	require.Equal(t, 100, strings.Count(out.String(), "status=200"), "a connection with credentials logs every request")
+	require.Equal(t, 100, strings.Count(out.String(), "as=user account=acct_1"), "the line names the caller's account")
 }
 
 type syncBuffer struct {

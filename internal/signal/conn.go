@@ -245,7 +245,7 @@ func (c *conn) authenticate() *Session {
 		h.getHandler().SessionRestored(s)
 		s.replayEndings(h.cfg.ReconnectGrace)
 	}
-	h.log.Debug("socket authenticated", "user", s.UserID, "session", s.ID, "reconnected", reconnected)
+	h.log.Debug("socket authenticated", "user", s.UserID, "session_id", s.ID, "reconnected", reconnected)
 	return s
 }
 
