@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -236,6 +237,12 @@ type HTTP struct {
 	// the admin key or a user token, or an authenticated signalling
 	// socket); a connection beyond it is closed at once.
 	MaxUnauthenticatedPerSource int `yaml:"max_unauthenticated_per_source"`
+	// CORSOrigins are the web origins (scheme://host[:port]) whose pages
+	// may call the REST API and open the WebSockets (/v1/webrtc, /v1/sip)
+	// from a browser. "*" admits any origin, for the routes a user token
+	// opens and the WebSockets only: never for the admin key's routes. The
+	// server's own origin is always admitted. Empty: same origin only.
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // Log configures log/slog output.
@@ -347,7 +354,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
-			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128},
+			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128, CORSOrigins: []string{}},
 		Signal: Signal{
 			SessionLimit:   10,
 			ReconnectGrace: 60 * time.Second,
@@ -486,6 +493,11 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxUnauthenticatedPerSource < 1 {
 		bad("http.max_unauthenticated_per_source: must be at least 1")
+	}
+	for _, o := range c.HTTP.CORSOrigins {
+		if _, err := NormalizeOrigin(o); err != nil {
+			bad("http.cors_origins: %v", err)
+		}
 	}
 	if s.MaxFrameBytes < 1024 {
 		bad("signal.max_frame_bytes: must be at least 1024")
@@ -639,4 +651,29 @@ func validateTrunks(trunks []Trunk) []error {
 		}
 	}
 	return errs
+}
+
+// NormalizeOrigin returns a web origin as browsers send it in Origin
+// (lower-case scheme and host, no default port, no path), or "*".
+func NormalizeOrigin(o string) (string, error) {
+	if o == "*" {
+		return o, nil
+	}
+	u, err := url.Parse(o)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q: %v", o, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%q: want http:// or https:// and a host, or *", o)
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%q: an origin is a scheme and a host (and port), nothing more", o)
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return u.Scheme + "://" + host, nil
 }

@@ -175,7 +175,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.ln = httplimit.NewListener(ln, s.Config.HTTP.MaxUnauthenticatedPerSource, s.Log)
 	h := s.Config.HTTP
-	s.http = &http.Server{Handler: accessLog(s.Log, httplimit.Upgrades(mux, "/v1/webrtc", "/v1/sip")),
+	origins := newOriginPolicy(s.Config.HTTP.CORSOrigins).wrap(mux, "/v1/webrtc", "/v1/sip")
+	s.http = &http.Server{Handler: accessLog(s.Log, httplimit.Upgrades(origins, "/v1/webrtc", "/v1/sip")),
 		ReadHeaderTimeout: h.ReadHeaderTimeout, ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
 		IdleTimeout: h.IdleTimeout, MaxHeaderBytes: h.MaxHeaderBytes, ConnContext: httplimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}

@@ -10,6 +10,7 @@ import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,20 @@ async function waitFor(what, fn, timeoutMs, proc) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
+/**
+ * A web app on an origin of its own: a blank page at `/` on 127.0.0.1:port
+ * (another port is another origin). Tests navigate there and reach the
+ * API cross-origin, as an app built on the SDK does from its own site.
+ */
+async function appOrigin(title) {
+  const srv = http.createServer((req, res) => {
+    res.writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(req.url === '/' ? `<!doctype html><meta charset="utf-8"><title>${title}</title><body>${title}</body>` : '');
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((r) => srv.close(r)) };
+}
+
 export default async function setup(project) {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'sb-browser-'));
   for (const d of ['home', 'tmp', 'config', 'cache', 'runtime', 'data']) await mkdir(path.join(scratch, d), { recursive: true, mode: 0o700 });
@@ -86,7 +101,11 @@ export default async function setup(project) {
   const url = `http://127.0.0.1:${port}`;
   const adminKey = `sk_test_${randomBytes(18).toString('hex')}`;
   const config = path.join(scratch, 'switchboard.yaml');
-  await writeFile(config, 'media:\n  include_loopback: true\nlog:\n  level: info\n');
+  // The app's origin is listed in http.cors_origins; the other is not.
+  const app = await appOrigin('app');
+  const stranger = await appOrigin('stranger');
+  await writeFile(config, 'media:\n  include_loopback: true\nlog:\n  level: info\n' +
+    `http:\n  cors_origins: ["${app.origin}"]\n`);
   const logPath = path.join(scratch, 'server.log');
   const log = createWriteStream(logPath);
   const proc = spawn(bin, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--sip-listen', '127.0.0.1:0',
@@ -106,6 +125,7 @@ export default async function setup(project) {
       clearTimeout(t);
     }
     log.end();
+    await Promise.all([app.close(), stranger.close()]);
     if (process.env.SB_BROWSER_KEEP) console.log(`browser tests: scratch kept in ${scratch}`);
     else await rm(scratch, { recursive: true, force: true });
   };
@@ -144,7 +164,7 @@ export default async function setup(project) {
       await writeFile(wav, toneWav(TONES[name] ?? 500));
       out[name] = { id: u.id, name: u.name, extension: u.extension, token: s.client_secret, tone: TONES[name], wav };
     }
-    project.provide('sb', { url, adminKey, scratch, users: out, logPath });
+    project.provide('sb', { url, adminKey, scratch, users: out, logPath, appOrigin: app.origin, strangerOrigin: stranger.origin });
   } catch (err) {
     await new Promise((r) => setTimeout(r, 200));
     const tail = (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
