@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -278,17 +276,8 @@ func TestCanCallExternal(t *testing.T) {
 // users may still call out (the column defaults to 1).
 func TestMigrationKeepsUsersExternal(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
-	require.NoError(t, err)
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-	require.NoError(t, err)
-	for _, m := range ms[:2] {
-		require.NoError(t, applyMigration(ctx, raw, m))
-	}
-	_, err = raw.ExecContext(ctx, "INSERT INTO users (id, account_id, name, extension, created_at, updated_at) "+
+	path, raw := oldSchema(t, 2)
+	_, err := raw.ExecContext(ctx, "INSERT INTO users (id, account_id, name, extension, created_at, updated_at) "+
 		"VALUES ('user_old', 'acct_x', 'Old', '100', ?, ?)", formatTime(now()), formatTime(now()))
 	require.NoError(t, err)
 	require.NoError(t, raw.Close())
@@ -296,7 +285,7 @@ func TestMigrationKeepsUsersExternal(t *testing.T) {
 	db, err := Open(ctx, path)
 	require.NoError(t, err)
 	defer db.Close()
-	require.Equal(t, len(ms), schemaVersion(t, db))
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
 	u, err := db.GetUser(ctx, "user_old")
 	require.NoError(t, err)
 	require.True(t, u.CanCallExternal)

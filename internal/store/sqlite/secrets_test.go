@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,16 +92,7 @@ func TestSecretsAtRest(t *testing.T) {
 // them, and no plaintext is left in the files.
 func TestMigrationSealsOldSecrets(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
-	require.NoError(t, err)
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-	require.NoError(t, err)
-	for _, m := range ms[:4] {
-		require.NoError(t, applyMigration(ctx, raw, m))
-	}
+	path, raw := oldSchema(t, 4)
 	ts := formatTime(now())
 	for _, q := range []string{
 		"INSERT INTO accounts (id, name, created_at) VALUES ('acct_a', 'A', ?)",
@@ -113,7 +103,7 @@ func TestMigrationSealsOldSecrets(t *testing.T) {
 		"INSERT INTO trunks (id, name, host, created_at, updated_at) VALUES ('trunk_b', 'b', '192.0.2.2', ?, ?)",
 		"INSERT INTO settings (key, value) VALUES ('jwt_secret', 'old-signing-key-a1b2c3'), ('sip_nonce_secret', 'kept')",
 	} {
-		_, err = raw.ExecContext(ctx, q, ts, ts)
+		_, err := raw.ExecContext(ctx, q, ts, ts)
 		if err != nil && strings.Contains(err.Error(), "parameter") {
 			_, err = raw.ExecContext(ctx, q)
 		}
@@ -124,7 +114,7 @@ func TestMigrationSealsOldSecrets(t *testing.T) {
 	box := testBox(t)
 	db, err := Open(ctx, path, WithSecrets(testRealm, box))
 	require.NoError(t, err)
-	require.Equal(t, len(ms), schemaVersion(t, db))
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
 	u, err := db.GetUser(ctx, "user_a")
 	require.NoError(t, err)
 	require.Equal(t, secrets.DigestHA1("101", testRealm, "old-sip-pass-9d8e7"), u.SIPHA1)

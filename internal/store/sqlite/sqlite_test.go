@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -365,4 +366,32 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		_, err = os.Stat(path)
 		require.NoError(t, err, "the database is where it was asked to be")
 	}
+}
+
+// oldSchema makes a database file as a release with only the first n
+// migrations left it, and returns its path and a raw handle on it (to add
+// rows in that schema; close it before Open).
+func oldSchema(t *testing.T, n int) (string, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+	require.NoError(t, err)
+	for _, m := range ms[:n] {
+		require.NoError(t, applyMigration(ctx, raw, m))
+	}
+	return path, raw
+}
+
+// latestVersion is the schema version Open migrates to.
+func latestVersion(t *testing.T) int {
+	t.Helper()
+	ms, err := loadMigrations()
+	require.NoError(t, err)
+	return len(ms)
 }

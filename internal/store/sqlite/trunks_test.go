@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -71,17 +70,8 @@ func TestTrunks(t *testing.T) {
 // 0004: its trunks read with inbound_auth "" (by address, as before).
 func TestMigrationKeepsTrunksTrustedByAddress(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
-	require.NoError(t, err)
-	ms, err := loadMigrations()
-	require.NoError(t, err)
-	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-	require.NoError(t, err)
-	for _, m := range ms[:3] {
-		require.NoError(t, applyMigration(ctx, raw, m))
-	}
-	_, err = raw.ExecContext(ctx, "INSERT INTO trunks (id, name, host, created_at, updated_at) "+
+	path, raw := oldSchema(t, 3)
+	_, err := raw.ExecContext(ctx, "INSERT INTO trunks (id, name, host, created_at, updated_at) "+
 		"VALUES ('trunk_old', 'old', '192.0.2.1', ?, ?)", formatTime(now()), formatTime(now()))
 	require.NoError(t, err)
 	require.NoError(t, raw.Close())
@@ -89,7 +79,7 @@ func TestMigrationKeepsTrunksTrustedByAddress(t *testing.T) {
 	db, err := Open(ctx, path)
 	require.NoError(t, err)
 	defer db.Close()
-	require.Equal(t, len(ms), schemaVersion(t, db))
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
 	got, err := db.GetTrunk(ctx, "trunk_old")
 	require.NoError(t, err)
 	require.Equal(t, []string{"", "", ""}, []string{got.InboundAuth, got.InboundUsername, got.InboundPassword})
