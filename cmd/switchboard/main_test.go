@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
 func buildBinary(t *testing.T) string {
@@ -29,24 +28,6 @@ func buildBinary(t *testing.T) string {
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, string(out))
 	return bin
-}
-
-// syncBuffer is a bytes.Buffer the child process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -64,7 +45,7 @@ func TestServeDemoAndSIGTERM(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill() }()
@@ -377,7 +358,7 @@ func TestServeDemoGuards(t *testing.T) {
 		addr = freePort(t)
 		cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", addr, "--sip-listen", "127.0.0.1:0"}, args...)...)
 		cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY=")
-		var stdout, stderr syncBuffer
+		var stdout, stderr syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		require.NoError(t, cmd.Start())
 		defer func() { _ = cmd.Process.Kill() }()

@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/httplimit"
+	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
 func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
@@ -43,7 +43,7 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 // costs accessBurst lines and then about one a second; a connection that
 // showed credentials logs every request.
 func TestAccessLogBoundsAnUnauthenticatedFlood(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
@@ -94,27 +94,4 @@ func TestAccessLogBoundsAnUnauthenticatedFlood(t *testing.T) {
 	}
 	require.Equal(t, 100, strings.Count(out.String(), "status=200"), "a connection with credentials logs every request")
 	require.Equal(t, 100, strings.Count(out.String(), "as=user account=acct_1"), "the line names the caller's account")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }

@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
 // Baresip is a real SIP desk phone (Debian's baresip) run headless.
@@ -25,7 +25,7 @@ type Baresip struct {
 	SIPAddr string // where the phone listens for SIP
 	Ctrl    string // ctrl_tcp address
 	cmd     *exec.Cmd
-	out     *lockedBuffer
+	out     *syncbuf.Buffer
 }
 
 // BaresipOptions configure a phone.
@@ -100,7 +100,7 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		o.User, uri, o.Password, mode, params)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600))
 	b := &Baresip{Dir: dir, SIPAddr: fmt.Sprintf("127.0.0.1:%d", sipPort), Ctrl: fmt.Sprintf("127.0.0.1:%d", ctrl),
-		out: &lockedBuffer{}}
+		out: &syncbuf.Buffer{}}
 	b.cmd = exec.Command("baresip", "-f", dir)
 	b.cmd.Stdin = nil
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
@@ -149,23 +149,6 @@ func freeTCPPort(t testing.TB) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // HeardTone checks that the phone heard freq over the last second of its

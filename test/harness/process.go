@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,12 +12,13 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
 // Process is a switchboard binary built from this tree, running as its own
@@ -26,7 +26,7 @@ import (
 type Process struct {
 	Addr   string // the HTTP listener, host:port
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	err    error // the exit error, once exited is closed
 }
@@ -65,7 +65,7 @@ func StartProcessIn(t testing.TB, bin, dataDir, extra string) *Process {
 		dataDir, extra)
 	cfgFile := filepath.Join(dir, "switchboard.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(cfg), 0o600))
-	p := &Process{out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Process{out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--demo", "--config", cfgFile)
 	p.cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY="+AdminKey)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -197,22 +197,4 @@ func (p *Process) rest(t testing.TB, method, path, body string, status int, out 
 	require.NoError(t, err)
 	require.Equal(t, status, res.StatusCode, string(raw))
 	require.NoError(t, json.Unmarshal(raw, out))
-}
-
-// syncBuffer is a bytes.Buffer a child process writes while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

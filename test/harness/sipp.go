@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
 // Sipp is a running sipp (Debian's sip-tester) scenario: a SIP trunk or
@@ -31,7 +32,7 @@ type Sipp struct {
 
 	dir  string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	code int
 }
@@ -112,7 +113,7 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 		args = append(args, o.Remote)
 	}
 	s := &Sipp{Addr: net.JoinHostPort(o.IP, strconv.Itoa(port)), IP: o.IP, Port: port, dir: dir,
-		out: &lockedBuffer{}, done: make(chan struct{}), code: -1}
+		out: &syncbuf.Buffer{}, done: make(chan struct{}), code: -1}
 	s.cmd = exec.Command("sipp", args...)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
