@@ -55,6 +55,8 @@ type UA struct {
 	metrics *sipMetrics
 	parser  *sip.Parser // sipgo's, with our wrappers (compat.go)
 	logs    *limitedLog // rate-limited lines about what peers send
+	// presence, when set, hears of registrations and serves BLF (presence.go).
+	presence Presence
 
 	trunkTimeout time.Duration
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
