@@ -35,6 +35,8 @@ type Location struct {
 	// IP is the source address the address is bound to.
 	IP      netip.Addr
 	BoundAt time.Time
+	// Device names the device session that bound it.
+	Device string
 }
 
 // Field lengths (in characters). Generous for real addresses, small enough

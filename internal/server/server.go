@@ -141,6 +141,7 @@ func (s *Server) Start(ctx context.Context) error {
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls()}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
+	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ type Hub struct {
 
 	mu        sync.Mutex
 	handler   Handler
+	locator   Locator // binds emergency addresses (emergency.go); nil: none
 	sessions  map[ident.SessionID]*Session
 	conns     map[*conn]struct{}
 	draining  bool

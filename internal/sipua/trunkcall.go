@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
@@ -24,6 +25,9 @@ type trunkCall struct {
 	callerID  string // E.164 the account owns, or anonymous (From)
 	asserted  string // the account's number behind callerID (P-Asserted-Identity), or "" when it has none
 	early     string // SDP of the current attempt's 183
+
+	// location is an emergency call's caller location, or nil (geoloc.go).
+	location *emergency.Location
 }
 
 // attempt is how one trunk answered.
@@ -74,14 +78,13 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 		target.Port = 5060
 	}
 	req := sip.NewRequest(sip.INVITE, target)
-	req.SetBody([]byte(offer))
 	req.SetTransport(strings.ToUpper(t.Network()))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
 	if p.callerID == anonymous {
 		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
 		req.AppendHeader(sip.NewHeader("Privacy", "id"))
 	}
+	p.setBody(req, offer, fromURI.String())
 	if p.asserted != "" {
 		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
 		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
