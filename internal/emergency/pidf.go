@@ -48,7 +48,6 @@ func BuildPIDF(p PIDF) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	w := &xmlWriter{enc: xml.NewEncoder(&b)}
-	w.enc.Indent("", " ")
 	w.open("presence", "xmlns", nsPIDF, "xmlns:gp", nsGP, "xmlns:ca", nsCivic, "xmlns:dm", nsDM, "entity", p.Entity)
 	w.open("dm:device", "id", "d"+hexID(p.Device)[:12])
 	w.open("gp:geopriv")

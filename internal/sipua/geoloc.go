@@ -19,10 +19,10 @@ import (
 // (RFC 6442 §4.1; bodies per RFC 5621). Geolocation-Routing: yes lets the
 // trunk and the PSAP route on it (RFC 6442 §4.2). entity is the caller's
 // URI, as From shows it.
-func (p *trunkCall) setBody(req *sip.Request, offer, entity string) {
-	if p.location != nil {
+func (p *trunkCall) setBody(req *sip.Request, offer, entity string, loc *emergency.Location) {
+	if loc != nil {
 		cid := ident.Short() + ident.Short() + "@" + p.ua.host()
-		ctype, body, err := withLocation(offer, p.location, entity, cid)
+		ctype, body, err := withLocation(offer, loc, entity, cid)
 		if err == nil {
 			req.SetBody(body)
 			req.AppendHeader(sip.NewHeader("Content-Type", ctype))

@@ -73,34 +73,18 @@ func (p *trunkCall) run(ctx context.Context, offer string) {
 // try places the call on one trunk and waits for its final answer.
 func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 	failed := attempt{failover: true, reason: protocol.EndFailed}
-	target := sip.Uri{Scheme: "sip", User: p.number, Host: t.Host, Port: t.Port}
-	if target.Port == 0 {
-		target.Port = 5060
-	}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetTransport(strings.ToUpper(t.Network()))
-	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
-	if p.callerID == anonymous {
-		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
-		req.AppendHeader(sip.NewHeader("Privacy", "id"))
-	}
-	p.setBody(req, offer, fromURI.String())
-	if p.asserted != "" {
-		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
-		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
-		pai := sip.Uri{Scheme: "sip", User: p.asserted, Host: p.ua.host()}
-		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+pai.String()+">"))
-	}
-	req.AppendHeader(sip.NewHeader("User-Agent", userAgent)) // sipgo adds none
-	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
-
+	req := p.invite(t, offer, p.location)
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	dialog, err := p.ua.dialogs.WriteInvite(dialOut(actx), req)
+	if errors.Is(err, sip.ErrUDPMTUCongestion) && p.location != nil {
+		// RFC 3261 §18.1.1: past 1300 bytes UDP will not do. The call
+		// must go out: without the location the carrier falls back to
+		// the account's registered address.
+		p.ua.log.Warn("sip: emergency INVITE with its PIDF-LO is too large for UDP: sent without it "+
+			"(give the emergency trunk transport tcp or tls)", "trunk", t.Name)
+		dialog, err = p.ua.dialogs.WriteInvite(dialOut(actx), p.invite(t, offer, nil))
+	}
 	if err != nil {
 		p.ua.log.Warn("sip: trunk invite", "trunk", t.Name, "err", err)
 		return failed
@@ -141,6 +125,36 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 		}
 		return failed
 	}
+}
+
+// invite is the INVITE of one attempt on t; loc, when set, goes with the
+// offer as a PIDF-LO (geoloc.go).
+func (p *trunkCall) invite(t *trunk, offer string, loc *emergency.Location) *sip.Request {
+	target := sip.Uri{Scheme: "sip", User: p.number, Host: t.Host, Port: t.Port}
+	if target.Port == 0 {
+		target.Port = 5060
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetTransport(strings.ToUpper(t.Network()))
+	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
+	if p.callerID == anonymous {
+		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
+		req.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
+	p.setBody(req, offer, fromURI.String(), loc)
+	if p.asserted != "" {
+		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
+		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
+		pai := sip.Uri{Scheme: "sip", User: p.asserted, Host: p.ua.host()}
+		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+pai.String()+">"))
+	}
+	req.AppendHeader(sip.NewHeader("User-Agent", userAgent)) // sipgo adds none
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+	return req
 }
 
 // progress reports provisional responses: 180 rings the caller; 183 with
