@@ -69,6 +69,23 @@ func withLocation(offer string, loc *emergency.Location, entity, cid string) (st
 	return "multipart/mixed;boundary=" + w.Boundary(), b.Bytes(), nil
 }
 
+// locationFor is the location the INVITE to t carries. An INVITE with a
+// PIDF-LO is about 2 KB, and past 1300 bytes a request must not go over
+// UDP (RFC 3261 §18.1.1: IP fragments get lost, and with them the
+// emergency call), so over a UDP trunk the call goes out without it and
+// the carrier falls back to the account's registered address.
+func (p *trunkCall) locationFor(t *trunk) *emergency.Location {
+	if p.location == nil {
+		return nil
+	}
+	if t.Network() == "udp" {
+		p.ua.log.Warn("sip: emergency call sent without its PIDF-LO: the trunk is UDP (give it transport tcp or tls)",
+			"trunk", t.Name)
+		return nil
+	}
+	return p.location
+}
+
 // emergencyLocation is the location an outgoing trunk call carries: only
 // an emergency call's.
 func emergencyLocation(req call.TrunkRequest) *emergency.Location {

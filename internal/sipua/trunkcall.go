@@ -73,18 +73,10 @@ func (p *trunkCall) run(ctx context.Context, offer string) {
 // try places the call on one trunk and waits for its final answer.
 func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 	failed := attempt{failover: true, reason: protocol.EndFailed}
-	req := p.invite(t, offer, p.location)
+	req := p.invite(t, offer, p.locationFor(t))
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	dialog, err := p.ua.dialogs.WriteInvite(dialOut(actx), req)
-	if errors.Is(err, sip.ErrUDPMTUCongestion) && p.location != nil {
-		// RFC 3261 §18.1.1: past 1300 bytes UDP will not do. The call
-		// must go out: without the location the carrier falls back to
-		// the account's registered address.
-		p.ua.log.Warn("sip: emergency INVITE with its PIDF-LO is too large for UDP: sent without it "+
-			"(give the emergency trunk transport tcp or tls)", "trunk", t.Name)
-		dialog, err = p.ua.dialogs.WriteInvite(dialOut(actx), p.invite(t, offer, nil))
-	}
 	if err != nil {
 		p.ua.log.Warn("sip: trunk invite", "trunk", t.Name, "err", err)
 		return failed
