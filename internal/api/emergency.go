@@ -63,7 +63,7 @@ type emergencyListJSON struct {
 	Data            []emergencyAddressJSON `json:"data"`
 }
 
-func me(r *http.Request) auth.Identity {
+func emergencyOwner(r *http.Request) auth.Identity {
 	return r.Context().Value(identityKey{}).(auth.Identity)
 }
 
@@ -85,7 +85,7 @@ func (a *API) createEmergencyAddress(r *http.Request) (int, any, error) {
 	if errs := emergency.Check(&in); len(errs) > 0 {
 		return 0, nil, invalidAddress(errs)
 	}
-	id := me(r)
+	id := emergencyOwner(r)
 	e := &store.EmergencyAddress{UserID: id.UserID, AccountID: id.AccountID, Civic: in, FormattedAddress: in.Formatted()}
 	err := a.Store.CreateEmergencyAddress(r.Context(), e, MaxEmergencyAddresses)
 	if errors.Is(err, store.ErrLimit) {
@@ -115,7 +115,7 @@ func (a *API) getEmergencyAddress(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	e, err := a.Store.GetEmergencyAddress(r.Context(), me(r).UserID, id)
+	e, err := a.Store.GetEmergencyAddress(r.Context(), emergencyOwner(r).UserID, id)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -127,7 +127,7 @@ func (a *API) deleteEmergencyAddress(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := a.Store.DeleteEmergencyAddress(r.Context(), me(r).UserID, id); err != nil {
+	if err := a.Store.DeleteEmergencyAddress(r.Context(), emergencyOwner(r).UserID, id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
@@ -138,7 +138,7 @@ func (a *API) clearEmergencyAddressIP(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := a.Store.ClearEmergencyAddressIP(r.Context(), me(r).UserID, id); err != nil {
+	if err := a.Store.ClearEmergencyAddressIP(r.Context(), emergencyOwner(r).UserID, id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil
@@ -157,11 +157,11 @@ func (a *API) listEmergencyAddresses(r *http.Request) (int, any, error) {
 		}
 		limit = n
 	}
-	all, err := a.Store.ListEmergencyAddresses(r.Context(), me(r).UserID)
+	all, err := a.Store.ListEmergencyAddresses(r.Context(), emergencyOwner(r).UserID)
 	if err != nil {
 		return 0, nil, err
 	}
-	from, to, err := window(all, q.Get("starting_after"), q.Get("ending_before"), limit)
+	from, to, err := emergencyWindow(all, q.Get("starting_after"), q.Get("ending_before"), limit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -182,8 +182,8 @@ func (a *API) listEmergencyAddresses(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// window is the [from, to) slice of all a page shows.
-func window(all []store.EmergencyAddress, after, before string, limit int) (int, int, error) {
+// emergencyWindow is the [from, to) slice of all a page shows.
+func emergencyWindow(all []store.EmergencyAddress, after, before string, limit int) (int, int, error) {
 	find := func(key, id string) (int, error) {
 		i := slices.IndexFunc(all, func(e store.EmergencyAddress) bool { return string(e.ID) == id })
 		if i < 0 {
