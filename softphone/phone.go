@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,13 @@ type Config struct {
 	URL       string // ws://host:port/v1/webrtc
 	Token     string
 	SessionID string // resume a device session (authenticate.session_id)
+	// EmergencyAddressID is presented on every authenticate
+	// (authenticate.emergency_address_id): the server binds it to the
+	// network the socket comes from, or answers network.changed.
+	EmergencyAddressID string
+	// HTTPClient dials the socket (e.g. from a chosen local address);
+	// nil uses http.DefaultClient.
+	HTTPClient *http.Client
 	// Codec is the only audio codec this phone offers and accepts:
 	// audio.Opus (the default), audio.PCMU or audio.PCMA.
 	Codec audio.Codec

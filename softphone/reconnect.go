@@ -53,7 +53,8 @@ func (p *Phone) lostErr() error {
 
 // dial opens a socket to the configured URL offering protocol.Subprotocol.
 func (p *Phone) dial(ctx context.Context) (*websocket.Conn, error) {
-	conn, _, err := websocket.Dial(ctx, p.cfg.URL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+	conn, _, err := websocket.Dial(ctx, p.cfg.URL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol},
+		HTTPClient: p.cfg.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("softphone: dial %s: %w", p.cfg.URL, err)
 	}
@@ -69,7 +70,8 @@ func (p *Phone) dial(ctx context.Context) (*websocket.Conn, error) {
 // frames itself until authenticated (or an error frame, returned as a
 // *ServerError). Frames after authenticated stay unread, for the reader.
 func (p *Phone) authenticate(ctx context.Context, conn *websocket.Conn, token, sessionID string) (*protocol.Authenticated, error) {
-	data, err := protocol.Encode(protocol.Authenticate{ReqID: p.newReqID(), Token: token, SessionID: sessionID})
+	data, err := protocol.Encode(protocol.Authenticate{ReqID: p.newReqID(), Token: token, SessionID: sessionID,
+		EmergencyAddressID: p.cfg.EmergencyAddressID})
 	if err != nil {
 		return nil, err
 	}

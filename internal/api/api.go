@@ -114,6 +114,7 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/calls", map[string]handler{"GET": a.listCalls})
 	handle("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
 	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
+	a.emergencyRoutes(handle)
 	handle("/v1/", map[string]handler{})
 	return mux
 }
@@ -142,10 +143,14 @@ func (a *API) serve(methods map[string]handler) http.HandlerFunc {
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
 	// Tokens, SIP passwords and keys travel in API bodies: no cache (browser
 	// or proxy) may keep any of them.
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }

@@ -41,6 +41,8 @@ type dialPlanJSON struct {
 	EmergencyTrunk     string   `json:"emergency_trunk"`
 	InternationalAllow []string `json:"international_allow"`
 	MaxOutboundCalls   int      `json:"max_outbound_calls"`
+	// EmergencyAddressRequired: see store.DialPlan.
+	EmergencyAddressRequired bool `json:"emergency_address_required"`
 	// UpdatedAt is null while the account uses the default plan.
 	UpdatedAt *string `json:"updated_at"`
 }
@@ -48,7 +50,8 @@ type dialPlanJSON struct {
 func dialPlanView(p *store.DialPlan) dialPlanJSON {
 	v := dialPlanJSON{Object: "dial_plan", AccountID: string(p.AccountID), ExtensionLength: p.ExtensionLength,
 		Country: p.Country, EmergencyNumbers: nonNil(p.EmergencyNumbers), EmergencyTrunk: p.EmergencyTrunk,
-		InternationalAllow: nonNil(p.InternationalAllow), MaxOutboundCalls: p.MaxOutboundCalls}
+		InternationalAllow: nonNil(p.InternationalAllow), MaxOutboundCalls: p.MaxOutboundCalls,
+		EmergencyAddressRequired: p.EmergencyAddressRequired}
 	if !p.UpdatedAt.IsZero() {
 		s := rfc3339(p.UpdatedAt)
 		v.UpdatedAt = &s
@@ -72,6 +75,8 @@ type dialPlanInput struct {
 	EmergencyTrunk     *string   `json:"emergency_trunk"`
 	InternationalAllow *[]string `json:"international_allow"`
 	MaxOutboundCalls   *int      `json:"max_outbound_calls"`
+	// EmergencyAddressRequired: see store.DialPlan.
+	EmergencyAddressRequired *bool `json:"emergency_address_required"`
 }
 
 func (in *dialPlanInput) apply(p *store.DialPlan) {
@@ -92,6 +97,9 @@ func (in *dialPlanInput) apply(p *store.DialPlan) {
 	}
 	if in.MaxOutboundCalls != nil {
 		p.MaxOutboundCalls = *in.MaxOutboundCalls
+	}
+	if in.EmergencyAddressRequired != nil {
+		p.EmergencyAddressRequired = *in.EmergencyAddressRequired
 	}
 }
 

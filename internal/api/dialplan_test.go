@@ -17,7 +17,7 @@ func TestDialPlanREST(t *testing.T) {
 	p := ta.must(t, 200, "GET", "/v1/dial_plan", nil)
 	require.Equal(t, map[string]any{"object": "dial_plan", "account_id": string(ta.DefaultAccount),
 		"extension_length": 0.0, "country": "US", "emergency_numbers": []any{"911", "112"}, "emergency_trunk": "",
-		"international_allow": []any{}, "max_outbound_calls": 0.0, "updated_at": nil}, p)
+		"international_allow": []any{}, "max_outbound_calls": 0.0, "emergency_address_required": false, "updated_at": nil}, p)
 
 	p = ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"extension_length": 3, "country": "gb",
 		"emergency_numbers": []string{"999", "112", "999"}, "emergency_trunk": "carrier",
@@ -30,7 +30,11 @@ func TestDialPlanREST(t *testing.T) {
 	require.Equal(t, p, got)
 
 	// Absent fields keep their values.
+	p = ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"emergency_address_required": true})
+	require.Equal(t, true, p["emergency_address_required"])
+	require.Equal(t, "GB", p["country"])
 	p = ta.must(t, 200, "PUT", "/v1/dial_plan", map[string]any{"max_outbound_calls": 0, "emergency_trunk": "FROM-CONFIG"})
+	require.Equal(t, true, p["emergency_address_required"])
 	require.EqualValues(t, 3, p["extension_length"])
 	require.EqualValues(t, 0, p["max_outbound_calls"])
 	require.Equal(t, "from-config", p["emergency_trunk"])

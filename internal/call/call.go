@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
@@ -114,6 +115,9 @@ type TrunkRequest struct {
 	// Emergency calls go to Trunk first when it is set.
 	Emergency bool
 	Trunk     string
+	// Location is the caller's bound emergency address (emergency calls
+	// from a device session that bound one), or nil.
+	Location *emergency.Location
 }
 
 // Trunks reaches numbers outside the account through SIP trunks.

@@ -33,6 +33,10 @@ func (c *Call) route() {
 	c.dest = c.create.Destination
 	p := c.plan(route.From{Account: c.account, User: c.fromUser, Inbound: c.inbound}, c.dest)
 	c.m.log.Debug("route", "call_id", c.id, "plan", p.Explain)
+	if c.needsAddress(p) {
+		c.refuseNoAddress()
+		return
+	}
 	c.execute(p)
 }
 
@@ -217,7 +221,7 @@ func (c *Call) ringNumber(number string) string {
 		}
 	}
 	p := c.m.trunks.TrunkParty(TrunkRequest{Account: c.account, Number: number, CallerID: c.create.CallerID,
-		Emergency: c.emergency, Trunk: c.trunkPref}, remote{c})
+		Emergency: c.emergency, Trunk: c.trunkPref, Location: c.emergencyLocation()}, remote{c})
 	if p == nil {
 		release()
 		c.anyFailed = true

@@ -34,6 +34,10 @@ type TrunkID string
 // RingGroupID identifies a ring group; values start with "rg_".
 type RingGroupID string
 
+// EmergencyAddressID identifies a user's emergency address; values start
+// with "emerg_".
+type EmergencyAddressID string
+
 var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // random returns prefix followed by 16 random characters (80 bits).
@@ -68,6 +72,9 @@ func NewTrunkID() TrunkID { return TrunkID(random("trunk_")) }
 
 // NewRingGroupID returns a fresh ring group id.
 func NewRingGroupID() RingGroupID { return RingGroupID(random("rg_")) }
+
+// NewEmergencyAddressID returns a fresh emergency address id.
+func NewEmergencyAddressID() EmergencyAddressID { return EmergencyAddressID(random("emerg_")) }
 
 // Short returns a short random token for error ids that are shown to a
 // client and logged, so the two can be matched.

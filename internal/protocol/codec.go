@@ -52,6 +52,7 @@ var serverMessages = map[Type]func() Message{
 	TypeICEDone:        func() Message { return &ICEDone{} },
 	TypePresenceList:   func() Message { return &PresenceList{} },
 	TypePresenceUpdate: func() Message { return &PresenceUpdate{} },
+	TypeNetworkChanged: func() Message { return &NetworkChanged{} },
 }
 
 // DecodeError is a frame that cannot be used. It carries the request and call

@@ -234,6 +234,12 @@ type PresenceUpdate struct {
 	PresenceEntry
 }
 
+// NetworkChanged follows authenticated when the socket presented an
+// emergency_address_id that is not bound to the network the socket comes
+// from (bound elsewhere, or not the user's): non-emergency calls through
+// trunks may then be refused until the device binds an address here.
+type NetworkChanged struct{}
+
 // MessageType implementations.
 
 func (Authenticate) MessageType() Type         { return TypeAuthenticate }
@@ -269,3 +275,4 @@ func (CallResumed) MessageType() Type          { return TypeCallResumed }
 func (SDPPranswer) MessageType() Type          { return TypeSDPPranswer }
 func (PresenceList) MessageType() Type         { return TypePresenceList }
 func (PresenceUpdate) MessageType() Type       { return TypePresenceUpdate }
+func (NetworkChanged) MessageType() Type       { return TypeNetworkChanged }

@@ -54,6 +54,9 @@ const (
 	TypeSDPPranswer    Type = "sdp.pranswer"
 	TypePresenceList   Type = "presence.list"
 	TypePresenceUpdate Type = "presence.update"
+	// TypeNetworkChanged: the emergency address the socket presented is
+	// not bound to the network it comes from (see NetworkChanged).
+	TypeNetworkChanged Type = "network.changed"
 )
 
 // ErrorCode is the "code" of an error frame.
@@ -75,6 +78,9 @@ const (
 	CodeRateLimited         ErrorCode = "rate_limited"
 	CodePresenceUnavailable ErrorCode = "presence_unavailable"
 	CodeInternalError       ErrorCode = "internal_error"
+	// CodeEmergencyAddressRequired: the account requires an emergency
+	// address bound to the device's network for calls through trunks.
+	CodeEmergencyAddressRequired ErrorCode = "emergency_address_required"
 )
 
 // Fatal reports whether an error with this code closes the socket.

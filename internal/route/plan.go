@@ -90,6 +90,11 @@ type Plan struct {
 	Reason      protocol.EndReason // ActionRefuse: EndFailed, EndBusy (DND user) or EndNoAnswer (nothing to ring)
 	Err         error              // ActionRefuse: a clear message for the caller (wraps ErrInvalidDestination, ErrNotAllowed, or ErrNoRoute)
 	Explain     []string           // one human-readable line per decision
+
+	// AddressRequired (ActionTrunk, not an emergency call): the account
+	// requires the caller's device to have an emergency address bound
+	// to its network (store.DialPlan.EmergencyAddressRequired).
+	AddressRequired bool
 }
 
 // Planning errors, wrapped by Plan.Err.
@@ -190,6 +195,10 @@ func (pl *planner) run(dialled string) {
 		pl.number(d.Number)
 	default:
 		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: %q", ErrInvalidDestination, dialled))
+	}
+	if pl.p.Action == ActionTrunk && !pl.p.Emergency && pl.dp.EmergencyAddressRequired {
+		pl.p.AddressRequired = true
+		pl.explain("the account requires a bound emergency address for calls through trunks")
 	}
 }
 

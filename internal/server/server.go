@@ -146,6 +146,7 @@ func (s *Server) Start(ctx context.Context) error {
 			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.Presence}}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
+	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,8 @@ const writeTimeout = 10 * time.Second
 type conn struct {
 	hub *Hub
 	ws  *websocket.Conn
+	// remote is the socket's source address (emergency address binding).
+	remote netip.Addr
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,7 +62,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The request's values (the connection's authenticated mark) without its
 	// cancellation: the socket outlives the handler's request.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel,
+	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel, remote: remoteIP(r),
 		out: make(chan []byte, h.cfg.WriteQueue), fatalc: make(chan *protocol.Error, 1),
 		wdone: make(chan struct{}), wrote: make(chan struct{}, 1)}
 	if !h.addConn(c) {
@@ -241,6 +244,7 @@ func (c *conn) authenticate() *Session {
 	c.armExpiry(id.ExpiresAt)
 	c.send(&protocol.Authenticated{ReqID: am.ReqID, UserID: string(s.UserID),
 		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
+	c.bindEmergency(s, am.EmergencyAddressID)
 	if reconnected {
 		h.getHandler().SessionRestored(s)
 		s.replayEndings(h.cfg.ReconnectGrace)

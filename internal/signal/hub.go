@@ -44,6 +44,7 @@ type Hub struct {
 	mu        sync.Mutex
 	handler   Handler
 	presence  Presence // nil: presence.subscribe is answered presence_unavailable
+	locator   Locator  // binds emergency addresses (emergency.go); nil: none
 	sessions  map[ident.SessionID]*Session
 	conns     map[*conn]struct{}
 	draining  bool

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/auth"
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
@@ -32,6 +33,9 @@ type Session struct {
 	// session gets every ending of the grace period again (clients ignore
 	// the end of a call they already closed).
 	endings []ending
+	// location is the emergency address bound for the current socket's
+	// network (emergency.go).
+	location *emergency.Location
 }
 
 type ending struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
@@ -24,6 +25,9 @@ type trunkCall struct {
 	callerID  string // E.164 the account owns, or anonymous (From)
 	asserted  string // the account's number behind callerID (P-Asserted-Identity), or "" when it has none
 	early     string // SDP of the current attempt's 183
+
+	// location is an emergency call's caller location, or nil (geoloc.go).
+	location *emergency.Location
 }
 
 // attempt is how one trunk answered.
@@ -69,32 +73,7 @@ func (p *trunkCall) run(ctx context.Context, offer string) {
 // try places the call on one trunk and waits for its final answer.
 func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 	failed := attempt{failover: true, reason: protocol.EndFailed}
-	target := sip.Uri{Scheme: "sip", User: p.number, Host: t.Host, Port: t.Port}
-	if target.Port == 0 {
-		target.Port = 5060
-	}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetBody([]byte(offer))
-	req.SetTransport(strings.ToUpper(t.Network()))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
-	if p.callerID == anonymous {
-		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
-		req.AppendHeader(sip.NewHeader("Privacy", "id"))
-	}
-	if p.asserted != "" {
-		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
-		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
-		pai := sip.Uri{Scheme: "sip", User: p.asserted, Host: p.ua.host()}
-		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+pai.String()+">"))
-	}
-	req.AppendHeader(sip.NewHeader("User-Agent", userAgent)) // sipgo adds none
-	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
-
+	req := p.invite(t, offer, p.locationFor(t))
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	dialog, err := p.ua.dialogs.WriteInvite(dialOut(actx), req)
@@ -138,6 +117,36 @@ func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
 		}
 		return failed
 	}
+}
+
+// invite is the INVITE of one attempt on t; loc, when set, goes with the
+// offer as a PIDF-LO (geoloc.go).
+func (p *trunkCall) invite(t *trunk, offer string, loc *emergency.Location) *sip.Request {
+	target := sip.Uri{Scheme: "sip", User: p.number, Host: t.Host, Port: t.Port}
+	if target.Port == 0 {
+		target.Port = 5060
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetTransport(strings.ToUpper(t.Network()))
+	fromURI := sip.Uri{Scheme: "sip", User: p.callerID, Host: p.ua.host()}
+	if p.callerID == anonymous {
+		fromURI.Host = "anonymous.invalid" // RFC 3323 §4.1.1.3
+		req.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
+	p.setBody(req, offer, fromURI.String(), loc)
+	if p.asserted != "" {
+		// RFC 3325 §9.1: the identity the trunk, which trusts us, may rely
+		// on (and bill); with Privacy: id it keeps it to itself (§9.3).
+		pai := sip.Uri{Scheme: "sip", User: p.asserted, Host: p.ua.host()}
+		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<"+pai.String()+">"))
+	}
+	req.AppendHeader(sip.NewHeader("User-Agent", userAgent)) // sipgo adds none
+	req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	from := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+	return req
 }
 
 // progress reports provisional responses: 180 rings the caller; 183 with

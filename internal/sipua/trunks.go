@@ -269,7 +269,7 @@ func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 	}
 	id := u.callerID(req.Account, req.CallerID)
 	return &trunkCall{outDialog: outDialog{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()},
-		trunks: ts, number: req.Number, callerID: id.from, asserted: id.asserted}
+		trunks: ts, number: req.Number, callerID: id.from, asserted: id.asserted, location: emergencyLocation(req)}
 }
 
 var emergencyRe = regexp.MustCompile(`^[0-9]{2,15}$`) // as route.Normalise accepts them

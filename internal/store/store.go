@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/secrets"
 )
@@ -18,6 +19,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique value (extension, SIP username, number) is taken.
 	ErrConflict = errors.New("conflict")
+	// ErrLimit: the owner already has as many rows of the kind as allowed.
+	ErrLimit = errors.New("limit reached")
 )
 
 // Account is a company: it owns users and phone numbers.
@@ -111,7 +114,11 @@ type DialPlan struct {
 	// MaxOutboundCalls caps the account's concurrent calls through trunks;
 	// 0 is no cap.
 	MaxOutboundCalls int
-	UpdatedAt        time.Time
+	// EmergencyAddressRequired refuses non-emergency calls through trunks
+	// from device sessions with no emergency address bound to their
+	// network (protocol error emergency_address_required).
+	EmergencyAddressRequired bool
+	UpdatedAt                time.Time
 }
 
 // DefaultDialPlan is the dial plan of an account that stored none.
@@ -365,6 +372,37 @@ type CallCheckpoints interface {
 	CheckpointCallRecord(ctx context.Context, id ident.CallID, cp CallCheckpoint) error
 }
 
+// EmergencyAddress is a civic address a user registered for emergency
+// calls. RegisteredIP is the network (source address) it is bound to, or
+// empty until a device session presents it.
+type EmergencyAddress struct {
+	ID        ident.EmergencyAddressID
+	UserID    ident.UserID
+	AccountID ident.AccountID
+	emergency.Civic
+	FormattedAddress string
+	RegisteredIP     string
+	CreatedAt        time.Time
+}
+
+// EmergencyAddresses stores users' emergency addresses. Every method is
+// scoped to a user: another user's id is ErrNotFound.
+type EmergencyAddresses interface {
+	// CreateEmergencyAddress fails with ErrLimit when the user already has
+	// max addresses.
+	CreateEmergencyAddress(ctx context.Context, a *EmergencyAddress, max int) error
+	GetEmergencyAddress(ctx context.Context, user ident.UserID, id ident.EmergencyAddressID) (*EmergencyAddress, error)
+	// ListEmergencyAddresses returns the user's addresses, newest first.
+	ListEmergencyAddresses(ctx context.Context, user ident.UserID) ([]EmergencyAddress, error)
+	DeleteEmergencyAddress(ctx context.Context, user ident.UserID, id ident.EmergencyAddressID) error
+	// ClearEmergencyAddressIP unbinds the address from its network.
+	ClearEmergencyAddressIP(ctx context.Context, user ident.UserID, id ident.EmergencyAddressID) error
+	// BindEmergencyAddress sets the address's network to ip when it has
+	// none, and returns the address as it then is (bound to ip, or still
+	// to another network).
+	BindEmergencyAddress(ctx context.Context, user ident.UserID, id ident.EmergencyAddressID, ip string) (*EmergencyAddress, error)
+}
+
 // Store is everything the server persists.
 type Store interface {
 	Accounts
@@ -377,5 +415,6 @@ type Store interface {
 	Settings
 	CallRecords
 	CallCheckpoints
+	EmergencyAddresses
 	Close() error
 }

@@ -19,7 +19,7 @@ const (
 )
 
 const dialPlanCols = "account_id, extension_length, country, emergency_numbers, emergency_trunk, " +
-	"international_allow, max_outbound_calls, updated_at"
+	"international_allow, max_outbound_calls, emergency_address_required, updated_at"
 
 // GetDialPlan returns the account's dial plan, or store.DefaultDialPlan
 // when it never stored one.
@@ -28,7 +28,7 @@ func (d *DB) GetDialPlan(ctx context.Context, account ident.AccountID) (*store.D
 	var emergency, intl, updated string
 	err := d.db.QueryRowContext(ctx, "SELECT "+dialPlanCols+" FROM dial_plans WHERE account_id = ?", account).
 		Scan(&p.AccountID, &p.ExtensionLength, &p.Country, &emergency, &p.EmergencyTrunk, &intl,
-			&p.MaxOutboundCalls, &updated)
+			&p.MaxOutboundCalls, &p.EmergencyAddressRequired, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.DefaultDialPlan(account), nil
 	}
@@ -49,9 +49,9 @@ func (d *DB) GetDialPlan(ctx context.Context, account ident.AccountID) (*store.D
 // p.UpdatedAt.
 func (d *DB) PutDialPlan(ctx context.Context, p *store.DialPlan) error {
 	p.UpdatedAt = now()
-	_, err := d.db.ExecContext(ctx, "INSERT OR REPLACE INTO dial_plans ("+dialPlanCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := d.db.ExecContext(ctx, "INSERT OR REPLACE INTO dial_plans ("+dialPlanCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		p.AccountID, p.ExtensionLength, p.Country, jsonList(p.EmergencyNumbers), p.EmergencyTrunk,
-		jsonList(p.InternationalAllow), p.MaxOutboundCalls, formatTime(p.UpdatedAt))
+		jsonList(p.InternationalAllow), p.MaxOutboundCalls, p.EmergencyAddressRequired, formatTime(p.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("put dial plan %q: %w", p.AccountID, err)
 	}

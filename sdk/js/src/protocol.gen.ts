@@ -5,7 +5,7 @@ export const SUBPROTOCOL = "dialstack.webrtc.v1";
 export type CallState = 'ringing' | 'active' | 'held';
 export type Direction = 'inbound' | 'outbound';
 export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown';
-export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error';
+export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required';
 export type HeldBy = 'local' | 'remote';
 export type PresenceStatus = 'available' | 'on_call' | 'offline';
 export type RejectReason = 'decline' | 'busy';
@@ -209,6 +209,10 @@ export interface Error {
   context?: Record<string, unknown>;
 }
 
+export interface NetworkChanged {
+  type: 'network.changed';
+}
+
 export interface Pong {
   type: 'pong';
   req_id?: string;
@@ -238,4 +242,4 @@ export interface SDPPranswer {
 
 export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
-export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
+export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;

@@ -1,0 +1,97 @@
+package signal
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/emergency"
+	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+)
+
+// bindTimeout bounds the store work of binding an emergency address; the
+// socket's reader waits on it before taking the next frame.
+const bindTimeout = 5 * time.Second
+
+// Locator binds the emergency address a socket presents
+// (authenticate.emergency_address_id) to the network the socket comes
+// from. It returns the location when the address is the user's and is
+// bound to ip (it binds an unbound one); nil when it is bound to another
+// network or is not the user's; an error when it could not tell.
+type Locator interface {
+	BindLocation(ctx context.Context, user ident.UserID, id string, ip netip.Addr) (*emergency.Location, error)
+}
+
+// SetLocator installs the emergency address binder (before serving).
+func (h *Hub) SetLocator(l Locator) {
+	h.mu.Lock()
+	h.locator = l
+	h.mu.Unlock()
+}
+
+func (h *Hub) getLocator() Locator {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.locator
+}
+
+// EmergencyLocation returns the emergency address bound for the network of
+// the session's current socket, or nil.
+func (s *Session) EmergencyLocation() *emergency.Location {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.location
+}
+
+func (s *Session) setLocation(l *emergency.Location) {
+	s.mu.Lock()
+	s.location = l
+	s.mu.Unlock()
+}
+
+// bindEmergency runs after authenticated, before the socket's next frame
+// is read: every authenticate (a resume too) sets the session's location
+// from what it presents, as the network may have changed with the socket.
+// A presented address that is not bound here is answered with
+// network.changed (never an error: DialStack's SDK would fail its connect
+// on an error echoing the authenticate, and the session stays usable —
+// emergency calls still go out, without a location).
+func (c *conn) bindEmergency(s *Session, id string) {
+	s.setLocation(nil)
+	if id == "" {
+		return
+	}
+	loc, err := c.locate(s.UserID, id)
+	if err != nil {
+		c.hub.log.Warn("emergency address not bound", "user", s.UserID, "session", s.ID, "address", id, "err", err)
+	}
+	if loc == nil {
+		c.send(&protocol.NetworkChanged{})
+		return
+	}
+	loc.Device = string(s.ID)
+	s.setLocation(loc)
+	c.hub.log.Debug("emergency address bound", "session", s.ID, "address", id, "ip", c.remote)
+}
+
+func (c *conn) locate(user ident.UserID, id string) (*emergency.Location, error) {
+	l := c.hub.getLocator()
+	if l == nil || !c.remote.IsValid() {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, bindTimeout)
+	defer cancel()
+	return l.BindLocation(ctx, user, id, c.remote)
+}
+
+// remoteIP is the address the request came from: the TCP peer (there is no
+// trusted-proxy setting; behind a proxy every device shares its address).
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
