@@ -84,6 +84,23 @@ func (s *Session) bind(c *conn) (old *conn) {
 	return old
 }
 
+// claim binds c when the session has no socket and has not ended; it
+// reports whether it did.
+func (s *Session) claim(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil || s.ended {
+		return false
+	}
+	s.conn = c
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	c.setSession(s)
+	return true
+}
+
 // replayEndings sends the call.ended frames of the last grace period.
 func (s *Session) replayEndings(grace time.Duration) {
 	s.mu.Lock()
