@@ -204,4 +204,22 @@ func TestEarlyTrickleReachesTheCall(t *testing.T) {
 	m.Handle(a, &protocol.CallHangup{CallID: "req_7"})
 	require.Eventually(t, func() bool { return m.Count() == 0 }, 5*time.Second, 10*time.Millisecond)
 	require.False(t, m.HasLiveCalls("sess_a"))
+	// Late candidates of the ended call: dropped, no error either.
+	a.mu.Lock()
+	var callID string
+	for _, msg := range a.got {
+		if tr, ok := msg.(*protocol.CallTrying); ok {
+			callID = tr.CallID
+		}
+	}
+	a.got = nil
+	a.mu.Unlock()
+	require.NotEmpty(t, callID)
+	m.Handle(a, &protocol.ICECandidate{CallID: callID, Candidate: "candidate:after"})
+	m.Handle(a, &protocol.ICEDone{CallID: "req_7"})
+	m.Handle(a, &protocol.CallHold{CallID: "call_nope"})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	require.Len(t, a.got, 1, "only the hold is refused")
+	require.Equal(t, protocol.CodeCallNotFound, a.got[0].(*protocol.Error).Code)
 }
