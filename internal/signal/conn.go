@@ -243,10 +243,13 @@ func (c *conn) authenticate() *Session {
 	c.send(&protocol.Authenticated{ReqID: am.ReqID, UserID: string(s.UserID),
 		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
 	// A client that resumes without session_id kept its calls and predates
-	// call.restored (DialStack's SDK reports one as an error): it gets only
-	// the endings it missed.
-	if how == resumedByID {
+	// call.restored (DialStack's SDK reports one as an error): it gets the
+	// frames it missed instead.
+	switch how {
+	case resumedByID:
 		h.getHandler().SessionRestored(s)
+	case resumedImplicitly:
+		s.replayMissed()
 	}
 	if reconnected {
 		s.replayEndings(h.cfg.ReconnectGrace)

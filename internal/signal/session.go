@@ -30,6 +30,11 @@ type Session struct {
 	// session gets every ending of the grace period again (clients ignore
 	// the end of a call they already closed).
 	endings []ending
+	// missed holds the other frames sent while the socket was down (at
+	// most maxBacklog), for a client that resumes without session_id: it
+	// gets no call.restored, so it needs them (the answer of a call that
+	// rang meanwhile, a hold). A resume by session_id drops them.
+	missed [][]byte
 }
 
 type ending struct {
@@ -58,6 +63,9 @@ func (s *Session) Send(msg protocol.Message) {
 		}
 		s.endings = append(s.endings, ending{at: time.Now(), frame: frame})
 	}
+	if !s.ended && c == nil && msg.MessageType() != protocol.TypeCallEnded && len(s.missed) < maxBacklog {
+		s.missed = append(s.missed, frame)
+	}
 	s.mu.Unlock()
 	if c != nil {
 		c.enqueue(frame)
@@ -76,6 +84,7 @@ func (s *Session) bind(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, s.conn = s.conn, c
+	s.missed = nil // call.restored sums them up
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
@@ -99,6 +108,19 @@ func (s *Session) claim(c *conn) bool {
 	}
 	c.setSession(s)
 	return true
+}
+
+// replayMissed sends the frames kept while the socket was down.
+func (s *Session) replayMissed() {
+	s.mu.Lock()
+	c, frames := s.conn, s.missed
+	s.missed = nil
+	s.mu.Unlock()
+	for _, f := range frames {
+		if c != nil {
+			c.enqueue(f)
+		}
+	}
 }
 
 // replayEndings sends the call.ended frames of the last grace period.
@@ -156,6 +178,7 @@ func (s *Session) markEnded() bool {
 		return false
 	}
 	s.ended = true
+	s.missed = nil
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil

@@ -155,6 +155,39 @@ func TestDropInResumeWithoutSessionID(t *testing.T) {
 	harness.WaitEnded(t, in, protocol.EndHangup)
 }
 
+// TestDropInResumeReplaysMissed: what the server sent while the socket was
+// down reaches a client that resumed without session_id (it gets no
+// call.restored to sum it up): here the answer of the call it placed.
+func TestDropInResumeReplaysMissed(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, err := alice.Call(harness.Ctx(t, 10*time.Second), "102", softphone.WithReqIDTrickle())
+	require.NoError(t, err)
+	in := harness.NextIncoming(t, bob)
+	harness.Wait(t, out, protocol.TypeCallRinging)
+	sessionID := alice.SessionID()
+	alice.DropConnection()
+	waitDetached(t, s, sessionID)
+	answer(t, in)
+	harness.Wait(t, in, protocol.TypeCallAnswered)
+	require.NoError(t, in.Hold())
+	harness.Wait(t, in, protocol.TypeCallHeld)
+
+	require.NoError(t, alice.ReconnectWithoutSession(harness.Ctx(t, 10*time.Second)))
+	require.True(t, alice.Reconnected())
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, out, protocol.TypeCallHeld)))
+	require.NoError(t, in.Resume())
+	harness.Wait(t, out, protocol.TypeCallResumed)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 1000)
+	harness.HearsTone(t, in, 440)
+	noErrors(t, alice, out)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+}
+
 // TestDropInResumeAmbiguous: two detached sessions of the user hold calls;
 // an authenticate without session_id cannot tell whose they are and gets a
 // new session. The session_id path still resumes.
