@@ -16,8 +16,9 @@ import (
 type CallOption func(*callOptions)
 
 type callOptions struct {
-	callerID string
-	trickle  bool
+	callerID     string
+	trickle      bool
+	reqIDTrickle bool
 }
 
 // WithTrickle sends the offer before ICE gathering ends, with no
@@ -25,6 +26,14 @@ type callOptions struct {
 // call.trying names the call (as browsers do).
 func WithTrickle() CallOption {
 	return func(o *callOptions) { o.trickle = true }
+}
+
+// WithReqIDTrickle trickles the candidates as they are gathered, under the
+// request's req_id as call_id, before the request itself (which still
+// carries them all in its offer), then under the call id once call.trying
+// names it: the wire behaviour of DialStack's browser SDK.
+func WithReqIDTrickle() CallOption {
+	return func(o *callOptions) { o.reqIDTrickle = true }
 }
 
 // WithCallerID sets call.create's caller_id (an E.164 number the account owns).
@@ -147,19 +156,22 @@ func (p *Phone) place(ctx context.Context, destination string, o callOptions, mk
 	if err != nil {
 		return nil, err
 	}
+	id := p.newReqID()
 	var tr *trickler
-	if o.trickle {
+	switch {
+	case o.trickle:
 		tr = &trickler{p: p}
-		if pc := c.ep.peer(); pc != nil {
-			pc.OnICECandidate(tr.add)
-		}
+	case o.reqIDTrickle:
+		tr = &trickler{p: p, callID: id}
+	}
+	if pc := c.ep.peer(); pc != nil && tr != nil {
+		pc.OnICECandidate(tr.add)
 	}
 	sdp, err := c.offer(ctx, !o.trickle)
 	if err != nil {
 		c.stopWait()
 		return nil, err
 	}
-	id := p.newReqID()
 	pend, err := p.register(id, c)
 	if err != nil {
 		c.stopWait()

@@ -166,7 +166,16 @@ func (p *Phone) DropConnection() {
 // An error frame in reply is returned as a *ServerError; the phone stays
 // disconnected (Done stays open): retry, or Close. Close interrupts a
 // Reconnect under way.
-func (p *Phone) Reconnect(ctx context.Context) error {
+func (p *Phone) Reconnect(ctx context.Context) error { return p.reconnect(ctx, true) }
+
+// ReconnectWithoutSession is Reconnect with an authenticate that names no
+// session (the token alone), as clients that keep no session id do
+// (DialStack's SDK). The server resumes the session anyway when it is the
+// user's only detached session with live calls; it then sends no
+// call.restored, and the calls go on as they are.
+func (p *Phone) ReconnectWithoutSession(ctx context.Context) error { return p.reconnect(ctx, false) }
+
+func (p *Phone) reconnect(ctx context.Context, withSession bool) error {
 	p.mu.Lock()
 	switch {
 	case p.err != nil:
@@ -186,6 +195,9 @@ func (p *Phone) Reconnect(ctx context.Context) error {
 	p.reconnecting = true
 	old, token, sessionID := p.link, p.token, p.sessionID
 	p.mu.Unlock()
+	if !withSession {
+		sessionID = ""
+	}
 	defer func() {
 		p.mu.Lock()
 		p.reconnecting = false

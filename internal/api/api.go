@@ -93,6 +93,9 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/user_sessions", map[string]handler{"POST": a.admin(a.createUserSession)})
 	handle("/v1/users/{id}/revoke_sessions", map[string]handler{"POST": a.admin(a.revokeSessions)})
 	handle("/v1/webrtc/ice-servers", map[string]handler{"GET": a.user(a.iceServers)})
+	handle("/v1/me", map[string]handler{"GET": a.me(a.getMe)})
+	handle("/v1/me/directory", map[string]handler{"GET": a.me(a.listDirectory)})
+	handle("/v1/me/calls", map[string]handler{"GET": a.me(a.listMyCalls)})
 	handle("/v1/users", map[string]handler{"GET": a.admin(a.listUsers), "POST": a.admin(a.createUser)})
 	handle("/v1/users/{id}", map[string]handler{"GET": a.admin(a.getUser), "POST": a.admin(a.updateUser),
 		"PATCH": a.admin(a.updateUser), "DELETE": a.admin(a.deleteUser)})

@@ -89,10 +89,10 @@ func feedFor(listener, talker *leg) Feed {
 // restore tells the party with key the state of the call after its
 // session resumed.
 func (c *Call) restore(key string) {
-	l := c.legOf(key)
-	if l == nil || c.state == StateEnded || (l != c.caller && !l.alerted) {
+	if !c.restorable(key) {
 		return
 	}
+	l := c.legOf(key)
 	m := &protocol.CallRestored{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName,
 		To: c.create.Destination, Direction: protocol.DirectionOutbound, State: protocol.StateRinging,
 		Muted: l.muted}
@@ -114,6 +114,13 @@ func (c *Call) restore(key string) {
 		m.AnsweredAt = &at
 	}
 	l.party.Restored(m)
+}
+
+// restorable reports whether the party with key has a live part in the
+// call: its caller, or a callee that was alerted.
+func (c *Call) restorable(key string) bool {
+	l := c.legOf(key)
+	return l != nil && c.state != StateEnded && (l == c.caller || l.alerted)
 }
 
 // reofferFrom answers a party's new offer (a SIP re-INVITE) and applies the

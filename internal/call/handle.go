@@ -41,6 +41,9 @@ func (c *Call) legOf(key string) *leg {
 func (c *Call) handleMessage(dev Device, msg protocol.Message) {
 	l := c.legOf(string(dev.SessionID()))
 	if l == nil || c.state == StateEnded {
+		if isTrickle(msg) { // advisory: late candidates of a leg that ended
+			return
+		}
 		devicePart{dev: dev, call: c.id}.Refused(protocol.CodeCallNotFound, "this call is over for this device")
 		return
 	}

@@ -24,6 +24,7 @@ type Manager struct {
 	opt     Options
 	log     *slog.Logger
 	lim     *limits
+	reqs    *reqCalls // req_ids standing for calls (early trickle)
 
 	mu       sync.Mutex
 	calls    map[ident.CallID]*Call // a call joined into another maps to that one
@@ -44,7 +45,7 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 		opt.AnswerTimeout = 10 * time.Second
 	}
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
-		lim:   newLimits(opt.Limits),
+		lim: newLimits(opt.Limits), reqs: newReqCalls(time.Now),
 		calls: map[ident.CallID]*Call{}, outbound: map[ident.AccountID]int{}}
 }
 
@@ -68,8 +69,15 @@ func (m *Manager) Handle(dev Device, msg protocol.Message) {
 		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "unexpected " + string(msg.MessageType())})
 		return
 	}
-	c := m.lookup(id)
-	if c == nil || !c.hasMember(string(dev.SessionID())) {
+	c := m.memberCall(dev, id)
+	if c == nil {
+		c = m.byReqID(dev, id, msg)
+	}
+	if c == nil {
+		if isTrickle(msg) { // candidates are advisory: a stray one is no error
+			m.log.Debug("trickle for no call dropped", "session", dev.SessionID(), "call_id", id)
+			return
+		}
 		dev.Send(&protocol.Error{Code: protocol.CodeCallNotFound, CallID: string(id), ReqID: reqIDOf(msg),
 			Message: "no such call on this session"})
 		return
@@ -77,8 +85,61 @@ func (m *Manager) Handle(dev Device, msg protocol.Message) {
 	c.post(event{dev: dev, msg: msg})
 }
 
+// memberCall returns the call id names when dev's session is a party to it.
+func (m *Manager) memberCall(dev Device, id ident.CallID) *Call {
+	c := m.lookup(id)
+	if c == nil || !c.hasMember(string(dev.SessionID())) {
+		return nil
+	}
+	return c
+}
+
+// byReqID returns the call that id, the req_id of the session's call.create
+// or consult, created. A candidate under a req_id no request has used yet
+// waits for it (reqCalls).
+func (m *Manager) byReqID(dev Device, id ident.CallID, msg protocol.Message) *Call {
+	cand, _ := msg.(*protocol.ICECandidate)
+	callID, ok := m.reqs.route(dev.SessionID(), string(id), isTrickle(msg), cand)
+	if !ok {
+		return nil
+	}
+	return m.memberCall(dev, callID)
+}
+
+func isTrickle(msg protocol.Message) bool {
+	switch msg.(type) {
+	case *protocol.ICECandidate, *protocol.ICEDone:
+		return true
+	}
+	return false
+}
+
+// HasLiveCalls reports whether the device session is a party to a call
+// that would be restored to it (see Call.restorable): a call it placed, or
+// one that rings or was answered on it.
+func (m *Manager) HasLiveCalls(sess ident.SessionID) bool {
+	for _, c := range m.snapshot() {
+		if !c.hasMember(string(sess)) {
+			continue
+		}
+		live := make(chan bool, 1)
+		c.post(event{fn: func() { live <- c.restorable(string(sess)) }})
+		select {
+		case ok := <-live:
+			if ok {
+				return true
+			}
+		case <-c.ctx.Done():
+		case <-time.After(2 * time.Second):
+			m.log.Warn("call did not answer a liveness query in time", "call", c.id)
+		}
+	}
+	return false
+}
+
 // DeviceGone ends the device's part in every call: its session is over.
 func (m *Manager) DeviceGone(dev Device) {
+	m.reqs.forget(dev.SessionID())
 	for _, c := range m.snapshot() {
 		if c.hasMember(string(dev.SessionID())) {
 			c.post(event{dev: dev, gone: true})
@@ -140,6 +201,9 @@ func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call
 	m.calls[c.id] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
+	// Before the actor runs: candidates trickled under the req_id wait on
+	// the caller's leg for its description, as trickled ones do.
+	c.caller.cands = m.reqs.bind(dev.SessionID(), msg.ReqID, c.id)
 	dev.Send(&protocol.CallTrying{CallID: string(c.id), ReqID: msg.ReqID})
 	go func() {
 		defer m.wg.Done()

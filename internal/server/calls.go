@@ -21,6 +21,7 @@ type callHandler struct{ m *call.Manager }
 func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) { h.m.Handle(s, msg) }
 func (h callHandler) SessionRestored(s *signal.Session)                     { h.m.Restore(s) }
 func (h callHandler) SessionEnded(s *signal.Session)                        { h.m.DeviceGone(s) }
+func (h callHandler) HasLiveCalls(s *signal.Session) bool                   { return h.m.HasLiveCalls(s.ID) }
 
 // hubDevices lists a user's connected sessions as call devices.
 type hubDevices struct{ hub *signal.Hub }

@@ -235,18 +235,27 @@ func (c *conn) authenticate() *Session {
 		c.fail(e)
 		return nil
 	}
-	s, reconnected, perr := h.attach(c, id, ident.SessionID(am.SessionID))
+	s, how, perr := h.attach(c, id, ident.SessionID(am.SessionID))
 	if perr != nil {
 		perr.ReqID = am.ReqID
 		c.fail(perr)
 		return nil
 	}
+	reconnected := how != fresh
 	c.armExpiry(id.ExpiresAt)
 	c.send(&protocol.Authenticated{ReqID: am.ReqID, UserID: string(s.UserID),
 		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
 	c.bindEmergency(s, am.EmergencyAddressID)
-	if reconnected {
+	// A client that resumes without session_id kept its calls and predates
+	// call.restored (DialStack's SDK reports one as an error): it gets the
+	// frames it missed instead.
+	switch how {
+	case resumedByID:
 		h.getHandler().SessionRestored(s)
+	case resumedImplicitly:
+		s.replayMissed()
+	}
+	if reconnected {
 		s.replayEndings(h.cfg.ReconnectGrace)
 		if ws := s.watchSet(); ws != nil {
 			ws.resend()

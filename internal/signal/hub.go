@@ -33,6 +33,9 @@ type Handler interface {
 	// SessionEnded runs once when a session is gone for good (grace period
 	// over, revoked, or server stopping): its calls must end.
 	SessionEnded(s *Session)
+	// HasLiveCalls reports whether the session is a party to a live call
+	// (one SessionRestored would describe). It may wait briefly.
+	HasLiveCalls(s *Session) bool
 }
 
 // Hub holds every device session and socket.
@@ -104,23 +107,30 @@ func (h *Hub) ConnectedCount() int {
 }
 
 // attach binds an authenticated socket to a session: the one it asked to
-// resume when that session is held and is the same user's, else a new one.
-func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session, bool, *protocol.Error) {
+// resume when that session is held and is the same user's; with no
+// session asked for, the user's only detached session with live calls
+// (see implicitResume); else a new one.
+func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session, resumption, *protocol.Error) {
+	if want == "" {
+		if s := h.implicitResume(c, id.UserID); s != nil {
+			return s, resumedImplicitly, nil
+		}
+	}
 	h.mu.Lock()
 	if h.draining {
 		h.mu.Unlock()
-		return nil, false, fatal(protocol.CodeGoingAway, "server is shutting down")
+		return nil, fresh, fatal(protocol.CodeGoingAway, "server is shutting down")
 	}
 	s := h.sessions[want]
 	resume := s != nil && s.UserID == id.UserID && !s.isEnded()
 	if !resume && h.refuseNew {
 		h.mu.Unlock()
-		return nil, false, fatal(protocol.CodeGoingAway, "server is draining: connect to another server")
+		return nil, fresh, fatal(protocol.CodeGoingAway, "server is draining: connect to another server")
 	}
 	if !resume {
 		if n := h.connectedLocked(id.UserID); n >= h.cfg.SessionLimit {
 			h.mu.Unlock()
-			return nil, false, fatal(protocol.CodeSessionLimit, "too many sessions for this user")
+			return nil, fresh, fatal(protocol.CodeSessionLimit, "too many sessions for this user")
 		}
 		s = newSession(h, id)
 		h.sessions[s.ID] = s
@@ -134,7 +144,61 @@ func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session,
 	if old != nil {
 		old.fail(fatal(protocol.CodeSessionReplaced, "a newer connection took over this session"))
 	}
-	return s, resume, nil
+	if resume {
+		return s, resumedByID, nil
+	}
+	return s, fresh, nil
+}
+
+// resumption is how a socket came to its session.
+type resumption int
+
+const (
+	fresh             resumption = iota // a new session
+	resumedByID                         // authenticate named the session
+	resumedImplicitly                   // no session_id; the user's only detached session with calls
+)
+
+// implicitResume binds c to the user's one detached session that holds
+// live calls, for clients that never send session_id (DialStack's SDK keeps
+// its calls across a socket drop but re-authenticates with the token
+// alone). With none, or more than one, it returns nil: which device's calls
+// to hand over would be a guess.
+func (h *Hub) implicitResume(c *conn, user ident.UserID) *Session {
+	h.mu.Lock()
+	var detached []*Session
+	for _, s := range h.sessions {
+		if s.UserID == user && !s.Connected() && !s.isEnded() {
+			detached = append(detached, s)
+		}
+	}
+	draining := h.draining
+	h.mu.Unlock()
+	if draining || len(detached) == 0 {
+		return nil
+	}
+	hd := h.getHandler()
+	var found *Session
+	for _, s := range detached {
+		if !hd.HasLiveCalls(s) {
+			continue
+		}
+		if found != nil {
+			h.log.Debug("no implicit resume: several detached sessions hold calls", "user", user)
+			return nil
+		}
+		found = s
+	}
+	if found == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining || h.sessions[found.ID] != found || !found.claim(c) {
+		return nil // ended, or another socket took it meanwhile
+	}
+	h.log.Debug("session resumed without session_id", "user", user, "session", found.ID)
+	return found
 }
 
 func (h *Hub) connectedLocked(user ident.UserID) int {
@@ -249,5 +313,6 @@ type noCalls struct{}
 func (noCalls) HandleMessage(s *Session, msg protocol.Message) {
 	s.Send(&protocol.Error{Code: protocol.CodeCallFailed, Message: "calls are not enabled on this server"})
 }
-func (noCalls) SessionRestored(*Session) {}
-func (noCalls) SessionEnded(*Session)    {}
+func (noCalls) SessionRestored(*Session)   {}
+func (noCalls) SessionEnded(*Session)      {}
+func (noCalls) HasLiveCalls(*Session) bool { return false }

@@ -36,6 +36,11 @@ type Session struct {
 	// location is the emergency address bound for the current socket's
 	// network (emergency.go).
 	location *emergency.Location
+	// missed holds the other frames sent while the socket was down (at
+	// most maxBacklog), for a client that resumes without session_id: it
+	// gets no call.restored, so it needs them (the answer of a call that
+	// rang meanwhile, a hold). A resume by session_id drops them.
+	missed [][]byte
 }
 
 type ending struct {
@@ -64,6 +69,9 @@ func (s *Session) Send(msg protocol.Message) {
 		}
 		s.endings = append(s.endings, ending{at: time.Now(), frame: frame})
 	}
+	if !s.ended && c == nil && msg.MessageType() != protocol.TypeCallEnded && len(s.missed) < maxBacklog {
+		s.missed = append(s.missed, frame)
+	}
 	s.mu.Unlock()
 	if c != nil {
 		c.enqueue(frame)
@@ -82,12 +90,43 @@ func (s *Session) bind(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, s.conn = s.conn, c
+	s.missed = nil // call.restored sums them up
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
 	}
 	c.setSession(s)
 	return old
+}
+
+// claim binds c when the session has no socket and has not ended; it
+// reports whether it did.
+func (s *Session) claim(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil || s.ended {
+		return false
+	}
+	s.conn = c
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	c.setSession(s)
+	return true
+}
+
+// replayMissed sends the frames kept while the socket was down.
+func (s *Session) replayMissed() {
+	s.mu.Lock()
+	c, frames := s.conn, s.missed
+	s.missed = nil
+	s.mu.Unlock()
+	for _, f := range frames {
+		if c != nil {
+			c.enqueue(f)
+		}
+	}
 }
 
 // replayEndings sends the call.ended frames of the last grace period.
@@ -161,6 +200,7 @@ func (s *Session) markEnded() bool {
 		return false
 	}
 	s.ended = true
+	s.missed = nil
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
