@@ -1,9 +1,13 @@
 package sipua
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +100,8 @@ func startBLF(t *testing.T, tweak func(*subTable)) *blfFixture {
 // blfPhone is a desk phone over UDP that subscribes and answers NOTIFYs.
 type blfPhone struct {
 	t        *testing.T
-	conn     *net.UDPConn
+	conn     net.Conn
+	network  string // udp or tcp
 	server   *net.UDPAddr
 	user     string
 	password string
@@ -115,9 +120,17 @@ type blfPhone struct {
 
 func (f *blfFixture) phone(t *testing.T, user, password string) *blfPhone {
 	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return f.phoneOver(t, "udp", user, password)
+}
+
+// phoneOver is a phone over UDP or TCP (one connection, which the
+// NOTIFYs must come back on).
+func (f *blfFixture) phoneOver(t *testing.T, network, user, password string) *blfPhone {
+	t.Helper()
+	server := &net.UDPAddr{IP: net.ParseIP(f.host), Port: f.port}
+	conn, err := net.Dial(network, server.String())
 	require.NoError(t, err)
-	p := &blfPhone{t: t, conn: conn, server: &net.UDPAddr{IP: net.ParseIP(f.host), Port: f.port}, user: user,
+	p := &blfPhone{t: t, conn: conn, network: network, server: server, user: user,
 		password: password, notifies: make(chan *sip.Request, 64), results: make(chan *sip.Response, 64), reply: 200}
 	done := make(chan struct{})
 	t.Cleanup(func() { conn.Close(); <-done })
@@ -134,12 +147,22 @@ func (p *blfPhone) newDialog() {
 func (p *blfPhone) read(done chan struct{}) {
 	defer close(done)
 	buf := make([]byte, 65535)
+	r := bufio.NewReader(p.conn)
 	for {
-		n, _, err := p.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
+		var data []byte
+		if p.network == "udp" {
+			n, err := p.conn.Read(buf)
+			if err != nil {
+				return
+			}
+			data = append([]byte(nil), buf[:n]...)
+		} else {
+			var err error
+			if data, err = readStreamMsg(r); err != nil {
+				return
+			}
 		}
-		msg, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
+		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			continue
 		}
@@ -152,7 +175,7 @@ func (p *blfPhone) read(done chan struct{}) {
 			status := p.reply
 			p.mu.Unlock()
 			res := sip.NewResponseFromRequest(m, status, "R", nil)
-			_, _ = p.conn.WriteToUDP([]byte(res.String()), p.server)
+			_, _ = p.conn.Write([]byte(res.String()))
 			select {
 			case p.notifies <- m:
 			default:
@@ -208,11 +231,12 @@ func (p *blfPhone) send(target, extra string) *sip.Response {
 		auth = "Authorization: " + creds.String() + "\r\n"
 	}
 	local := p.conn.LocalAddr().String()
-	msg := fmt.Sprintf("SUBSCRIBE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\n"+
+	msg := fmt.Sprintf("SUBSCRIBE %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\n"+
 		"From: <sip:%s@127.0.0.1>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d SUBSCRIBE\r\n"+
-		"Contact: <sip:%s@%s>\r\n%s%sContent-Length: 0\r\n\r\n",
-		uri, local, ident.Short(), p.user, p.fromTag, to, p.callID, p.cseq, p.user, local, auth, extra)
-	_, err := p.conn.WriteToUDP([]byte(msg), p.server)
+		"Contact: <sip:%s@%s;transport=%s>\r\n%s%sContent-Length: 0\r\n\r\n",
+		uri, strings.ToUpper(p.network), local, ident.Short(), p.user, p.fromTag, to, p.callID, p.cseq, p.user, local,
+		p.network, auth, extra)
+	_, err := p.conn.Write([]byte(msg))
 	require.NoError(p.t, err)
 	return p.response(sip.SUBSCRIBE)
 }
@@ -265,6 +289,33 @@ func (p *blfPhone) noNotify(d time.Duration) {
 			return
 		}
 	}
+}
+
+// readStreamMsg reads one message from a stream by its Content-Length.
+func readStreamMsg(r *bufio.Reader) ([]byte, error) {
+	var head bytes.Buffer
+	length := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if head.Len() == 0 && strings.TrimSpace(line) == "" {
+			continue
+		}
+		head.WriteString(line)
+		if strings.TrimSpace(line) == "" {
+			break
+		}
+		if name, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "content-length") {
+			length, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return append(head.Bytes(), body...), nil
 }
 
 func header(m interface{ GetHeader(string) sip.Header }, name string) string {
@@ -438,7 +489,7 @@ func TestSubscriptionLimits(t *testing.T) {
 	p.newDialog()
 	require.Equal(t, 200, p.subscribe("102", "Event: dialog\r\n").StatusCode)
 	require.Equal(t, 1, f.ua.subs.count())
-	require.Equal(t, 1, f.src.watching(f.bob.ID))
+	checkFor(t, 2*time.Second, func() bool { return f.src.watching(f.bob.ID) == 1 })
 	f.src.set(presence.State{User: f.alice.ID, Account: f.alice.AccountID})
 	p.newDialog()
 	require.Equal(t, 200, p.subscribe("101", "Event: dialog\r\n").StatusCode, "watching oneself")
@@ -477,4 +528,17 @@ func TestSubscriptionsEndOnClose(t *testing.T) {
 	res := f.phone(t, "101", "alice-secret").subscribe("102", "Event: dialog\r\n")
 	require.Equal(t, 503, res.StatusCode)
 	require.True(t, strings.Contains(header(res, "Retry-After"), "60"))
+}
+
+// TestSubscriptionOverTCP: NOTIFYs come back on the phone's own connection.
+func TestSubscriptionOverTCP(t *testing.T) {
+	f := startBLF(t, nil)
+	p := f.phoneOver(t, "tcp", "101", "alice-secret")
+	require.Equal(t, 200, p.subscribe("102", "Event: dialog\r\n").StatusCode)
+	n := p.notify(2 * time.Second)
+	require.Contains(t, n.Via().Value(), "TCP")
+	f.src.set(presence.State{User: f.bob.ID, Account: f.bob.AccountID, Status: presence.OnCall,
+		Dialogs: []presence.Dialog{{ID: "c", State: presence.DialogConfirmed, Initiator: true}}})
+	n = p.notify(2 * time.Second)
+	require.Contains(t, string(n.Body()), `direction="initiator"><state>confirmed</state>`)
 }
