@@ -35,6 +35,7 @@ type API struct {
 	AdminKey *auth.AdminKey
 	ICE      config.ICE
 	Revoker  Revoker
+	Presence Presence // nil: no presence endpoints
 	Log      *slog.Logger
 	// Ready reports whether the server accepts sockets (for /healthz).
 	Ready func() bool
@@ -95,6 +96,8 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/users", map[string]handler{"GET": a.admin(a.listUsers), "POST": a.admin(a.createUser)})
 	handle("/v1/users/{id}", map[string]handler{"GET": a.admin(a.getUser), "POST": a.admin(a.updateUser),
 		"PATCH": a.admin(a.updateUser), "DELETE": a.admin(a.deleteUser)})
+	handle("/v1/me/presence", map[string]handler{"GET": a.user(a.getMyPresence), "PUT": a.user(a.putMyPresence)})
+	handle("/v1/users/{id}/presence", map[string]handler{"GET": a.admin(a.getUserPresence)})
 	handle("/v1/users/{id}/follow_me", map[string]handler{
 		"GET": a.admin(a.getFollowMe), "PUT": a.admin(a.putFollowMe), "DELETE": a.admin(a.deleteFollowMe)})
 	handle("/v1/phone_numbers", map[string]handler{"GET": a.admin(a.listNumbers), "POST": a.admin(a.createNumber)})

@@ -34,6 +34,7 @@ type userJSON struct {
 	SIPUsername        string `json:"sip_username"`
 	SIPPassword        string `json:"sip_password,omitempty"` // only when the server generated it
 	DoNotDisturb       bool   `json:"do_not_disturb"`
+	StatusText         string `json:"status_text"`
 	CanCallExternal    bool   `json:"can_call_external"`
 	RingTimeoutSeconds int    `json:"ring_timeout_seconds"`
 	CreatedAt          string `json:"created_at"`
@@ -42,7 +43,7 @@ type userJSON struct {
 
 func userView(u *store.User) userJSON {
 	return userJSON{Object: "user", ID: string(u.ID), AccountID: string(u.AccountID), Name: u.Name,
-		Extension: u.Extension, SIPUsername: u.SIPUsername, DoNotDisturb: u.DoNotDisturb,
+		Extension: u.Extension, SIPUsername: u.SIPUsername, DoNotDisturb: u.DoNotDisturb, StatusText: u.StatusText,
 		CanCallExternal: u.CanCallExternal, RingTimeoutSeconds: u.RingTimeoutSeconds, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt)}
 }
 
@@ -239,12 +240,14 @@ func (a *API) updateUser(r *http.Request) (int, any, error) {
 				"changing sip_username needs sip_password too: only a hash of both is stored")
 		}
 	}
+	a.presenceBefore(ident.UserID(r.PathValue("id")))
 	u, err := a.Store.UpdateUser(r.Context(), ident.UserID(r.PathValue("id")), store.UserPatch{
 		Name: in.Name, Extension: in.Extension, SIPUsername: in.SIPUsername, SIPPassword: in.SIPPassword,
 		DoNotDisturb: in.DoNotDisturb, CanCallExternal: in.CanCallExternal, RingTimeoutSeconds: in.RingTimeoutSeconds})
 	if err != nil {
 		return 0, nil, conflictErr(userNotFound(r, err))
 	}
+	a.presenceAfter(u) // do not disturb, name: watchers hear of it
 	return http.StatusOK, userView(u), nil
 }
 

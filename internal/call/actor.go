@@ -146,6 +146,7 @@ type Call struct {
 	trunkPref   string
 	recallID    ident.CallID // the id a recalled transferor's devices see
 	ck          checkpoints
+	parts       map[ident.UserID]UserPart // users' parts as last reported (activity.go)
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far
@@ -212,9 +213,11 @@ func (c *Call) after(d time.Duration, fn func()) *time.Timer {
 func (c *Call) run() {
 	defer c.cancel(errors.New("call ended"))
 	c.start()
+	c.reportParts()
 	for !c.done {
 		ev := <-c.events
 		c.handle(ev)
+		c.reportParts()
 	}
 	if to := c.moved.Load(); to != nil { // joined into another call: pass on what is queued
 		for {

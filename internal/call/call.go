@@ -248,4 +248,6 @@ type Options struct {
 	Limits Limits
 	// Observer, when set, is told of calls starting, answered and ending.
 	Observer Observer
+	// Activity, when set, is told each user's part in each call (presence).
+	Activity Activity
 }

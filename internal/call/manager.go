@@ -62,11 +62,6 @@ func (m *Manager) Handle(dev Device, msg protocol.Message) {
 	case *protocol.CallCreate:
 		m.create(dev, msg)
 		return
-	case *protocol.PresenceSubscribe:
-		dev.Send(&protocol.Error{Code: protocol.CodePresenceUnavailable, ReqID: msg.ReqID,
-			Message: "presence is not available on this server yet",
-			Context: map[string]any{"users": msg.Users}})
-		return
 	}
 	id, ok := callIDOf(msg)
 	if !ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/httplimit"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
+	"github.com/switchboard-voice/switchboard/internal/presence"
 	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/signal"
 	"github.com/switchboard-voice/switchboard/internal/sipua"
@@ -40,6 +41,7 @@ type Server struct {
 	Calls    *call.Manager
 	Media    *media.Engine
 	SIP      *sipua.UA
+	Presence *presence.Hub
 	Log      *slog.Logger
 	Account  ident.AccountID // the default account
 	AdminKey *auth.AdminKey
@@ -129,6 +131,8 @@ func (s *Server) Start(ctx context.Context) error {
 		s.Log.Warn("closed call records left open by an earlier run", "count", n)
 	}
 	s.Hub = signal.NewHub(s.Config.Signal, markingTokens{s.Tokens}, s.Log)
+	s.Presence = presence.NewHub(s.Store, s.Log)
+	s.Hub.SetPresence(s.Presence)
 	engine, err := media.NewEngine(s.Config.Media, s.Log)
 	if err != nil {
 		return err
@@ -139,12 +143,14 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
-			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls()}, s.Log)
+			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls(),
+			Activity: presenceActivity{s.Presence}}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
 	}
 	s.SIP.SetCalls(s.Calls)
+	s.SIP.SetPresence(s.Presence)
 	s.Calls.SetPhones(s.SIP)
 	s.Calls.SetTrunks(s.SIP)
 	if err := s.SIP.Start(); err != nil {
@@ -154,7 +160,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
-		Revoker: s.Hub, Log: s.Log, Ready: s.ready.Load, Draining: s.draining.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
+		Revoker: s.Hub, Presence: s.Presence, Log: s.Log, Ready: s.ready.Load, Draining: s.draining.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
 	for _, t := range s.Config.Trunks {
 		a.ConfigTrunks = append(a.ConfigTrunks, t.Name)
 	}
@@ -254,6 +260,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.Media != nil {
 		errs = append(errs, s.Media.Close())
+	}
+	if s.Presence != nil {
+		s.Presence.Close()
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)

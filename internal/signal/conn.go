@@ -244,6 +244,9 @@ func (c *conn) authenticate() *Session {
 	if reconnected {
 		h.getHandler().SessionRestored(s)
 		s.replayEndings(h.cfg.ReconnectGrace)
+		if ws := s.watchSet(); ws != nil {
+			ws.resend()
+		}
 	}
 	h.log.Debug("socket authenticated", "user", s.UserID, "session", s.ID, "reconnected", reconnected)
 	return s
@@ -291,6 +294,8 @@ func (c *conn) dispatch(s *Session, data []byte) {
 		c.refresh(s, m)
 	case *protocol.Authenticate:
 		c.send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "already authenticated", ReqID: m.ReqID})
+	case *protocol.PresenceSubscribe:
+		c.hub.presenceSubscribe(s, m)
 	default:
 		c.hub.getHandler().HandleMessage(s, msg)
 	}

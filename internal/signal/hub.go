@@ -43,6 +43,7 @@ type Hub struct {
 
 	mu        sync.Mutex
 	handler   Handler
+	presence  Presence // nil: presence.subscribe is answered presence_unavailable
 	sessions  map[ident.SessionID]*Session
 	conns     map[*conn]struct{}
 	draining  bool
@@ -123,7 +124,11 @@ func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session,
 		s = newSession(h, id)
 		h.sessions[s.ID] = s
 	}
+	p := h.presence
 	h.mu.Unlock()
+	if p != nil && !resume {
+		p.DeviceUp(s.UserID, string(s.ID))
+	}
 	old := s.bind(c)
 	if old != nil {
 		old.fail(fatal(protocol.CodeSessionReplaced, "a newer connection took over this session"))
@@ -154,7 +159,14 @@ func (h *Hub) endSession(s *Session) {
 	}
 	h.mu.Lock()
 	delete(h.sessions, s.ID)
+	p := h.presence
 	h.mu.Unlock()
+	if ws := s.watchSet(); ws != nil {
+		ws.close()
+	}
+	if p != nil {
+		p.DeviceDown(s.UserID, string(s.ID))
+	}
 	h.getHandler().SessionEnded(s)
 }
 

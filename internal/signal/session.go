@@ -25,6 +25,8 @@ type Session struct {
 	conn  *conn
 	ended bool
 	grace *time.Timer
+	// presence holds the session's presence subscriptions, once it has any.
+	presence *watchSet
 	// endings holds recent call.ended frames. A socket can die before the
 	// server notices, swallowing what was sent into it, so a resumed
 	// session gets every ending of the grace period again (clients ignore
@@ -111,6 +113,22 @@ func (s *Session) unbind(c *conn) bool {
 	}
 	s.conn = nil
 	return true
+}
+
+func (s *Session) watchSet() *watchSet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence
+}
+
+// room is how many more frames may be queued to the socket while half its
+// queue stays free for call frames; -1 when there is no socket.
+func (s *Session) room() int {
+	c := s.currentConn()
+	if c == nil {
+		return -1
+	}
+	return max(cap(c.out)/2-len(c.out), 0)
 }
 
 func (s *Session) currentConn() *conn {

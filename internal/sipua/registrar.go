@@ -38,6 +38,8 @@ type Registrar struct {
 	digest *Digest
 	bans   *bans
 	now    func() time.Time
+	// presence hears when a user's registrations change (presence.go).
+	presence Presence
 
 	mu       sync.Mutex
 	bindings map[ident.UserID][]Contact
@@ -219,6 +221,7 @@ func (g *Registrar) handleRegister(r *responder) {
 		r.respond(status, reason, nil, sip.NewHeader("Min-Expires", strconv.Itoa(int(g.cfg.MinExpires.Seconds()))))
 		return
 	}
+	g.reportRegistered(u.ID)
 	r.respond(200, "OK", nil, g.bindingHeaders(r, u)...)
 }
 

@@ -56,6 +56,8 @@ type UA struct {
 	parser  *sip.Parser // sipgo's, with our wrappers (compat.go)
 	subs    *subTable   // dialog-package subscriptions (subscribe.go)
 	logs    *limitedLog // rate-limited lines about what peers send
+	// presence, when set, hears of registrations and serves BLF (presence.go).
+	presence Presence
 
 	trunkTimeout time.Duration
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog

@@ -44,6 +44,9 @@ type User struct {
 	SIPPassword  string
 	SIPHA1       secrets.HA1 `json:"-"`
 	DoNotDisturb bool
+	// StatusText is the short status the user sets for presence ("back
+	// at 3"); empty when unset.
+	StatusText string
 	// CanCallExternal lets the user call numbers outside the account
 	// through trunks. Emergency numbers are always allowed. New users may.
 	CanCallExternal bool
@@ -65,6 +68,7 @@ type UserPatch struct {
 	DoNotDisturb       *bool
 	CanCallExternal    *bool
 	RingTimeoutSeconds *int
+	StatusText         *string
 }
 
 // PhoneNumber is an E.164 number owned by an account, optionally routed to a user.

@@ -14,7 +14,7 @@ import (
 
 // userCols leaves out sip_password: since 0005 only HA1s are kept.
 const userCols = "id, account_id, name, extension, sip_username, sip_ha1_md5, sip_ha1_sha256, " +
-	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at"
+	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at, status_text"
 
 // CreateUser inserts u, filling in its ID and timestamps when unset. Of
 // SIPPassword only the HA1s are stored (u.SIPHA1 is set); u.SIPPassword is
@@ -32,10 +32,10 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	u.SIPHA1 = secrets.DigestHA1(u.SIPUsername, d.realm, u.SIPPassword)
 	md5, sha := d.sealHA1(u.SIPHA1)
 	_, err := d.db.ExecContext(ctx,
-		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, md5, sha,
 		u.DoNotDisturb, u.CanCallExternal, u.RingTimeoutSeconds, u.TokenGeneration,
-		formatTime(u.CreatedAt), formatTime(u.UpdatedAt))
+		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), u.StatusText)
 	if err != nil {
 		return userWriteError(err, u.ID, u.Extension, u.SIPUsername)
 	}
@@ -170,6 +170,9 @@ func (d *DB) userPatchSets(p store.UserPatch, ha1 *secrets.HA1) ([]string, []any
 	if p.RingTimeoutSeconds != nil {
 		add("ring_timeout_seconds = ?", *p.RingTimeoutSeconds)
 	}
+	if p.StatusText != nil {
+		add("status_text = ?", *p.StatusText)
+	}
 	return sets, args
 }
 
@@ -203,7 +206,7 @@ func (d *DB) scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
 	var created, updated, md5, sha string
 	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &md5, &sha,
-		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated)
+		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated, &u.StatusText)
 	if err != nil {
 		return nil, err
 	}
