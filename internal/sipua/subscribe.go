@@ -26,9 +26,9 @@ const (
 
 // subTable holds the live dialog-package subscriptions: BLF keys of desk
 // phones watching other users of their account.
+// The presence source they read is the UA's (SetPresence, presence.go);
+// without one, SUBSCRIBE is answered 489.
 type subTable struct {
-	source presence.Source // nil: SUBSCRIBE is answered 489
-
 	minExpires, maxExpires, defExpires time.Duration
 	maxPerUser, maxTotal               int
 
@@ -47,11 +47,6 @@ func newSubTable() *subTable {
 		maxPerUser: subMaxPerUser, maxTotal: subMaxTotal,
 		byKey: map[string]*subscription{}, perUser: map[ident.UserID]int{}, ctx: ctx, stop: stop}
 }
-
-// SetPresence installs the presence source that SUBSCRIBE (dialog event
-// package, for BLF keys) reads (before Start). Without one, SUBSCRIBE is
-// answered 489.
-func (u *UA) SetPresence(src presence.Source) { u.subs.source = src }
 
 // subKey is a subscription's dialog id: Call-ID and both tags (RFC 6665
 // §4.1.2 with RFC 3261 §12), the event id apart (we keep one subscription
@@ -151,7 +146,8 @@ func (t *subTable) close() {
 func (u *UA) handleSubscribe(r *responder) {
 	t := u.subs
 	allow := sip.NewHeader("Allow-Events", eventDialog)
-	if t.source == nil {
+	src := u.PresenceSource()
+	if src == nil {
 		r.respond(489, "Bad Event", nil)
 		return
 	}
@@ -182,7 +178,7 @@ func (u *UA) handleSubscribe(r *responder) {
 		u.refreshSubscription(r, tag, eventID, expires)
 		return
 	}
-	u.newSubscription(r, eventID, expires)
+	u.newSubscription(r, src, eventID, expires)
 }
 
 // refreshSubscription handles a SUBSCRIBE in an existing subscription's
@@ -207,7 +203,7 @@ func (u *UA) refreshSubscription(r *responder, localTag, eventID string, expires
 
 // newSubscription authenticates the phone, finds the user it watches and
 // starts the subscription: 200, then a NOTIFY with the user's state.
-func (u *UA) newSubscription(r *responder, eventID string, expires time.Duration) {
+func (u *UA) newSubscription(r *responder, src presence.Source, eventID string, expires time.Duration) {
 	header, challenge, status := "Authorization", "WWW-Authenticate", 401
 	if r.req.GetHeader("Authorization") == nil && r.req.GetHeader("Proxy-Authorization") != nil {
 		header, challenge, status = "Proxy-Authorization", "Proxy-Authenticate", 407
@@ -233,7 +229,7 @@ func (u *UA) newSubscription(r *responder, eventID string, expires time.Duration
 	localTag := sip.GenerateTagN(16)
 	s := newSubscription(u, r.req, user, target, eventID, localTag, expires)
 	if expires == 0 { // a fetch (RFC 6665 §4.4.3): the state, and the end
-		current, cancel, err := u.subs.source.Watch(user.AccountID, target.ID, func(presence.State) {})
+		current, cancel, err := src.Watch(user.AccountID, target.ID, func(presence.State) {})
 		if err != nil {
 			r.respond(404, "Not Found", nil)
 			return
@@ -255,7 +251,7 @@ func (u *UA) newSubscription(r *responder, eventID string, expires time.Duration
 		r.respond(status, "Too Many Subscriptions", nil, hdrs...)
 		return
 	}
-	current, cancel, err := u.subs.source.Watch(user.AccountID, target.ID, s.changed)
+	current, cancel, err := src.Watch(user.AccountID, target.ID, s.changed)
 	if err != nil {
 		u.subs.remove(s)
 		u.subs.wg.Done()

@@ -68,6 +68,10 @@ func (f *fakeSource) set(st presence.State) {
 	}
 }
 
+// Registered makes fakeSource a sipua.Presence; registrations are not
+// what these tests watch.
+func (f *fakeSource) Registered(ident.UserID, time.Time) {}
+
 func (f *fakeSource) watching(user ident.UserID) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

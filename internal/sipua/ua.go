@@ -273,7 +273,7 @@ func (u *UA) Close() error {
 
 func (u *UA) handleOptions(r *responder) {
 	hdrs := []sip.Header{sip.NewHeader("Accept", "application/sdp")}
-	if u.subs.source != nil {
+	if u.PresenceSource() != nil {
 		hdrs = append(hdrs, sip.NewHeader("Allow-Events", eventDialog))
 	}
 	r.respond(200, "OK", nil, hdrs...)
