@@ -194,7 +194,7 @@ func (u *UA) refreshSubscription(r *responder, localTag, eventID string, expires
 		r.respond(489, "Bad Event", nil, sip.NewHeader("Allow-Events", eventDialog))
 		return
 	}
-	if !s.refresh(expires, r.req.Source()) {
+	if !s.refresh(expires, r.req.Source(), r.req.Transport()) {
 		r.respond(481, "Subscription Does Not Exist", nil)
 		return
 	}

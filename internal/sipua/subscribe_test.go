@@ -545,4 +545,13 @@ func TestSubscriptionOverTCP(t *testing.T) {
 		Dialogs: []presence.Dialog{{ID: "c", State: presence.DialogConfirmed, Initiator: true}}})
 	n = p.notify(2 * time.Second)
 	require.Contains(t, string(n.Body()), `direction="initiator"><state>confirmed</state>`)
+
+	// The phone refreshes over UDP (to our Contact, which names no
+	// transport): the NOTIFYs follow it there.
+	u := f.phoneOver(t, "udp", "101", "alice-secret")
+	u.callID, u.fromTag, u.toTag, u.cseq = p.callID, p.fromTag, p.toTag, p.cseq
+	require.Equal(t, 200, u.subscribe("102", "Event: dialog\r\n").StatusCode)
+	n = u.notify(2 * time.Second)
+	require.Contains(t, n.Via().Value(), "UDP")
+	require.Contains(t, string(n.Body()), `<state>confirmed</state>`)
 }

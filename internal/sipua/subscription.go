@@ -35,22 +35,22 @@ type subscription struct {
 	entity  string // the watched AOR
 
 	// The dialog, as the notifier (RFC 3261 §12.1.1 from our 200).
-	callID    string
-	local     sip.FromHeader // the SUBSCRIBE's To, with our tag
-	remote    sip.ToHeader   // the SUBSCRIBE's From
-	contact   sip.Uri        // the SUBSCRIBE's Contact: our NOTIFYs' Request-URI
-	routes    []string       // its Record-Route values, in order
-	transport string
-	firstHop  string // the first route's host:port, or ""
-	cseq      uint32 // actor-owned
-	version   int    // actor-owned
+	callID   string
+	local    sip.FromHeader // the SUBSCRIBE's To, with our tag
+	remote   sip.ToHeader   // the SUBSCRIBE's From
+	contact  sip.Uri        // the SUBSCRIBE's Contact: our NOTIFYs' Request-URI
+	routes   []string       // its Record-Route values, in order
+	firstHop string         // the first route's host:port, or ""
+	cseq     uint32         // actor-owned
+	version  int            // actor-owned
 
-	mu       sync.Mutex
-	source   string        // where the latest SUBSCRIBE came from: the flow NOTIFYs take
-	pending  subPending    // what the actor has yet to act on
-	over     bool          // the actor has ended or is ending
-	wake     chan struct{} // 1-buffered: pending changed
-	deadline time.Time
+	mu        sync.Mutex
+	source    string        // where the latest SUBSCRIBE came from: the flow NOTIFYs take
+	transport string        // and on what
+	pending   subPending    // what the actor has yet to act on
+	over      bool          // the actor has ended or is ending
+	wake      chan struct{} // 1-buffered: pending changed
+	deadline  time.Time
 }
 
 // subPending is what happened since the actor last looked.
@@ -65,7 +65,7 @@ func newSubscription(u *UA, req *sip.Request, owner, watched *store.User, eventI
 	s := &subscription{ua: u, owner: owner.ID, target: watched.ID, eventID: eventID,
 		entity: "sip:" + req.Recipient.User + "@" + u.host(),
 		callID: req.CallID().Value(), remote: from.AsTo(), local: to.AsFrom(), contact: req.Contact().Address,
-		transport: req.Transport(), cseq: 1, source: req.Source(), wake: make(chan struct{}, 1),
+		transport: strings.ToUpper(req.Transport()), cseq: 1, source: req.Source(), wake: make(chan struct{}, 1),
 		deadline: time.Now().Add(expires)}
 	s.local.Params = s.local.Params.Clone()
 	s.local.Params.Add("tag", localTag)
@@ -83,19 +83,26 @@ func newSubscription(u *UA, req *sip.Request, owner, watched *store.User, eventI
 // sameFlow reports whether o came from the same phone as s: the same
 // transport and source address.
 func (s *subscription) sameFlow(o *subscription) bool {
-	return strings.EqualFold(s.transport, o.transport) && s.flowSource() == o.flowSource()
+	src, tp := s.flowSource()
+	osrc, otp := o.flowSource()
+	return src == osrc && tp == otp
 }
 
-func (s *subscription) flowSource() string {
+// flowSource is where the subscriber's latest SUBSCRIBE came from, and
+// over what transport.
+func (s *subscription) flowSource() (string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.source
+	return s.source, s.transport
 }
 
 // flow reports whether an in-dialog SUBSCRIBE from src may be the
 // subscriber's: from the same host (a phone may open a new TCP
 // connection), as for calls (sameHost).
-func (s *subscription) flow(src string) bool { return host(src) == host(s.flowSource()) }
+func (s *subscription) flow(src string) bool {
+	cur, _ := s.flowSource()
+	return host(src) == host(cur)
+}
 
 // changed is the presence source's callback: it never blocks.
 func (s *subscription) changed(st presence.State) {
@@ -113,14 +120,16 @@ func (s *subscription) poke() {
 }
 
 // refresh extends the subscription by expires from now (0 ends it) for a
-// SUBSCRIBE that came from src; false when it has already ended.
-func (s *subscription) refresh(expires time.Duration, src string) bool {
+// SUBSCRIBE that came from src over transport; false when it has already
+// ended. Later NOTIFYs take that flow (a phone that reconnected, or sent
+// the refresh to our Contact over another transport).
+func (s *subscription) refresh(expires time.Duration, src, transport string) bool {
 	s.mu.Lock()
 	if s.over {
 		s.mu.Unlock()
 		return false
 	}
-	s.source = src
+	s.source, s.transport = src, strings.ToUpper(transport)
 	if expires == 0 {
 		s.pending.end, s.over = "timeout", true // RFC 6665 §4.2.1.4: a final NOTIFY
 	} else {
@@ -255,7 +264,8 @@ func (s *subscription) send(state presence.State, reason string) bool {
 		s.ua.log.Debug("sip: notify refused, subscription ends", "call_id", s.callID, "status", res.StatusCode)
 		return false
 	case res.StatusCode >= 300:
-		s.ua.logs.limited("notify:"+host(s.flowSource()), "sip: notify refused", "status", res.StatusCode, "dst", s.flowSource())
+		dst, _ := s.flowSource()
+		s.ua.logs.limited("notify:"+host(dst), "sip: notify refused", "status", res.StatusCode, "dst", dst)
 	}
 	return true
 }
@@ -293,11 +303,11 @@ func (s *subscription) notifyRequest(body []byte, subState string) *sip.Request 
 	req.AppendHeader(sip.NewHeader("Subscription-State", subState))
 	req.AppendHeader(sip.NewHeader("Content-Type", dialogInfoType))
 	req.SetBody(body)
-	req.SetTransport(strings.ToUpper(s.transport))
+	dst, transport := s.flowSource()
+	req.SetTransport(transport)
 	if s.firstHop != "" {
-		req.SetDestination(s.firstHop)
-	} else {
-		req.SetDestination(s.flowSource())
+		dst = s.firstHop
 	}
+	req.SetDestination(dst)
 	return req
 }
