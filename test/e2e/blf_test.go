@@ -237,3 +237,56 @@ func TestBLFRefusals(t *testing.T) {
 	require.Equal(t, 481, p.request("SUBSCRIBE", "sip:102@127.0.0.1", "r-"+ident.Short(), "x", "nosuch",
 		"Event: dialog\n").StatusCode)
 }
+
+// TestBLFOverWebSocket: a browser SIP phone (RFC 7118) subscribes over its
+// WebSocket, and the NOTIFYs come back over that same socket.
+func TestBLFOverWebSocket(t *testing.T) {
+	s, w := startSIPWS(t, false)
+	registerWS(t, w, s.Carol)
+	alice := s.Phone(t, s.Alice, 440, "")
+	s.Phone(t, s.Bob, 880, "")
+	subscribe := func(cseq int, auth string) *sip.Response {
+		msg := "SUBSCRIBE sip:" + s.Bob.Extension + "@127.0.0.1 SIP/2.0\r\n" +
+			"Via: SIP/2.0/WS k3b9q1.invalid;branch=z9hG4bK" + sip.GenerateTagN(10) + "\r\n" +
+			"Max-Forwards: 70\r\nTo: <sip:" + s.Bob.Extension + "@127.0.0.1>\r\n" +
+			"From: <sip:" + s.Carol.SIPUsername + "@127.0.0.1>;tag=wsblf1\r\nCall-ID: wsblf-1\r\n" +
+			fmt.Sprintf("CSeq: %d SUBSCRIBE\r\n", cseq) +
+			"Contact: <sip:x7pw2k@k3b9q1.invalid;transport=ws>\r\nEvent: dialog\r\nExpires: 300\r\n"
+		if auth != "" {
+			msg += "Authorization: " + auth + "\r\n"
+		}
+		w.send(msg + "Content-Length: 0\r\n\r\n")
+		for {
+			if res, ok := w.read().(*sip.Response); ok && res.CSeq().MethodName == sip.SUBSCRIBE {
+				return res
+			}
+		}
+	}
+	res := subscribe(1, "")
+	require.Equal(t, 401, res.StatusCode)
+	chal, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
+	require.NoError(t, err)
+	creds, err := digest.Digest(chal, digest.Options{Method: "SUBSCRIBE", URI: "sip:" + s.Bob.Extension + "@127.0.0.1",
+		Username: s.Carol.SIPUsername, Password: s.Carol.SIPPassword, Count: 1})
+	require.NoError(t, err)
+	require.Equal(t, 200, subscribe(2, creds.String()).StatusCode)
+
+	notify := func(want string) {
+		t.Helper()
+		for {
+			req, ok := w.read().(*sip.Request)
+			if !ok || req.Method != sip.NOTIFY {
+				continue
+			}
+			w.send(sip.NewResponseFromRequest(req, 200, "OK", nil).String())
+			require.Equal(t, "x7pw2k@k3b9q1.invalid", req.Recipient.User+"@"+req.Recipient.Host)
+			if strings.Contains(string(req.Body()), want) {
+				return
+			}
+		}
+	}
+	notify(`entity="sip:` + s.Bob.Extension + `@127.0.0.1"`)
+	_, err = alice.Call(harness.Ctx(t, 10*time.Second), s.Bob.Extension)
+	require.NoError(t, err)
+	notify(`<state>early</state>`)
+}
