@@ -199,6 +199,7 @@ func (u *UA) refreshSubscription(r *responder, localTag, eventID string, expires
 		return
 	}
 	r.respond(200, "OK", nil, sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))), sip.HeaderClone(&u.contact))
+	s.poke() // its NOTIFY after the 200
 }
 
 // newSubscription authenticates the phone, finds the user it watches and

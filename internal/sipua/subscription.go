@@ -122,11 +122,12 @@ func (s *subscription) poke() {
 // refresh extends the subscription by expires from now (0 ends it) for a
 // SUBSCRIBE that came from src over transport; false when it has already
 // ended. Later NOTIFYs take that flow (a phone that reconnected, or sent
-// the refresh to our Contact over another transport).
+// the refresh to our Contact over another transport). The caller pokes
+// the actor once the SUBSCRIBE is answered, so that the 200 goes first.
 func (s *subscription) refresh(expires time.Duration, src, transport string) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.over {
-		s.mu.Unlock()
 		return false
 	}
 	s.source, s.transport = src, strings.ToUpper(transport)
@@ -135,8 +136,6 @@ func (s *subscription) refresh(expires time.Duration, src, transport string) boo
 	} else {
 		s.deadline, s.pending.refreshed = time.Now().Add(expires), true
 	}
-	s.mu.Unlock()
-	s.poke()
 	return true
 }
 

@@ -290,3 +290,35 @@ func TestBLFOverWebSocket(t *testing.T) {
 	require.NoError(t, err)
 	notify(`<state>early</state>`)
 }
+
+// TestBLFSipp: sipp as the desk phone (its own SIP stack and digest),
+// checking the NOTIFY bodies go early, confirmed, terminated as a browser
+// user is rung, answers and hangs up.
+func TestBLFSipp(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 880, "")
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_blf.xml", Remote: s.SIP.Addr(), Service: s.Bob.Extension,
+		Keys: map[string]string{"user": s.Carol.SIPUsername},
+		Args: []string{"-au", s.Carol.SIPUsername, "-ap", s.Carol.SIPPassword}})
+	seen := func(what string) {
+		t.Helper()
+		harness.CheckFor(t, 10*time.Second, func() error {
+			if !strings.Contains(sipp.Messages(), what) {
+				return fmt.Errorf("sipp has not received %q yet", what)
+			}
+			return nil
+		})
+	}
+	seen(`entity="sip:` + s.Bob.Extension + `@127.0.0.1"`)
+	out, err := alice.Call(harness.Ctx(t, 10*time.Second), s.Bob.Extension)
+	require.NoError(t, err)
+	in := harness.NextIncoming(t, bob)
+	seen("<state>early</state>")
+	require.NoError(t, in.Answer(harness.Ctx(t, 10*time.Second)))
+	seen("<state>confirmed</state>")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	require.NoError(t, out.Hangup())
+	sipp.RequireSuccess(t)
+	require.Contains(t, sipp.Messages(), "Subscription-State: terminated;reason=timeout")
+}
