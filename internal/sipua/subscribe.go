@@ -178,7 +178,7 @@ func (u *UA) handleSubscribe(r *responder) {
 		u.refreshSubscription(r, tag, eventID, expires)
 		return
 	}
-	u.newSubscription(r, src, eventID, expires)
+	u.startSubscription(r, src, eventID, expires)
 }
 
 // refreshSubscription handles a SUBSCRIBE in an existing subscription's
@@ -202,9 +202,9 @@ func (u *UA) refreshSubscription(r *responder, localTag, eventID string, expires
 	s.poke() // its NOTIFY after the 200
 }
 
-// newSubscription authenticates the phone, finds the user it watches and
-// starts the subscription: 200, then a NOTIFY with the user's state.
-func (u *UA) newSubscription(r *responder, src presence.Source, eventID string, expires time.Duration) {
+// startSubscription authenticates the phone, finds the user it watches
+// and starts the subscription: 200, then a NOTIFY with the user's state.
+func (u *UA) startSubscription(r *responder, src presence.Source, eventID string, expires time.Duration) {
 	header, challenge, status := "Authorization", "WWW-Authenticate", 401
 	if r.req.GetHeader("Authorization") == nil && r.req.GetHeader("Proxy-Authorization") != nil {
 		header, challenge, status = "Proxy-Authorization", "Proxy-Authenticate", 407
@@ -229,19 +229,8 @@ func (u *UA) newSubscription(r *responder, src presence.Source, eventID string, 
 	}
 	localTag := sip.GenerateTagN(16)
 	s := newSubscription(u, r.req, user, target, eventID, localTag, expires)
-	if expires == 0 { // a fetch (RFC 6665 §4.4.3): the state, and the end
-		current, cancel, err := src.Watch(user.AccountID, target.ID, func(presence.State) {})
-		if err != nil {
-			r.respond(404, "Not Found", nil)
-			return
-		}
-		cancel()
-		if !u.subs.begin() {
-			r.respond(503, "Service Unavailable", nil)
-			return
-		}
-		u.acceptSubscribe(r, localTag, 0)
-		go s.fetch(current)
+	if expires == 0 {
+		u.fetch(r, src, s, user.AccountID, localTag)
 		return
 	}
 	if status, err := u.subs.add(s); err != nil {
@@ -266,6 +255,23 @@ func (u *UA) newSubscription(r *responder, src presence.Source, eventID string, 
 	}
 	u.acceptSubscribe(r, localTag, expires)
 	go s.run(current, cancel)
+}
+
+// fetch answers a first SUBSCRIBE with Expires: 0 (RFC 6665 §4.4.3): 200,
+// and one NOTIFY with the state that ends the subscription.
+func (u *UA) fetch(r *responder, src presence.Source, s *subscription, account ident.AccountID, localTag string) {
+	current, cancel, err := src.Watch(account, s.target, func(presence.State) {})
+	if err != nil {
+		r.respond(404, "Not Found", nil)
+		return
+	}
+	cancel()
+	if !u.subs.begin() {
+		r.respond(503, "Service Unavailable", nil)
+		return
+	}
+	u.acceptSubscribe(r, localTag, 0)
+	go s.fetch(current)
 }
 
 // acceptSubscribe answers 200 with our To tag, the granted Expires and our

@@ -209,8 +209,7 @@ func (s *subscription) run(current presence.State, cancel func()) {
 	}
 }
 
-// fetch answers a SUBSCRIBE with Expires: 0 (RFC 6665 §4.4.3): one NOTIFY
-// with the state that ends the subscription.
+// fetch sends a fetch's one NOTIFY (UA.fetch).
 func (s *subscription) fetch(current presence.State) {
 	defer s.ua.subs.wg.Done()
 	s.end(current, "timeout")
