@@ -18,6 +18,13 @@ import (
 // accepted (200). transport is "UDP", "TCP" or "TLS".
 func registerDigest(t *testing.T, client *sipgo.Client, addr, transport, user, password, contact string) {
 	t.Helper()
+	registerDigestExpires(t, client, addr, transport, user, password, contact, 120)
+}
+
+// registerDigestExpires is registerDigest asking for expires seconds (0
+// removes the contact).
+func registerDigestExpires(t *testing.T, client *sipgo.Client, addr, transport, user, password, contact string, expires int) {
+	t.Helper()
 	host, p, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(p)
 	register := func(auth string) *sip.Response {
@@ -26,7 +33,7 @@ func registerDigest(t *testing.T, client *sipgo.Client, addr, transport, user, p
 		req.AppendHeader(sip.NewHeader("To", "<sip:"+user+"@"+host+">"))
 		req.AppendHeader(sip.NewHeader("From", "<sip:"+user+"@"+host+">;tag=reg1"))
 		req.AppendHeader(sip.NewHeader("Contact", contact))
-		req.AppendHeader(sip.NewHeader("Expires", "120"))
+		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 		if auth != "" {
 			req.AppendHeader(sip.NewHeader("Authorization", auth))
 		}
