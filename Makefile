@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(FUZZTIME) ./internal/sipua
+	$(GO) test -run '^$$' -fuzz '^FuzzSubscribeHeaders$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzUA$$' -fuzztime $(FUZZTIME_UA) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCrypto$$' -fuzztime $(FUZZTIME) ./internal/media
 	$(GO) test -run '^$$' -fuzz '^FuzzPIDF$$' -fuzztime $(FUZZTIME) ./internal/emergency

@@ -81,7 +81,9 @@ var knownMethods = map[string]bool{"INVITE": true, "ACK": true, "CANCEL": true, 
 
 // RegisterMetrics adds the SIP side's collectors to reg.
 func (u *UA) RegisterMetrics(reg prometheus.Registerer) error {
-	for _, c := range u.metrics.collectors() {
+	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_sip_subscriptions",
+		Help: "Live dialog-package subscriptions (BLF keys)."}, func() float64 { return float64(u.subs.count()) })
+	for _, c := range append(u.metrics.collectors(), subs) {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

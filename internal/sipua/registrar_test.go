@@ -36,6 +36,13 @@ type fixture struct {
 
 func start(t *testing.T, mutate func(*config.Config)) *fixture {
 	t.Helper()
+	return startWith(t, mutate, nil)
+}
+
+// startWith is start with a hook that adjusts the user agent before it
+// listens.
+func startWith(t *testing.T, mutate func(*config.Config), before func(*UA)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
@@ -55,6 +62,9 @@ func start(t *testing.T, mutate func(*config.Config)) *fixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ua, err := New(ctx, cfg, db, log)
 	require.NoError(t, err)
+	if before != nil {
+		before(ua)
+	}
 	require.NoError(t, ua.Start())
 	t.Cleanup(func() { ua.Close() })
 

@@ -54,6 +54,7 @@ type UA struct {
 	wg      sync.WaitGroup
 	metrics *sipMetrics
 	parser  *sip.Parser // sipgo's, with our wrappers (compat.go)
+	subs    *subTable   // dialog-package subscriptions (subscribe.go)
 	logs    *limitedLog // rate-limited lines about what peers send
 	// presence, when set, hears of registrations and serves BLF (presence.go).
 	presence Presence
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	}
 	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
 		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.InactivityTimeout(),
-		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser()}
+		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser(), subs: newSubTable()}
 	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
 	u.Registrar.ua = u
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(userAgent)}, u.transportOptions()...)...)
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	srv.OnBye(u.guard(u.handleBye))
 	srv.OnInfo(u.guard(u.handleInfo))
 	srv.OnRefer(u.guard(u.handleRefer))
+	srv.OnSubscribe(u.guard(u.handleSubscribe))
 	// A CANCEL that matches an INVITE transaction never gets here (sipgo
 	// answers it and ends the INVITE with 487); any other is for nothing
 	// we know (RFC 3261 §9.2).
@@ -251,6 +253,7 @@ func (u *UA) Addr() string {
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
+	u.subs.close()         // final NOTIFYs, likewise
 	err := u.srv.Close()
 	if u.client != nil {
 		u.client.Close()
@@ -269,7 +272,11 @@ func (u *UA) Close() error {
 }
 
 func (u *UA) handleOptions(r *responder) {
-	r.respond(200, "OK", nil, sip.NewHeader("Accept", "application/sdp"))
+	hdrs := []sip.Header{sip.NewHeader("Accept", "application/sdp")}
+	if u.PresenceSource() != nil {
+		hdrs = append(hdrs, sip.NewHeader("Allow-Events", eventDialog))
+	}
+	r.respond(200, "OK", nil, hdrs...)
 }
 
 // listenPair binds UDP and TCP on one port. With port 0 the UDP port is

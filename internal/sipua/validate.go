@@ -12,7 +12,7 @@ import (
 var supportedExtensions = map[string]bool{"replaces": true}
 
 // allowMethods is our Allow header value.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, REFER"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, REFER, SUBSCRIBE"
 
 // rejection is how a malformed or unsupported request is answered: a
 // status, a reason phrase that names the problem, and extra headers.

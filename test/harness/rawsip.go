@@ -53,6 +53,13 @@ func (c *RawSIP) Send(t testing.TB, msg []byte) {
 	require.NoError(t, err)
 }
 
+// Write writes msg as is and returns the error (for a goroutine other
+// than the test's, such as one answering the server's requests).
+func (c *RawSIP) Write(msg []byte) error {
+	_, err := c.conn.Write(msg)
+	return err
+}
+
 // SendMsg writes a message written with "\n" line ends: they become CRLF,
 // and Content-Length is set to the body's length.
 func (c *RawSIP) SendMsg(t testing.TB, msg string) {
