@@ -61,17 +61,29 @@ func trunkList(names []string) string {
 	return "trunks " + strings.Join(shown, ", ")
 }
 
-// sortTrunks names the trunks a call to num would try, in the order the
-// SIP side tries them: the trunk named first (an emergency trunk), then the
-// longest matching prefix, then lowest priority, then configuration order.
-// An empty num keeps every trunk (emergency calls go out anywhere).
+// sortTrunks names the trunks a call to num would try, in OrderTrunks'
+// order, each name once.
 func sortTrunks(trunks []TrunkInfo, num, first string) []string {
-	type match struct {
-		t    TrunkInfo
-		plen int
+	var names []string
+	for _, i := range OrderTrunks(trunks, num, first) {
+		if !slices.Contains(names, trunks[i].Name) {
+			names = append(names, trunks[i].Name)
+		}
 	}
+	return names
+}
+
+// OrderTrunks is the one rule for the order in which a call to num tries
+// trunks: the trunk named first (an emergency call's trunk), then the
+// longest matching prefix, then lowest priority, then configuration order.
+// It returns indexes into trunks; trunks that do not carry num, and
+// unnamed ones, are left out. An empty num keeps every trunk (an
+// emergency call may go out anywhere). Planning (the explanation) and the
+// SIP side (the trunks actually tried) both use it.
+func OrderTrunks(trunks []TrunkInfo, num, first string) []int {
+	type match struct{ i, plen int }
 	var ms []match
-	for _, t := range trunks {
+	for i, t := range trunks {
 		if t.Name == "" {
 			continue
 		}
@@ -80,11 +92,12 @@ func sortTrunks(trunks []TrunkInfo, num, first string) []string {
 			plen = 0
 		}
 		if plen >= 0 {
-			ms = append(ms, match{t, plen})
+			ms = append(ms, match{i, plen})
 		}
 	}
+	isFirst := func(m match) bool { return first != "" && strings.EqualFold(trunks[m.i].Name, first) }
 	slices.SortStableFunc(ms, func(a, b match) int {
-		if fa, fb := first != "" && strings.EqualFold(a.t.Name, first), first != "" && strings.EqualFold(b.t.Name, first); fa != fb {
+		if fa, fb := isFirst(a), isFirst(b); fa != fb {
 			if fa {
 				return -1
 			}
@@ -93,15 +106,13 @@ func sortTrunks(trunks []TrunkInfo, num, first string) []string {
 		if a.plen != b.plen {
 			return b.plen - a.plen
 		}
-		return a.t.Priority - b.t.Priority
+		return trunks[a.i].Priority - trunks[b.i].Priority
 	})
-	var names []string
-	for _, m := range ms {
-		if !slices.Contains(names, m.t.Name) {
-			names = append(names, m.t.Name)
-		}
+	out := make([]int, len(ms))
+	for k, m := range ms {
+		out[k] = m.i
 	}
-	return names
+	return out
 }
 
 // prefixLen is the length of t's longest prefix num starts with: 0 for a

@@ -13,6 +13,10 @@ import (
 // sent to the trunk as dialled, so it must be as harmless as an extension.
 var emergencyRe = regexp.MustCompile(`^[0-9]{2,15}$`)
 
+// EmergencyShaped reports whether num has the shape an emergency number
+// may have (digits only, 2 to 15): what a trunk may be sent as dialled.
+func EmergencyShaped(num string) bool { return emergencyRe.MatchString(num) }
+
 // isEmergency reports whether dialled is exactly one of plan's emergency
 // numbers.
 func isEmergency(dialled string, plan *store.DialPlan) bool {

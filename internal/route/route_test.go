@@ -59,3 +59,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestOrderTrunks(t *testing.T) {
+	trunks := []TrunkInfo{
+		{Name: "any", Priority: 5},
+		{Name: "us", Prefixes: []string{"+1"}, Priority: 9},
+		{Name: "nyc", Prefixes: []string{"+1212"}, Priority: 9},
+		{Name: "cheap", Priority: 1},
+		{Name: "uk", Prefixes: []string{"+44"}},
+		{Name: "", Priority: 0}, // unnamed: never used
+		{Name: "any2", Priority: 5},
+	}
+	names := func(idx []int) []string {
+		var out []string
+		for _, i := range idx {
+			out = append(out, trunks[i].Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		num, first string
+		want       []string
+	}{
+		{"+12125550100", "", []string{"nyc", "us", "cheap", "any", "any2"}},
+		{"+14155550100", "", []string{"us", "cheap", "any", "any2"}},
+		{"+442071234567", "", []string{"uk", "cheap", "any", "any2"}},
+		{"+33123456789", "", []string{"cheap", "any", "any2"}},
+		{"", "", []string{"uk", "cheap", "any", "any2", "us", "nyc"}},           // emergency: every trunk, by priority
+		{"", "NYC", []string{"nyc", "uk", "cheap", "any", "any2", "us"}},        // the named trunk first
+		{"", "gone", []string{"uk", "cheap", "any", "any2", "us", "nyc"}},       // a stale name changes nothing
+		{"+12125550100", "any2", []string{"any2", "nyc", "us", "cheap", "any"}}, // first, then prefixes
+	} {
+		require.Equal(t, tc.want, names(OrderTrunks(trunks, tc.num, tc.first)), "%q first %q", tc.num, tc.first)
+	}
+}

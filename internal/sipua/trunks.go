@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,35 +152,19 @@ func ConfigTrunk(s store.Trunk) config.Trunk {
 // longest matching prefix first (a trunk with no prefixes matches with
 // length 0), then lowest priority, then configuration order (config file
 // trunks, then stored ones oldest first).
-func (t *trunkTable) route(number string) []*trunk {
-	type match struct {
-		t    *trunk
-		plen int
+func (t *trunkTable) route(number string) []*trunk { return t.ordered(number, "") }
+
+// ordered is the trunks a call to number tries, in route.OrderTrunks'
+// order (the rule planning explains).
+func (t *trunkTable) ordered(number, first string) []*trunk {
+	all := t.all()
+	infos := make([]route.TrunkInfo, len(all))
+	for i, tr := range all {
+		infos[i] = route.TrunkInfo{Name: tr.Name, Prefixes: tr.Prefixes, Priority: tr.Priority}
 	}
-	var ms []match
-	for _, tr := range t.all() {
-		plen := -1
-		if len(tr.Prefixes) == 0 {
-			plen = 0
-		}
-		for _, p := range tr.Prefixes {
-			if strings.HasPrefix(number, p) && len(p) > plen {
-				plen = len(p)
-			}
-		}
-		if plen >= 0 {
-			ms = append(ms, match{tr, plen})
-		}
-	}
-	sort.SliceStable(ms, func(i, j int) bool {
-		if ms[i].plen != ms[j].plen {
-			return ms[i].plen > ms[j].plen
-		}
-		return ms[i].t.Priority < ms[j].t.Priority
-	})
-	out := make([]*trunk, len(ms))
-	for i, m := range ms {
-		out[i] = m.t
+	var out []*trunk
+	for _, i := range route.OrderTrunks(infos, number, first) {
+		out = append(out, all[i])
 	}
 	return out
 }
@@ -259,7 +242,7 @@ func (u *UA) trunkAccount(ctx context.Context, t *trunk) (ident.AccountID, error
 func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 	var ts []*trunk
 	switch {
-	case req.Emergency && emergencyRe.MatchString(req.Number):
+	case req.Emergency && route.EmergencyShaped(req.Number):
 		ts = u.trunks.emergency(req.Trunk)
 	case route.ValidE164(req.Number):
 		ts = u.trunks.route(req.Number)
@@ -272,20 +255,9 @@ func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 		trunks: ts, number: req.Number, callerID: id.from, asserted: id.asserted, location: emergencyLocation(req)}
 }
 
-var emergencyRe = regexp.MustCompile(`^[0-9]{2,15}$`) // as route.Normalise accepts them
-
 // emergency orders every trunk for an emergency call: the named one
 // first, then by priority.
-func (t *trunkTable) emergency(first string) []*trunk {
-	all := append([]*trunk(nil), t.all()...)
-	sort.SliceStable(all, func(i, j int) bool {
-		if fi, fj := strings.EqualFold(all[i].Name, first), strings.EqualFold(all[j].Name, first); fi != fj {
-			return fi
-		}
-		return all[i].Priority < all[j].Priority
-	})
-	return all
-}
+func (t *trunkTable) emergency(first string) []*trunk { return t.ordered("", first) }
 
 // Infos implements call.Trunks.
 func (u *UA) Infos() []route.TrunkInfo {
