@@ -1,6 +1,7 @@
 import type * as P from './protocol.gen.js';
 import { Emitter } from './emitter.js';
 import { PhoneError } from './errors.js';
+import { heldBy, holdState, mayResume, NO_HOLD, type Hold, type HoldEvent } from './hold.js';
 import { stopTracks, waitForIceGathering, type Playback, type Sound } from './media.js';
 
 /**
@@ -120,13 +121,8 @@ export class Call extends Emitter<CallEvents> {
   #host: CallHost;
   #id: string;
   #state: CallState;
-  #localHold = false;
-  #remoteHold = false;
-  #resumeAsked = false;
-  /** hold() was sent and its call.held has not come yet. */
-  #holdAsked = false;
-  /** The server resumes this call by itself: its consult call was cancelled or failed. */
-  #autoResume = false;
+  /** Who holds the call and which hold requests are in flight. */
+  #hold: Hold = NO_HOLD;
   #completing = false;
   /** For a consult call: the attended transfer's original call. */
   #original: Call | null = null;
@@ -194,8 +190,7 @@ export class Call extends Emitter<CallEvents> {
 
   /** Who holds the call (`local` wins when both do), or null when not held. */
   get heldBy(): HeldBy | null {
-    if (this.#state !== 'held') return null;
-    return this.#localHold ? 'local' : this.#remoteHold ? 'remote' : null;
+    return this.#state === 'held' ? heldBy(this.#hold) : null;
   }
 
   /** When the call was answered, or null. */
@@ -293,7 +288,7 @@ export class Call extends Emitter<CallEvents> {
   /** Puts a connected call on hold; `held('local')` follows from the server. */
   hold(): void {
     if (this.#ended()) return;
-    this.#holdAsked = true;
+    this.#onHold({ type: 'hold' });
     this.#host.send({ type: 'call.hold', call_id: this.#id });
   }
 
@@ -306,9 +301,8 @@ export class Call extends Emitter<CallEvents> {
    * consult call's call.ended can arrive in either order).
    */
   resume(): void {
-    if (this.#ended() || this.#autoResume) return;
-    if (!this.#localHold && !this.#holdAsked) return;
-    this.#resumeAsked = true;
+    if (this.#ended() || !mayResume(this.#hold)) return;
+    this.#onHold({ type: 'resume' });
     this.#host.send({ type: 'call.resume', call_id: this.#id });
   }
 
@@ -441,7 +435,7 @@ export class Call extends Emitter<CallEvents> {
    */
   _consultOver(): void {
     this.#completing = false;
-    if (!this.#ended() && this.#localHold) this.#autoResume = true;
+    if (!this.#ended()) this.#onHold({ type: 'consultOver' });
   }
 
   /** @internal Ends the call (server call.ended, or locally). */
@@ -449,13 +443,13 @@ export class Call extends Emitter<CallEvents> {
     if (this.#ended()) return;
     this.#endReason = reason;
     this.#duration = duration;
-    this.#state = 'ended';
-    this.#autoResume = false;
-    if (reason !== 'transferred') this.#original?._consultOver();
-    this.#original = null;
-    this._teardown();
-    this.#host.forget(this);
-    this.emit('statechange', 'ended');
+    this.#set('ended', () => {
+      this.#onHold({ type: 'ended' });
+      if (reason !== 'transferred') this.#original?._consultOver();
+      this.#original = null;
+      this._teardown();
+      this.#host.forget(this);
+    });
     this.emit('ended', reason);
   }
 
@@ -642,24 +636,16 @@ export class Call extends Emitter<CallEvents> {
 
   #held(by: HeldBy): void {
     if (this.#state !== 'active' && this.#state !== 'held') return;
-    if (by === 'local') {
-      this.#localHold = true;
-      this.#holdAsked = false;
-    } else this.#remoteHold = true;
+    this.#onHold({ type: 'held', by });
     this.#set('held');
     this.emit('held', by);
   }
 
   #resumed(): void {
     if (this.#state !== 'held') return;
-    // call.resumed does not say whose hold ended: ours if we asked, if the
-    // server resumes it after a consult call (or if only we hold).
-    if (this.#localHold && (this.#resumeAsked || this.#autoResume || !this.#remoteHold)) this.#localHold = false;
-    else this.#remoteHold = false;
-    this.#resumeAsked = false;
-    if (!this.#localHold) this.#autoResume = false;
-    if (this.#localHold || this.#remoteHold) {
-      this.emit('held', this.#localHold ? 'local' : 'remote');
+    const still = heldBy(this.#onHold({ type: 'resumed' }));
+    if (still) {
+      this.emit('held', still);
       return;
     }
     this.#set('active');
@@ -671,13 +657,7 @@ export class Call extends Emitter<CallEvents> {
     if (prev === 'ended') return;
     const at = m.answered_at ? parseDate(m.answered_at) : null;
     if (at) this.#answeredAt = at;
-    if (m.state === 'held' && m.held_by) {
-      this.#localHold = m.held_by === 'local';
-      this.#remoteHold = m.held_by === 'remote';
-    } else if (m.state !== 'held') {
-      this.#localHold = this.#remoteHold = false;
-    }
-    if (!this.#localHold) this.#autoResume = false;
+    this.#onHold({ type: 'restored', state: m.state, by: m.held_by });
     if (m.state !== 'ringing') this.#stopSounds();
     if (m.state !== prev) {
       this.#set(m.state);
@@ -707,10 +687,19 @@ export class Call extends Emitter<CallEvents> {
     return this.#state === 'ended';
   }
 
-  #set(state: CallState): void {
+  /**
+   * Moves the call to `state` and emits `statechange`; `then` runs in
+   * between, when the state has changed and before listeners hear of it.
+   */
+  #set(state: CallState, then?: () => void): void {
     if (this.#state === state) return;
     this.#state = state;
+    then?.();
     this.emit('statechange', state);
+  }
+
+  #onHold(ev: HoldEvent): Hold {
+    return (this.#hold = holdState(this.#hold, ev));
   }
 
   #stopRingback(): void {

@@ -1,10 +1,10 @@
-import { SUBPROTOCOL } from './protocol.gen.js';
 import type * as P from './protocol.gen.js';
 import { Call, type CallHost } from './call.js';
+import { Connection } from './connection.js';
 import { Emitter } from './emitter.js';
-import { PhoneError, type PhoneErrorCode } from './errors.js';
+import { PhoneError } from './errors.js';
+import { iceServers } from './ice.js';
 import { playStream, startRingback, stopTracks, type Sound } from './media.js';
-import { jwtExpiry } from './token.js';
 
 /** Options of {@link Phone}. Give `url` or `baseUrl` (or neither, in a page served by the server). */
 export interface PhoneOptions {
@@ -88,34 +88,10 @@ export interface PhoneEvents {
   error: [error: PhoneError];
 }
 
-type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-interface Pending {
-  call: Call;
-  /** For a consult call (attended transfer): the original call. */
-  original?: Call;
-  resolve: (call: Call) => void;
-  reject: (err: PhoneError) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (err: PhoneError) => void;
-}
-
-const BACKOFF_S = [1, 2, 4, 8, 16, 30];
 const CALL_TIMEOUT_MS = 30_000;
-const AUTH_TIMEOUT_MS = 15_000;
-const ICE_FETCH_TIMEOUT_MS = 5_000;
-const REFRESH_LEAD_MS = 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const MAX_QUEUE = 256;
 const PRESENCE_BATCH = 100;
 /** How many ended call ids to remember (see #gone). */
 const GONE_MAX = 64;
-/** Fatal codes after which reconnecting cannot help. */
-const FINAL: PhoneErrorCode[] = ['auth_failed', 'auth_expired', 'session_revoked', 'session_replaced', 'session_limit'];
 
 /**
  * A softphone: one signalling connection to Switchboard carrying any number
@@ -130,31 +106,17 @@ const FINAL: PhoneErrorCode[] = ['auth_failed', 'auth_expired', 'session_revoked
  */
 export class Phone extends Emitter<PhoneEvents> {
   #opts: PhoneOptions;
-  #wsUrl: string;
-  #httpBase: string;
-  #token: string;
-  #state: State = 'idle';
-  #ws: WebSocket | null = null;
-  #waiter: Waiter | undefined;
-  #connecting: Promise<void> | undefined;
-  #attempt = 0;
-  #sessionId = '';
+  /** The socket: authentication, reconnects, token refresh, requests. */
+  #conn: Connection;
+  #iceServers: () => Promise<RTCIceServer[]>;
   #userId = '';
   #accountId = '';
-  #reqSeq = 0;
   #calls = new Map<string, Call>();
   #listed = new WeakSet<Call>();
   /** Ids of calls that ended here: a late call_not_found about them is no news. */
   #gone: string[] = [];
-  #pending = new Map<string, Pending>();
-  #queue: P.ClientMessage[] = [];
   #presenceUsers = new Set<string>();
-  #ice: Promise<RTCIceServer[]> | undefined;
-  #iceExpires = 0;
   #audioCtx: AudioContext | undefined;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
-  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #host: CallHost;
 
   /**
@@ -167,12 +129,26 @@ export class Phone extends Emitter<PhoneEvents> {
     super();
     if (!options?.token) throw new PhoneError('invalid_argument', 'Phone: token is required');
     this.#opts = options;
-    this.#token = options.token;
-    [this.#wsUrl, this.#httpBase] = endpoints(options);
+    const [url, httpBase] = endpoints(options);
+    const conn = new Connection({
+      url,
+      token: options.token,
+      onTokenExpiring: options.onTokenExpiring,
+      autoReconnect: options.autoReconnect,
+      WebSocket: options.WebSocket,
+    });
+    this.#conn = conn;
+    conn
+      .on('open', (msg, resumed) => this.#opened(msg, resumed))
+      .on('reconnecting', (attempt, delay) => this.emit('reconnecting', attempt, delay))
+      .on('closed', (err, notify) => this.#closed(err, notify))
+      .on('error', (err) => this.emit('error', err))
+      .on('frame', (msg) => this.#onFrame(msg));
+    this.#iceServers = iceServers(options.iceServers, options.fetch, httpBase, () => conn.token);
     this.#host = {
-      send: (msg) => this.#send(msg),
-      reqId: () => this.#reqId(),
-      online: () => this.#state === 'open',
+      send: (msg) => conn.send(msg),
+      reqId: () => conn.reqId(),
+      online: () => conn.state === 'open',
       iceTimeout: options.iceGatheringTimeout ?? 2000,
       getUserMedia: (callId) => this.#microphone(callId),
       consult: (original, destination) => {
@@ -197,7 +173,7 @@ export class Phone extends Emitter<PhoneEvents> {
 
   /** True while the phone has an authenticated connection. */
   get isConnected(): boolean {
-    return this.#state === 'open';
+    return this.#conn.state === 'open';
   }
 
   /** The authenticated user's id (`user_…`), once connected. */
@@ -212,7 +188,7 @@ export class Phone extends Emitter<PhoneEvents> {
 
   /** The device session id; a reconnect presents it to resume calls. */
   get sessionId(): string {
-    return this.#sessionId;
+    return this.#conn.sessionId;
   }
 
   /** Calls that are ringing, trying, active or held (not ended). */
@@ -233,38 +209,8 @@ export class Phone extends Emitter<PhoneEvents> {
    *   `timeout`, or another fatal server code
    */
   connect(): Promise<void> {
-    switch (this.#state) {
-      case 'open':
-        return Promise.resolve();
-      case 'connecting':
-        return this.#connecting!;
-      case 'reconnecting':
-        return new Promise((resolve, reject) => {
-          const ok = (): void => {
-            this.off('disconnected', ko);
-            resolve();
-          };
-          const ko = (err?: PhoneError): void => {
-            this.off('reconnected', ok);
-            reject(err ?? new PhoneError('not_connected', 'disconnected'));
-          };
-          this.once('reconnected', ok).once('disconnected', ko);
-        });
-    }
-    this.#state = 'connecting';
-    this.#sessionId = '';
-    this.#iceServers().catch(() => {});
-    this.#connecting = this.#open().then(
-      () => {
-        this.#connecting = undefined;
-      },
-      (err: PhoneError) => {
-        this.#connecting = undefined;
-        this.#state = 'idle';
-        throw err;
-      },
-    );
-    return this.#connecting;
+    if (!this.#busy()) this.#iceServers().catch(() => {});
+    return this.#conn.connect();
   }
 
   /**
@@ -272,10 +218,9 @@ export class Phone extends Emitter<PhoneEvents> {
    * `disconnected` when the phone was connected or reconnecting.
    */
   disconnect(): void {
-    const was = this.#state;
-    if (was === 'idle' || was === 'closed') return;
+    if (!this.#busy()) return;
     for (const call of [...this.#calls.values()]) call.hangup();
-    this.#shutdown(undefined, was !== 'connecting');
+    this.#conn.close();
   }
 
   /**
@@ -301,7 +246,7 @@ export class Phone extends Emitter<PhoneEvents> {
   subscribePresence(users: string[]): void {
     const fresh = users.filter((u) => !this.#presenceUsers.has(u));
     for (const u of users) this.#presenceUsers.add(u);
-    if (this.#state === 'open') this.#subscribe(fresh.length ? fresh : users);
+    if (this.#conn.state === 'open') this.#subscribe(fresh.length ? fresh : users);
   }
 
   /**
@@ -309,111 +254,64 @@ export class Phone extends Emitter<PhoneEvents> {
    * connected. `onTokenExpiring` does this by itself.
    */
   setToken(token: string): void {
-    this.#token = token;
-    if (this.#state === 'open') this.#send({ type: 'auth.refresh', req_id: this.#reqId(), token });
-    this.#scheduleRefresh(true);
+    this.#conn.setToken(token);
   }
 
-  // ---- connection -------------------------------------------------------
+  // ---- the connection's events -------------------------------------------
 
-  /** Opens a socket and authenticates; resolves on `authenticated`. */
-  #open(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const WS = this.#opts.WebSocket ?? globalThis.WebSocket;
-      let ws: WebSocket;
-      try {
-        ws = new WS(this.#wsUrl, SUBPROTOCOL);
-      } catch (e) {
-        reject(new PhoneError('connection_failed', `cannot open ${this.#wsUrl}`, { cause: e }));
-        return;
-      }
-      this.#ws = ws;
-      this.#waiter = { resolve, reject };
-      ws.onopen = () => {
-        const auth: P.Authenticate = { type: 'authenticate', req_id: this.#reqId(), token: this.#token };
-        if (this.#sessionId) auth.session_id = this.#sessionId;
-        this.#write(ws, auth);
-      };
-      ws.onmessage = (ev: MessageEvent) => {
-        if (ws === this.#ws) this.#onFrame(ev.data);
-      };
-      ws.onclose = (ev: CloseEvent) => {
-        if (ws !== this.#ws) return;
-        this.#down(new PhoneError('connection_failed', `connection closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ''})`));
-      };
-      ws.onerror = () => {}; // close follows
-      this.#authTimer = setTimeout(() => {
-        if (ws === this.#ws) this.#down(new PhoneError('timeout', 'no authentication answer'));
-      }, AUTH_TIMEOUT_MS);
-    });
+  /** Connecting, open or reconnecting. */
+  #busy(): boolean {
+    const s = this.#conn.state;
+    return s !== 'idle' && s !== 'closed';
   }
 
-  #onFrame(data: unknown): void {
-    let msg: P.ServerMessage;
-    try {
-      msg = JSON.parse(String(data)) as P.ServerMessage;
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg.type !== 'string') return;
+  #opened(msg: P.Authenticated, resumed: boolean): void {
+    this.#userId = msg.user_id;
+    this.#accountId = msg.account_id;
+    // A fresh session: the server hung up the calls of the old one.
+    if (!resumed || !msg.reconnected) this.#endAll();
+    if (this.#presenceUsers.size) this.#subscribe([...this.#presenceUsers]);
+    this.emit(resumed ? 'reconnected' : 'connected');
+  }
+
+  #closed(err: PhoneError | undefined, notify: boolean): void {
+    this.#endAll();
+    this.#audioCtx?.close().catch(() => {});
+    this.#audioCtx = undefined;
+    if (notify) this.emit('disconnected', err);
+  }
+
+  #endAll(): void {
+    for (const call of [...this.#calls.values()]) call._end('hangup');
+  }
+
+  #onFrame(msg: P.ServerMessage): void {
     switch (msg.type) {
-      case 'authenticated':
-        return this.#authenticated(msg);
       case 'error':
         return this.#onError(msg);
       case 'call.trying':
-        return this.#trying(msg);
+        // The answer to a request given up (timeout): that call is not wanted.
+        if (msg.req_id && !this.#calls.has(msg.call_id)) this.#conn.send({ type: 'call.hangup', call_id: msg.call_id });
+        return;
       case 'call.incoming':
         return this.#incoming(msg);
       case 'call.restored': {
         const call = this.#calls.get(msg.call_id);
         // A call this page has no media for (e.g. it timed out here) cannot go on.
-        if (!call) return this.#send({ type: 'call.hangup', call_id: msg.call_id });
+        if (!call) return this.#conn.send({ type: 'call.hangup', call_id: msg.call_id });
         return call._handle(msg);
       }
       case 'presence.list':
       case 'presence.update':
         return this.emit('presence', msg);
-      case 'auth.refreshed':
-      case 'pong':
-        return;
       default:
         if ('call_id' in msg) this.#calls.get(msg.call_id)?._handle(msg);
     }
   }
 
-  #authenticated(msg: P.Authenticated): void {
-    if (!this.#waiter) return; // only the answer to our authenticate counts
-    const resumed = this.#state === 'reconnecting';
-    clearTimeout(this.#authTimer);
-    this.#state = 'open';
-    this.#attempt = 0;
-    this.#sessionId = msg.session_id;
-    this.#userId = msg.user_id;
-    this.#accountId = msg.account_id;
-    this.#scheduleRefresh(false);
-    const queued = this.#queue.splice(0);
-    if (resumed && msg.reconnected) {
-      for (const m of queued) this.#send(m);
-    } else {
-      // A fresh session: the server hung up the calls of the old one.
-      for (const call of [...this.#calls.values()]) call._end('hangup');
-    }
-    if (this.#presenceUsers.size) this.#subscribe([...this.#presenceUsers]);
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    this.emit(resumed ? 'reconnected' : 'connected');
-    waiter?.resolve();
-  }
-
+  /** A non-fatal error that answers no pending request. */
   #onError(msg: P.Error): void {
     const err = PhoneError.fromFrame(msg);
-    if (msg.fatal) {
-      if (this.#state !== 'connecting') this.emit('error', err);
-      return this.#down(err);
-    }
-    const pending = msg.req_id ? this.#pending.get(msg.req_id) : undefined;
-    if (pending) return this.#settle(msg.req_id!, err);
     const call = msg.call_id ? this.#calls.get(msg.call_id) : undefined;
     // A request that crossed the call's end (a hangup racing the other
     // party's, the guide's second call.transfer): the call is already over.
@@ -424,136 +322,10 @@ export class Phone extends Emitter<PhoneEvents> {
     if (msg.code === 'call_not_found') call?._end('hangup');
   }
 
-  /** The socket is gone (closed, fatal error or timeout). */
-  #down(err: PhoneError): void {
-    const ws = this.#ws;
-    if (!ws) return;
-    this.#ws = null;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try {
-      ws.close(1000);
-    } catch {
-      // already closing
-    }
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#refreshTimer);
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    if (waiter) return waiter.reject(err); // connect() or a reconnect attempt handles it
-    this.#failPending();
-    if (this.#opts.autoReconnect !== false && this.#retryable(err)) {
-      this.#state = 'reconnecting';
-      this.#reconnect();
-    } else {
-      this.#shutdown(err, true);
-    }
-  }
-
-  #retryable(err: PhoneError): boolean {
-    if (err.code === 'auth_expired') return !!this.#opts.onTokenExpiring;
-    return !FINAL.includes(err.code);
-  }
-
-  #reconnect(): void {
-    this.#attempt++;
-    const base = BACKOFF_S[Math.min(this.#attempt, BACKOFF_S.length) - 1]! * 1000;
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.emit('reconnecting', this.#attempt, delay);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#freshToken()
-        .then(() => (this.#state === 'reconnecting' ? this.#open() : undefined))
-        .catch((err: PhoneError) => {
-          if (this.#state !== 'reconnecting') return;
-          if (this.#retryable(err)) this.#reconnect();
-          else this.#shutdown(err, true);
-        });
-    }, delay);
-  }
-
-  /** Before a reconnect: swap an expired (or nearly) token for a fresh one. */
-  async #freshToken(): Promise<void> {
-    const exp = jwtExpiry(this.#token);
-    const get = this.#opts.onTokenExpiring;
-    if (!get || exp === undefined || exp * 1000 - Date.now() > 5_000) return;
-    try {
-      this.#token = await get();
-    } catch (e) {
-      throw new PhoneError('token_refresh_failed', 'onTokenExpiring failed', { cause: e });
-    }
-  }
-
-  /** Ends everything: calls, timers, socket. */
-  #shutdown(err: PhoneError | undefined, notify: boolean): void {
-    const ws = this.#ws;
-    this.#ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close(1000);
-      } catch {
-        // already closing
-      }
-    }
-    this.#state = 'closed';
-    clearTimeout(this.#authTimer);
-    clearTimeout(this.#refreshTimer);
-    clearTimeout(this.#reconnectTimer);
-    this.#queue = [];
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.reject(err ?? new PhoneError('not_connected', 'disconnected'));
-    this.#failPending();
-    for (const call of [...this.#calls.values()]) call._end('hangup');
-    this.#audioCtx?.close().catch(() => {});
-    this.#audioCtx = undefined;
-    if (notify) this.emit('disconnected', err);
-  }
-
-  /** Sends now when connected, queues while reconnecting, else drops. */
-  #send(msg: P.ClientMessage): void {
-    if (this.#state === 'open' && this.#ws) this.#write(this.#ws, msg);
-    else if (this.#state === 'reconnecting' && this.#queue.length < MAX_QUEUE) this.#queue.push(msg);
-  }
-
-  #write(ws: WebSocket, msg: P.ClientMessage): void {
-    try {
-      ws.send(JSON.stringify(msg));
-    } catch {
-      // closing: onclose follows
-    }
-  }
-
-  #reqId(): string {
-    return `r${++this.#reqSeq}`;
-  }
-
-  // ---- token refresh ----------------------------------------------------
-
-  #scheduleRefresh(afterRefresh: boolean): void {
-    clearTimeout(this.#refreshTimer);
-    const exp = jwtExpiry(this.#token);
-    if (!this.#opts.onTokenExpiring || exp === undefined || this.#state !== 'open') return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(afterRefresh ? 10_000 : 0, exp * 1000 - REFRESH_LEAD_MS - Date.now()));
-    this.#refreshTimer = setTimeout(() => void this.#refresh(), delay);
-  }
-
-  async #refresh(): Promise<void> {
-    let token: string;
-    try {
-      token = await this.#opts.onTokenExpiring!();
-      if (!token) throw new Error('no token');
-    } catch (e) {
-      this.emit('error', new PhoneError('token_refresh_failed', 'onTokenExpiring failed', { cause: e }));
-      this.#scheduleRefresh(true); // try again in a while, if the token still lives
-      return;
-    }
-    this.setToken(token);
-  }
-
   // ---- calls -----------------------------------------------------------
 
   async #place(destination: string, callerId?: string, original?: Call): Promise<Call> {
-    if (this.#state !== 'open') throw new PhoneError('not_connected', 'the phone is not connected');
+    if (!this.isConnected) throw new PhoneError('not_connected', 'the phone is not connected');
     const [iceServers, stream] = await Promise.all([this.#iceServers(), this.#microphone()]);
     let call: Call;
     let sdp: string;
@@ -571,57 +343,36 @@ export class Phone extends Emitter<PhoneEvents> {
       call._teardown();
       throw new PhoneError('webrtc_failed', 'cannot create the offer', { cause: e });
     }
-    if (this.#state !== 'open') {
+    if (!this.isConnected) {
       call._teardown();
       throw new PhoneError('not_connected', 'the connection was lost');
     }
-    const reqId = this.#reqId();
+    const req_id = this.#conn.reqId();
+    let msg: (P.CallCreate | P.CallTransferAttended) & { req_id: string };
+    if (original) {
+      msg = { type: 'call.transfer.attended', req_id, call_id: original.id, step: 'consult', destination, sdp };
+    } else {
+      msg = { type: 'call.create', req_id, destination, sdp };
+      if (callerId) msg.caller_id = callerId;
+    }
     return new Promise<Call>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.#settle(reqId, new PhoneError('timeout', `no answer to the call request in ${CALL_TIMEOUT_MS / 1000} s`, { reqId })),
-        CALL_TIMEOUT_MS,
-      );
-      this.#pending.set(reqId, { call, original, resolve, reject, timer });
-      if (original) {
-        this.#send({ type: 'call.transfer.attended', req_id: reqId, call_id: original.id, step: 'consult', destination, sdp });
-      } else {
-        const create: P.CallCreate = { type: 'call.create', req_id: reqId, destination, sdp };
-        if (callerId) create.caller_id = callerId;
-        this.#send(create);
-      }
+      this.#conn.request(msg, {
+        answer: 'call.trying',
+        timeoutMs: CALL_TIMEOUT_MS,
+        what: 'call request',
+        reply: (trying) => {
+          this.#calls.set(trying.call_id, call);
+          this.#listed.add(call);
+          original?._consulting(call);
+          call._bind(trying.call_id);
+          resolve(call);
+        },
+        fail: (err) => {
+          call._teardown();
+          reject(err);
+        },
+      });
     });
-  }
-
-  /** Rejects the pending request `reqId` and releases its media. */
-  #settle(reqId: string, err: PhoneError): void {
-    const p = this.#pending.get(reqId);
-    if (!p) return;
-    this.#pending.delete(reqId);
-    clearTimeout(p.timer);
-    p.call._teardown();
-    p.reject(err);
-  }
-
-  #failPending(): void {
-    for (const reqId of [...this.#pending.keys()]) {
-      this.#settle(reqId, new PhoneError('not_connected', 'the connection was lost before the server answered', { reqId }));
-    }
-  }
-
-  #trying(msg: P.CallTrying): void {
-    const p = msg.req_id ? this.#pending.get(msg.req_id) : undefined;
-    if (!p) {
-      // The answer to a request given up (timeout): that call is not wanted.
-      if (msg.req_id && !this.#calls.has(msg.call_id)) this.#send({ type: 'call.hangup', call_id: msg.call_id });
-      return;
-    }
-    this.#pending.delete(msg.req_id!);
-    clearTimeout(p.timer);
-    this.#calls.set(msg.call_id, p.call);
-    this.#listed.add(p.call);
-    p.original?._consulting(p.call);
-    p.call._bind(msg.call_id);
-    p.resolve(p.call);
   }
 
   #incoming(msg: P.CallIncoming): void {
@@ -661,34 +412,6 @@ export class Phone extends Emitter<PhoneEvents> {
     }
   }
 
-  /** ICE servers: the option, else the server's list (cached until it expires), else none. */
-  #iceServers(): Promise<RTCIceServer[]> {
-    if (this.#opts.iceServers) return Promise.resolve(this.#opts.iceServers);
-    if (this.#ice && Date.now() < this.#iceExpires) return this.#ice;
-    this.#iceExpires = Infinity;
-    const f = this.#opts.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ICE_FETCH_TIMEOUT_MS);
-    });
-    const request = f(`${this.#httpBase}/v1/webrtc/ice-servers`, {
-      headers: { Authorization: `Bearer ${this.#token}` },
-    }).then(async (res) => {
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const body = (await res.json()) as { ice_servers?: RTCIceServer[]; expires_at?: string };
-      const expires = body.expires_at ? Date.parse(body.expires_at) : NaN;
-      this.#iceExpires = Number.isNaN(expires) ? Infinity : expires - REFRESH_LEAD_MS;
-      return Array.isArray(body.ice_servers) ? body.ice_servers : [];
-    });
-    this.#ice = Promise.race([request, timeout])
-      .catch(() => {
-        this.#iceExpires = 0; // try again for the next call
-        return [];
-      })
-      .finally(() => clearTimeout(timer));
-    return this.#ice;
-  }
-
   #audioContext(): AudioContext | undefined {
     if (this.#opts.ringback === false) return undefined;
     try {
@@ -711,10 +434,11 @@ export class Phone extends Emitter<PhoneEvents> {
 
   #subscribe(users: string[]): void {
     for (let i = 0; i < users.length; i += PRESENCE_BATCH) {
-      this.#send({ type: 'presence.subscribe', req_id: this.#reqId(), users: users.slice(i, i + PRESENCE_BATCH) });
+      this.#conn.send({ type: 'presence.subscribe', req_id: this.#conn.reqId(), users: users.slice(i, i + PRESENCE_BATCH) });
     }
   }
 }
+
 
 /** Derives the socket URL and the HTTP base from the options. */
 function endpoints(o: PhoneOptions): [ws: string, http: string] {

@@ -712,6 +712,18 @@ describe('activeCalls and summaries', () => {
     env.ws.receive({ type: 'call.ended', call_id: call.id, reason: 'failed', duration_seconds: null });
     expect(inside).toBe(0);
   });
+
+  it('ends with statechange then ended, released and forgotten before either', async () => {
+    const env = await ready();
+    const call = await dial(env);
+    const seen: string[] = [];
+    const look = (e: string) => () =>
+      seen.push(`${e}:${call.state}:${env.pc.closed}:${env.phone.getCall(call.id) === undefined}:${call.endReason}`);
+    call.on('statechange', look('statechange')).on('ended', look('ended'));
+    env.ws.receive({ type: 'call.ended', call_id: call.id, reason: 'busy', duration_seconds: null });
+    env.ws.receive({ type: 'call.ended', call_id: call.id, reason: 'busy', duration_seconds: null });
+    expect(seen).toEqual(['statechange:ended:true:true:busy', 'ended:ended:true:true:busy']);
+  });
 });
 
 describe('presence', () => {
