@@ -312,9 +312,7 @@ func TestDeskPhoneCallsOutThroughTrunk(t *testing.T) {
 	// address are the trunk's.
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml", RTPEcho: true, IP: "127.0.0.2"})
 	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
+	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: 440})
 	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
 	harness.CheckFor(t, 10*time.Second, func() error {
 		if !strings.Contains(desk.Output(), "established") {
