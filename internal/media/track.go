@@ -40,7 +40,6 @@ type outTrack struct {
 
 	mu     sync.Mutex
 	writer webrtc.TrackLocalWriter
-	ssrc   uint32
 	format Format
 	te     Format // PayloadType 0 and ClockRate 0 when not negotiated
 	bound  bool
