@@ -415,11 +415,6 @@ func TestDeskPhoneRefusedByDialPlan(t *testing.T) {
 	require.NoError(t, err)
 	desk := aliceDesk(t, s, harness.BaresipOptions{})
 	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "403 Forbidden") {
-			return strErr("no 403 for the desk phone yet")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "403 Forbidden", "no 403 for the desk phone yet")
 	require.NotContains(t, sipp.Messages(), "INVITE sip:")
 }

@@ -32,12 +32,7 @@ func TestDeskPhoneRegisters(t *testing.T) {
 func TestDeskPhoneWrongPasswordIsBanned(t *testing.T) {
 	s := harness.Start(t, func(c *config.Config) { c.SIP.BanAfter = 1 })
 	phone := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "wrong", Registrar: s.SIP.Addr()})
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(phone.Output(), "403") {
-			return strErr("no 403 yet")
-		}
-		return nil
-	})
+	phone.WaitPrinted(t, "403", "no 403 yet")
 	require.Empty(t, s.SIP.Registrar.Contacts(s.Bob.ID))
 	// The address is banned now: the right password from it is refused too.
 	good := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: s.SIP.Addr()})
@@ -84,16 +79,11 @@ func registered(t *testing.T, s *harness.Server, user store.User, n int) {
 func TestBrowserCallsDeskPhone(t *testing.T) {
 	s := harness.Start(t, nil)
 	desk, out := bobCallsDesk(t, s)
-	harness.HearsTone(t, out, 440)                  // the desk phone's tone, transcoded PCMU→Opus
+	harness.HearsTone(t, out, 440) // the desk phone's tone, transcoded PCMU→Opus
 	harness.HearsFor(t, out, 2*time.Second)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, out, protocol.EndHangup)
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "closed") {
-			return strErr("the desk phone did not get the BYE")
-		}
-		return nil
-	})
+	hungUp(t, desk)
 	desk.HeardTone(t, 1000)
 	rec := record(t, s, out.ID)
 	legs := rec["legs"].([]any)
@@ -115,12 +105,7 @@ func TestDeskPhoneCallsBrowser(t *testing.T) {
 	harness.HearsFor(t, in, 2*time.Second)
 	require.NoError(t, in.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "closed") {
-			return strErr("the desk phone did not get the BYE")
-		}
-		return nil
-	})
+	hungUp(t, desk)
 	desk.HeardTone(t, 1000)
 }
 

@@ -314,12 +314,7 @@ func TestDeskPhoneCallsOutThroughTrunk(t *testing.T) {
 	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
 	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: 440})
 	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "established") {
-			return strErr("the desk phone's call is not established")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "established", "the desk phone's call is not established")
 	time.Sleep(2 * time.Second) // talk for a while: the echo goes into the phone's recording
 	desk.Command(t, "hangup", "")
 	sipp.RequireSuccess(t)

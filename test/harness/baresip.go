@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -136,6 +137,18 @@ func (b *Baresip) Command(t testing.TB, command, params string) {
 
 // Output returns what baresip printed so far.
 func (b *Baresip) Output() string { return b.out.String() }
+
+// WaitPrinted waits until baresip has printed text, and fails the test
+// with msg when it has not within 10 s.
+func (b *Baresip) WaitPrinted(t testing.TB, text, msg string) {
+	t.Helper()
+	CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(b.Output(), text) {
+			return errors.New(msg)
+		}
+		return nil
+	})
+}
 
 // HeardTone checks that the phone heard freq over the last second of its
 // recording (polling; the call may still be up).
