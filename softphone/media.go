@@ -411,7 +411,7 @@ func (p *dtmfPlay) advance() bool {
 func (e *endpoint) sendDTMF(digits string) error {
 	events := make([]byte, 0, len(digits))
 	for _, r := range digits {
-		ev, ok := dtmfEvent(r)
+		ev, ok := audio.DTMFEvent(r)
 		if !ok {
 			return fmt.Errorf("softphone: invalid DTMF digit %q", r)
 		}
@@ -442,36 +442,6 @@ func (e *endpoint) sendDTMF(digits string) error {
 	case <-e.quit:
 		return ErrCallEnded
 	}
-}
-
-func dtmfEvent(r rune) (byte, bool) {
-	switch {
-	case r >= '0' && r <= '9':
-		return byte(r - '0'), true
-	case r == '*':
-		return 10, true
-	case r == '#':
-		return 11, true
-	case r >= 'A' && r <= 'D':
-		return byte(r-'A') + 12, true
-	case r >= 'a' && r <= 'd':
-		return byte(r-'a') + 12, true
-	}
-	return 0, false
-}
-
-func dtmfRune(ev byte) (rune, bool) {
-	switch {
-	case ev <= 9:
-		return rune('0' + ev), true
-	case ev == 10:
-		return '*', true
-	case ev == 11:
-		return '#', true
-	case ev <= 15:
-		return rune('A' + ev - 12), true
-	}
-	return 0, false
 }
 
 // receive reads the remote track: it counts packets, decodes audio into the
@@ -525,7 +495,7 @@ func (e *endpoint) onTelephoneEvent(pkt *rtp.Packet) {
 	if len(pkt.Payload) < 4 || pkt.Payload[1]&0x80 == 0 {
 		return
 	}
-	r, ok := dtmfRune(pkt.Payload[0])
+	r, ok := audio.DTMFDigit(pkt.Payload[0])
 	if !ok {
 		return
 	}

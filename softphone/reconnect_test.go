@@ -66,13 +66,7 @@ func reconnect(t *testing.T, fs *fakeServer, p *Phone, token, wantSession string
 
 func result(t *testing.T, res <-chan error) error {
 	t.Helper()
-	select {
-	case err := <-res:
-		return err
-	case <-time.After(waitFor):
-		t.Fatal("Reconnect did not return")
-		return nil
-	}
+	return within(t, res, "Reconnect did not return")
 }
 
 // socketEnds waits until the fake server sees fc's socket end.
@@ -162,28 +156,14 @@ func TestCallSurvivesDrop(t *testing.T) {
 	restored := m.(*protocol.CallRestored)
 	require.Equal(t, "call_1", restored.CallID)
 	require.Equal(t, protocol.StateActive, restored.State)
-	select {
-	case other := <-p.Restored():
-		require.Equal(t, "call_other", other.ID)
-	case <-time.After(waitFor):
-		t.Fatal("no restored call for the unknown call id")
-	}
+	other := within(t, p.Restored(), "no restored call for the unknown call id")
+	require.Equal(t, "call_other", other.ID)
 	require.NoError(t, c.Hold())
 	require.Equal(t, "call_1", readAs[*protocol.CallHold](t, fc2).CallID)
 	hears(t, c.Detector(), 440, "phone after reconnect")
 
 	// A call.ended replayed after call.restored ends the call.
-	fc2.send(t, &protocol.CallEnded{CallID: "call_1", Reason: protocol.EndHangup})
-	_, err = c.WaitFor(ctx, protocol.TypeCallEnded)
-	require.NoError(t, err)
-	reason, ended := c.EndReason()
-	require.True(t, ended)
-	require.Equal(t, protocol.EndHangup, reason)
-	select {
-	case <-c.Done():
-	case <-time.After(waitFor):
-		t.Fatal("call not torn down")
-	}
+	serverHangsUp(t, ctx, fc2, c)
 	require.Equal(t, webrtc.PeerConnectionStateClosed, c.PeerConnection().ConnectionState())
 }
 
@@ -199,12 +179,7 @@ func TestReconnectSessionExpired(t *testing.T) {
 	far2 := newFarEnd(t, audio.PCMU, nil)
 	fc.send(t, &protocol.CallIncoming{CallID: "call_in", From: "101", To: "102"})
 	fc.send(t, &protocol.SDPOffer{CallID: "call_in", SDP: far2.offer(t)})
-	var in *Call
-	select {
-	case in = <-p.Incoming():
-	case <-time.After(waitFor):
-		t.Fatal("no incoming call")
-	}
+	in := within(t, p.Incoming(), "no incoming call")
 
 	p.DropConnection()
 	socketEnds(t, fc)
@@ -280,11 +255,7 @@ func TestDisconnected(t *testing.T) {
 	// The server closing the socket without a fatal error disconnects too.
 	disconnected := p.Disconnected()
 	require.NoError(t, fc2.c.CloseNow())
-	select {
-	case <-disconnected:
-	case <-time.After(waitFor):
-		t.Fatal("Disconnected not closed")
-	}
+	within(t, disconnected, "Disconnected not closed")
 	notDone(t, p)
 	require.ErrorIs(t, p.Send(protocol.Ping{}), ErrDisconnected)
 
@@ -304,11 +275,7 @@ func TestDisconnected(t *testing.T) {
 
 	// A fatal error on a live socket finishes the phone, for good.
 	fc4.send(t, &protocol.Error{Code: protocol.CodeGoingAway, Message: "draining", Fatal: true})
-	select {
-	case <-p.Done():
-	case <-time.After(waitFor):
-		t.Fatal("phone not done after a fatal error")
-	}
+	within(t, p.Done(), "phone not done after a fatal error")
 	require.ErrorAs(t, p.Err(), &se)
 	require.Equal(t, protocol.CodeGoingAway, se.Code)
 	require.ErrorAs(t, p.Reconnect(ctx), &se)

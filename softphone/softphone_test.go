@@ -85,15 +85,36 @@ func (fs *fakeServer) url() string {
 	return "ws" + strings.TrimPrefix(fs.srv.URL, "http") + "/v1/webrtc"
 }
 
-func (fs *fakeServer) accept(t *testing.T) *fakeConn {
+// within returns the next value from ch, or fails the test with msg
+// after waitFor.
+func within[T any](t *testing.T, ch <-chan T, msg string) T {
 	t.Helper()
 	select {
-	case fc := <-fs.conns:
-		return fc
+	case v := <-ch:
+		return v
 	case <-time.After(waitFor):
-		t.Fatal("no connection")
-		return nil
+		t.Fatal(msg)
+		var zero T
+		return zero
 	}
+}
+
+// serverHangsUp sends call.ended (hangup) for c and checks that the call
+// ends with that reason and is torn down.
+func serverHangsUp(t *testing.T, ctx context.Context, fc *fakeConn, c *Call) {
+	t.Helper()
+	fc.send(t, &protocol.CallEnded{CallID: c.ID, Reason: protocol.EndHangup})
+	_, err := c.WaitFor(ctx, protocol.TypeCallEnded)
+	require.NoError(t, err)
+	reason, ended := c.EndReason()
+	require.True(t, ended)
+	require.Equal(t, protocol.EndHangup, reason)
+	within(t, c.Done(), "call not torn down")
+}
+
+func (fs *fakeServer) accept(t *testing.T) *fakeConn {
+	t.Helper()
+	return within(t, fs.conns, "no connection")
 }
 
 func (fc *fakeConn) send(t *testing.T, m protocol.Message) {
@@ -176,11 +197,7 @@ func (f *farEnd) local(t *testing.T, desc webrtc.SessionDescription) string {
 	t.Helper()
 	gathered := webrtc.GatheringCompletePromise(f.pc)
 	require.NoError(t, f.pc.SetLocalDescription(desc))
-	select {
-	case <-gathered:
-	case <-time.After(waitFor):
-		t.Fatal("far end: gathering did not complete")
-	}
+	within(t, gathered, "far end: gathering did not complete")
 	return f.pc.LocalDescription().SDP
 }
 
@@ -290,17 +307,7 @@ func TestOutboundCall(t *testing.T) {
 			require.NoError(t, c.Hangup())
 			readAs[*protocol.CallHangup](t, fc)
 
-			fc.send(t, &protocol.CallEnded{CallID: "call_1", Reason: protocol.EndHangup})
-			_, err = c.WaitFor(ctx, protocol.TypeCallEnded)
-			require.NoError(t, err)
-			reason, ended := c.EndReason()
-			require.True(t, ended)
-			require.Equal(t, protocol.EndHangup, reason)
-			select {
-			case <-c.Done():
-			case <-time.After(waitFor):
-				t.Fatal("call not torn down")
-			}
+			serverHangsUp(t, ctx, fc, c)
 			_, open := <-c.Events()
 			require.False(t, open, "Events closed after call.ended")
 			require.Equal(t, webrtc.PeerConnectionStateClosed, c.PeerConnection().ConnectionState())
@@ -322,12 +329,7 @@ func TestInboundCall(t *testing.T) {
 	fc.send(t, &protocol.ICECandidate{CallID: "call_in",
 		Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", SDPMid: "0"})
 	fc.send(t, &protocol.SDPOffer{CallID: "call_in", SDP: far.offer(t)})
-	var c *Call
-	select {
-	case c = <-p.Incoming():
-	case <-time.After(waitFor):
-		t.Fatal("no incoming call")
-	}
+	c := within(t, p.Incoming(), "no incoming call")
 	require.Equal(t, "call_in", c.ID)
 	require.Equal(t, protocol.DirectionInbound, c.Direction)
 	require.Equal(t, "+14155550100", c.From)
@@ -413,12 +415,8 @@ func TestRejectAndErrors(t *testing.T) {
 	fc.send(t, &protocol.Pong{ReqID: "someone-else"})
 	fc.send(t, &protocol.Pong{ReqID: ping.ReqID})
 	require.Equal(t, &protocol.Pong{ReqID: ping.ReqID}, <-replied)
-	select {
-	case m := <-p.Notifications():
-		require.Equal(t, &protocol.Pong{ReqID: "someone-else"}, m)
-	case <-time.After(waitFor):
-		t.Fatal("no notification")
-	}
+	m := within(t, p.Notifications(), "no notification")
+	require.Equal(t, &protocol.Pong{ReqID: "someone-else"}, m)
 	_, err := p.Request(ctx, protocol.CallHold{CallID: "x"})
 	require.ErrorIs(t, err, ErrNoReqID)
 
@@ -433,20 +431,12 @@ func TestRejectAndErrors(t *testing.T) {
 
 	// An unrelated non-fatal error goes to Errors.
 	fc.send(t, &protocol.Error{Code: protocol.CodeRateLimited, Message: "slow down"})
-	select {
-	case e := <-p.Errors():
-		require.Equal(t, protocol.CodeRateLimited, e.Code)
-	case <-time.After(waitFor):
-		t.Fatal("no error")
-	}
+	e := within(t, p.Errors(), "no error")
+	require.Equal(t, protocol.CodeRateLimited, e.Code)
 
 	// A fatal error ends the phone.
 	fc.send(t, &protocol.Error{Code: protocol.CodeGoingAway, Message: "draining", Fatal: true})
-	select {
-	case <-p.Done():
-	case <-time.After(waitFor):
-		t.Fatal("phone not done after a fatal error")
-	}
+	within(t, p.Done(), "phone not done after a fatal error")
 	require.ErrorAs(t, p.Err(), &se)
 	require.Equal(t, protocol.CodeGoingAway, se.Code)
 	require.True(t, se.Fatal)
@@ -487,12 +477,7 @@ func TestRestoredCall(t *testing.T) {
 	require.True(t, p.Reconnected())
 	fc.send(t, &protocol.CallRestored{CallID: "call_r", State: protocol.StateActive, From: "101", To: "102",
 		Direction: protocol.DirectionOutbound})
-	var c *Call
-	select {
-	case c = <-p.Restored():
-	case <-time.After(waitFor):
-		t.Fatal("no restored call")
-	}
+	c := within(t, p.Restored(), "no restored call")
 	require.Equal(t, "call_r", c.ID)
 	require.Nil(t, c.PeerConnection())
 

@@ -24,6 +24,10 @@ func openData(ctx context.Context, fs *flag.FlagSet, c *common) (*server.Server,
 	return server.Open(ctx, cfg, slog.New(slog.DiscardHandler))
 }
 
+// dataFlagsHelp ends the help of the admin commands that open the
+// database.
+const dataFlagsHelp = "Every command takes --data DIR and --config FILE to find the database.\n"
+
 // adminCmd is one "<command> <verb> [flags]" run of an admin command:
 // the verb, and a flag set holding the common flags that the command adds
 // its own to before open.
@@ -85,8 +89,7 @@ Commands:
          [--can-call-external=true|false]
   delete --id USER_ID
 
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := newAdminCmd("user", userHelp, args, stderr)

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/harness"
+	"github.com/switchboard-voice/switchboard/test/rest"
 	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
@@ -30,17 +30,10 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestServeDemoAndSIGTERM(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := harness.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--demo", "--listen", addr, "--sip-listen", "127.0.0.1:0", "--data", data)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY=")
 	stdout, err := cmd.StdoutPipe()
@@ -69,15 +62,10 @@ func TestServeDemoAndSIGTERM(t *testing.T) {
 	require.Len(t, tokens, 3)
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
-	req, _ := http.NewRequest("GET", "http://"+addr+"/v1/users", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
+	r := rest.Do(t, "GET", "http://"+addr+"/v1/users", key, nil)
+	require.Equal(t, 200, r.Status)
 	for _, ext := range []string{`"101"`, `"102"`, `"103"`} {
-		require.Contains(t, string(body), ext)
+		require.Contains(t, string(r.Raw), ext)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -355,7 +343,7 @@ func TestServeDemoGuards(t *testing.T) {
 	var addr string
 	serveUntil := func(t *testing.T, ready func(stdout, stderr string) bool, args ...string) string {
 		t.Helper()
-		addr = freePort(t)
+		addr = harness.FreeAddr(t)
 		cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", addr, "--sip-listen", "127.0.0.1:0"}, args...)...)
 		cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY=")
 		var stdout, stderr syncbuf.Buffer
@@ -383,14 +371,9 @@ func TestServeDemoGuards(t *testing.T) {
 		if strings.Count(stdout, "token: ") < 3 {
 			return false
 		}
-		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/users", nil)
-		req.Header.Set("Authorization", "Bearer "+regexp.MustCompile(`sbk_\S+`).FindString(stdout))
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode, string(body))
-		users = string(body)
+		r := rest.Do(t, "GET", "http://"+addr+"/v1/users", regexp.MustCompile(`sbk_\S+`).FindString(stdout), nil)
+		require.Equal(t, 200, r.Status, string(r.Raw))
+		users = string(r.Raw)
 		return true
 	}, "--demo")
 	require.Equal(t, 3, strings.Count(users, `"can_call_external":false`), users)

@@ -77,8 +77,7 @@ Commands:
 set changes only the flags given. --country "" refuses national numbers,
 --extension-length 0 accepts any 2 to 8 digits, --international-allow +
 allows every country, --max-outbound 0 is no cap.
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 func dialPlanCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := newAdminCmd("dialplan", dialPlanHelp, args, stderr)
@@ -195,8 +194,7 @@ default 20): "devices" (the user's own browsers and desk phones), an
 extension, or a phone number. Steps ring one after the other; when all
 fail, the call goes to --final-forward, or ends with no-answer. Example:
   switchboard followme set --user 101 --step devices:15 --step devices,102,+14155550100:20 --final-forward 200
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 func followMeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := newAdminCmd("followme", followMeHelp, args, stderr)
@@ -303,8 +301,7 @@ A ring group rings its members' devices at once for --ring-seconds (5 to
 300), then goes to --next (a destination) or ends with no-answer.
 Members are user ids or extensions. Route a number to a group with
 "switchboard number route --id PN_ID --ring-group RG_ID".
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 func ringGroupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := newAdminCmd("ringgroup", ringGroupHelp, args, stderr)
@@ -398,8 +395,7 @@ Shows, without placing it, how a call would be routed and why. FROM is an
 extension, a user id, or "trunk" (a call coming in through a trunk);
 DESTINATION is what the caller dials. The trunks are the config file's
 (--config) and the stored ones.
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 func routeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := newAdminCmd("route", routeHelp, args, stderr)

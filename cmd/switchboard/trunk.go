@@ -27,8 +27,7 @@ picks up trunks changed here when it restarts; the REST API
 Over UDP a trunk's INVITEs must come from an inbound address and the
 trunk's port (or the address's own port); --inbound-auth digest also
 challenges them for the inbound username and password.
-Every command takes --data DIR and --config FILE to find the database.
-`
+` + dataFlagsHelp
 
 // trunkOut is a trunk as the CLI prints it: without its password.
 type trunkOut struct {

@@ -1,12 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -17,6 +13,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
+	"github.com/switchboard-voice/switchboard/test/rest"
 )
 
 const testAdminKey = "test-admin-key"
@@ -53,36 +50,10 @@ func newTestAPI(t *testing.T, mutate func(*API)) *testAPI {
 	return &testAPI{API: a, srv: srv}
 }
 
-type reply struct {
-	Status int
-	Body   map[string]any
-	Raw    string
-}
-
 // do sends an admin request; body is JSON-encoded unless it is a string.
-func (ta *testAPI) do(t *testing.T, method, path string, body any) reply {
+func (ta *testAPI) do(t *testing.T, method, path string, body any) rest.Response {
 	t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = bytes.NewBufferString(b)
-	default:
-		data, err := json.Marshal(b)
-		require.NoError(t, err)
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, ta.srv.URL+path, r)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testAdminKey)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := reply{Status: resp.StatusCode, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return rest.Do(t, method, ta.srv.URL+path, testAdminKey, body)
 }
 
 // must sends a request that must answer with status and returns the body.
@@ -118,9 +89,9 @@ func runBad(t *testing.T, ta *testAPI, tests []badRequest) {
 			if status == 0 {
 				status = 400
 			}
-			require.Equal(t, status, r.Status, r.Raw)
-			require.Equal(t, tc.code, r.Body["code"], r.Raw)
-			require.NotEmpty(t, r.Body["error"], r.Raw)
+			require.Equal(t, status, r.Status, string(r.Raw))
+			require.Equal(t, tc.code, r.Body["code"], string(r.Raw))
+			require.NotEmpty(t, r.Body["error"], string(r.Raw))
 		})
 	}
 }

@@ -1,11 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,19 +17,8 @@ func TestResponsesAreNotCached(t *testing.T) {
 	alice := ta.user(t, "Alice", "101")
 	check := func(method, path string, body any, status int) {
 		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			data, err := json.Marshal(body)
-			require.NoError(t, err)
-			rd = bytes.NewReader(data)
-		}
-		req, err := http.NewRequest(method, ta.srv.URL+path, rd)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+testAdminKey)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, status, resp.StatusCode, "%s %s", method, path)
+		resp := ta.do(t, method, path, body)
+		require.Equal(t, status, resp.Status, "%s %s", method, path)
 		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), "%s %s", method, path)
 	}
 	check("POST", "/v1/user_sessions", map[string]any{"user": alice}, 201)

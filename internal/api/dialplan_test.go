@@ -85,7 +85,7 @@ func TestDialPlanREST(t *testing.T) {
 	ta.user(t, "Alice", "101")
 	ta.user(t, "Bob", "1002")
 	r = ta.do(t, "PUT", "/v1/dial_plan", map[string]any{"extension_length": 3})
-	require.Equal(t, 400, r.Status, r.Raw)
+	require.Equal(t, 400, r.Status, string(r.Raw))
 	require.Equal(t, "extension_length_mismatch", r.Body["code"])
 	require.Contains(t, r.Body["error"], "1002")
 	alice := ta.must(t, 200, "GET", "/v1/users?limit=1", nil)["data"].([]any)[0].(map[string]any)["id"].(string)

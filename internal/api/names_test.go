@@ -29,7 +29,7 @@ func TestNamesRejectBidiAndControlCharacters(t *testing.T) {
 	}
 	runBad(t, ta, tests)
 	r := ta.do(t, "POST", "/v1/users", map[string]any{"name": "Eve\u202Egnp", "extension": "151"})
-	require.Contains(t, r.Body["error"], "bidirectional", r.Raw)
+	require.Contains(t, r.Body["error"], "bidirectional", string(r.Raw))
 
 	// Letters of any script, emoji sequences (ZWJ) and accents are fine.
 	for i, ok := range []string{"José Müller", "محمد", "王小明", "👩\u200D💻 Dev"} {

@@ -96,23 +96,6 @@ var ErrBadDigit = errors.New("media: not a DTMF digit")
 // ErrDigitQueueFull is SendDigit's error when too many digits wait.
 var ErrDigitQueueFull = errors.New("media: too many DTMF digits queued")
 
-// DTMFEvent maps a DTMF digit (0-9, *, #, A-D) to its RFC 4733 event code.
-func DTMFEvent(r rune) (byte, bool) {
-	switch {
-	case r >= '0' && r <= '9':
-		return byte(r - '0'), true
-	case r == '*':
-		return 10, true
-	case r == '#':
-		return 11, true
-	case r >= 'A' && r <= 'D':
-		return byte(12 + r - 'A'), true
-	case r >= 'a' && r <= 'd':
-		return byte(12 + r - 'a'), true
-	}
-	return 0, false
-}
-
 // SendDigit queues an RFC 4733 event of the given duration toward A (toA)
 // or B, as if the other party had sent it: for digits that arrive out of
 // band (SIP INFO). Digits play one after the other on a goroutine the
@@ -121,7 +104,7 @@ func DTMFEvent(r rune) (byte, bool) {
 // telephone-event, and a direction carrying music on hold, drop them. The
 // duration is clamped to [MinDigitDuration, MaxDigitDuration].
 func (br *Bridge) SendDigit(toA bool, r rune, duration time.Duration) error {
-	ev, ok := DTMFEvent(r)
+	ev, ok := audio.DTMFEvent(r)
 	if !ok {
 		return ErrBadDigit
 	}
@@ -166,17 +149,9 @@ func (br *Bridge) playDigit(d digit, key uint32) bool {
 	if !ok || Mode(d.to.mode.Load()) == Music {
 		return true
 	}
-	ticks := func(el time.Duration) uint32 {
-		return uint32(min(uint64(el)*uint64(out.ClockRate)/uint64(time.Second), 0xFFFF))
-	}
 	send := func(el time.Duration, end bool) {
-		payload := []byte{d.event, 10, 0, 0} // volume -10 dBm0
-		if end {
-			payload[1] |= 0x80
-		}
-		t := ticks(el)
-		payload[2], payload[3] = byte(t>>8), byte(t)
-		_ = d.to.dst.WriteEvent(payload, key)
+		ticks := uint16(min(uint64(el)*uint64(out.ClockRate)/uint64(time.Second), 0xFFFF))
+		_ = d.to.dst.WriteEvent(eventPayload(d.event, end, ticks), key)
 	}
 	t := time.NewTicker(digitInterval)
 	defer t.Stop()

@@ -76,16 +76,11 @@ type RTPEndpoint struct {
 	sbuf        []byte       // encrypted outbound packet
 
 	// Outbound RTP, as outTrack: one SSRC, continuous sequence and timestamps.
-	ssrc       uint32
-	seq        uint16
-	ts         uint32
+	out        rtpStream
 	format     Format
 	te         Format // ClockRate 0 when not negotiated
 	negotiated bool
 	resync     bool // mark the next audio packet (stream start or resume)
-	eventKey   uint32
-	eventTS    uint32
-	inEvent    bool
 	buf        []byte
 }
 
@@ -111,14 +106,14 @@ func NewRTP(id string, localIP net.IP, portMin, portMax uint16, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	var b [10]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
 	e := &RTPEndpoint{
 		id: id, log: log.With("leg", id), conn: conn, start: time.Now(),
 		local:   netip.AddrPortFrom(ip, uint16(conn.LocalAddr().(*net.UDPAddr).Port)),
 		sessID:  mrand.Uint64N(1 << 62),
 		formats: defaultReceiveFormats(), clock: 8000, resync: true,
-		ssrc: binary.BigEndian.Uint32(b[:4]), seq: binary.BigEndian.Uint16(b[4:6]), ts: binary.BigEndian.Uint32(b[6:]),
+		out: newRTPStream(binary.BigEndian.Uint32(b[:])),
 	}
 	e.wg.Add(1)
 	go e.readLoop()
@@ -319,7 +314,7 @@ func (e *RTPEndpoint) applyLocked(r *remoteAudio, f, te Format) {
 		e.log.Debug("rtp: codec change", "from", e.format.Codec, "to", f.Codec)
 	}
 	if te != e.te {
-		e.inEvent = false
+		e.out.inEvent = false
 	}
 	e.format, e.te, e.negotiated = f, te, true
 	e.formats, e.clock = r.receiveFormats(), f.ClockRate
@@ -451,39 +446,24 @@ func (e *RTPEndpoint) WriteAudio(payload []byte, ticks uint32) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.canSendLocked() {
-		e.ts += ticks
+		e.out.ts += ticks
 		e.resync = true
 		return nil
 	}
-	h := rtp.Header{Version: 2, PayloadType: e.format.PayloadType, SequenceNumber: e.seq,
-		Timestamp: e.ts, SSRC: e.ssrc, Marker: e.resync}
-	e.seq++
-	e.ts += ticks
+	h := e.out.audio(e.format.PayloadType, ticks, e.resync)
 	e.resync = false
 	return e.sendLocked(&h, payload)
 }
 
-// WriteEvent implements Endpoint, with outTrack.writeEvent's timestamps:
-// one per event (key), marker on its first packet, audio continuing after
-// its end.
+// WriteEvent implements Endpoint, timestamped by rtpStream.event as
+// outTrack.writeEvent is.
 func (e *RTPEndpoint) WriteEvent(payload []byte, key uint32) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.canSendLocked() || e.te.ClockRate == 0 || len(payload) < 4 {
 		return nil
 	}
-	first := !e.inEvent || key != e.eventKey
-	if first {
-		e.eventKey, e.eventTS, e.inEvent = key, e.ts, true
-	}
-	h := rtp.Header{Version: 2, PayloadType: e.te.PayloadType, SequenceNumber: e.seq,
-		Timestamp: e.eventTS, SSRC: e.ssrc, Marker: first}
-	e.seq++
-	if payload[1]&0x80 != 0 { // end bit
-		if end := e.eventTS + uint32(binary.BigEndian.Uint16(payload[2:4])); end-e.ts < 1<<31 {
-			e.ts = end
-		}
-	}
+	h := e.out.event(e.te.PayloadType, payload, key)
 	return e.sendLocked(&h, payload)
 }
 

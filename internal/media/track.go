@@ -1,12 +1,9 @@
 package media
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"strings"
 	"sync"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-voice/switchboard/audio"
@@ -43,22 +40,14 @@ type outTrack struct {
 
 	mu     sync.Mutex
 	writer webrtc.TrackLocalWriter
-	ssrc   uint32
 	format Format
 	te     Format // PayloadType 0 and ClockRate 0 when not negotiated
 	bound  bool
-	seq    uint16
-	ts     uint32
-
-	eventKey uint32 // source timestamp of the event being relayed
-	eventTS  uint32 // its timestamp on this track
-	inEvent  bool
+	out    rtpStream // its SSRC is set by Bind
 }
 
 func newOutTrack(id string) *outTrack {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return &outTrack{id: id, seq: binary.BigEndian.Uint16(b[:2]), ts: binary.BigEndian.Uint32(b[2:])}
+	return &outTrack{id: id, out: newRTPStream(0)}
 }
 
 // Bind picks the first negotiated audio codec (the remote's preference) and
@@ -88,7 +77,7 @@ func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters
 			t.te = Format{PayloadType: uint8(p.PayloadType), ClockRate: p.ClockRate}
 		}
 	}
-	t.writer, t.ssrc, t.bound = ctx.WriteStream(), uint32(ctx.SSRC()), true
+	t.writer, t.out.ssrc, t.bound = ctx.WriteStream(), uint32(ctx.SSRC()), true
 	return *chosen, nil
 }
 
@@ -119,10 +108,7 @@ func (t *outTrack) writeAudio(payload []byte, ticks uint32, marker bool) error {
 	if !t.bound {
 		return nil
 	}
-	h := rtp.Header{Version: 2, PayloadType: t.format.PayloadType, SequenceNumber: t.seq,
-		Timestamp: t.ts, SSRC: t.ssrc, Marker: marker}
-	t.seq++
-	t.ts += ticks
+	h := t.out.audio(t.format.PayloadType, ticks, marker)
 	_, err := t.writer.WriteRTP(&h, payload)
 	return err
 }
@@ -134,28 +120,15 @@ func (t *outTrack) EventFormat() (Format, bool) {
 	return t.te, t.bound && t.te.ClockRate != 0
 }
 
-// writeEvent sends one RFC 4733 packet. key identifies the event at the
-// source (its RTP timestamp): every packet of one event carries the same
-// timestamp here too (RFC 4733 §2.5.1.2), and once an event ends the audio
-// timestamps continue after it.
+// writeEvent sends one RFC 4733 packet, timestamped by rtpStream.event:
+// key identifies the event at the source (its RTP timestamp).
 func (t *outTrack) writeEvent(payload []byte, key uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.bound || t.te.ClockRate == 0 || len(payload) < 4 {
 		return nil
 	}
-	first := !t.inEvent || key != t.eventKey
-	if first {
-		t.eventKey, t.eventTS, t.inEvent = key, t.ts, true
-	}
-	h := rtp.Header{Version: 2, PayloadType: t.te.PayloadType, SequenceNumber: t.seq,
-		Timestamp: t.eventTS, SSRC: t.ssrc, Marker: first}
-	t.seq++
-	if payload[1]&0x80 != 0 { // end bit
-		if end := t.eventTS + uint32(binary.BigEndian.Uint16(payload[2:4])); end-t.ts < 1<<31 {
-			t.ts = end
-		}
-	}
+	h := t.out.event(t.te.PayloadType, payload, key)
 	_, err := t.writer.WriteRTP(&h, payload)
 	return err
 }

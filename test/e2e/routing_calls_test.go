@@ -413,14 +413,8 @@ func TestDeskPhoneRefusedByDialPlan(t *testing.T) {
 	no := false
 	_, err := s.Store.UpdateUser(context.Background(), s.Alice.ID, store.UserPatch{CanCallExternal: &no})
 	require.NoError(t, err)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass", Registrar: s.SIP.Addr()})
-	registered(t, s, s.Alice, 1)
+	desk := aliceDesk(t, s, harness.BaresipOptions{})
 	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "403 Forbidden") {
-			return strErr("no 403 for the desk phone yet")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "403 Forbidden", "no 403 for the desk phone yet")
 	require.NotContains(t, sipp.Messages(), "INVITE sip:")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
@@ -31,12 +32,7 @@ func TestDeskPhoneRegisters(t *testing.T) {
 func TestDeskPhoneWrongPasswordIsBanned(t *testing.T) {
 	s := harness.Start(t, func(c *config.Config) { c.SIP.BanAfter = 1 })
 	phone := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "wrong", Registrar: s.SIP.Addr()})
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(phone.Output(), "403") {
-			return strErr("no 403 yet")
-		}
-		return nil
-	})
+	phone.WaitPrinted(t, "403", "no 403 yet")
 	require.Empty(t, s.SIP.Registrar.Contacts(s.Bob.ID))
 	// The address is banned now: the right password from it is refused too.
 	good := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: s.SIP.Addr()})
@@ -47,6 +43,27 @@ func TestDeskPhoneWrongPasswordIsBanned(t *testing.T) {
 		return nil
 	})
 	require.Empty(t, s.SIP.Registrar.Contacts(s.Bob.ID))
+}
+
+// aliceDesk starts a baresip desk phone as alice (101) on s and waits
+// until it is registered.
+func aliceDesk(t *testing.T, s *harness.Server, o harness.BaresipOptions) *harness.Baresip {
+	t.Helper()
+	o.User, o.Password, o.Registrar = "101", "alice-sip-pass", s.SIP.Addr()
+	desk := harness.StartBaresip(t, o)
+	registered(t, s, s.Alice, 1)
+	return desk
+}
+
+// bobCallsDesk has bob's browser (1000 Hz) call alice's desk phone (440
+// Hz) and returns once the desk phone has answered (baresip answers by
+// itself).
+func bobCallsDesk(t *testing.T, s *harness.Server) (*harness.Baresip, *softphone.Call) {
+	t.Helper()
+	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: 440})
+	out := dial(t, s.Phone(t, s.Bob, 1000, ""), "101")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	return desk, out
 }
 
 func registered(t *testing.T, s *harness.Server, user store.User, n int) {
@@ -61,22 +78,12 @@ func registered(t *testing.T, s *harness.Server, user store.User, n int) {
 
 func TestBrowserCallsDeskPhone(t *testing.T) {
 	s := harness.Start(t, nil)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
-	bob := s.Phone(t, s.Bob, 1000, "")
-	out := dial(t, bob, "101")
-	harness.Wait(t, out, protocol.TypeCallAnswered) // baresip answers by itself
-	harness.HearsTone(t, out, 440)                  // the desk phone's tone, transcoded PCMU→Opus
+	desk, out := bobCallsDesk(t, s)
+	harness.HearsTone(t, out, 440) // the desk phone's tone, transcoded PCMU→Opus
 	harness.HearsFor(t, out, 2*time.Second)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, out, protocol.EndHangup)
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "closed") {
-			return strErr("the desk phone did not get the BYE")
-		}
-		return nil
-	})
+	hungUp(t, desk)
 	desk.HeardTone(t, 1000)
 	rec := record(t, s, out.ID)
 	legs := rec["legs"].([]any)
@@ -86,9 +93,7 @@ func TestBrowserCallsDeskPhone(t *testing.T) {
 
 func TestDeskPhoneCallsBrowser(t *testing.T) {
 	s := harness.Start(t, nil)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
+	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: 440})
 	bob := s.Phone(t, s.Bob, 1000, "")
 	desk.Command(t, "dial", "sip:102@"+s.SIP.Addr())
 	in := harness.NextIncoming(t, bob)
@@ -100,20 +105,13 @@ func TestDeskPhoneCallsBrowser(t *testing.T) {
 	harness.HearsFor(t, in, 2*time.Second)
 	require.NoError(t, in.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "closed") {
-			return strErr("the desk phone did not get the BYE")
-		}
-		return nil
-	})
+	hungUp(t, desk)
 	desk.HeardTone(t, 1000)
 }
 
 func TestRingAllWithDeskPhone(t *testing.T) {
 	s := harness.Start(t, nil)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), Manual: true})
-	registered(t, s, s.Alice, 1)
+	desk := aliceDesk(t, s, harness.BaresipOptions{Manual: true})
 	tab1 := s.Phone(t, s.Alice, 0, "")
 	tab2 := s.Phone(t, s.Alice, 700, "")
 	bob := s.Phone(t, s.Bob, 1000, "")

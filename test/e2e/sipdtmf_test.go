@@ -16,12 +16,7 @@ import (
 // between a browser (Opus, 48 kHz events) and a desk phone (PCMU, 8 kHz).
 func TestDTMFBrowserAndDeskPhone(t *testing.T) {
 	s := harness.Start(t, nil)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
-	bob := s.Phone(t, s.Bob, 1000, "")
-	out := dial(t, bob, "101")
-	harness.Wait(t, out, protocol.TypeCallAnswered)
+	desk, out := bobCallsDesk(t, s)
 	harness.HearsTone(t, out, 440)
 
 	require.NoError(t, out.SendDTMF("123#*0"))
@@ -106,12 +101,7 @@ func TestRTPTimeoutSparesHold(t *testing.T) {
 // and after the resume it hears the browser again.
 func TestBrowserHoldsDeskPhone(t *testing.T) {
 	s := harness.Start(t, nil)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
-	bob := s.Phone(t, s.Bob, 1000, "")
-	out := dial(t, bob, "101")
-	harness.Wait(t, out, protocol.TypeCallAnswered)
+	desk, out := bobCallsDesk(t, s)
 	desk.HeardTone(t, 1000)
 
 	require.NoError(t, out.Hold())

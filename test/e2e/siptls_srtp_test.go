@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,23 +51,13 @@ func srtpDeskPhone(t *testing.T, s *harness.Server, cert string) *harness.Baresi
 // not wait for it on shutdown).
 func hungUp(t *testing.T, desk *harness.Baresip) {
 	t.Helper()
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "closed") {
-			return strErr("the desk phone did not get the BYE")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "closed", "the desk phone did not get the BYE")
 }
 
 // srtpEnabled waits for baresip to say the call's media is SRTP.
 func srtpEnabled(t *testing.T, desk *harness.Baresip) {
 	t.Helper()
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)") {
-			return strErr("baresip did not enable SRTP")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)", "baresip did not enable SRTP")
 }
 
 func TestSRTPDeskPhoneOverTLSCallsBrowser(t *testing.T) {

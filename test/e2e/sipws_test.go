@@ -244,12 +244,7 @@ func TestSIPWSRingsRegisteredBrowser(t *testing.T) {
 				harness.WaitEnded(t, out, protocol.EndBusy)
 				return
 			}
-			harness.CheckFor(t, 10*time.Second, func() error {
-				if !strings.Contains(desk.Output(), "486 Busy Here") {
-					return strErr("the desk phone was not told busy")
-				}
-				return nil
-			})
+			desk.WaitPrinted(t, "486 Busy Here", "the desk phone was not told busy")
 		})
 	}
 }

@@ -312,16 +312,9 @@ func TestDeskPhoneCallsOutThroughTrunk(t *testing.T) {
 	// address are the trunk's.
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml", RTPEcho: true, IP: "127.0.0.2"})
 	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "101", Password: "alice-sip-pass",
-		Registrar: s.SIP.Addr(), ToneHz: 440})
-	registered(t, s, s.Alice, 1)
+	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: 440})
 	desk.Command(t, "dial", "sip:"+external+"@"+s.SIP.Addr())
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if !strings.Contains(desk.Output(), "established") {
-			return strErr("the desk phone's call is not established")
-		}
-		return nil
-	})
+	desk.WaitPrinted(t, "established", "the desk phone's call is not established")
 	time.Sleep(2 * time.Second) // talk for a while: the echo goes into the phone's recording
 	desk.Command(t, "hangup", "")
 	sipp.RequireSuccess(t)

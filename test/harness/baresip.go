@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -52,8 +53,8 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		t.Fatalf("baresip is not installed (make deps installs baresip-core): %v", err)
 	}
 	dir := t.TempDir()
-	sipPort := freeUDPPort(t)
-	ctrl := freeTCPPort(t)
+	sipPort := FreePort(t, "udp", "127.0.0.1")
+	ctrl := FreePort(t, "tcp", "127.0.0.1")
 	source := "ausine,440"
 	if o.ToneHz > 0 {
 		source = fmt.Sprintf("ausine,%d", o.ToneHz)
@@ -137,18 +138,16 @@ func (b *Baresip) Command(t testing.TB, command, params string) {
 // Output returns what baresip printed so far.
 func (b *Baresip) Output() string { return b.out.String() }
 
-func freeUDPPort(t testing.TB) int {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-func freeTCPPort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+// WaitPrinted waits until baresip has printed text, and fails the test
+// with msg when it has not within 10 s.
+func (b *Baresip) WaitPrinted(t testing.TB, text, msg string) {
+	t.Helper()
+	CheckFor(t, 10*time.Second, func() error {
+		if !strings.Contains(b.Output(), text) {
+			return errors.New(msg)
+		}
+		return nil
+	})
 }
 
 // HeardTone checks that the phone heard freq over the last second of its

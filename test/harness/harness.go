@@ -3,12 +3,8 @@
 package harness
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -18,6 +14,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/server"
 	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/test/rest"
 )
 
 // AdminKey is the admin API key of every test server.
@@ -71,40 +68,13 @@ func (s *Server) Token(t testing.TB, u store.User, ttl time.Duration) string {
 }
 
 // Response is a decoded REST reply.
-type Response struct {
-	Status int
-	Body   map[string]any
-	Raw    []byte
-}
+type Response = rest.Response
 
 // Do sends a REST request with the given bearer (may be empty) and body
 // (a string is sent as is; anything else is JSON-encoded).
 func (s *Server) Do(t testing.TB, method, path, bearer string, body any) Response {
 	t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = bytes.NewBufferString(b)
-	default:
-		data, err := json.Marshal(b)
-		require.NoError(t, err)
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.URL()+path, r)
-	require.NoError(t, err)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := Response{Status: resp.StatusCode, Raw: raw}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return rest.Do(t, method, s.URL()+path, bearer, body)
 }
 
 // CheckFor polls fn until it returns nil or timeout passes, then fails the

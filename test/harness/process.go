@@ -1,23 +1,21 @@
 package harness
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/test/rest"
 	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
@@ -184,17 +182,7 @@ func (p *Process) Token(t testing.TB, ext string) string {
 
 func (p *Process) rest(t testing.TB, method, path, body string, status int, out any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, p.URL()+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+AdminKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	require.Equal(t, status, res.StatusCode, string(raw))
-	require.NoError(t, json.Unmarshal(raw, out))
+	r := rest.Do(t, method, p.URL()+path, AdminKey, body)
+	require.Equal(t, status, r.Status, string(r.Raw))
+	require.NoError(t, json.Unmarshal(r.Raw, out))
 }

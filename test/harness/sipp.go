@@ -89,12 +89,12 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	if o.ToneHz > 0 {
 		require.NoError(t, WriteTonePCAP(filepath.Join(dir, "tone.pcap"), o.ToneHz, 4*time.Second))
 	}
-	port := freePort(t, o.IP, o.TCP)
-	media := freeMediaPort(t, o.IP)
-	transport := "u1"
+	network, transport := "udp", "u1"
 	if o.TCP {
-		transport = "t1"
+		network, transport = "udp+tcp", "t1"
 	}
+	port := FreePort(t, network, o.IP)
+	media := freeMediaPort(t, o.IP)
 	args := []string{"-sf", o.Scenario, "-i", o.IP, "-p", strconv.Itoa(port), "-mi", o.IP, "-mp", strconv.Itoa(media),
 		"-t", transport, "-m", "1", "-timeout", fmt.Sprintf("%ds", int(o.Timeout.Seconds())), "-timeout_error",
 		"-nostdin", "-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
@@ -174,27 +174,6 @@ func (s *Sipp) Messages() string {
 func (s *Sipp) Errors() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "errors.log"))
 	return string(b)
-}
-
-func freePort(t testing.TB, ip string, tcp bool) int {
-	t.Helper()
-	for range 20 {
-		u, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-		require.NoError(t, err)
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		if !tcp {
-			u.Close()
-			return port
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port for sipp")
-	return 0
 }
 
 // freeMediaPort finds an even UDP port whose next three ports are free

@@ -1,34 +1,16 @@
 // Calling guide, "Making Calls", "Inbound Call Flow", "Call Ended Reasons"
 // and ring-all: every snippet runs unchanged in real Chromium against a real
 // server; the outcome the guide documents is checked, audio included.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alternative, SNIPPETS } from './guide-snippets.mjs';
 import {
-  callState, connectPhone, events, expectTone, hangupAll, openBrowser, recordEvents, reset,
-  runSnippet, takeIncoming,
+  callState, connectPhone, events, expectTone, recordEvents, runSnippet, takeIncoming, usePhones,
 } from './helpers.mjs';
 
 let alice;
 let bob;
 let dave;
-const all = () => [alice, bob, dave];
-
-beforeAll(async () => {
-  [alice, bob, dave] = await Promise.all([openBrowser('alice'), openBrowser('bob'), openBrowser('dave')]);
-});
-afterAll(async () => {
-  await Promise.all(all().map((b) => b?.close()));
-});
-beforeEach(async () => {
-  await Promise.all(all().map(async (b) => {
-    await reset(b);
-    await connectPhone(b);
-  }));
-});
-afterEach(async () => {
-  await hangupAll(...all());
-  for (const b of all()) expect(b.errors, `uncaught errors in ${b.user}'s page`).toEqual([]);
-});
+const all = usePhones(['alice', 'bob', 'dave'], (b) => { [alice, bob, dave] = b; });
 
 /** Runs an outbound snippet on alice (its `call` becomes window.__t.call) and has dave answer. */
 async function dialDave(snippet) {

@@ -5,30 +5,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { alternative, lines, SNIPPETS } from './guide-snippets.mjs';
 import {
   callState, connectPhone, events, expectSilence, expectTone, hangupAll, listen, openBrowser,
-  phoneErrors, recordEvents, reset, runSnippet, takeIncoming,
+  phoneErrors, recordEvents, reset, runSnippet, takeIncoming, usePhones,
 } from './helpers.mjs';
 
 let alice;
 let bob;
 let carol;
-const all = () => [alice, bob, carol];
-
-beforeAll(async () => {
-  [alice, bob, carol] = await Promise.all([openBrowser('alice'), openBrowser('bob'), openBrowser('carol')]);
-});
-afterAll(async () => {
-  await Promise.all(all().map((b) => b?.close()));
-});
-beforeEach(async () => {
-  await Promise.all(all().map(async (b) => {
-    await reset(b);
-    await connectPhone(b);
-  }));
-});
-afterEach(async () => {
-  await hangupAll(...all());
-  for (const b of all()) expect(b.errors, `uncaught errors in ${b.user}'s page`).toEqual([]);
-});
+const all = usePhones(['alice', 'bob', 'carol'], (b) => { [alice, bob, carol] = b; });
 
 /** caller dials callee's extension, callee answers; both pages get window.__t.call. */
 async function connectCall(caller, callee) {

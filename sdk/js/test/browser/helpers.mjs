@@ -5,7 +5,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { expect, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, inject } from 'vitest';
 
 export const sb = inject('sb');
 export const artifacts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test-artifacts/web');
@@ -265,6 +265,35 @@ export async function hangupAll(...browsers) {
     }).catch(() => {});
   }
   await serverIdle();
+}
+
+/**
+ * The hooks of a file whose users all run the SDK: a browser per user for
+ * the file (handed to `set` in the order of `users` once open), a fresh page
+ * with a connected phone before every test, and after it every call ended
+ * and no uncaught error in any page. Returns a function giving the browsers.
+ */
+export function usePhones(users, set) {
+  let browsers = [];
+  const all = () => browsers;
+  beforeAll(async () => {
+    browsers = await Promise.all(users.map((u) => openBrowser(u)));
+    set(browsers);
+  });
+  afterAll(async () => {
+    await Promise.all(all().map((b) => b?.close()));
+  });
+  beforeEach(async () => {
+    await Promise.all(all().map(async (b) => {
+      await reset(b);
+      await connectPhone(b);
+    }));
+  });
+  afterEach(async () => {
+    await hangupAll(...all());
+    for (const b of all()) expect(b.errors, `uncaught errors in ${b.user}'s page`).toEqual([]);
+  });
+  return all;
 }
 
 export async function screenshot(page, name) {
