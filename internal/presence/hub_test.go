@@ -218,16 +218,17 @@ func TestDialogsReportedAndTerminatedOnce(t *testing.T) {
 // hears the latest state, not every step.
 func TestSlowNotifierCoalesces(t *testing.T) {
 	h := newTestHub(t)
-	release := make(chan struct{})
+	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	var r recorder
 	_, cancel, err := h.Watch(acctA, alice, func(s State) {
-		once.Do(func() { <-release })
+		once.Do(func() { close(entered); <-release })
 		r.fn(s)
 	})
 	require.NoError(t, err)
 	defer cancel()
 	h.DeviceUp(alice, "sess_1") // the notifier blocks in the watcher on this one
+	<-entered                   // (and has taken it alone, before the calls below)
 	start := time.Now()
 	const calls = 100
 	for i := range calls {
