@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -136,6 +137,12 @@ func (a *API) serve(methods map[string]handler) http.HandlerFunc {
 			a.writeErr(w, r, apiErr(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here", r.Method))
 			return
 		}
+		defer func() {
+			// A handler bug answers 500 with an id in the log, not a cut connection.
+			if v := recover(); v != nil {
+				a.writeErr(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+			}
+		}()
 		status, body, err := h(r)
 		if err != nil {
 			a.writeErr(w, r, err)

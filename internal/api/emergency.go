@@ -173,7 +173,7 @@ func (a *API) listEmergencyAddresses(r *http.Request) (int, any, error) {
 		s := emergencyPath + "?" + url.Values{"limit": {strconv.Itoa(limit)}, key: {string(id)}}.Encode()
 		return &s
 	}
-	if to < len(all) {
+	if to > from && to < len(all) { // an empty page (before the first) has no next
 		out.NextPageURL = page("starting_after", all[to-1].ID)
 	}
 	if from > 0 {

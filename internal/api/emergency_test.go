@@ -66,3 +66,28 @@ func TestEmergencyAddressRequests(t *testing.T) {
 	require.Equal(t, "street", body["details"].(map[string]any)["field"])
 	require.Len(t, body["details"].(map[string]any)["errors"], 4)
 }
+
+// A page before the newest address is empty and has no next page (it
+// used to index all[-1] and panic).
+func TestEmergencyAddressPageBeforeTheFirst(t *testing.T) {
+	ta := newTestAPI(t, nil)
+	u, err := ta.Store.GetUser(context.Background(), ident.UserID(ta.user(t, "Alice", "101")))
+	require.NoError(t, err)
+	tok, _, err := ta.Tokens.Mint(u, time.Hour)
+	require.NoError(t, err)
+	var ids []string
+	for _, street := range []string{"First St", "Second St"} {
+		status, body := ta.asUser(t, tok, "POST", emergencyPath,
+			`{"street":"`+street+`","city":"Springfield","state":"IL","postal_code":"62701"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		ids = append(ids, body["id"].(string))
+	}
+	status, list := ta.asUser(t, tok, "GET", emergencyPath, "")
+	require.Equal(t, http.StatusOK, status, list)
+	newest := list["data"].([]any)[0].(map[string]any)["id"].(string)
+	status, page := ta.asUser(t, tok, "GET", emergencyPath+"?ending_before="+newest, "")
+	require.Equal(t, http.StatusOK, status, page)
+	require.Empty(t, page["data"])
+	require.Nil(t, page["next_page_url"])
+}
+
