@@ -90,4 +90,3 @@ func TestEmergencyAddressPageBeforeTheFirst(t *testing.T) {
 	require.Empty(t, page["data"])
 	require.Nil(t, page["next_page_url"])
 }
-
