@@ -245,10 +245,11 @@ func (c *conn) authenticate() *Session {
 	c.armExpiry(id.ExpiresAt)
 	c.send(&protocol.Authenticated{ReqID: am.ReqID, UserID: string(s.UserID),
 		AccountID: string(s.AccountID), SessionID: string(s.ID), Reconnected: reconnected})
-	c.bindEmergency(s, am.EmergencyAddressID)
 	// A client that resumes without session_id kept its calls and predates
 	// call.restored (DialStack's SDK reports one as an error): it gets the
-	// frames it missed instead.
+	// frames it missed instead. Replays come right after authenticated, so
+	// that live frames do not overtake them; the emergency binding (a store
+	// round trip) comes after.
 	switch how {
 	case resumedByID:
 		h.getHandler().SessionRestored(s)
@@ -261,6 +262,7 @@ func (c *conn) authenticate() *Session {
 			ws.resend()
 		}
 	}
+	c.bindEmergency(s, am.EmergencyAddressID)
 	h.log.Debug("socket authenticated", "user", s.UserID, "session_id", s.ID, "reconnected", reconnected)
 	return s
 }

@@ -20,8 +20,12 @@ const bindTimeout = 5 * time.Second
 // from. It returns the location when the address is the user's and is
 // bound to ip (it binds an unbound one); nil when it is bound to another
 // network or is not the user's; an error when it could not tell.
+//
+// CurrentLocation re-reads a bound location when a call needs it: nil when
+// the address was deleted, unbound or bound to another network since.
 type Locator interface {
 	BindLocation(ctx context.Context, user ident.UserID, id string, ip netip.Addr) (*emergency.Location, error)
+	CurrentLocation(ctx context.Context, user ident.UserID, loc *emergency.Location) (*emergency.Location, error)
 }
 
 // SetLocator installs the emergency address binder (before serving).
@@ -38,11 +42,35 @@ func (h *Hub) getLocator() Locator {
 }
 
 // EmergencyLocation returns the emergency address bound for the network of
-// the session's current socket, or nil.
+// the session's current socket, or nil. It is read again from the store,
+// so an address the user deleted or unbound since the socket bound it is
+// never sent with an emergency call; if the store cannot answer, the
+// address bound at connect is used (a location beats none).
 func (s *Session) EmergencyLocation() *emergency.Location {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.location
+	loc := s.location
+	s.mu.Unlock()
+	l := s.hub.getLocator()
+	if loc == nil || l == nil {
+		return loc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bindTimeout)
+	defer cancel()
+	cur, err := l.CurrentLocation(ctx, s.UserID, loc)
+	if err != nil {
+		s.hub.log.Warn("emergency address not re-read: using the one bound at connect", "session_id", s.ID, "err", err)
+		return loc
+	}
+	if cur == nil {
+		s.mu.Lock()
+		if s.location == loc {
+			s.location = nil
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	cur.Device = loc.Device
+	return cur
 }
 
 func (s *Session) setLocation(l *emergency.Location) {
@@ -65,7 +93,10 @@ func (c *conn) bindEmergency(s *Session, id string) {
 	}
 	loc, err := c.locate(s.UserID, id)
 	if err != nil {
-		c.hub.log.Warn("emergency address not bound", "user", s.UserID, "session", s.ID, "address", id, "err", err)
+		// The store could not tell: the network may well be the same, so
+		// no network.changed; the session has no address until it reconnects.
+		c.hub.log.Warn("emergency address not bound", "user", s.UserID, "session_id", s.ID, "address", id, "err", err)
+		return
 	}
 	if loc == nil {
 		c.send(&protocol.NetworkChanged{})
@@ -73,7 +104,7 @@ func (c *conn) bindEmergency(s *Session, id string) {
 	}
 	loc.Device = string(s.ID)
 	s.setLocation(loc)
-	c.hub.log.Debug("emergency address bound", "session", s.ID, "address", id, "ip", c.remote)
+	c.hub.log.Debug("emergency address bound", "session_id", s.ID, "address", id, "ip", c.remote)
 }
 
 func (c *conn) locate(user ident.UserID, id string) (*emergency.Location, error) {

@@ -347,3 +347,25 @@ func TestEmergencyAddressRequired(t *testing.T) {
 	carrier.RequireSuccess(t)
 	noCallsLeft(t, s)
 }
+
+// TestEmergencyCallAfterAddressDeleted: an address the user deletes while
+// the socket is up is never sent: the 911 call goes out without one.
+func TestEmergencyCallAfterAddressDeleted(t *testing.T) {
+	psap := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer.xml", TCP: true, RTPEcho: true})
+	s := startWithTrunks(t, config.Trunk{Name: "psap", Host: psap.IP, Port: psap.Port, Transport: "tcp"})
+	setDialPlan(t, s, func(p *store.DialPlan) { p.EmergencyTrunk = "psap" })
+	tok := s.Token(t, s.Alice, time.Hour)
+	id := newAddress(t, s, tok, home())
+	alice := phoneFrom(t, s, s.Alice, "127.0.0.1", id)
+	require.False(t, sawNetworkChanged(t, alice))
+	r := s.Do(t, "DELETE", "/v1/me/emergency-addresses/"+id, tok, nil)
+	require.Equal(t, 204, r.Status, string(r.Raw))
+
+	out := dial(t, alice, "911")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	hangUp(t, out)
+	psap.RequireSuccess(t)
+	head, _ := sentInviteWithBody(t, psap)
+	require.Equal(t, "application/sdp", header(head, "Content-Type"))
+	require.Empty(t, header(head, "Geolocation"))
+}
