@@ -100,7 +100,7 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/users", map[string]handler{"GET": a.admin(a.listUsers), "POST": a.admin(a.createUser)})
 	handle("/v1/users/{id}", map[string]handler{"GET": a.admin(a.getUser), "POST": a.admin(a.updateUser),
 		"PATCH": a.admin(a.updateUser), "DELETE": a.admin(a.deleteUser)})
-	handle("/v1/me/presence", map[string]handler{"GET": a.user(a.getMyPresence), "PUT": a.user(a.putMyPresence)})
+	handle("/v1/me/presence", map[string]handler{"GET": a.me(a.getMyPresence), "PUT": a.me(a.putMyPresence)})
 	handle("/v1/users/{id}/presence", map[string]handler{"GET": a.admin(a.getUserPresence)})
 	handle("/v1/users/{id}/follow_me", map[string]handler{
 		"GET": a.admin(a.getFollowMe), "PUT": a.admin(a.putFollowMe), "DELETE": a.admin(a.deleteFollowMe)})

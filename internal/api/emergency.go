@@ -24,10 +24,10 @@ const emergencyPath = "/v1/me/emergency-addresses"
 // (EmergencyAddress, ListResponse).
 func (a *API) emergencyRoutes(handle func(string, map[string]handler)) {
 	handle(emergencyPath, map[string]handler{
-		"GET": a.user(a.listEmergencyAddresses), "POST": a.user(a.createEmergencyAddress)})
+		"GET": a.me(a.listEmergencyAddresses), "POST": a.me(a.createEmergencyAddress)})
 	handle(emergencyPath+"/{id}", map[string]handler{
-		"GET": a.user(a.getEmergencyAddress), "DELETE": a.user(a.deleteEmergencyAddress)})
-	handle(emergencyPath+"/{id}/registered_ip", map[string]handler{"DELETE": a.user(a.clearEmergencyAddressIP)})
+		"GET": a.me(a.getEmergencyAddress), "DELETE": a.me(a.deleteEmergencyAddress)})
+	handle(emergencyPath+"/{id}/registered_ip", map[string]handler{"DELETE": a.me(a.clearEmergencyAddressIP)})
 }
 
 type emergencyAddressJSON struct {

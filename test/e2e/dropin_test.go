@@ -278,7 +278,9 @@ func TestDropInMe(t *testing.T) {
 	require.Equal(t, map[string]any{"object": "user", "id": string(s.Alice.ID), "account": string(s.Alice.AccountID),
 		"name": s.Alice.Name, "extension": s.Alice.Extension, "do_not_disturb": false}, me.Body)
 	require.Equal(t, 403, s.Do(t, "GET", "/v1/me", harness.AdminKey, nil).Status)
-	require.Equal(t, "user_token_required", s.Do(t, "GET", "/v1/me/directory", harness.AdminKey, nil).Body["code"])
+	for _, path := range []string{"/v1/me/directory", "/v1/me/calls", "/v1/me/presence", "/v1/me/emergency-addresses"} {
+		require.Equal(t, "user_token_required", s.Do(t, "GET", path, harness.AdminKey, nil).Body["code"], path)
+	}
 	require.Equal(t, 401, s.Do(t, "GET", "/v1/me/calls", "", nil).Status)
 
 	// Directory: the account's users only, paged by next_page_url.
