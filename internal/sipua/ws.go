@@ -161,9 +161,11 @@ func (c *replayConn) Close() error {
 // that closed: a browser accepts no connections, so its contact is
 // unreachable until it connects and registers again. Without this, a call
 // would dial the browser's old source address until the binding expired.
+// The users who lost a binding are reported to presence (a closed tab is
+// no longer a device).
 func (g *Registrar) dropFlow(transport, source string) {
+	var changed []ident.UserID
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	for user, cs := range g.bindings {
 		var kept []Contact
 		for _, c := range cs {
@@ -171,7 +173,14 @@ func (g *Registrar) dropFlow(transport, source string) {
 				kept = append(kept, c)
 			}
 		}
+		if len(kept) != len(cs) {
+			changed = append(changed, user)
+		}
 		g.bindings[user] = kept
+	}
+	g.mu.Unlock()
+	for _, u := range changed {
+		g.reportRegistered(u)
 	}
 }
 

@@ -158,7 +158,15 @@ func TestSIPWSRegister(t *testing.T) {
 	}{{"ws", false, "ws"}, {"wss", true, "wss"}} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, w := startSIPWS(t, tt.secure)
+			var carol *watcher // presence over plain ws only (the watcher has no TLS trust)
+			if !tt.secure {
+				carol = newWatcher(t, s, s.Carol)
+				carol.subscribe("p1", string(s.Alice.ID))
+			}
 			registerWS(t, w, s.Alice)
+			if carol != nil {
+				carol.until(s.Alice, protocol.PresenceAvailable) // a registered tab is a device
+			}
 			contacts := s.SIP.Registrar.Contacts(s.Alice.ID)
 			require.Len(t, contacts, 1)
 			require.Equal(t, tt.transport, contacts[0].Transport)
@@ -171,6 +179,9 @@ func TestSIPWSRegister(t *testing.T) {
 				}
 				return nil
 			})
+			if carol != nil {
+				carol.until(s.Alice, protocol.PresenceOffline) // and presence follows
+			}
 		})
 	}
 }
