@@ -58,7 +58,7 @@ func subKey(callID, remoteTag, localTag string) string {
 var errTooMany = errors.New("sip: too many subscriptions")
 
 // add reserves a place for s, ending (without a NOTIFY) the subscription
-// it supersedes: the same phone (source address and transport) and user
+// it supersedes: the same phone (source address and transport, or Contact) and user
 // watching the same user with the same event id, as a phone that
 // rebooted sends. It returns 403 for a user over the cap, 503 when the
 // server is full or closing.

@@ -115,6 +115,7 @@ type blfPhone struct {
 	fromTag  string
 	toTag    string
 	cseq     int
+	contact  string // the Contact's host:port; "" for the connection's local address
 	chal     *digest.Challenge
 	nc       int
 
@@ -235,10 +236,14 @@ func (p *blfPhone) send(target, extra string) *sip.Response {
 		auth = "Authorization: " + creds.String() + "\r\n"
 	}
 	local := p.conn.LocalAddr().String()
+	contact := local
+	if p.contact != "" {
+		contact = p.contact
+	}
 	msg := fmt.Sprintf("SUBSCRIBE %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\n"+
 		"From: <sip:%s@127.0.0.1>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d SUBSCRIBE\r\n"+
 		"Contact: <sip:%s@%s;transport=%s>\r\n%s%sContent-Length: 0\r\n\r\n",
-		uri, strings.ToUpper(p.network), local, ident.Short(), p.user, p.fromTag, to, p.callID, p.cseq, p.user, local,
+		uri, strings.ToUpper(p.network), local, ident.Short(), p.user, p.fromTag, to, p.callID, p.cseq, p.user, contact,
 		p.network, auth, extra)
 	_, err := p.conn.Write([]byte(msg))
 	require.NoError(p.t, err)
@@ -507,6 +512,23 @@ func TestSubscriptionLimits(t *testing.T) {
 	res := p4.subscribe("101", "Event: dialog\r\n")
 	require.Equal(t, 503, res.StatusCode)
 	require.Equal(t, "60", header(res, "Retry-After"))
+}
+
+// A TCP phone that reconnects (a new source port, the same Contact) and
+// subscribes again replaces its old subscription instead of adding one.
+func TestSubscriptionReplacedAfterReconnect(t *testing.T) {
+	f := startBLF(t, func(s *subTable) { s.maxPerUser = 1 })
+	p := f.phoneOver(t, "tcp", "101", "alice-secret")
+	p.contact = "127.0.0.1:5060"
+	require.Equal(t, 200, p.subscribe("102", "Event: dialog\r\n").StatusCode)
+	p.conn.Close()
+	again := f.phoneOver(t, "tcp", "101", "alice-secret")
+	again.contact = "127.0.0.1:5060"
+	require.Equal(t, 200, again.subscribe("102", "Event: dialog\r\n").StatusCode, "the old one is replaced, not counted")
+	require.Equal(t, 1, f.ua.subs.count())
+	other := f.phoneOver(t, "tcp", "101", "alice-secret") // another phone of the same user
+	other.contact = "127.0.0.1:5062"
+	require.Equal(t, 403, other.subscribe("102", "Event: dialog\r\n").StatusCode)
 }
 
 func TestSubscriptionFetch(t *testing.T) {

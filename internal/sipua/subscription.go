@@ -81,11 +81,15 @@ func newSubscription(u *UA, req *sip.Request, owner, watched *store.User, eventI
 }
 
 // sameFlow reports whether o came from the same phone as s: the same
-// transport and source address.
+// transport and source address, or the same Contact (a TCP or TLS phone
+// that reconnects comes from a new port but keeps its Contact).
 func (s *subscription) sameFlow(o *subscription) bool {
 	src, tp := s.flowSource()
 	osrc, otp := o.flowSource()
-	return src == osrc && tp == otp
+	if tp != otp {
+		return false
+	}
+	return src == osrc || s.contact.String() == o.contact.String()
 }
 
 // flowSource is where the subscriber's latest SUBSCRIBE came from, and
