@@ -390,6 +390,13 @@ func (c *conn) closeWith(e *protocol.Error) {
 	c.cancel()
 }
 
+// alive pings the peer and reports whether it answered within d.
+func (c *conn) alive(d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, d)
+	defer cancel()
+	return c.ws.Ping(ctx) == nil
+}
+
 func (c *conn) pingLoop() {
 	t := time.NewTicker(c.hub.cfg.PingInterval)
 	defer t.Stop()

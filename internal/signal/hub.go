@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/auth"
 	"github.com/switchboard-voice/switchboard/internal/config"
@@ -166,39 +167,84 @@ const (
 // to hand over would be a guess.
 func (h *Hub) implicitResume(c *conn, user ident.UserID) *Session {
 	h.mu.Lock()
-	var detached []*Session
+	var detached, connected []*Session
 	for _, s := range h.sessions {
-		if s.UserID == user && !s.Connected() && !s.isEnded() {
+		switch {
+		case s.UserID != user || s.isEnded():
+		case s.Connected():
+			connected = append(connected, s)
+		default:
 			detached = append(detached, s)
 		}
 	}
 	draining := h.draining
 	h.mu.Unlock()
-	if draining || len(detached) == 0 {
+	if draining {
 		return nil
 	}
 	hd := h.getHandler()
-	var found *Session
-	for _, s := range detached {
-		if !hd.HasLiveCalls(s) {
-			continue
-		}
-		if found != nil {
-			h.log.Debug("no implicit resume: several detached sessions hold calls", "user", user)
-			return nil
-		}
-		found = s
+	found, many := oneWithCalls(hd, detached)
+	if many {
+		h.log.Debug("no implicit resume: several detached sessions hold calls", "user", user)
+		return nil
 	}
 	if found == nil {
-		return nil
+		return h.takeOverStale(c, user, connected)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining || h.sessions[found.ID] != found || !found.claim(c) {
 		return nil // ended, or another socket took it meanwhile
 	}
-	h.log.Debug("session resumed without session_id", "user", user, "session", found.ID)
+	h.log.Debug("session resumed without session_id", "user", user, "session_id", found.ID)
 	return found
+}
+
+// oneWithCalls returns the one session of ss that holds live calls; many
+// when more than one does.
+func oneWithCalls(hd Handler, ss []*Session) (found *Session, many bool) {
+	for _, s := range ss {
+		if !hd.HasLiveCalls(s) {
+			continue
+		}
+		if found != nil {
+			return nil, true
+		}
+		found = s
+	}
+	return found, false
+}
+
+// probeTimeout is how long a socket that seems connected has to answer a
+// ping before a client re-authenticating without session_id takes its
+// session over.
+const probeTimeout = 2 * time.Second
+
+// takeOverStale handles the common drop the server does not see: a
+// device's network changes (Wi-Fi to LTE), its old socket dies without a
+// FIN, and the client re-authenticates over the new network long before
+// pings would notice. When exactly one connected session of the user holds
+// live calls and its socket does not answer a ping within probeTimeout,
+// c takes that session over (its old socket is closed as replaced). A
+// socket that answers keeps its session: c is another device.
+func (h *Hub) takeOverStale(c *conn, user ident.UserID, connected []*Session) *Session {
+	s, many := oneWithCalls(h.getHandler(), connected)
+	if s == nil || many {
+		return nil
+	}
+	old := s.currentConn()
+	if old == nil || old.alive(probeTimeout) {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining || h.sessions[s.ID] != s || s.isEnded() || s.currentConn() != old {
+		return nil
+	}
+	s.bind(c)
+	old.fail(fatal(protocol.CodeSessionReplaced, "a newer connection took over this session"))
+	h.log.Info("session taken over from a socket that did not answer", "user", user, "session_id", s.ID)
+	return s
 }
 
 func (h *Hub) connectedLocked(user ident.UserID) int {
