@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/presence"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
@@ -51,6 +53,9 @@ type watchSet struct {
 	s   *Session
 	src presence.Source
 	box *presence.Mailbox
+	// lim bounds presence.subscribe frames (each may look up 100 users in
+	// the store): subscribeBurst at once, then subscribeRate a second.
+	lim *rate.Limiter
 
 	// sendMu orders frames: a subscribe's presence.list goes out before
 	// any update of the users it introduces.
@@ -76,8 +81,22 @@ func (h *Hub) presenceSubscribe(s *Session, m *protocol.PresenceSubscribe) {
 			Message: "presence is not available on this server", Context: map[string]any{"users": m.Users}})
 		return
 	}
+	if !ws.lim.Allow() {
+		s.Send(&protocol.Error{Code: protocol.CodeRateLimited, ReqID: m.ReqID,
+			Message: "presence.subscribe: too many subscribes; send more users per frame, less often",
+			Context: map[string]any{"limit": "presence", "retry_after_ms": 1000 / subscribeRate}})
+		return
+	}
 	ws.subscribe(m)
 }
+
+// A socket may send subscribeBurst presence.subscribe frames at once (a
+// softphone watching its whole directory sends one per 100 users), then
+// subscribeRate a second.
+const (
+	subscribeBurst = 20
+	subscribeRate  = 2
+)
 
 // watches returns the session's watch set, starting it on first use; nil
 // once the session or the hub is over.
@@ -91,6 +110,7 @@ func (s *Session) watches(h *Hub, p Presence) *watchSet {
 	fresh := ws == nil
 	if fresh {
 		ws = &watchSet{s: s, src: p, box: presence.NewMailbox(), cancels: map[ident.UserID]func(){},
+			lim:  rate.NewLimiter(subscribeRate, subscribeBurst),
 			last: map[ident.UserID]presence.State{}, stop: make(chan struct{})}
 		s.presence = ws
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,38 @@ func TestPresenceOtherAccount(t *testing.T) {
 	require.Len(t, dl.Users, 1)
 	require.Equal(t, string(dave.ID), dl.Users[0].UserID)
 	dw.ReadError(protocol.CodePresenceUnavailable)
+}
+
+// TestPresenceSubscribeFlood: presence.subscribe frames past the socket's
+// burst are answered rate_limited (context.limit "presence"), each with its
+// req_id; the socket stays open.
+func TestPresenceSubscribeFlood(t *testing.T) {
+	s := harness.Start(t, nil)
+	w, _ := s.Connect(t, s.Token(t, s.Carol, time.Hour))
+	const n = 40
+	start := time.Now()
+	for i := range n {
+		w.Send(map[string]any{"type": "presence.subscribe", "req_id": fmt.Sprint("p", i), "users": []string{"user_nobody" + fmt.Sprint(i)}})
+	}
+	limited, answered := 0, 0
+	for answered < n {
+		switch m := w.Read().(type) {
+		case *protocol.PresenceList:
+			answered++
+		case *protocol.Error:
+			if m.Code == protocol.CodeRateLimited {
+				require.Equal(t, "presence", m.Context["limit"])
+				require.NotEmpty(t, m.ReqID)
+				require.False(t, m.Fatal)
+				limited++
+				answered++
+			}
+		}
+	}
+	took := time.Since(start)
+	t.Logf("%d presence.subscribe at once: %d refused (in %v)", n, limited, took.Round(time.Millisecond))
+	// The burst (20) goes through, and the tokens that came back meanwhile (2 a second).
+	require.GreaterOrEqual(t, limited, n-20-1-int(took.Seconds()*2))
+	require.Less(t, limited, n-20+1)
+	requireOpen(t, w)
 }
