@@ -3,7 +3,6 @@ package sipua
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
@@ -51,14 +49,6 @@ func (p *caller) matches(req *sip.Request) bool {
 	return err == nil && id == p.dialog.ID && p.flow(req.Source())
 }
 
-// sameHost is the flow check of a party reached at addr: requests in its
-// dialog come from the same IP address (the port may differ, as phones
-// open new TCP connections).
-func sameHost(addr string) func(string) bool {
-	h := host(addr)
-	return func(src string) bool { return host(src) == h }
-}
-
 func (p *caller) notifier() *referNotifier {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -95,22 +85,6 @@ func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
 	lm, err := sipMedia(&p.watch, tp, m, id)
 	p.ua.srtpPolicy(lm, tp)
 	return lm, err
-}
-
-// srtpLeg is RTP media that can do SDES-SRTP (media.RTPEndpoint).
-type srtpLeg interface {
-	SetSRTP(offer, require bool)
-	SRTPRefused() bool
-}
-
-// srtpPolicy secures a TLS phone's RTP media: SRTP is offered (SDES keys
-// travel in the SDP, RFC 4568 §8.3, so only over TLS), and required with
-// sip.tls_require_srtp. Other transports keep plain RTP offers; SRTP
-// offers are answered on any transport.
-func (u *UA) srtpPolicy(lm call.LegMedia, transport string) {
-	if s, ok := lm.(srtpLeg); ok && strings.EqualFold(transport, "tls") {
-		s.SetSRTP(true, u.Registrar.cfg.TLSRequireSRTP)
-	}
 }
 
 // srtpRefused reports whether the caller's offer was refused for want of
@@ -319,49 +293,6 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 	p.watch.start(u, func() { remote.Failed(p.key, protocol.EndFailed) })
 }
 
-// handleReinvite applies a new offer on a live dialog (hold, resume).
-func (u *UA) handleReinvite(r *responder) {
-	p := u.lookup(r.req)
-	if p == nil {
-		r.respond(481, "Call/Transaction Does Not Exist", nil)
-		return
-	}
-	remote, key := p.party()
-	if remote == nil {
-		r.respond(491, "Request Pending", nil)
-		return
-	}
-	body := string(r.req.Body())
-	type result struct {
-		sdp string
-		err error
-	}
-	done := make(chan result, 1)
-	remote.Reoffered(key, body, sdpHolds(body), func(sdp string, err error) { done <- result{sdp, err} })
-	select {
-	case res := <-done:
-		if res.err != nil {
-			r.respond(488, "Not Acceptable Here", nil)
-			return
-		}
-		r.respond(200, "OK", []byte(res.sdp), sip.NewHeader("Content-Type", "application/sdp"), &u.contact)
-	case <-time.After(10 * time.Second):
-		r.respond(500, "Server Internal Error", nil)
-	}
-}
-
-// sdpHolds reports whether an offer puts the call on hold (RFC 3264 §8.4:
-// sendonly or inactive; RFC 2543's c=0.0.0.0 too).
-func sdpHolds(sdp string) bool {
-	for _, line := range strings.Split(sdp, "\n") {
-		switch strings.TrimSpace(line) {
-		case "a=sendonly", "a=inactive", "c=IN IP4 0.0.0.0":
-			return true
-		}
-	}
-	return false
-}
-
 func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	p.watch.stop()
 	p.hungUp.seen()
@@ -379,67 +310,3 @@ func (p *caller) party() (call.Remote, string) { return p.remote, p.key }
 
 // Incoming never reaches a caller.
 func (p *caller) Incoming(call.Info, string) {}
-
-// rtpActivity is what the RTP watchdog reads of a SIP leg's media (the
-// RTP endpoint the call made for the party).
-type rtpActivity interface {
-	InactiveFor() time.Duration
-	RemoteDirection() string
-}
-
-// rtpWatch ends a call whose SIP leg stopped sending RTP (a phone that
-// lost power or its network, a trunk that forgot the call): when the leg's
-// media has been silent for media.timeout while its last description says
-// it sends and receives, the party reports the call failed (and the call
-// sends BYE). A leg on hold (sendonly, inactive, c=0.0.0.0) or recvonly
-// says it may not send, so silence is not a failure then. It is the media
-// watchdog that browser legs use (internal/media), fed with the RTP
-// endpoint's activity; plain RTP legs carry no RTCP, so RTP alone counts.
-// The zero value is ready to use.
-type rtpWatch struct {
-	mu      sync.Mutex
-	media   call.LegMedia
-	leg     ident.LegID
-	dog     *media.Watchdog
-	stopped bool
-}
-
-// newMedia makes the party's RTP endpoint and remembers it.
-func (w *rtpWatch) newMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	lm, err := m.NewRTP(id)
-	if err == nil {
-		w.mu.Lock()
-		w.media, w.leg = lm, id
-		w.mu.Unlock()
-	}
-	return lm, err
-}
-
-// start watches the media (once the call is answered) when it is an RTP
-// leg and the timeout is set; onTimeout runs once, on its own goroutine.
-// After stop it does nothing.
-func (w *rtpWatch) start(u *UA, onTimeout func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	a, ok := w.media.(rtpActivity)
-	if !ok || u.rtpTimeout <= 0 || w.stopped || w.dog != nil {
-		return
-	}
-	leg := w.leg
-	w.dog = media.NewWatchdog(u.rtpTimeout, func() (time.Duration, bool) {
-		return a.InactiveFor(), a.RemoteDirection() == "sendrecv"
-	}, func(_ string, idle time.Duration) {
-		u.log.Warn("sip: no RTP from the party, ending the call", "leg", leg, "idle", idle.Round(time.Millisecond))
-		onTimeout()
-	})
-}
-
-// stop ends the watch for good.
-func (w *rtpWatch) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.stopped = true
-	if w.dog != nil {
-		w.dog.Stop()
-	}
-}
