@@ -18,8 +18,8 @@ import (
 func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 	var out []call.Party
 	for _, c := range u.Registrar.Contacts(user) {
-		out = append(out, &callee{outDialog: outDialog{ua: u, remote: r, key: "sip_" + ident.Short() + ident.Short(),
-			flow: sameHost(c.Source)}, contact: c})
+		out = append(out, &callee{outDialog: outDialog{sipParty: sipParty{ua: u, remote: r,
+			key: "sip_" + ident.Short() + ident.Short(), flow: sameHost(c.Source)}}, contact: c})
 	}
 	return out
 }
@@ -28,15 +28,12 @@ func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 type callee struct {
 	outDialog
 	contact Contact
-	reason  protocol.EndReason
 }
 
 // NewMedia makes WebRTC media for a browser phone (WS/WSS), RTP otherwise
 // (offering SRTP to a phone registered over TLS).
 func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	lm, err := sipMedia(&p.watch, p.contact.Transport, m, id)
-	p.ua.srtpPolicy(lm, p.contact.Transport)
-	return lm, err
+	return p.mediaOver(p.contact.Transport, m, id)
 }
 
 // Incoming sends the INVITE and follows it until a final response.
@@ -81,15 +78,14 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 			p.ua.log.Warn("sip: ack", "err", err)
 		}
 		p.mu.Lock()
-		p.establishedLocked(dialog)
-		ended := p.ended
+		ended := p.establishLocked(dialog)
 		p.mu.Unlock()
 		if ended { // ended while the 200 was on its way: hang up now
 			p.bye()
 			return
 		}
 		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
-		p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
+		p.watchRTP()
 	case errors.As(err, &dr):
 		p.mu.Lock()
 		p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
@@ -113,17 +109,16 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 // 3326) or hangs up an answered one.
 func (p *callee) Ended(reason protocol.EndReason, _ *int) {
 	p.mu.Lock()
-	if p.ended {
-		p.mu.Unlock()
+	was, ok := p.endLocked()
+	dialog, stop := p.dialog, p.stop
+	p.mu.Unlock()
+	if !ok {
 		return
 	}
-	p.ended, p.reason = true, reason
-	answered, dialog, stop := p.answered, p.dialog, p.stop
-	p.mu.Unlock()
 	p.watch.stop()
 	switch {
-	case answered:
-		p.ua.goTracked(func() { p.byeAfter(reason) })
+	case was == dialogAnswered:
+		p.ua.goTracked(func() { p.byeAfter(reason, p.bye) })
 	case dialog != nil:
 		p.ua.goTracked(func() { p.cancel(dialog, reason, stop) })
 	case stop != nil:

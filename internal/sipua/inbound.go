@@ -3,7 +3,6 @@ package sipua
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -20,26 +19,13 @@ type Placer interface {
 	Place(party call.Party, p call.Placement) (call.Remote, ident.CallID, error)
 }
 
-// caller is a registered phone that sent us an INVITE (UAS side). The
-// INVITE handler waits on it for the call's outcome.
+// caller is a registered phone or a trunk that sent us an INVITE (UAS
+// side). The INVITE handler waits on it for the call's outcome.
 type caller struct {
-	ua     *UA
-	dialog *sipgo.DialogServerSession
-	key    string
-	remote call.Remote
-
-	mu       sync.Mutex
-	answer   string
-	outcome  chan int // final status for the INVITE: 200 or a failure
-	answered bool
-	ended    bool
-	refused  bool
-	denied   bool // the dial plan does not allow the call: 403
-	refer    *referNotifier
-	hungUp   farBye
-
-	watch rtpWatch
-	flow  func(src string) bool // whether an in-dialog request's source is the caller's
+	sipParty
+	dialog  *sipgo.DialogServerSession
+	answer  string   // guarded by mu
+	outcome chan int // final status for the INVITE: 200 or a failure
 }
 
 // matches implements dialogParty: our To tag, the phone's From tag, and the
@@ -49,42 +35,23 @@ func (p *caller) matches(req *sip.Request) bool {
 	return err == nil && id == p.dialog.ID && p.flow(req.Source())
 }
 
-func (p *caller) notifier() *referNotifier {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.refer == nil {
-		p.refer = &referNotifier{send: func(ctx context.Context, req *sip.Request) error {
-			inv := p.dialog.InviteRequest
-			c := inv.Contact()
-			if c == nil {
-				return errors.New("no contact to send to")
-			}
-			req.Recipient = c.Address
-			req.SetTransport(inv.Transport())
-			_, err := p.dialog.Do(dialOut(ctx), req)
-			return err
-		}}
+func (p *caller) notifier() *referNotifier { return p.notifierVia(p.sendInDialog) }
+
+// sendInDialog sends req inside the dialog, to the phone's Contact.
+func (p *caller) sendInDialog(ctx context.Context, req *sip.Request) error {
+	inv := p.dialog.InviteRequest
+	c := inv.Contact()
+	if c == nil {
+		return errors.New("no contact to send to")
 	}
-	return p.refer
+	req.Recipient = c.Address
+	req.SetTransport(inv.Transport())
+	_, err := p.dialog.Do(dialOut(ctx), req)
+	return err
 }
 
-// waitNotifies lets a REFER's last NOTIFY go out before the BYE.
-func (p *caller) waitNotifies() {
-	p.mu.Lock()
-	n := p.refer
-	p.mu.Unlock()
-	if n != nil {
-		n.wait()
-	}
-}
-
-func (p *caller) Key() string  { return p.key }
-func (p *caller) Kind() string { return "sip" }
 func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	tp := p.dialog.InviteRequest.Transport()
-	lm, err := sipMedia(&p.watch, tp, m, id)
-	p.ua.srtpPolicy(lm, tp)
-	return lm, err
+	return p.mediaOver(p.dialog.InviteRequest.Transport(), m, id)
 }
 
 // srtpRefused reports whether the caller's offer was refused for want of
@@ -108,18 +75,22 @@ func (p *caller) Ringing() {
 func (p *caller) Answered(time.Time) {
 	p.finish(200)
 }
+
+// Refused notes an unusable offer: 488 rather than a routing failure if
+// the call ends unanswered. Other refusals change nothing.
 func (p *caller) Refused(code protocol.ErrorCode, _ string) {
 	if code == protocol.CodeInvalidMessage {
 		p.mu.Lock()
-		p.refused = true // the offer was unusable: 488 rather than a routing failure
+		_ = p.state.move(dialogRefused) // after the answer, or with a refusal noted already, it stands
 		p.mu.Unlock()
 	}
 }
 
-// Forbidden implements call.Forbiddable: the caller may not make this call.
+// Forbidden implements call.Forbiddable: the caller may not make this
+// call (403, unless its offer was refused: 488 outranks).
 func (p *caller) Forbidden() {
 	p.mu.Lock()
-	p.denied = true
+	_ = p.state.move(dialogDenied) // as in Refused
 	p.mu.Unlock()
 }
 
@@ -132,56 +103,53 @@ var endStatus = map[protocol.EndReason]int{
 var statusText = map[int]string{200: "OK", 403: "Forbidden", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
 	404: "Not Found", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error"}
 
+// failStatus is the final response to the INVITE of a call that ended
+// for reason, unanswered, in state s.
+func failStatus(reason protocol.EndReason, s dialogState) int {
+	switch s {
+	case dialogRefused:
+		return 488
+	case dialogDenied:
+		return 403
+	}
+	if status, ok := endStatus[reason]; ok {
+		return status
+	}
+	return 500
+}
+
+// Ended hangs up an answered call, or fails the INVITE of one that was
+// not.
 func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	p.mu.Lock()
-	answered, refused, denied := p.answered, p.refused, p.denied
-	p.ended = true
+	was, ok := p.endLocked()
 	p.mu.Unlock()
-	p.watch.stop()
-	if answered {
-		p.ua.goTracked(func() {
-			p.waitNotifies()
-			if reason == protocol.EndTransferred && p.hungUp.waitFor(transferByeWait) {
-				return // the phone hung up after its transfer, as it should
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := p.dialog.Bye(dialOut(ctx)); err != nil {
-				p.ua.log.Debug("sip: bye", "err", err) // the phone is gone: the call ends anyway
-			}
-			p.ua.untrack(p.dialog.InviteRequest.CallID().Value())
-		})
+	if !ok {
 		return
 	}
-	status, ok := endStatus[reason]
-	if !ok {
-		status = 500
+	p.watch.stop()
+	if was == dialogAnswered {
+		p.ua.goTracked(func() { p.byeAfter(reason, p.bye) })
+		return
 	}
-	switch {
-	case refused:
-		status = 488
-	case denied:
-		status = 403
-	}
-	p.finish(status)
+	p.finish(failStatus(reason, was))
 }
+
+// bye hangs up the dialog.
+func (p *caller) bye() { p.sendBye(p.dialog, p.dialog.InviteRequest.CallID().Value()) }
 
 // finish hands the INVITE handler its final status, once.
 func (p *caller) finish(status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if status == 200 {
-		p.answered = true
+		_ = p.state.move(dialogAnswered) // after Ended the INVITE has its answer already
 	}
 	select {
 	case p.outcome <- status:
 	default:
 	}
 }
-
-func (p *caller) Held(protocol.HeldBy)            {}
-func (p *caller) Resumed()                        {}
-func (p *caller) Restored(*protocol.CallRestored) {}
 
 // handleInvite answers INVITEs: new calls from a trunk's address (IP and,
 // over UDP, port) are trunk calls; others are registered phones' and are
@@ -257,7 +225,8 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		return
 	}
 	pl.SDP = string(r.req.Body())
-	p := &caller{ua: u, dialog: dialog, key: "sip_" + ident.Short() + ident.Short(), outcome: make(chan int, 1), flow: flow}
+	p := &caller{sipParty: sipParty{ua: u, key: "sip_" + ident.Short() + ident.Short(), flow: flow}, dialog: dialog,
+		outcome: make(chan int, 1)}
 	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
 		status, reason, hdrs := placeRefusal(err)
@@ -290,23 +259,13 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		remote.HungUp(p.key)
 		return
 	}
-	p.watch.start(u, func() { remote.Failed(p.key, protocol.EndFailed) })
+	p.watchRTP()
 }
 
+// readBye implements dialogParty: the phone hangs up.
 func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.watch.stop()
-	p.hungUp.seen()
-	if err := p.dialog.ReadBye(req, tx); err != nil {
-		if err := tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)); err != nil {
-			p.ua.writeFailed(req, 481, err)
-		}
-		return
-	}
-	p.ua.untrack(req.CallID().Value())
-	p.remote.HungUp(p.key)
+	p.hearBye(req, tx, func() error { return p.dialog.ReadBye(req, tx) })
 }
-
-func (p *caller) party() (call.Remote, string) { return p.remote, p.key }
 
 // Incoming never reaches a caller.
 func (p *caller) Incoming(call.Info, string) {}

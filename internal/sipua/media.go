@@ -31,3 +31,11 @@ func sipMedia(w *rtpWatch, transport string, m call.Media, id ident.LegID) (call
 	}
 	return w.newMedia(m, id)
 }
+
+// mediaOver makes the party's media for a dialog over transport: WebRTC
+// for a browser on WS/WSS, RTP otherwise (offering SRTP over TLS).
+func (p *sipParty) mediaOver(transport string, m call.Media, id ident.LegID) (call.LegMedia, error) {
+	lm, err := sipMedia(&p.watch, transport, m, id)
+	p.ua.srtpPolicy(lm, transport)
+	return lm, err
+}

@@ -3,7 +3,6 @@ package sipua
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -15,25 +14,19 @@ import (
 )
 
 // outDialog is the state our outgoing INVITEs share, toward registered
-// phones (callee) and trunks (trunkCall): the dialog, its hang-up paths
-// and the Party methods a callee ignores.
+// phones (callee, callee.go) and trunks (trunkCall, trunkcall.go): the
+// dialog, its hang-up paths and the Party methods a callee ignores.
 type outDialog struct {
-	ua     *UA
-	remote call.Remote
-	key    string
+	sipParty
 
-	mu       sync.Mutex
-	dialog   *sipgo.DialogClientSession
-	stop     context.CancelFunc // ends waiting for the INVITE's answer
-	answered bool
-	ended    bool
-	refer    *referNotifier
-	hungUp   farBye
-
-	watch rtpWatch
-	id    string                // the dialog's id once answered (sipgo's DialogClientSession.ID)
-	flow  func(src string) bool // whether an in-dialog request's source is the far end's
+	// Guarded by mu.
+	dialog *sipgo.DialogClientSession
+	stop   context.CancelFunc // ends waiting for the INVITE's answer
+	id     string             // the dialog's id once answered (sipgo's DialogClientSession.ID)
 }
+
+// errNoDialog is a BYE for a party whose INVITE has no dialog (yet).
+var errNoDialog = errors.New("no dialog")
 
 // matches implements dialogParty: our From tag, the far end's To tag from
 // its answer, and its address.
@@ -45,54 +38,33 @@ func (p *outDialog) matches(req *sip.Request) bool {
 	return err == nil && id != "" && got == id && flow != nil && flow(req.Source())
 }
 
-// established records the answered dialog's id; call with p.mu held.
-func (p *outDialog) establishedLocked(d *sipgo.DialogClientSession) {
-	p.answered, p.id = true, d.ID
+// establishLocked records the answered dialog and reports whether the
+// call ended while the answer was on its way (only an ended dialog cannot
+// be answered); call with p.mu held.
+func (p *outDialog) establishLocked(d *sipgo.DialogClientSession) (ended bool) {
+	p.id = d.ID
+	return p.state.move(dialogAnswered) != nil
 }
 
-func (p *outDialog) notifier() *referNotifier {
+func (p *outDialog) notifier() *referNotifier { return p.notifierVia(p.sendInDialog) }
+
+// sendInDialog sends req inside the answered dialog, to the far end's
+// Contact.
+func (p *outDialog) sendInDialog(ctx context.Context, req *sip.Request) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.refer == nil {
-		p.refer = &referNotifier{send: func(ctx context.Context, req *sip.Request) error {
-			p.mu.Lock()
-			d := p.dialog
-			p.mu.Unlock()
-			if d == nil || d.InviteResponse == nil || d.InviteResponse.Contact() == nil {
-				return errors.New("no dialog to send in")
-			}
-			req.Recipient = d.InviteResponse.Contact().Address
-			req.SetDestination(d.InviteRequest.Destination())
-			_, err := d.Do(dialOut(ctx), req)
-			return err
-		}}
+	d := p.dialog
+	p.mu.Unlock()
+	if d == nil || d.InviteResponse == nil || d.InviteResponse.Contact() == nil {
+		return errors.New("no dialog to send in")
 	}
-	return p.refer
+	req.Recipient = d.InviteResponse.Contact().Address
+	req.SetDestination(d.InviteRequest.Destination())
+	_, err := d.Do(dialOut(ctx), req)
+	return err
 }
 
-func (p *outDialog) Key() string  { return p.key }
-func (p *outDialog) Kind() string { return "sip" }
 func (p *outDialog) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
 	return p.watch.newMedia(m, id)
-}
-
-func (p *outDialog) party() (call.Remote, string) { return p.remote, p.key }
-
-// byeAfter hangs up the answered dialog; after a transfer the phone that
-// asked for it gets a moment to hang up by itself first.
-func (p *outDialog) byeAfter(reason protocol.EndReason) {
-	if reason == protocol.EndTransferred {
-		p.mu.Lock()
-		n := p.refer
-		p.mu.Unlock()
-		if n != nil {
-			n.wait()
-		}
-		if p.hungUp.waitFor(transferByeWait) {
-			return
-		}
-	}
-	p.bye()
 }
 
 // bye hangs up the answered dialog.
@@ -103,43 +75,25 @@ func (p *outDialog) bye() {
 	if d == nil {
 		return
 	}
-	p.mu.Lock()
-	n := p.refer
-	p.mu.Unlock()
-	if n != nil {
-		n.wait() // a REFER's last NOTIFY goes out before the BYE
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := d.Bye(dialOut(ctx)); err != nil {
-		p.ua.log.Debug("sip: bye", "err", err)
-	}
-	p.ua.untrack(d.InviteRequest.CallID().Value())
+	p.sendBye(d, d.InviteRequest.CallID().Value())
 }
 
-// readBye handles the far end hanging up.
+// readBye implements dialogParty: the far end hangs up.
 func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.watch.stop()
-	p.hungUp.seen()
-	p.mu.Lock()
-	d := p.dialog
-	p.ended = true
-	p.mu.Unlock()
-	if d == nil || d.ReadBye(req, tx) != nil {
-		if err := tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil)); err != nil {
-			p.ua.writeFailed(req, 481, err)
+	p.hearBye(req, tx, func() error {
+		p.mu.Lock()
+		d := p.dialog
+		_ = p.state.move(dialogEnded) // the call's Ended has nothing left to do; it may have come first
+		p.mu.Unlock()
+		if d == nil {
+			return errNoDialog
 		}
-		return
-	}
-	p.ua.untrack(req.CallID().Value())
-	p.remote.HungUp(p.key)
+		return d.ReadBye(req, tx)
+	})
 }
 
-// A callee hears nothing of these: the other party's hold is music in its RTP.
+// A callee hears nothing of these.
 func (p *outDialog) Answer(string)                      {}
 func (p *outDialog) Ringing()                           {}
 func (p *outDialog) Answered(time.Time)                 {}
-func (p *outDialog) Held(protocol.HeldBy)               {}
-func (p *outDialog) Resumed()                           {}
 func (p *outDialog) Refused(protocol.ErrorCode, string) {}
-func (p *outDialog) Restored(*protocol.CallRestored)    {}

@@ -43,7 +43,7 @@ func (p *trunkCall) AlertsItself() bool { return true }
 func (p *trunkCall) Incoming(_ call.Info, offer string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.mu.Lock()
-	if p.ended {
+	if p.state == dialogEnded {
 		p.mu.Unlock()
 		cancel()
 		return
@@ -172,8 +172,7 @@ func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
 		p.ua.log.Warn("sip: ack", "err", err)
 	}
 	p.mu.Lock()
-	p.establishedLocked(dialog)
-	ended, early := p.ended, p.early
+	ended, early := p.establishLocked(dialog), p.early
 	p.mu.Unlock()
 	if ended {
 		p.bye()
@@ -184,23 +183,22 @@ func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
 		sdp = early // the answer came in the 183 already
 	}
 	p.remote.Answered(p.key, sdp)
-	p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
+	p.watchRTP()
 	return attempt{answered: true}
 }
 
 // Ended stops ringing (CANCEL, through the attempt's context) or hangs up.
 func (p *trunkCall) Ended(protocol.EndReason, *int) {
 	p.mu.Lock()
-	if p.ended {
-		p.mu.Unlock()
+	was, ok := p.endLocked()
+	stop := p.stop
+	p.mu.Unlock()
+	if !ok {
 		return
 	}
-	p.ended = true
-	answered, stop := p.answered, p.stop
-	p.mu.Unlock()
 	p.watch.stop()
 	switch {
-	case answered:
+	case was == dialogAnswered:
 		p.ua.goTracked(p.bye)
 	case stop != nil:
 		stop()
