@@ -54,6 +54,14 @@ func (p *caller) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
 	return p.mediaOver(p.dialog.InviteRequest.Transport(), m, id)
 }
 
+// readBye implements dialogParty: the phone hangs up.
+func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
+	p.hearBye(req, tx, func() error { return p.dialog.ReadBye(req, tx) })
+}
+
+// Incoming never reaches a caller.
+func (p *caller) Incoming(call.Info, string) {}
+
 // srtpRefused reports whether the caller's offer was refused for want of
 // SRTP (sip.tls_require_srtp).
 func (p *caller) srtpRefused() bool {
@@ -62,6 +70,7 @@ func (p *caller) srtpRefused() bool {
 	s, ok := p.watch.media.(srtpLeg)
 	return ok && s.SRTPRefused()
 }
+
 func (p *caller) Answer(sdp string) {
 	p.mu.Lock()
 	p.answer = sdp
@@ -234,19 +243,24 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		return
 	}
 	p.remote = remote
-	callID := r.req.CallID().Value()
-	u.track(callID, p)
+	u.track(r.req.CallID().Value(), p)
 	r.tx.OnCancel(func(*sip.Request) { remote.HungUp(p.key) })
-	status := <-p.outcome
+	p.respond(r, <-p.outcome)
+}
+
+// respond answers the INVITE with the call's outcome: a failure, or 200
+// with the SDP answer, after which the RTP watch starts.
+func (p *caller) respond(r *responder, status int) {
+	u := p.ua
 	r.final.Store(true) // answered through the dialog below
 	u.metrics.responded(r.req, status)
 	if status != 200 {
-		u.untrack(callID)
+		u.untrack(r.req.CallID().Value())
 		var hdrs []sip.Header
 		if status == 488 && p.srtpRefused() { // RFC 3261 §20.43
 			hdrs = append(hdrs, sip.NewHeader("Warning", `399 `+u.host()+` "SRTP required"`))
 		}
-		if err := dialog.Respond(status, statusText[status], nil, hdrs...); err != nil {
+		if err := p.dialog.Respond(status, statusText[status], nil, hdrs...); err != nil {
 			u.writeFailed(r.req, status, err)
 		}
 		return
@@ -254,18 +268,10 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 	p.mu.Lock()
 	answer := p.answer
 	p.mu.Unlock()
-	if err := dialog.RespondSDP([]byte(answer)); err != nil { // waits for the ACK
+	if err := p.dialog.RespondSDP([]byte(answer)); err != nil { // waits for the ACK
 		u.log.Warn("sip: 200 not acknowledged", "err", err)
-		remote.HungUp(p.key)
+		p.remote.HungUp(p.key)
 		return
 	}
 	p.watchRTP()
 }
-
-// readBye implements dialogParty: the phone hangs up.
-func (p *caller) readBye(req *sip.Request, tx sip.ServerTransaction) {
-	p.hearBye(req, tx, func() error { return p.dialog.ReadBye(req, tx) })
-}
-
-// Incoming never reaches a caller.
-func (p *caller) Incoming(call.Info, string) {}

@@ -1,7 +1,3 @@
-// Package sipua is Switchboard's SIP side: transports and transactions come
-// from sipgo; registrations, digest authentication, dialogs, calls to and
-// from desk phones and trunks are ours. sipgo types do not leave this
-// package.
 package sipua
 
 import (
