@@ -46,21 +46,11 @@ func (p *callee) Incoming(info call.Info, offer string) {
 }
 
 func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
-	var target sip.Uri
-	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
+	req, err := p.request(info, offer)
+	if err != nil {
 		p.remote.Failed(p.key, "")
 		return
 	}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetBody([]byte(offer))
-	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
-	req.SetTransport(strings.ToUpper(p.contact.Transport))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
-		Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
 	dialog, err := p.ua.dialogs.WriteInvite(dialOut(ctx), req)
 	if err != nil {
 		p.remote.Failed(p.key, "")
@@ -74,34 +64,50 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	var dr *sipgo.ErrDialogResponse
 	switch {
 	case err == nil:
-		if err := dialog.Ack(dialOut(context.Background())); err != nil {
-			p.ua.log.Warn("sip: ack", "err", err)
+		if p.acknowledge(dialog) {
+			p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
+			p.watchRTP()
 		}
-		p.mu.Lock()
-		ended := p.establishLocked(dialog)
-		p.mu.Unlock()
-		if ended { // ended while the 200 was on its way: hang up now
-			p.bye()
-			return
-		}
-		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
-		p.watchRTP()
 	case errors.As(err, &dr):
-		p.mu.Lock()
-		p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
-		p.mu.Unlock()
-		switch call.EndReasonForSIP(dr.Res.StatusCode) {
-		case protocol.EndBusy:
-			p.remote.Rejected(p.key, true)
-		case protocol.EndRejected:
-			p.remote.Rejected(p.key, false)
-		default:
-			p.remote.Failed(p.key, "")
-		}
+		p.declined(dr.Res.StatusCode)
 		p.ua.untrack(dialog.InviteRequest.CallID().Value())
 	default: // cancelled by us, or the transaction timed out
 		p.remote.Failed(p.key, "")
 		p.ua.untrack(dialog.InviteRequest.CallID().Value())
+	}
+}
+
+// request is the INVITE that rings the phone's contact with offer.
+func (p *callee) request(info call.Info, offer string) (*sip.Request, error) {
+	var target sip.Uri
+	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
+		return nil, err
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetBody([]byte(offer))
+	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
+	req.SetTransport(strings.ToUpper(p.contact.Transport))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
+		Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+	return req, nil
+}
+
+// declined reports the phone's final failure response to the call.
+func (p *callee) declined(status int) {
+	p.mu.Lock()
+	p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
+	p.mu.Unlock()
+	switch call.EndReasonForSIP(status) {
+	case protocol.EndBusy:
+		p.remote.Rejected(p.key, true)
+	case protocol.EndRejected:
+		p.remote.Rejected(p.key, false)
+	default:
+		p.remote.Failed(p.key, "")
 	}
 }
 

@@ -38,12 +38,22 @@ func (p *outDialog) matches(req *sip.Request) bool {
 	return err == nil && id != "" && got == id && flow != nil && flow(req.Source())
 }
 
-// establishLocked records the answered dialog and reports whether the
-// call ended while the answer was on its way (only an ended dialog cannot
-// be answered); call with p.mu held.
-func (p *outDialog) establishLocked(d *sipgo.DialogClientSession) (ended bool) {
+// acknowledge ACKs the far end's 2xx and records the dialog; when the
+// call ended while the 2xx was on its way it hangs up at once and
+// reports false.
+func (p *outDialog) acknowledge(d *sipgo.DialogClientSession) bool {
+	if err := d.Ack(dialOut(context.Background())); err != nil {
+		p.ua.log.Warn("sip: ack", "err", err)
+	}
+	p.mu.Lock()
 	p.id = d.ID
-	return p.state.move(dialogAnswered) != nil
+	ended := p.state.move(dialogAnswered) != nil // only an ended dialog cannot be answered
+	p.mu.Unlock()
+	if ended {
+		p.bye()
+		return false
+	}
+	return true
 }
 
 func (p *outDialog) notifier() *referNotifier { return p.notifierVia(p.sendInDialog) }

@@ -168,19 +168,14 @@ func (p *trunkCall) progress(res *sip.Response) {
 // accept acknowledges the answer and reports it, unless the call
 // ended while the 200 was on its way: then it hangs up at once.
 func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
-	if err := dialog.Ack(dialOut(context.Background())); err != nil {
-		p.ua.log.Warn("sip: ack", "err", err)
-	}
-	p.mu.Lock()
-	ended, early := p.establishLocked(dialog), p.early
-	p.mu.Unlock()
-	if ended {
-		p.bye()
+	if !p.acknowledge(dialog) {
 		return attempt{answered: true}
 	}
 	sdp := string(dialog.InviteResponse.Body())
 	if sdp == "" {
-		sdp = early // the answer came in the 183 already
+		p.mu.Lock()
+		sdp = p.early // the answer came in the 183 already
+		p.mu.Unlock()
 	}
 	p.remote.Answered(p.key, sdp)
 	p.watchRTP()
