@@ -18,8 +18,8 @@ import (
 func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 	var out []call.Party
 	for _, c := range u.Registrar.Contacts(user) {
-		out = append(out, &callee{outDialog: outDialog{ua: u, remote: r, key: "sip_" + ident.Short() + ident.Short(),
-			flow: sameHost(c.Source)}, contact: c})
+		out = append(out, &callee{outDialog: outDialog{sipParty: sipParty{ua: u, remote: r,
+			key: "sip_" + ident.Short() + ident.Short(), flow: sameHost(c.Source)}}, contact: c})
 	}
 	return out
 }
@@ -28,15 +28,12 @@ func (u *UA) CalleeParties(user ident.UserID, r call.Remote) []call.Party {
 type callee struct {
 	outDialog
 	contact Contact
-	reason  protocol.EndReason
 }
 
 // NewMedia makes WebRTC media for a browser phone (WS/WSS), RTP otherwise
 // (offering SRTP to a phone registered over TLS).
 func (p *callee) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
-	lm, err := sipMedia(&p.watch, p.contact.Transport, m, id)
-	p.ua.srtpPolicy(lm, p.contact.Transport)
-	return lm, err
+	return p.mediaOver(p.contact.Transport, m, id)
 }
 
 // Incoming sends the INVITE and follows it until a final response.
@@ -49,21 +46,11 @@ func (p *callee) Incoming(info call.Info, offer string) {
 }
 
 func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
-	var target sip.Uri
-	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
+	req, err := p.request(info, offer)
+	if err != nil {
 		p.remote.Failed(p.key, "")
 		return
 	}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetBody([]byte(offer))
-	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
-	req.SetTransport(strings.ToUpper(p.contact.Transport))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
-		Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
 	dialog, err := p.ua.dialogs.WriteInvite(dialOut(ctx), req)
 	if err != nil {
 		p.remote.Failed(p.key, "")
@@ -77,31 +64,12 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	var dr *sipgo.ErrDialogResponse
 	switch {
 	case err == nil:
-		if err := dialog.Ack(dialOut(context.Background())); err != nil {
-			p.ua.log.Warn("sip: ack", "err", err)
+		if p.acknowledge(dialog) {
+			p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
+			p.watchRTP()
 		}
-		p.mu.Lock()
-		p.establishedLocked(dialog)
-		ended := p.ended
-		p.mu.Unlock()
-		if ended { // ended while the 200 was on its way: hang up now
-			p.bye()
-			return
-		}
-		p.remote.Answered(p.key, string(dialog.InviteResponse.Body()))
-		p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
 	case errors.As(err, &dr):
-		p.mu.Lock()
-		p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
-		p.mu.Unlock()
-		switch call.EndReasonForSIP(dr.Res.StatusCode) {
-		case protocol.EndBusy:
-			p.remote.Rejected(p.key, true)
-		case protocol.EndRejected:
-			p.remote.Rejected(p.key, false)
-		default:
-			p.remote.Failed(p.key, "")
-		}
+		p.declined(dr.Res.StatusCode)
 		p.ua.untrack(dialog.InviteRequest.CallID().Value())
 	default: // cancelled by us, or the transaction timed out
 		p.remote.Failed(p.key, "")
@@ -109,21 +77,54 @@ func (p *callee) invite(ctx context.Context, info call.Info, offer string) {
 	}
 }
 
+// request is the INVITE that rings the phone's contact with offer.
+func (p *callee) request(info call.Info, offer string) (*sip.Request, error) {
+	var target sip.Uri
+	if err := sip.ParseUri(p.contact.URI, &target); err != nil {
+		return nil, err
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.SetBody([]byte(offer))
+	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
+	req.SetTransport(strings.ToUpper(p.contact.Transport))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
+		Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
+	return req, nil
+}
+
+// declined reports the phone's final failure response to the call.
+func (p *callee) declined(status int) {
+	p.mu.Lock()
+	p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
+	p.mu.Unlock()
+	switch call.EndReasonForSIP(status) {
+	case protocol.EndBusy:
+		p.remote.Rejected(p.key, true)
+	case protocol.EndRejected:
+		p.remote.Rejected(p.key, false)
+	default:
+		p.remote.Failed(p.key, "")
+	}
+}
+
 // Ended cancels a ringing INVITE (with a Reason for answered-elsewhere, RFC
 // 3326) or hangs up an answered one.
 func (p *callee) Ended(reason protocol.EndReason, _ *int) {
 	p.mu.Lock()
-	if p.ended {
-		p.mu.Unlock()
+	was, ok := p.endLocked()
+	dialog, stop := p.dialog, p.stop
+	p.mu.Unlock()
+	if !ok {
 		return
 	}
-	p.ended, p.reason = true, reason
-	answered, dialog, stop := p.answered, p.dialog, p.stop
-	p.mu.Unlock()
 	p.watch.stop()
 	switch {
-	case answered:
-		p.ua.goTracked(func() { p.byeAfter(reason) })
+	case was == dialogAnswered:
+		p.ua.goTracked(func() { p.byeAfter(reason, p.bye) })
 	case dialog != nil:
 		p.ua.goTracked(func() { p.cancel(dialog, reason, stop) })
 	case stop != nil:

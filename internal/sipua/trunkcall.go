@@ -43,7 +43,7 @@ func (p *trunkCall) AlertsItself() bool { return true }
 func (p *trunkCall) Incoming(_ call.Info, offer string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.mu.Lock()
-	if p.ended {
+	if p.state == dialogEnded {
 		p.mu.Unlock()
 		cancel()
 		return
@@ -168,39 +168,32 @@ func (p *trunkCall) progress(res *sip.Response) {
 // accept acknowledges the answer and reports it, unless the call
 // ended while the 200 was on its way: then it hangs up at once.
 func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
-	if err := dialog.Ack(dialOut(context.Background())); err != nil {
-		p.ua.log.Warn("sip: ack", "err", err)
-	}
-	p.mu.Lock()
-	p.establishedLocked(dialog)
-	ended, early := p.ended, p.early
-	p.mu.Unlock()
-	if ended {
-		p.bye()
+	if !p.acknowledge(dialog) {
 		return attempt{answered: true}
 	}
 	sdp := string(dialog.InviteResponse.Body())
 	if sdp == "" {
-		sdp = early // the answer came in the 183 already
+		p.mu.Lock()
+		sdp = p.early // the answer came in the 183 already
+		p.mu.Unlock()
 	}
 	p.remote.Answered(p.key, sdp)
-	p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
+	p.watchRTP()
 	return attempt{answered: true}
 }
 
 // Ended stops ringing (CANCEL, through the attempt's context) or hangs up.
 func (p *trunkCall) Ended(protocol.EndReason, *int) {
 	p.mu.Lock()
-	if p.ended {
-		p.mu.Unlock()
+	was, ok := p.endLocked()
+	stop := p.stop
+	p.mu.Unlock()
+	if !ok {
 		return
 	}
-	p.ended = true
-	answered, stop := p.answered, p.stop
-	p.mu.Unlock()
 	p.watch.stop()
 	switch {
-	case answered:
+	case was == dialogAnswered:
 		p.ua.goTracked(p.bye)
 	case stop != nil:
 		stop()

@@ -251,7 +251,7 @@ func (u *UA) TrunkParty(req call.TrunkRequest, r call.Remote) call.Party {
 		return nil
 	}
 	id := u.callerID(req.Account, req.CallerID)
-	return &trunkCall{outDialog: outDialog{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()},
+	return &trunkCall{outDialog: outDialog{sipParty: sipParty{ua: u, remote: r, key: "trunk_" + ident.Short() + ident.Short()}},
 		trunks: ts, number: req.Number, callerID: id.from, asserted: id.asserted, location: emergencyLocation(req)}
 }
 

@@ -1,7 +1,3 @@
-// Package sipua is Switchboard's SIP side: transports and transactions come
-// from sipgo; registrations, digest authentication, dialogs, calls to and
-// from desk phones and trunks are ours. sipgo types do not leave this
-// package.
 package sipua
 
 import (
@@ -19,7 +15,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -64,16 +59,6 @@ type UA struct {
 
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
-}
-
-// dialogParty is a SIP party with a dialog: in-dialog requests go to it.
-type dialogParty interface {
-	readBye(req *sip.Request, tx sip.ServerTransaction)
-	party() (call.Remote, string)
-	// matches reports whether an in-dialog request belongs to this
-	// party's dialog: Call-ID and both tags (RFC 3261 §12.2.2), sent from
-	// the party's flow (the address its dialog was made with).
-	matches(req *sip.Request) bool
 }
 
 // Store is what the SIP side reads and keeps.
@@ -131,39 +116,6 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 // SetCalls installs the call manager (before Start).
 func (u *UA) SetCalls(p Placer) { u.calls = p }
 
-func (u *UA) track(callID string, p dialogParty) {
-	u.mu.Lock()
-	u.active[callID] = p
-	u.mu.Unlock()
-}
-
-func (u *UA) untrack(callID string) {
-	u.mu.Lock()
-	delete(u.active, callID)
-	u.mu.Unlock()
-}
-
-// lookup finds the party whose dialog req is in, or nil: an unknown
-// Call-ID, tags that are not the dialog's, or a request from another
-// address all get 481.
-func (u *UA) lookup(req *sip.Request) dialogParty {
-	u.mu.Lock()
-	p := u.active[req.CallID().Value()]
-	u.mu.Unlock()
-	if p == nil || !p.matches(req) {
-		return nil
-	}
-	return p
-}
-
-// lookupCallID finds a party by Call-ID alone (a Replaces header names a
-// dialog of the same phone that sends the REFER: see handleRefer).
-func (u *UA) lookupCallID(callID string) dialogParty {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.active[callID]
-}
-
 // goTracked runs fn on a goroutine Close waits for.
 func (u *UA) goTracked(fn func()) {
 	u.wg.Add(1)
@@ -177,23 +129,6 @@ func (u *UA) goTracked(fn func()) {
 func (u *UA) host() string {
 	h, _, _ := net.SplitHostPort(u.Addr())
 	return h
-}
-
-func (u *UA) handleBye(r *responder) {
-	p := u.lookup(r.req)
-	if p == nil {
-		r.respond(481, "Call/Transaction Does Not Exist", nil)
-		return
-	}
-	r.final.Store(true) // the dialog answers it
-	p.readBye(r.req, r.tx)
-}
-
-// handleAck passes ACKs of our 2xx to the dialog waiting for them.
-func (u *UA) handleAck(req *sip.Request, tx sip.ServerTransaction) {
-	if p, ok := u.lookup(req).(*caller); ok {
-		_ = p.dialog.ReadAck(req, tx)
-	}
 }
 
 func randomSecret() string {

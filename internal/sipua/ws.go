@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/switchboard-voice/switchboard/internal/call"
-	"github.com/switchboard-voice/switchboard/internal/ident"
 )
 
 // SIP over WebSocket (RFC 7118) on the HTTP listener, for browser SIP
@@ -233,13 +230,4 @@ func (l *handoffListener) Addr() net.Addr { return &net.TCPAddr{} }
 func isWebSocket(transport string) bool {
 	t := sip.NetworkToLower(transport)
 	return t == "ws" || t == "wss"
-}
-
-// sipMedia makes a SIP party's media endpoint: WebRTC for a browser on
-// WS/WSS, plain RTP (watched for silence) otherwise.
-func sipMedia(w *rtpWatch, transport string, m call.Media, id ident.LegID) (call.LegMedia, error) {
-	if isWebSocket(transport) {
-		return m.NewWebRTC(id)
-	}
-	return w.newMedia(m, id)
 }
