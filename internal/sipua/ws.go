@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
 )
 
 // SIP over WebSocket (RFC 7118) on the HTTP listener, for browser SIP
