@@ -85,6 +85,7 @@ func TestEmergencyAddressPageBeforeTheFirst(t *testing.T) {
 	status, list := ta.asUser(t, tok, "GET", emergencyPath, "")
 	require.Equal(t, http.StatusOK, status, list)
 	newest := list["data"].([]any)[0].(map[string]any)["id"].(string)
+	require.Equal(t, ids[1], newest, "newest first")
 	status, page := ta.asUser(t, tok, "GET", emergencyPath+"?ending_before="+newest, "")
 	require.Equal(t, http.StatusOK, status, page)
 	require.Empty(t, page["data"])
