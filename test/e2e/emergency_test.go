@@ -122,7 +122,9 @@ func TestEmergencyAddressREST(t *testing.T) {
 	}
 	require.Equal(t, http.StatusBadRequest, s.Do(t, "POST", addresses, alice, `{"street":1}`).Status)
 	require.Equal(t, http.StatusUnauthorized, s.Do(t, "GET", addresses, "", nil).Status)
-	require.Equal(t, http.StatusUnauthorized, s.Do(t, "GET", addresses, admin, nil).Status, "user tokens only")
+	r = s.Do(t, "GET", addresses, admin, nil)
+	require.Equal(t, http.StatusForbidden, r.Status, "user tokens only")
+	require.Equal(t, "user_token_required", r.Body["code"])
 
 	// Newest first, paged by next_page_url / previous_page_url.
 	second, third := newAddress(t, s, alice, home()), newAddress(t, s, alice, home())

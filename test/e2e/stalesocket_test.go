@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -20,30 +21,60 @@ import (
 // silentConn is a socket whose network can vanish: after silence, nothing
 // more reaches either side and closing it locally sends no FIN, as when a
 // laptop moves from Wi-Fi to LTE. The real socket is closed with the test.
+// A pump goroutine reads the real socket into its own buffers, so nothing
+// it reads late can land in a buffer the caller has moved on with.
 type silentConn struct {
 	net.Conn
 	once   sync.Once
 	silent chan struct{}
+	chunks chan []byte // closed when the real socket fails
+	rest   []byte      // Read's: what is left of the last chunk
+}
+
+func newSilentConn(c net.Conn) *silentConn {
+	s := &silentConn{Conn: c, silent: make(chan struct{}), chunks: make(chan []byte)}
+	go s.pump()
+	return s
+}
+
+func (c *silentConn) pump() {
+	defer close(c.chunks)
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := c.Conn.Read(buf)
+		if n > 0 {
+			select {
+			case c.chunks <- buf[:n]:
+			case <-c.silent:
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (c *silentConn) Read(b []byte) (int, error) {
-	type res struct {
-		n   int
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() { n, err := c.Conn.Read(b); ch <- res{n, err} }()
-	select {
-	case r := <-ch:
+	if len(c.rest) == 0 {
 		select {
+		case chunk, ok := <-c.chunks:
+			if !ok {
+				return 0, io.EOF
+			}
+			c.rest = chunk
 		case <-c.silent:
-			return 0, net.ErrClosed // what arrives after the network went is lost
-		default:
-			return r.n, r.err
+			return 0, net.ErrClosed
 		}
-	case <-c.silent:
-		return 0, net.ErrClosed
 	}
+	select {
+	case <-c.silent:
+		return 0, net.ErrClosed // what arrives after the network went is lost
+	default:
+	}
+	n := copy(b, c.rest)
+	c.rest = c.rest[n:]
+	return n, nil
 }
 
 func (c *silentConn) Write(b []byte) (int, error) {
@@ -79,7 +110,7 @@ func TestDropInResumeOverAStaleSocket(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if first == nil { // only the first socket loses its network
-			first = &silentConn{Conn: c, silent: make(chan struct{})}
+			first = newSilentConn(c)
 			t.Cleanup(func() { c.Close() })
 			return first, nil
 		}
