@@ -119,8 +119,8 @@ type Call struct {
 	bridge     Bridge
 	rec        store.CallRecord
 	answeredAt time.Time
-	timers     []*time.Timer
-	ringTimer  *time.Timer
+	timers     []Timer
+	ringTimer  Timer
 	anyBusy    bool
 	done       bool
 	account    ident.AccountID
@@ -217,16 +217,18 @@ func (ev event) drop() {
 // applies its result on the actor.
 func (c *Call) async(work func() func()) {
 	c.m.wg.Add(1)
+	c.m.pending.Add(1)
 	go func() {
 		defer c.m.wg.Done()
+		defer c.m.pending.Add(-1)
 		apply := work()
 		c.post(event{fn: apply})
 	}()
 }
 
 // after runs fn on the actor once d has passed, unless the call ended.
-func (c *Call) after(d time.Duration, fn func()) *time.Timer {
-	t := time.AfterFunc(d, func() { c.post(event{fn: fn}) })
+func (c *Call) after(d time.Duration, fn func()) Timer {
+	t := c.m.opt.Clock.AfterFunc(d, func() { c.post(event{fn: fn}) })
 	c.timers = append(c.timers, t)
 	return t
 }

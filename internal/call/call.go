@@ -254,4 +254,6 @@ type Options struct {
 	Observer Observer
 	// Activity, when set, is told each user's part in each call (presence).
 	Activity Activity
+	// Clock makes the actors' timers; nil is the wall clock.
+	Clock Clock
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
@@ -31,6 +32,7 @@ type Manager struct {
 	outbound map[ident.AccountID]int
 	draining bool
 	wg       sync.WaitGroup
+	pending  atomic.Int64 // async work in flight (tests wait for none)
 }
 
 // NewManager returns a manager; Shutdown stops it.
@@ -43,6 +45,9 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 	}
 	if opt.AnswerTimeout <= 0 {
 		opt.AnswerTimeout = 10 * time.Second
+	}
+	if opt.Clock == nil {
+		opt.Clock = realClock{}
 	}
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
 		lim: newLimits(opt.Limits), reqs: newReqCalls(time.Now),
@@ -214,13 +219,22 @@ func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call
 }
 
 // join makes every call id that reached from reach into (a transfer
-// joined from's surviving leg into into).
+// joined from's surviving leg into into). When into has already ended
+// (and been removed) the ids are forgotten instead of left pointing at it.
 func (m *Manager) join(from, into *Call) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	live := false
+	for _, c := range m.calls {
+		live = live || c == into
+	}
 	for id, c := range m.calls {
-		if c == from {
+		switch {
+		case c != from:
+		case live:
 			m.calls[id] = into
+		default:
+			delete(m.calls, id)
 		}
 	}
 }
