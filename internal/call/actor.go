@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -19,7 +18,7 @@ import (
 // another by a transfer (see Call.post).
 type event struct {
 	dev      Device
-	msg      protocol.Message
+	cmd      Command
 	gone     bool            // dev's session is over
 	shutdown bool            // the server is stopping
 	fn       func()          // a result of the call's own async work, applied in the actor
@@ -50,11 +49,12 @@ type leg struct {
 	id       ident.LegID
 	role     legRole
 	party    Party
+	dev      Device // the party's device session, nil for SIP parties
 	media    WebRTCMedia
 	alerted  bool   // callee: call.incoming + sdp.offer sent
 	answer   string // callee: its sdp.answer, once received
 	ended    bool
-	endedFor protocol.EndReason
+	endedFor EndReason
 	holding  bool // this party put the call on hold
 	muted    bool // the server forwards silence in place of this party's audio
 	trunk    bool // an outbound leg through a trunk (counted against the account's cap)
@@ -64,22 +64,22 @@ type leg struct {
 	name   string
 	callID ident.CallID // the call id the party knows, when not the actor's own
 
-	stats     MediaStats               // taken when the leg closes
-	applied   string                   // the remote answer applied to media (SIP callees)
-	remoteSet bool                     // the device's description is applied
-	cands     []*protocol.ICECandidate // trickled before that, applied after
+	stats     MediaStats  // taken when the leg closes
+	applied   string      // the remote answer applied to media (SIP callees)
+	remoteSet bool        // the device's description is applied
+	cands     []Candidate // trickled before that, applied after
 }
 
 // addCandidate applies a trickled candidate, or keeps it until the device's
 // description is applied (trickling may overtake the async offer handling).
-func (l *leg) addCandidate(m *protocol.ICECandidate) error {
+func (l *leg) addCandidate(m Candidate) error {
 	if !l.remoteSet {
 		if len(l.cands) < 64 {
 			l.cands = append(l.cands, m)
 		}
 		return nil
 	}
-	mid, idx := m.SDPMid, m.SDPMLineIndex
+	mid, idx := m.Mid, m.Index
 	return l.media.AddCandidate(m.Candidate, &mid, &idx)
 }
 
@@ -112,7 +112,7 @@ type Call struct {
 
 	// owned by the actor goroutine
 	state      State
-	create     *protocol.CallCreate
+	create     Create
 	caller     *leg
 	callees    []*leg
 	winner     *leg
@@ -128,9 +128,9 @@ type Call struct {
 	inbound    bool // from a trunk: the account's numbers only
 	from       string
 	fromName   string
-	ringSent   bool               // the caller heard call.ringing
-	earlyLeg   *leg               // the callee whose early media c.bridge carries
-	failure    protocol.EndReason // why the last unreachable callee failed, when it knew
+	ringSent   bool      // the caller heard call.ringing
+	earlyLeg   *leg      // the callee whose early media c.bridge carries
+	failure    EndReason // why the last unreachable callee failed, when it knew
 
 	dest     string       // what is being rung now (the destination, or a transfer's)
 	steps    []route.Step // routing steps still to ring, then c.then
@@ -161,11 +161,11 @@ type Call struct {
 // network usually gives up first.
 const outboundRingLimit = 3 * time.Minute
 
-func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
+func newCall(m *Manager, dev Device, cr Create) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: msg}
-	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: devicePart{dev: dev, call: c.id}, user: dev.User()}
+		state: StateTrying, create: cr}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: dev.Party(c.id), dev: dev, user: dev.User()}
 	c.account, c.fromUser = dev.Account(), dev.User()
 	c.members.Store(c.caller.party.Key(), struct{}{})
 	return c
@@ -175,7 +175,7 @@ func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: &protocol.CallCreate{Destination: pl.Destination, SDP: pl.SDP},
+		state: StateTrying, create: Create{Destination: pl.Destination, SDP: pl.SDP},
 		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p, user: pl.User}
 	c.members.Store(p.Key(), struct{}{})
@@ -292,7 +292,7 @@ func (c *Call) start() {
 	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {
-		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(c.caller, CodeFailed, "media: "+err.Error())
 		return
 	}
 	c.caller.media = media
@@ -312,11 +312,11 @@ func (c *Call) answerCaller() {
 				return
 			}
 			if err != nil {
-				c.failWith(l, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+				c.failWith(l, CodeInvalid, "sdp: "+err.Error())
 				return
 			}
 			if err := l.described(); err != nil {
-				l.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+				l.party.Refused(Refusal{Code: CodeInvalid, Msg: "ice.candidate: " + err.Error()})
 			}
 			l.party.Answer(answer)
 			c.route()
@@ -325,9 +325,9 @@ func (c *Call) answerCaller() {
 }
 
 // failWith tells l why and ends the call as failed.
-func (c *Call) failWith(l *leg, code protocol.ErrorCode, msg string) {
-	l.party.Refused(code, msg)
-	c.end(protocol.EndFailed)
+func (c *Call) failWith(l *leg, code ErrorCode, msg string) {
+	l.party.Refused(Refusal{Code: code, Msg: msg})
+	c.end(EndFailed)
 }
 
 func (c *Call) alert(l *leg, offer string, err error) {
@@ -403,9 +403,9 @@ func (c *Call) applyAnswer(l *leg, sdp string) error {
 
 // dropCallee ends one ringing leg (telling the device why, when reason is
 // set); when no callee is left the routing moves on.
-func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
+func (c *Call) dropCallee(l *leg, reason EndReason) {
 	c.closeLeg(l, reason)
-	if reason == protocol.EndRejected {
+	if reason == EndRejected {
 		c.anyRejected = true
 	}
 	if c.winner != nil || c.anyRinging() || c.state == StateEnded {
@@ -421,7 +421,7 @@ func (c *Call) saveRecord() {
 	}
 }
 
-func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
+func (c *Call) closeLeg(l *leg, reason EndReason) {
 	if l.ended {
 		return
 	}
@@ -452,7 +452,7 @@ func (c *Call) duration() *int {
 
 // end finishes the call: every leg still up hears reason, media closes,
 // the record is closed.
-func (c *Call) end(reason protocol.EndReason) {
+func (c *Call) end(reason EndReason) {
 	if c.state == StateEnded {
 		return
 	}

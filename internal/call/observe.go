@@ -3,7 +3,6 @@ package call
 import (
 	"time"
 
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -13,7 +12,7 @@ type Observer interface {
 	CallStarted(direction string)
 	CallAnswered(direction string, setup time.Duration)
 	// CallEnded comes with the stats of every leg that was connected.
-	CallEnded(direction string, reason protocol.EndReason, talked time.Duration, legs []store.LegStats)
+	CallEnded(direction string, reason EndReason, talked time.Duration, legs []store.LegStats)
 	// CallRefused: a limit refused a new call (limit: socket, user, account).
 	CallRefused(limit string)
 }
@@ -21,10 +20,10 @@ type Observer interface {
 // noObserver is the Observer when none is set.
 type noObserver struct{}
 
-func (noObserver) CallStarted(string)                                                    {}
-func (noObserver) CallAnswered(string, time.Duration)                                    {}
-func (noObserver) CallEnded(string, protocol.EndReason, time.Duration, []store.LegStats) {}
-func (noObserver) CallRefused(string)                                                    {}
+func (noObserver) CallStarted(string)                                           {}
+func (noObserver) CallAnswered(string, time.Duration)                           {}
+func (noObserver) CallEnded(string, EndReason, time.Duration, []store.LegStats) {}
+func (noObserver) CallRefused(string)                                           {}
 
 // observer returns the manager's observer.
 func (m *Manager) observer() Observer {
@@ -52,7 +51,7 @@ func (c *Call) logTransfer() {
 	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.Transfer)
 }
 
-func (c *Call) logEnded(reason protocol.EndReason) {
+func (c *Call) logEnded(reason EndReason) {
 	var talked time.Duration
 	if !c.answeredAt.IsZero() {
 		talked = time.Since(c.answeredAt)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -63,12 +62,12 @@ func (c *Call) execute(p *route.Plan) {
 		c.steps, c.then, c.thenFrom = p.Steps, p.Then, p.ForwardFrom(c.planFrom)
 		c.nextStep()
 	default:
-		reason := p.Reason
+		reason := EndReason(p.Reason) // the router's reasons are the call's
 		if reason == "" {
-			reason = protocol.EndFailed
+			reason = EndFailed
 		}
-		if reason == protocol.EndFailed && p.Err != nil {
-			c.caller.party.Refused(protocol.CodeCallFailed, p.Err.Error())
+		if reason == EndFailed && p.Err != nil {
+			refuse(c.caller, CodeFailed, p.Err.Error())
 			if f, ok := c.caller.party.(Forbiddable); ok && errors.Is(p.Err, route.ErrNotAllowed) {
 				f.Forbidden()
 			}
@@ -116,8 +115,8 @@ func (c *Call) nextStep() {
 		return
 	}
 	reason := c.finalReason()
-	if reason == protocol.EndFailed && refusal != "" {
-		c.caller.party.Refused(protocol.CodeCallFailed, refusal)
+	if reason == EndFailed && refusal != "" {
+		refuse(c.caller, CodeFailed, refusal)
 	}
 	c.end(reason)
 }
@@ -130,7 +129,7 @@ func (c *Call) stepTimedOut(gen int) {
 	}
 	c.timedOut = true
 	for _, l := range c.callees {
-		c.closeLeg(l, protocol.EndNoAnswer)
+		c.closeLeg(l, EndNoAnswer)
 	}
 	c.nextStep()
 }
@@ -146,20 +145,20 @@ func (c *Call) anyRinging() bool {
 }
 
 // finalReason is why the call ends when routing gave up.
-func (c *Call) finalReason() protocol.EndReason {
+func (c *Call) finalReason() EndReason {
 	switch {
 	case c.timedOut:
-		return protocol.EndNoAnswer
+		return EndNoAnswer
 	case c.failure != "":
 		return c.failure
 	case c.anyRejected && c.anyBusy:
-		return protocol.EndBusy
+		return EndBusy
 	case c.anyRejected:
-		return protocol.EndRejected
+		return EndRejected
 	case c.anyFailed:
-		return protocol.EndFailed
+		return EndFailed
 	}
-	return protocol.EndNoAnswer
+	return EndNoAnswer
 }
 
 // ringTarget rings a user's devices and desk phones, or a number through
@@ -180,11 +179,11 @@ func (c *Call) ringTarget(t route.Target) string {
 		id = c.recallID
 	}
 	for _, dev := range c.m.devices.UserDevices(u.ID) {
-		p := devicePart{dev: dev, call: id}
+		p := dev.Party(id)
 		if c.isParty(p.Key()) {
 			continue // never ring a device already in the call
 		}
-		c.ring(p, who)
+		c.ring(p, leg{dev: dev, user: who.user, num: who.num, name: who.name})
 	}
 	if c.m.phones != nil {
 		for _, p := range c.m.phones.CalleeParties(u.ID, remote{c}) {
@@ -237,7 +236,7 @@ func (c *Call) ringNumber(number string) string {
 
 // ring prepares a leg toward p; it is alerted when the offer is ready.
 func (c *Call) ring(p Party, who leg) *leg {
-	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, user: who.user, num: who.num, name: who.name}
+	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, dev: who.dev, user: who.user, num: who.num, name: who.name}
 	media, err := p.NewMedia(c.m.media, l.id)
 	if err != nil {
 		c.m.log.Warn("callee media", "call_id", c.id, "err", err)
@@ -266,7 +265,7 @@ func (c *Call) info() Info {
 func (c *Call) startEcho() {
 	e, err := c.m.media.Echo(c.caller.media)
 	if err != nil {
-		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(c.caller, CodeFailed, "media: "+err.Error())
 		return
 	}
 	c.echo = e

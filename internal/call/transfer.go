@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -51,28 +50,28 @@ func (c *Call) transferable(l *leg) string {
 // and the other party hears ringback while the destination rings. done,
 // when set, hears the outcome of the request (a REFER).
 func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
-	refuse := func(code protocol.ErrorCode, msg string) {
+	refuseTransfer := func(code ErrorCode, msg string) {
 		if done != nil {
 			done(errors.New(msg))
 		}
-		l.party.Refused(code, "call.transfer: "+msg)
+		refuse(l, code, "call.transfer: "+msg)
 	}
 	if msg := c.transferable(l); msg != "" {
-		refuse(protocol.CodeInvalidMessage, msg)
+		refuseTransfer(CodeInvalid, msg)
 		return
 	}
 	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
 	switch p.Action {
 	case route.ActionRing, route.ActionTrunk:
 	case route.ActionEcho:
-		refuse(protocol.CodeCallFailed, "a call cannot be transferred to a feature code")
+		refuseTransfer(CodeFailed, "a call cannot be transferred to a feature code")
 		return
 	default:
 		msg := fmt.Sprintf("%s cannot be reached", dest)
 		if p.Err != nil {
 			msg = p.Err.Error()
 		}
-		refuse(protocol.CodeCallFailed, msg)
+		refuseTransfer(CodeFailed, msg)
 		return
 	}
 	o := c.other(l)
@@ -84,7 +83,7 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	if done != nil {
 		done(nil)
 	}
-	c.closeLeg(l, protocol.EndTransferred)
+	c.closeLeg(l, EndTransferred)
 	c.caller, c.winner, c.callees = o, nil, nil
 	c.ringSent, c.anyBusy, c.anyRejected, c.anyFailed, c.timedOut, c.failure = true, false, false, false, false, ""
 	c.emergency, c.trunkPref, c.dest = false, "", dest
@@ -129,18 +128,17 @@ func (c *Call) transferConnected(w *leg) {
 }
 
 // onAttended handles call.transfer.attended from l's device.
-func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) {
+func (c *Call) onAttended(l *leg, dev Device, m AttendedTransfer) {
 	refuse := func(msg string) {
-		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: m.ReqID, CallID: string(c.id),
-			Message: "call.transfer.attended: " + msg})
+		dev.Party(c.id).Refused(Refusal{Code: CodeInvalid, ReqID: m.ReqID, Msg: "call.transfer.attended: " + msg})
 	}
 	switch m.Step {
-	case protocol.StepConsult:
+	case StepConsult:
 		if msg := c.transferable(l); msg != "" {
 			refuse(msg)
 			return
 		}
-		if m.Destination == "" || m.SDP == "" {
+		if m.To == "" || m.SDP == "" {
 			refuse("consult needs a destination and an sdp offer")
 			return
 		}
@@ -148,14 +146,14 @@ func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) 
 		if held {
 			c.onHold(l)
 		}
-		c2 := c.m.startCall(dev, &protocol.CallCreate{ReqID: m.ReqID, Destination: m.Destination, SDP: m.SDP}, c)
+		c2 := c.m.startCall(dev, Create{ReqID: m.ReqID, Destination: m.To, SDP: m.SDP}, c)
 		switch {
 		case c2 != nil:
 			c.consult = &consultLink{call: c2, by: l}
 		case held: // no consult call (the server is stopping): undo the hold
 			c.onResume(l)
 		}
-	case protocol.StepComplete:
+	case StepComplete:
 		if c.consult == nil || c.consult.by != l || c.consult.done != nil {
 			refuse("no consultation call to complete on this call")
 			return
@@ -209,7 +207,7 @@ func (c *Call) completeFailed(msg string) {
 		link.done(errors.New(msg))
 		return
 	}
-	link.by.party.Refused(protocol.CodeCallFailed, "call.transfer.attended: "+msg)
+	refuse(link.by, CodeFailed, "call.transfer.attended: "+msg)
 }
 
 // handOver runs on the consult call: its transferor's leg (tKey) ends with
@@ -237,7 +235,7 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	c.bridge.Stop()
 	c.bridge = nil
 	resumeD := t.holding && !d.holding
-	c.closeLeg(t, protocol.EndTransferred)
+	c.closeLeg(t, EndTransferred)
 	if d.callID == "" {
 		d.callID = c.id
 	}
@@ -254,14 +252,14 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 			c.rec.Legs[i].EndReason = "joined"
 		}
 	}
-	c.rec.EndedAt, c.rec.EndReason = &now, string(protocol.EndTransferred)
+	c.rec.EndedAt, c.rec.EndReason = &now, string(EndTransferred)
 	c.saveRecord()
 	c.moved.Store(orig)
 	c.m.join(c, orig)
 	c.done = true
 	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }, dropped: func() {
 		// The original ended before it could take d over.
-		d.party.Ended(protocol.EndHangup, nil)
+		d.party.Ended(EndHangup, nil)
 		_ = d.media.Close()
 	}})
 }
@@ -273,7 +271,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	link := c.consult
 	c.consult = nil
 	if c.state == StateEnded || link == nil || link.by.ended {
-		d.party.Ended(protocol.EndHangup, nil)
+		d.party.Ended(EndHangup, nil)
 		_ = d.media.Close()
 		if link != nil && link.done != nil {
 			link.done(errors.New("the original call has ended"))
@@ -288,14 +286,14 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	}
 	c.bridge.Stop()
 	c.bridge = nil
-	c.closeLeg(t, protocol.EndTransferred)
+	c.closeLeg(t, EndTransferred)
 	c.caller, c.winner = o, d
 	c.callees = append(c.callees, d)
 	c.joined = append(c.joined, d)
 	br, err := c.m.media.Bridge(o.media, d.media)
 	if err != nil {
 		c.m.log.Error("transfer: bridge", "call_id", c.id, "err", err)
-		c.end(protocol.EndFailed)
+		c.end(EndFailed)
 		return
 	}
 	c.bridge = br

@@ -13,7 +13,6 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -134,8 +133,8 @@ func (p *caller) Ringing() {
 func (p *caller) Answered(time.Time) {
 	p.finish(200)
 }
-func (p *caller) Refused(code protocol.ErrorCode, _ string) {
-	if code == protocol.CodeInvalidMessage {
+func (p *caller) Refused(r call.Refusal) {
+	if r.Code == call.CodeInvalid {
 		p.mu.Lock()
 		p.refused = true // the offer was unusable: 488 rather than a routing failure
 		p.mu.Unlock()
@@ -150,15 +149,15 @@ func (p *caller) Forbidden() {
 }
 
 // endStatus is the final response for a call that ends before the answer.
-var endStatus = map[protocol.EndReason]int{
-	protocol.EndBusy: 486, protocol.EndRejected: 603, protocol.EndNoAnswer: 480,
-	protocol.EndFailed: 404, protocol.EndHangup: 487,
+var endStatus = map[call.EndReason]int{
+	call.EndBusy: 486, call.EndRejected: 603, call.EndNoAnswer: 480,
+	call.EndFailed: 404, call.EndHangup: 487,
 }
 
 var statusText = map[int]string{200: "OK", 403: "Forbidden", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
 	404: "Not Found", 487: "Request Terminated", 488: "Not Acceptable Here", 500: "Server Internal Error"}
 
-func (p *caller) Ended(reason protocol.EndReason, _ *int) {
+func (p *caller) Ended(reason call.EndReason, _ *int) {
 	p.mu.Lock()
 	answered, refused, denied := p.answered, p.refused, p.denied
 	p.ended = true
@@ -167,7 +166,7 @@ func (p *caller) Ended(reason protocol.EndReason, _ *int) {
 	if answered {
 		p.ua.goTracked(func() {
 			p.waitNotifies()
-			if reason == protocol.EndTransferred && p.hungUp.waitFor(transferByeWait) {
+			if reason == call.EndTransferred && p.hungUp.waitFor(transferByeWait) {
 				return // the phone hung up after its transfer, as it should
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -205,9 +204,9 @@ func (p *caller) finish(status int) {
 	}
 }
 
-func (p *caller) Held(protocol.HeldBy)            {}
-func (p *caller) Resumed()                        {}
-func (p *caller) Restored(*protocol.CallRestored) {}
+func (p *caller) Held(call.HeldBy)       {}
+func (p *caller) Resumed()               {}
+func (p *caller) Restored(call.Restored) {}
 
 // handleInvite answers INVITEs: new calls from a trunk's address (IP and,
 // over UDP, port) are trunk calls; others are registered phones' and are
@@ -316,7 +315,7 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		remote.HungUp(p.key)
 		return
 	}
-	p.watch.start(u, func() { remote.Failed(p.key, protocol.EndFailed) })
+	p.watch.start(u, func() { remote.Failed(p.key, call.EndFailed) })
 }
 
 // handleReinvite applies a new offer on a live dialog (hold, resume).

@@ -11,7 +11,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // outDialog is the state our outgoing INVITEs share, toward registered
@@ -80,8 +79,8 @@ func (p *outDialog) party() (call.Remote, string) { return p.remote, p.key }
 
 // byeAfter hangs up the answered dialog; after a transfer the phone that
 // asked for it gets a moment to hang up by itself first.
-func (p *outDialog) byeAfter(reason protocol.EndReason) {
-	if reason == protocol.EndTransferred {
+func (p *outDialog) byeAfter(reason call.EndReason) {
+	if reason == call.EndTransferred {
 		p.mu.Lock()
 		n := p.refer
 		p.mu.Unlock()
@@ -136,10 +135,10 @@ func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // A callee hears nothing of these: the other party's hold is music in its RTP.
-func (p *outDialog) Answer(string)                      {}
-func (p *outDialog) Ringing()                           {}
-func (p *outDialog) Answered(time.Time)                 {}
-func (p *outDialog) Held(protocol.HeldBy)               {}
-func (p *outDialog) Resumed()                           {}
-func (p *outDialog) Refused(protocol.ErrorCode, string) {}
-func (p *outDialog) Restored(*protocol.CallRestored)    {}
+func (p *outDialog) Answer(string)          {}
+func (p *outDialog) Ringing()               {}
+func (p *outDialog) Answered(time.Time)     {}
+func (p *outDialog) Held(call.HeldBy)       {}
+func (p *outDialog) Resumed()               {}
+func (p *outDialog) Refused(call.Refusal)   {}
+func (p *outDialog) Restored(call.Restored) {}
