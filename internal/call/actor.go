@@ -120,22 +120,16 @@ type Call struct {
 	rec        store.CallRecord
 	answeredAt time.Time
 	timers     []Timer
-	ringTimer  Timer
-	anyBusy    bool
+	round      *ringRound // the round of forking under way (ringround.go)
 	done       bool
 	account    ident.AccountID
 	fromUser   ident.UserID
 	inbound    bool // from a trunk: the account's numbers only
 	from       string
 	fromName   string
-	ringSent   bool      // the caller heard call.ringing
-	earlyLeg   *leg      // the callee whose early media c.bridge carries
-	failure    EndReason // why the last unreachable callee failed, when it knew
+	earlyLeg   *leg // the callee whose early media c.bridge carries
 
-	dest     string       // what is being rung now (the destination, or a transfer's)
-	steps    []route.Step // routing steps still to ring, then c.then
-	then     string
-	thenFrom route.From // who places the forward to then
+	dest     string     // what is being rung now (the destination, or a transfer's)
 	planFrom route.From // who the last plan was made for
 	forwards int        // forwards followed so far (a bound against loops)
 	toUser   ident.UserID
@@ -146,15 +140,11 @@ type Call struct {
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
 
-	stepGen     int  // bumps at each routing step, to ignore stale step timers
-	timedOut    bool // a step rang out
-	anyRejected bool // a callee declined
-	anyFailed   bool // a target could not be reached at all
-	emergency   bool // an emergency call: the trunk cap does not apply
-	trunkPref   string
-	recallID    ident.CallID // the id a recalled transferor's devices see
-	ck          checkpoints
-	parts       map[ident.UserID]UserPart // users' parts as last reported (activity.go)
+	emergency bool // an emergency call: the trunk cap does not apply
+	trunkPref string
+	recallID  ident.CallID // the id a recalled transferor's devices see
+	ck        checkpoints
+	parts     map[ident.UserID]UserPart // users' parts as last reported (activity.go)
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far
@@ -164,7 +154,7 @@ const outboundRingLimit = 3 * time.Minute
 func newCall(m *Manager, dev Device, cr Create) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: cr}
+		state: StateTrying, create: cr, round: newRound(false)}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: dev.Party(c.id), dev: dev, user: dev.User()}
 	c.account, c.fromUser = dev.Account(), dev.User()
 	c.members.Store(c.caller.party.Key(), struct{}{})
@@ -175,7 +165,7 @@ func newCall(m *Manager, dev Device, cr Create) *Call {
 func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: Create{Destination: pl.Destination, SDP: pl.SDP},
+		state: StateTrying, create: Create{Destination: pl.Destination, SDP: pl.SDP}, round: newRound(false),
 		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p, user: pl.User}
 	c.members.Store(p.Key(), struct{}{})
@@ -268,12 +258,19 @@ func (c *Call) closeQueue() {
 	}
 }
 
-func (c *Call) setState(s State) {
+// setState moves the call to s. An edge the table does not have leaves
+// the state as it is and returns ErrIllegalTransition, which is also
+// logged and reported to Manager.onIllegal (tests fail on it).
+func (c *Call) setState(s State) error {
 	if err := checkTransition(c.state, s); err != nil {
 		c.m.log.Error("call state", "call_id", c.id, "err", err)
-		return
+		if c.m.onIllegal != nil {
+			c.m.onIllegal(err)
+		}
+		return err
 	}
 	c.state = s
+	return nil
 }
 
 func (c *Call) start() {
@@ -351,10 +348,10 @@ func (c *Call) alert(l *leg, offer string, err error) {
 
 // notifyRinging tells the caller, once, that the call is alerting.
 func (c *Call) notifyRinging() {
-	if c.ringSent || c.state != StateRinging {
+	if c.round.told || c.state != StateRinging {
 		return
 	}
-	c.ringSent = true
+	c.round.told = true
 	c.caller.party.Ringing()
 }
 
@@ -406,7 +403,7 @@ func (c *Call) applyAnswer(l *leg, sdp string) error {
 func (c *Call) dropCallee(l *leg, reason EndReason) {
 	c.closeLeg(l, reason)
 	if reason == EndRejected {
-		c.anyRejected = true
+		c.round.rejected = true
 	}
 	if c.winner != nil || c.anyRinging() || c.state == StateEnded {
 		return

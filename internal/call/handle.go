@@ -93,8 +93,7 @@ func (c *Call) onAnswer(l *leg) {
 	default:
 		c.winner = l
 		c.setState(StateAnswering)
-		c.stepGen++
-		c.ringTimer.Stop()
+		c.round.stop()
 		for _, o := range c.callees {
 			if o != l {
 				c.closeLeg(o, EndAnsweredElsewhere)
@@ -173,7 +172,7 @@ func (c *Call) onReject(l *leg, busy bool) {
 		refuse(l, CodeInvalid, "call.reject: the call is not ringing on this device")
 	default:
 		if busy {
-			c.anyBusy = true
+			c.round.busy = true
 		}
 		c.dropCallee(l, EndRejected)
 	}

@@ -96,7 +96,7 @@ func TestRateLimits(t *testing.T) {
 		b1.send(b1.create("*43", "v=0"))
 		requireLimit(t, w.expect(b1, "error:rate_limited")[0], LimitAccount)
 		a1.hangup(id)
-		w.noCalls()
+		w.checkFor(func() bool { return w.m.lim.count("acct_a") == 0 }, "the account's place back")
 		b1.dial("*43") // the place is free again
 	})
 }

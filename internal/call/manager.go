@@ -32,6 +32,8 @@ type Manager struct {
 	draining bool
 	wg       sync.WaitGroup
 	pending  atomic.Int64 // async work in flight (tests wait for none)
+	// onIllegal, when set (tests), hears every illegal state transition.
+	onIllegal func(error)
 }
 
 // NewManager returns a manager; Shutdown stops it.

@@ -1,6 +1,8 @@
 package call
 
 import (
+	"io"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -45,5 +47,27 @@ func TestNoWireImports(t *testing.T) {
 	for _, imp := range strings.Fields(string(out)) {
 		require.NotEqual(t, "github.com/switchboard-voice/switchboard/internal/protocol", imp, "internal/call imports the wire protocol")
 		require.NotEqual(t, "github.com/switchboard-voice/switchboard/internal/signal", imp, "internal/call imports the hub")
+	}
+}
+
+// An illegal edge leaves the state as it was, and is returned and reported.
+func TestSetStateRefusesIllegalEdges(t *testing.T) {
+	var reported []error
+	m := &Manager{log: slog.New(slog.NewTextHandler(io.Discard, nil)), onIllegal: func(err error) { reported = append(reported, err) }}
+	c := &Call{m: m, state: StateTrying}
+	require.NoError(t, c.setState(StateRinging))
+	err := c.setState(StateHeld)
+	require.ErrorAs(t, err, &ErrIllegalTransition{})
+	require.Equal(t, "call: illegal transition ringing → held", err.Error())
+	require.Equal(t, StateRinging, c.state)
+	require.Equal(t, []error{err}, reported)
+	for from, tos := range transitions {
+		for _, to := range tos {
+			require.NoError(t, checkTransition(from, to))
+		}
+		require.Error(t, checkTransition(from, StateUnknown))
+	}
+	for _, to := range []State{StateTrying, StateRinging, StateActive, StateEnded} {
+		require.Error(t, checkTransition(StateEnded, to), "ended is terminal")
 	}
 }

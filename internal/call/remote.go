@@ -37,7 +37,7 @@ func (r remote) Failed(key string, reason EndReason) {
 			return
 		}
 		if reason != "" {
-			c.failure = reason
+			c.round.failure = reason
 		}
 		c.dropCallee(l, "")
 	})

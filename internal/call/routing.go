@@ -55,11 +55,11 @@ func (c *Call) execute(p *route.Plan) {
 		if c.rec.Direction == "internal" {
 			c.rec.Direction = "outbound"
 		}
-		c.steps, c.then = []route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, ""
+		c.round.plan([]route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, "", route.From{})
 		c.emergency, c.trunkPref = p.Emergency, p.Trunk
 		c.nextStep()
 	case route.ActionRing:
-		c.steps, c.then, c.thenFrom = p.Steps, p.Then, p.ForwardFrom(c.planFrom)
+		c.round.plan(p.Steps, p.Then, p.ForwardFrom(c.planFrom))
 		c.nextStep()
 	default:
 		reason := EndReason(p.Reason) // the router's reasons are the call's
@@ -82,14 +82,10 @@ func (c *Call) nextStep() {
 	if c.state == StateEnded {
 		return
 	}
-	c.stepGen++
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
-	}
+	r := c.round
+	r.stop()
 	refusal := "" // why a target could not be rung, for a caller left with nothing
-	for len(c.steps) > 0 {
-		st := c.steps[0]
-		c.steps = c.steps[1:]
+	for st, ok := r.next(); ok; st, ok = r.next() {
 		for _, t := range st.Targets {
 			if msg := c.ringTarget(t); msg != "" {
 				refusal = msg
@@ -98,23 +94,23 @@ func (c *Call) nextStep() {
 		if !c.anyRinging() {
 			continue
 		}
-		gen := c.stepGen
-		c.ringTimer = c.after(st.Ring, func() { c.stepTimedOut(gen) })
+		gen := r.gen
+		r.timer = c.after(st.Ring, func() { c.stepTimedOut(r, gen) })
 		return
 	}
-	if c.then == "" && c.recall() {
+	if r.then == "" && c.recall() {
 		return
 	}
-	if c.then != "" && c.forwards < maxForwards {
+	if r.then != "" && c.forwards < maxForwards {
 		c.forwards++
-		dest := c.then
-		c.then, c.dest = "", dest
-		p := c.plan(c.thenFrom, dest)
+		dest, from := r.takeForward()
+		c.dest = dest
+		p := c.plan(from, dest)
 		c.m.log.Debug("route: forward", "call_id", c.id, "to", dest, "plan", p.Explain)
 		c.execute(p)
 		return
 	}
-	reason := c.finalReason()
+	reason := r.reason()
 	if reason == EndFailed && refusal != "" {
 		refuse(c.caller, CodeFailed, refusal)
 	}
@@ -123,11 +119,11 @@ func (c *Call) nextStep() {
 
 // stepTimedOut stops the step's ringing (its devices hear no-answer) and
 // moves on.
-func (c *Call) stepTimedOut(gen int) {
-	if gen != c.stepGen || c.winner != nil || (c.state != StateTrying && c.state != StateRinging) {
+func (c *Call) stepTimedOut(r *ringRound, gen int) {
+	if r != c.round || gen != r.gen || c.winner != nil || (c.state != StateTrying && c.state != StateRinging) {
 		return
 	}
-	c.timedOut = true
+	r.timedOut = true
 	for _, l := range c.callees {
 		c.closeLeg(l, EndNoAnswer)
 	}
@@ -142,23 +138,6 @@ func (c *Call) anyRinging() bool {
 		}
 	}
 	return false
-}
-
-// finalReason is why the call ends when routing gave up.
-func (c *Call) finalReason() EndReason {
-	switch {
-	case c.timedOut:
-		return EndNoAnswer
-	case c.failure != "":
-		return c.failure
-	case c.anyRejected && c.anyBusy:
-		return EndBusy
-	case c.anyRejected:
-		return EndRejected
-	case c.anyFailed:
-		return EndFailed
-	}
-	return EndNoAnswer
 }
 
 // ringTarget rings a user's devices and desk phones, or a number through
@@ -203,7 +182,7 @@ func (c *Call) isParty(key string) bool {
 // why the number was not called when that is the account's cap.
 func (c *Call) ringNumber(number string) string {
 	if c.m.trunks == nil {
-		c.anyFailed = true
+		c.round.failed = true
 		return ""
 	}
 	// Emergency calls are not counted, so they must not be released
@@ -211,7 +190,7 @@ func (c *Call) ringNumber(number string) string {
 	counted := !c.emergency
 	if counted && !c.m.outboundStart(c.account) {
 		c.m.log.Info("route: outbound cap reached", "call_id", c.id, "account", c.account)
-		c.anyFailed = true
+		c.round.failed = true
 		return "the account has reached its limit of concurrent calls through trunks"
 	}
 	release := func() {
@@ -223,7 +202,7 @@ func (c *Call) ringNumber(number string) string {
 		Emergency: c.emergency, Trunk: c.trunkPref, Location: c.emergencyLocation()}, remote{c})
 	if p == nil {
 		release()
-		c.anyFailed = true
+		c.round.failed = true
 		return ""
 	}
 	if l := c.ring(p, leg{num: number}); l != nil {

@@ -535,12 +535,21 @@ func newWorld(t *testing.T, tweak ...func(*Options)) *world {
 		f(&opt)
 	}
 	w.m = NewManager(w.media, w.dir, simDevices{w}, w.recs, opt, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var illegal []error
+	w.m.onIllegal = func(err error) {
+		w.mu.Lock()
+		illegal = append(illegal, err)
+		w.mu.Unlock()
+	}
 	w.m.SetPhones(simPhones{w})
 	w.m.SetTrunks(simTrunks{w})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		require.NoError(t, w.m.Shutdown(ctx))
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		require.Empty(t, illegal, "illegal state transitions")
 	})
 	return w
 }

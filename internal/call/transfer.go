@@ -85,7 +85,8 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	}
 	c.closeLeg(l, EndTransferred)
 	c.caller, c.winner, c.callees = o, nil, nil
-	c.ringSent, c.anyBusy, c.anyRejected, c.anyFailed, c.timedOut, c.failure = true, false, false, false, false, ""
+	c.round.stop()
+	c.round = newRound(true) // the transferred party hears ringback, not call.ringing
 	c.emergency, c.trunkPref, c.dest = false, "", dest
 	c.setState(StateRinging)
 	if pl, err := c.m.media.Play(o.media, FeedRingback); err == nil {
@@ -107,8 +108,8 @@ func (c *Call) recall() bool {
 	c.rec.Transfer += "; not taken, recalling the transferor"
 	c.recallID = ident.NewCallID()
 	c.m.alias(c.recallID, c)
-	c.steps = []route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}
-	c.timedOut, c.anyRejected, c.anyBusy, c.anyFailed, c.failure = false, false, false, false, ""
+	c.round = newRound(c.round.told)
+	c.round.plan([]route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}, "", route.From{})
 	c.nextStep()
 	return true
 }
