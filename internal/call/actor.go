@@ -117,7 +117,7 @@ type Call struct {
 	callees    []*leg
 	winner     *leg
 	bridge     Bridge
-	rec        store.CallRecord
+	rec        recorder // the call record's only writer (record.go)
 	answeredAt time.Time
 	timers     []Timer
 	round      *ringRound // the round of forking under way (ringround.go)
@@ -274,17 +274,15 @@ func (c *Call) setState(s State) error {
 }
 
 func (c *Call) start() {
-	c.rec = store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
+	rec := store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
 		FromUserID: c.fromUser, To: c.create.Destination, StartedAt: time.Now().UTC()}
 	if c.inbound {
-		c.rec.Direction, c.rec.From, c.rec.FromName = "inbound", c.from, c.fromName
+		rec.Direction, rec.From, rec.FromName = "inbound", c.from, c.fromName
 	} else if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
-		c.rec.From, c.rec.FromName = u.Extension, u.Name
+		rec.From, rec.FromName = u.Extension, u.Name
 	}
-	c.caller.num, c.caller.name = c.rec.From, c.rec.FromName
-	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
+	c.caller.num, c.caller.name = rec.From, rec.FromName
+	c.rec.started(c.ctx, c.m.records, c.m.log, rec)
 	c.startCheckpoints()
 	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
@@ -411,13 +409,6 @@ func (c *Call) dropCallee(l *leg, reason EndReason) {
 	c.nextStep()
 }
 
-// saveRecord writes the call record as it stands.
-func (c *Call) saveRecord() {
-	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
-}
-
 func (c *Call) closeLeg(l *leg, reason EndReason) {
 	if l.ended {
 		return
@@ -466,12 +457,7 @@ func (c *Call) end(reason EndReason) {
 	for _, l := range c.callees {
 		c.closeLeg(l, reason)
 	}
-	c.rec.Legs = c.legStats()
-	now := time.Now().UTC()
-	c.rec.EndedAt, c.rec.EndReason = &now, string(reason)
-	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
+	c.rec.ended(reason, c.legStats())
 	c.logEnded(reason)
 	c.m.remove(c)
 	c.done = true

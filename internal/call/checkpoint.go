@@ -50,7 +50,7 @@ func (c *Call) checkpoint() {
 	if received != c.ck.received || (c.state == StateHeld && !c.ck.lastMedia.IsZero()) {
 		c.ck.received, c.ck.lastMedia = received, now
 	}
-	c.rec.Legs = legs // so the record's other writes carry them too
+	c.rec.checkpointed(legs)
 	if c.ck.writing {
 		return
 	}

@@ -91,7 +91,8 @@ func (c *Call) restore(key string) {
 		return
 	}
 	l := c.legOf(key)
-	r := Restored{From: c.rec.From, FromName: c.rec.FromName, To: c.create.Destination,
+	rec := c.rec.record()
+	r := Restored{From: rec.From, FromName: rec.FromName, To: c.create.Destination,
 		Inbound: l.role == roleCallee, State: StateRinging, Muted: l.muted, AnsweredAt: c.answeredAt}
 	switch {
 	case c.xfer != nil: // waiting for a transfer's target: still a connected call to this party

@@ -156,9 +156,8 @@ func (c *Call) connect() {
 	}
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
-	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, w.party.Key()
 	c.joined = append(c.joined, c.caller, w)
-	c.saveRecord()
+	c.rec.answered(at, w.party.Key())
 	c.logAnswered(w.party.Kind())
 	c.caller.party.Answered(at)
 	w.party.Answered(at)

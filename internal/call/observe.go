@@ -36,19 +36,21 @@ func (m *Manager) observer() Observer {
 // logStarted, logAnswered and logEnded are the operator's view of a call:
 // one INFO line each, with the call's and account's ids.
 func (c *Call) logStarted() {
-	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", c.rec.Direction,
-		"from", c.rec.From, "to", c.rec.To)
-	c.m.observer().CallStarted(c.rec.Direction)
+	rec := c.rec.record()
+	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", rec.Direction,
+		"from", rec.From, "to", rec.To)
+	c.m.observer().CallStarted(rec.Direction)
 }
 
 func (c *Call) logAnswered(by string) {
-	setup := c.answeredAt.Sub(c.rec.StartedAt)
+	rec := c.rec.record()
+	setup := c.answeredAt.Sub(rec.StartedAt)
 	c.m.log.Info("call answered", "call_id", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
-	c.m.observer().CallAnswered(c.rec.Direction, setup)
+	c.m.observer().CallAnswered(rec.Direction, setup)
 }
 
 func (c *Call) logTransfer() {
-	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.Transfer)
+	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.record().Transfer)
 }
 
 func (c *Call) logEnded(reason EndReason) {
@@ -56,7 +58,8 @@ func (c *Call) logEnded(reason EndReason) {
 	if !c.answeredAt.IsZero() {
 		talked = time.Since(c.answeredAt)
 	}
+	rec := c.rec.record()
 	c.m.log.Info("call ended", "call_id", c.id, "account", c.account, "reason", reason,
-		"talked", talked.Round(time.Second), "legs", len(c.rec.Legs))
-	c.m.observer().CallEnded(c.rec.Direction, reason, talked, c.rec.Legs)
+		"talked", talked.Round(time.Second), "legs", len(rec.Legs))
+	c.m.observer().CallEnded(rec.Direction, reason, talked, rec.Legs)
 }

@@ -44,17 +44,12 @@ func (c *Call) route() {
 func (c *Call) execute(p *route.Plan) {
 	if p.ToUser != "" {
 		c.toUser = p.ToUser
-		if c.rec.ToUserID == "" {
-			c.rec.ToUserID = p.ToUser
-		}
 	}
+	c.rec.routed(p.ToUser, p.Action == route.ActionTrunk)
 	switch p.Action {
 	case route.ActionEcho:
 		c.startEcho()
 	case route.ActionTrunk:
-		if c.rec.Direction == "internal" {
-			c.rec.Direction = "outbound"
-		}
 		c.round.plan([]route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, "", route.From{})
 		c.emergency, c.trunkPref = p.Emergency, p.Trunk
 		c.nextStep()
@@ -252,9 +247,8 @@ func (c *Call) startEcho() {
 	c.watchMedia(c.caller) // media that never comes up ends the echo test
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
-	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, "echo"
 	c.joined = append(c.joined, c.caller)
-	c.saveRecord()
+	c.rec.answered(at, "echo")
 	c.logAnswered("echo")
 	c.caller.party.Answered(at)
 }

@@ -78,7 +78,7 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	c.bridge.Stop()
 	c.bridge = nil
 	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: l.user}
-	c.rec.Transfer = fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest)
+	c.rec.transferred(fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest))
 	c.logTransfer()
 	if done != nil {
 		done(nil)
@@ -92,7 +92,7 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	if pl, err := c.m.media.Play(o.media, FeedRingback); err == nil {
 		c.player = pl
 	}
-	c.saveRecord()
+	c.rec.save()
 	c.execute(p)
 }
 
@@ -105,7 +105,7 @@ func (c *Call) recall() bool {
 		return false
 	}
 	x.recalling = true
-	c.rec.Transfer += "; not taken, recalling the transferor"
+	c.rec.noted("; not taken, recalling the transferor")
 	c.recallID = ident.NewCallID()
 	c.m.alias(c.recallID, c)
 	c.round = newRound(c.round.told)
@@ -120,8 +120,8 @@ func (c *Call) transferConnected(w *leg) {
 	x := c.xfer
 	c.xfer = nil
 	c.joined = append(c.joined, w)
-	c.rec.Transfer += fmt.Sprintf("; answered by %s", partyName(w))
-	c.saveRecord()
+	c.rec.noted(fmt.Sprintf("; answered by %s", partyName(w)))
+	c.rec.save()
 	w.party.Answered(time.Now().UTC())
 	if x.resume {
 		c.caller.party.Resumed()
@@ -244,17 +244,9 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	orig.members.Store(d.party.Key(), struct{}{})
 	c.original = nil
 	c.setState(StateEnded)
-	now := time.Now().UTC()
-	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id)
+	c.rec.joinedInto(fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id),
+		c.legStats(), d.id)
 	c.logTransfer()
-	c.rec.Legs = c.legStats()
-	for i := range c.rec.Legs {
-		if c.rec.Legs[i].LegID == d.id {
-			c.rec.Legs[i].EndReason = "joined"
-		}
-	}
-	c.rec.EndedAt, c.rec.EndReason = &now, string(EndTransferred)
-	c.saveRecord()
 	c.moved.Store(orig)
 	c.m.join(c, orig)
 	c.done = true
@@ -306,10 +298,10 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	if c.state != next {
 		c.setState(next)
 	}
-	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
-		partyName(t), partyName(o), partyName(d), from.id)
+	c.rec.transferred(fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
+		partyName(t), partyName(o), partyName(d), from.id))
 	c.logTransfer()
-	c.saveRecord()
+	c.rec.save()
 	if resumeO {
 		o.party.Resumed()
 	}
