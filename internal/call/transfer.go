@@ -60,17 +60,8 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 		refuseTransfer(CodeInvalid, msg)
 		return
 	}
-	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
-	switch p.Action {
-	case route.ActionRing, route.ActionTrunk:
-	case route.ActionEcho:
-		refuseTransfer(CodeFailed, "a call cannot be transferred to a feature code")
-		return
-	default:
-		msg := fmt.Sprintf("%s cannot be reached", dest)
-		if p.Err != nil {
-			msg = p.Err.Error()
-		}
+	p, msg := c.transferPlan(l, dest)
+	if msg != "" {
 		refuseTransfer(CodeFailed, msg)
 		return
 	}
@@ -94,6 +85,22 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	}
 	c.rec.save()
 	c.execute(p)
+}
+
+// transferPlan plans a blind transfer by l to dest; it returns why the
+// destination cannot take a transfer, or "".
+func (c *Call) transferPlan(l *leg, dest string) (*route.Plan, string) {
+	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
+	switch p.Action {
+	case route.ActionRing, route.ActionTrunk:
+		return p, ""
+	case route.ActionEcho:
+		return nil, "a call cannot be transferred to a feature code"
+	}
+	if p.Err != nil {
+		return nil, p.Err.Error()
+	}
+	return nil, fmt.Sprintf("%s cannot be reached", dest)
 }
 
 // recall rings the transferor back after a blind transfer's target did
@@ -216,20 +223,11 @@ func (c *Call) completeFailed(msg string) {
 // actor then stops and forwards what its parties still send.
 func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	t := c.legOf(tKey)
-	fail := func(msg string) { orig.post(event{fn: func() { orig.completeFailed(msg) }}) }
-	switch {
-	case t == nil || c.state == StateEnded:
-		fail("the consultation call has ended")
-		return
-	case !c.connected() || c.winner == nil:
-		fail("the consultation call is not answered yet")
+	if msg := c.handOverRefusal(t, oKey); msg != "" {
+		orig.post(event{fn: func() { orig.completeFailed(msg) }})
 		return
 	}
 	d := c.other(t)
-	if d.party.Key() == oKey {
-		fail("both calls are with the same device")
-		return
-	}
 	for _, tm := range c.timers {
 		tm.Stop()
 	}
@@ -257,6 +255,21 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	}})
 }
 
+// handOverRefusal says why the consult cannot hand its other party over
+// (t is the transferor's leg here, oKey the other party's key in the
+// original), or "".
+func (c *Call) handOverRefusal(t *leg, oKey string) string {
+	switch {
+	case t == nil || c.state == StateEnded:
+		return "the consultation call has ended"
+	case !c.connected() || c.winner == nil:
+		return "the consultation call is not answered yet"
+	case c.other(t).party.Key() == oKey:
+		return "both calls are with the same device"
+	}
+	return ""
+}
+
 // adopt runs on the original call: d (the consult's other party) replaces
 // the transferor, whose leg ends with "transferred". The two remaining
 // parties keep their calls and hear only what changed for them.
@@ -264,11 +277,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	link := c.consult
 	c.consult = nil
 	if c.state == StateEnded || link == nil || link.by.ended {
-		d.party.Ended(EndHangup, nil)
-		_ = d.media.Close()
-		if link != nil && link.done != nil {
-			link.done(errors.New("the original call has ended"))
-		}
+		refuseAdoption(d, link)
 		return
 	}
 	t := link.by
@@ -291,13 +300,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	}
 	c.bridge = br
 	c.applyFeeds()
-	next := StateActive
-	if o.holding || d.holding {
-		next = StateHeld
-	}
-	if c.state != next {
-		c.setState(next)
-	}
+	c.settleHold()
 	c.rec.transferred(fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
 		partyName(t), partyName(o), partyName(d), from.id))
 	c.logTransfer()
@@ -307,6 +310,27 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	}
 	if resumeD {
 		d.party.Resumed()
+	}
+}
+
+// refuseAdoption ends d, whose original call is gone, and answers the
+// REFER that asked for the join.
+func refuseAdoption(d *leg, link *consultLink) {
+	d.party.Ended(EndHangup, nil)
+	_ = d.media.Close()
+	if link != nil && link.done != nil {
+		link.done(errors.New("the original call has ended"))
+	}
+}
+
+// settleHold puts a connected call in the state its parties' holds say.
+func (c *Call) settleHold() {
+	next := StateActive
+	if c.caller.holding || c.winner.holding {
+		next = StateHeld
+	}
+	if c.state != next {
+		c.setState(next)
 	}
 }
 
