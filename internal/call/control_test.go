@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -38,4 +39,20 @@ func TestNames(t *testing.T) {
 	require.Equal(t, "user_a", partyName(&leg{user: "user_a", num: "101"}))
 	require.Equal(t, "+12125550100", partyName(&leg{num: "+12125550100"}))
 	require.Equal(t, "phone:x", partyName(&leg{party: &simParty{key: "phone:x"}}))
+}
+
+// Where a blind transfer may go.
+func TestTransferPlan(t *testing.T) {
+	w := newWorld(t)
+	c := &Call{m: w.m, account: "acct_a", ctx: context.Background()}
+	l := &leg{user: "user_a"}
+	for dest, want := range map[string]string{
+		"104":          "",
+		"+12125550100": "",
+		"*43":          "a call cannot be transferred to a feature code",
+		"199":          "no route: no user or ring group has extension 199",
+	} {
+		_, msg := c.transferPlan(l, dest)
+		require.Equal(t, want, msg, dest)
+	}
 }
