@@ -173,7 +173,9 @@ func TestTransferorGoneDuringConsult(t *testing.T) {
 	w := newWorld(t)
 	a1, b1, d1, _, _ := consulting(t, w)
 	w.m.DeviceGone(a1)
-	w.expect(b1, "ended:hangup")
+	// Both calls hear of it at once: when the consult ends first, the
+	// original resumes just before it ends.
+	w.expectMaybeResumed(b1, "ended:hangup")
 	w.expect(d1, "ended:hangup")
 	w.noCalls()
 }
@@ -184,10 +186,23 @@ func TestShutdownDuringConsult(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	require.NoError(t, w.m.Shutdown(ctx))
-	got := whats(w.next(a1, 2))
-	require.Equal(t, []string{"ended:server-shutdown", "ended:server-shutdown"}, got)
-	w.expect(b1, "ended:server-shutdown")
+	w.expectMaybeResumed(a1, "ended:server-shutdown", "ended:server-shutdown")
+	w.expectMaybeResumed(b1, "ended:server-shutdown")
 	w.expect(d1, "ended:server-shutdown")
+}
+
+// expectMaybeResumed is expect, where each call.resumed before a wanted
+// report is allowed: the original call of a consult that ends at the same
+// moment may resume just before it ends too.
+func (w *world) expectMaybeResumed(e partyEar, want ...string) {
+	w.t.Helper()
+	for _, wh := range want {
+		got := whats(w.next(e, 1))[0]
+		for got == "resumed" {
+			got = whats(w.next(e, 1))[0]
+		}
+		require.Equal(w.t, wh, got, "%s heard", e.name())
+	}
 }
 
 // Restores while a transfer is under way.
