@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -19,7 +18,7 @@ import (
 // another by a transfer (see Call.post).
 type event struct {
 	dev      Device
-	msg      protocol.Message
+	cmd      Command
 	gone     bool            // dev's session is over
 	shutdown bool            // the server is stopping
 	fn       func()          // a result of the call's own async work, applied in the actor
@@ -50,11 +49,12 @@ type leg struct {
 	id       ident.LegID
 	role     legRole
 	party    Party
+	dev      Device // the party's device session, nil for SIP parties
 	media    WebRTCMedia
 	alerted  bool   // callee: call.incoming + sdp.offer sent
 	answer   string // callee: its sdp.answer, once received
 	ended    bool
-	endedFor protocol.EndReason
+	endedFor EndReason
 	holding  bool // this party put the call on hold
 	muted    bool // the server forwards silence in place of this party's audio
 	trunk    bool // an outbound leg through a trunk (counted against the account's cap)
@@ -64,22 +64,22 @@ type leg struct {
 	name   string
 	callID ident.CallID // the call id the party knows, when not the actor's own
 
-	stats     MediaStats               // taken when the leg closes
-	applied   string                   // the remote answer applied to media (SIP callees)
-	remoteSet bool                     // the device's description is applied
-	cands     []*protocol.ICECandidate // trickled before that, applied after
+	stats     MediaStats  // taken when the leg closes
+	applied   string      // the remote answer applied to media (SIP callees)
+	remoteSet bool        // the device's description is applied
+	cands     []Candidate // trickled before that, applied after
 }
 
 // addCandidate applies a trickled candidate, or keeps it until the device's
 // description is applied (trickling may overtake the async offer handling).
-func (l *leg) addCandidate(m *protocol.ICECandidate) error {
+func (l *leg) addCandidate(m Candidate) error {
 	if !l.remoteSet {
 		if len(l.cands) < 64 {
 			l.cands = append(l.cands, m)
 		}
 		return nil
 	}
-	mid, idx := m.SDPMid, m.SDPMLineIndex
+	mid, idx := m.Mid, m.Index
 	return l.media.AddCandidate(m.Candidate, &mid, &idx)
 }
 
@@ -112,30 +112,24 @@ type Call struct {
 
 	// owned by the actor goroutine
 	state      State
-	create     *protocol.CallCreate
+	create     Create
 	caller     *leg
 	callees    []*leg
 	winner     *leg
 	bridge     Bridge
-	rec        store.CallRecord
+	rec        recorder // the call record's only writer (record.go)
 	answeredAt time.Time
-	timers     []*time.Timer
-	ringTimer  *time.Timer
-	anyBusy    bool
+	timers     []Timer
+	round      *ringRound // the round of forking under way (ringround.go)
 	done       bool
 	account    ident.AccountID
 	fromUser   ident.UserID
 	inbound    bool // from a trunk: the account's numbers only
 	from       string
 	fromName   string
-	ringSent   bool               // the caller heard call.ringing
-	earlyLeg   *leg               // the callee whose early media c.bridge carries
-	failure    protocol.EndReason // why the last unreachable callee failed, when it knew
+	earlyLeg   *leg // the callee whose early media c.bridge carries
 
-	dest     string       // what is being rung now (the destination, or a transfer's)
-	steps    []route.Step // routing steps still to ring, then c.then
-	then     string
-	thenFrom route.From // who places the forward to then
+	dest     string     // what is being rung now (the destination, or a transfer's)
 	planFrom route.From // who the last plan was made for
 	forwards int        // forwards followed so far (a bound against loops)
 	toUser   ident.UserID
@@ -146,26 +140,22 @@ type Call struct {
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
 
-	stepGen     int  // bumps at each routing step, to ignore stale step timers
-	timedOut    bool // a step rang out
-	anyRejected bool // a callee declined
-	anyFailed   bool // a target could not be reached at all
-	emergency   bool // an emergency call: the trunk cap does not apply
-	trunkPref   string
-	recallID    ident.CallID // the id a recalled transferor's devices see
-	ck          checkpoints
-	parts       map[ident.UserID]UserPart // users' parts as last reported (activity.go)
+	emergency bool // an emergency call: the trunk cap does not apply
+	trunkPref string
+	recallID  ident.CallID // the id a recalled transferor's devices see
+	ck        checkpoints
+	parts     map[ident.UserID]UserPart // users' parts as last reported (activity.go)
 }
 
 // outboundRingLimit bounds how long a call to a trunk may ring: the far
 // network usually gives up first.
 const outboundRingLimit = 3 * time.Minute
 
-func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
+func newCall(m *Manager, dev Device, cr Create) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: msg}
-	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: devicePart{dev: dev, call: c.id}, user: dev.User()}
+		state: StateTrying, create: cr, round: newRound(false)}
+	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: dev.Party(c.id), dev: dev, user: dev.User()}
 	c.account, c.fromUser = dev.Account(), dev.User()
 	c.members.Store(c.caller.party.Key(), struct{}{})
 	return c
@@ -175,7 +165,7 @@ func newCall(m *Manager, dev Device, msg *protocol.CallCreate) *Call {
 func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
-		state: StateTrying, create: &protocol.CallCreate{Destination: pl.Destination, SDP: pl.SDP},
+		state: StateTrying, create: Create{Destination: pl.Destination, SDP: pl.SDP}, round: newRound(false),
 		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p, user: pl.User}
 	c.members.Store(p.Key(), struct{}{})
@@ -217,16 +207,18 @@ func (ev event) drop() {
 // applies its result on the actor.
 func (c *Call) async(work func() func()) {
 	c.m.wg.Add(1)
+	c.m.pending.Add(1)
 	go func() {
 		defer c.m.wg.Done()
+		defer c.m.pending.Add(-1)
 		apply := work()
 		c.post(event{fn: apply})
 	}()
 }
 
 // after runs fn on the actor once d has passed, unless the call ended.
-func (c *Call) after(d time.Duration, fn func()) *time.Timer {
-	t := time.AfterFunc(d, func() { c.post(event{fn: fn}) })
+func (c *Call) after(d time.Duration, fn func()) Timer {
+	t := c.m.opt.Clock.AfterFunc(d, func() { c.post(event{fn: fn}) })
 	c.timers = append(c.timers, t)
 	return t
 }
@@ -266,31 +258,36 @@ func (c *Call) closeQueue() {
 	}
 }
 
-func (c *Call) setState(s State) {
+// setState moves the call to s. An edge the table does not have leaves
+// the state as it is and returns ErrIllegalTransition, which is also
+// logged and reported to Manager.onIllegal (tests fail on it).
+func (c *Call) setState(s State) error {
 	if err := checkTransition(c.state, s); err != nil {
 		c.m.log.Error("call state", "call_id", c.id, "err", err)
-		return
+		if c.m.onIllegal != nil {
+			c.m.onIllegal(err)
+		}
+		return err
 	}
 	c.state = s
+	return nil
 }
 
 func (c *Call) start() {
-	c.rec = store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
+	rec := store.CallRecord{ID: c.id, AccountID: c.account, Direction: "internal",
 		FromUserID: c.fromUser, To: c.create.Destination, StartedAt: time.Now().UTC()}
 	if c.inbound {
-		c.rec.Direction, c.rec.From, c.rec.FromName = "inbound", c.from, c.fromName
+		rec.Direction, rec.From, rec.FromName = "inbound", c.from, c.fromName
 	} else if u, err := c.m.dir.GetUser(c.ctx, c.fromUser); err == nil {
-		c.rec.From, c.rec.FromName = u.Extension, u.Name
+		rec.From, rec.FromName = u.Extension, u.Name
 	}
-	c.caller.num, c.caller.name = c.rec.From, c.rec.FromName
-	if err := c.m.records.CreateCallRecord(c.ctx, &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
+	c.caller.num, c.caller.name = rec.From, rec.FromName
+	c.rec.started(c.ctx, c.m.records, c.m.log, rec)
 	c.startCheckpoints()
 	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {
-		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(c.caller, CodeFailed, "media: "+err.Error())
 		return
 	}
 	c.caller.media = media
@@ -310,11 +307,11 @@ func (c *Call) answerCaller() {
 				return
 			}
 			if err != nil {
-				c.failWith(l, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+				c.failWith(l, CodeInvalid, "sdp: "+err.Error())
 				return
 			}
 			if err := l.described(); err != nil {
-				l.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+				l.party.Refused(Refusal{Code: CodeInvalid, Msg: "ice.candidate: " + err.Error()})
 			}
 			l.party.Answer(answer)
 			c.route()
@@ -323,9 +320,9 @@ func (c *Call) answerCaller() {
 }
 
 // failWith tells l why and ends the call as failed.
-func (c *Call) failWith(l *leg, code protocol.ErrorCode, msg string) {
-	l.party.Refused(code, msg)
-	c.end(protocol.EndFailed)
+func (c *Call) failWith(l *leg, code ErrorCode, msg string) {
+	l.party.Refused(Refusal{Code: code, Msg: msg})
+	c.end(EndFailed)
 }
 
 func (c *Call) alert(l *leg, offer string, err error) {
@@ -349,10 +346,10 @@ func (c *Call) alert(l *leg, offer string, err error) {
 
 // notifyRinging tells the caller, once, that the call is alerting.
 func (c *Call) notifyRinging() {
-	if c.ringSent || c.state != StateRinging {
+	if c.round.told || c.state != StateRinging {
 		return
 	}
-	c.ringSent = true
+	c.round.told = true
 	c.caller.party.Ringing()
 }
 
@@ -401,10 +398,10 @@ func (c *Call) applyAnswer(l *leg, sdp string) error {
 
 // dropCallee ends one ringing leg (telling the device why, when reason is
 // set); when no callee is left the routing moves on.
-func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
+func (c *Call) dropCallee(l *leg, reason EndReason) {
 	c.closeLeg(l, reason)
-	if reason == protocol.EndRejected {
-		c.anyRejected = true
+	if reason == EndRejected {
+		c.round.rejected = true
 	}
 	if c.winner != nil || c.anyRinging() || c.state == StateEnded {
 		return
@@ -412,14 +409,7 @@ func (c *Call) dropCallee(l *leg, reason protocol.EndReason) {
 	c.nextStep()
 }
 
-// saveRecord writes the call record as it stands.
-func (c *Call) saveRecord() {
-	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
-}
-
-func (c *Call) closeLeg(l *leg, reason protocol.EndReason) {
+func (c *Call) closeLeg(l *leg, reason EndReason) {
 	if l.ended {
 		return
 	}
@@ -450,7 +440,7 @@ func (c *Call) duration() *int {
 
 // end finishes the call: every leg still up hears reason, media closes,
 // the record is closed.
-func (c *Call) end(reason protocol.EndReason) {
+func (c *Call) end(reason EndReason) {
 	if c.state == StateEnded {
 		return
 	}
@@ -467,12 +457,7 @@ func (c *Call) end(reason protocol.EndReason) {
 	for _, l := range c.callees {
 		c.closeLeg(l, reason)
 	}
-	c.rec.Legs = c.legStats()
-	now := time.Now().UTC()
-	c.rec.EndedAt, c.rec.EndReason = &now, string(reason)
-	if err := c.m.records.UpdateCallRecord(context.Background(), &c.rec); err != nil {
-		c.m.log.Error("call record", "call_id", c.id, "err", err)
-	}
+	c.rec.ended(reason, c.legStats())
 	c.logEnded(reason)
 	c.m.remove(c)
 	c.done = true

@@ -2,7 +2,15 @@
 // event channel owns its state), made of legs that reach devices. WebSocket
 // readers, SIP handlers and media callbacks post events to it; nothing else
 // touches a call's state. The package sees media and devices only through
-// the small interfaces below: it imports neither pion nor sipgo.
+// the small interfaces below: it imports neither pion nor sipgo, nor the
+// browser protocol.
+//
+// In: devices send typed commands (Create, and Answer, Hold, Transfer, …
+// through Manager.Command); SIP dialogs report through Remote. Out: every
+// party hears typed events through its Party (Incoming, Answered, Held,
+// Ended with an EndReason, Refused with an ErrorCode, …). The edges
+// translate: internal/callwire between commands/events and JSON frames,
+// internal/sipua between them and SIP.
 package call
 
 import (
@@ -12,18 +20,8 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
-
-// Device is a connected device session (a browser tab, a softphone).
-type Device interface {
-	SessionID() ident.SessionID
-	User() ident.UserID
-	Account() ident.AccountID
-	// Send queues a frame for the device; it never blocks.
-	Send(msg protocol.Message)
-}
 
 // Devices finds a user's device sessions (the signalling hub).
 type Devices interface {
@@ -147,7 +145,7 @@ type Remote interface {
 	// Failed: the party could not be reached (timeouts, 404, 5xx).
 	// reason, when set, is the reason the call ends with if this was its
 	// last ringing party; empty leaves it to ring-all (no-answer).
-	Failed(key string, reason protocol.EndReason)
+	Failed(key string, reason EndReason)
 	// Ringing: the party's far end is alerting (180, or 183).
 	Ringing(key string)
 	// EarlyMedia: the party answered the offer provisionally (a 183 with
@@ -254,4 +252,6 @@ type Options struct {
 	Observer Observer
 	// Activity, when set, is told each user's part in each call (presence).
 	Activity Activity
+	// Clock makes the actors' timers; nil is the wall clock.
+	Clock Clock
 }

@@ -16,7 +16,7 @@ const checkpointInterval = 5 * time.Second
 // checkpoints is the actor's checkpointing state.
 type checkpoints struct {
 	to        store.CallCheckpoints // nil: the store keeps no checkpoints
-	timer     *time.Timer
+	timer     Timer
 	writing   bool      // a write is in flight: the next tick skips its own
 	received  uint64    // packets received over the legs at the last tick
 	lastMedia time.Time // the last tick that saw media (or a held call)
@@ -50,7 +50,7 @@ func (c *Call) checkpoint() {
 	if received != c.ck.received || (c.state == StateHeld && !c.ck.lastMedia.IsZero()) {
 		c.ck.received, c.ck.lastMedia = received, now
 	}
-	c.rec.Legs = legs // so the record's other writes carry them too
+	c.rec.checkpointed(legs)
 	if c.ck.writing {
 		return
 	}

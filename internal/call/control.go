@@ -3,8 +3,6 @@ package call
 import (
 	"context"
 	"time"
-
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // connected reports whether the parties' media is bridged.
@@ -21,23 +19,23 @@ func (c *Call) other(l *leg) *leg {
 func (c *Call) onHold(l *leg) {
 	switch {
 	case !c.connected() || c.winner == nil:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is not active")
+		refuse(l, CodeInvalid, "call.hold: the call is not active")
 	case l.holding:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.hold: the call is already on hold from this side")
+		refuse(l, CodeInvalid, "call.hold: the call is already on hold from this side")
 	default:
 		l.holding = true
 		if c.state == StateActive {
 			c.setState(StateHeld)
 		}
 		c.applyFeeds()
-		l.party.Held(protocol.HeldLocal)
-		c.other(l).party.Held(protocol.HeldRemote)
+		l.party.Held(HeldLocal)
+		c.other(l).party.Held(HeldRemote)
 	}
 }
 
 func (c *Call) onResume(l *leg) {
 	if !c.connected() || !l.holding || c.winner == nil {
-		l.party.Refused(protocol.CodeInvalidMessage, "call.resume: the call is not on hold from this side")
+		refuse(l, CodeInvalid, "call.resume: the call is not on hold from this side")
 		return
 	}
 	l.holding = false
@@ -93,27 +91,20 @@ func (c *Call) restore(key string) {
 		return
 	}
 	l := c.legOf(key)
-	m := &protocol.CallRestored{CallID: string(c.id), From: c.rec.From, FromName: c.rec.FromName,
-		To: c.create.Destination, Direction: protocol.DirectionOutbound, State: protocol.StateRinging,
-		Muted: l.muted}
-	if l.role == roleCallee {
-		m.Direction = protocol.DirectionInbound
-	}
+	rec := c.rec.record()
+	r := Restored{From: rec.From, FromName: rec.FromName, To: c.create.Destination,
+		Inbound: l.role == roleCallee, State: StateRinging, Muted: l.muted, AnsweredAt: c.answeredAt}
 	switch {
 	case c.xfer != nil: // waiting for a transfer's target: still a connected call to this party
-		m.State = protocol.StateActive
+		r.State = StateActive
 	case c.state == StateHeld && l.holding:
-		m.State, m.HeldBy = protocol.StateHeld, protocol.HeldLocal
+		r.State, r.HeldBy = StateHeld, HeldLocal
 	case c.state == StateHeld:
-		m.State, m.HeldBy = protocol.StateHeld, protocol.HeldRemote
+		r.State, r.HeldBy = StateHeld, HeldRemote
 	case c.connected():
-		m.State = protocol.StateActive
+		r.State = StateActive
 	}
-	if !c.answeredAt.IsZero() {
-		at := c.answeredAt.UTC().Format(time.RFC3339)
-		m.AnsweredAt = &at
-	}
-	l.party.Restored(m)
+	l.party.Restored(r)
 }
 
 // restorable reports whether the party with key has a live part in the

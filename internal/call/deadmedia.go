@@ -1,10 +1,6 @@
 package call
 
-import (
-	"time"
-
-	"github.com/switchboard-voice/switchboard/internal/protocol"
-)
+import "time"
 
 // WatchedMedia is leg media that reports its own death (internal/media's
 // watchdog): no RTP and no RTCP for media.timeout, or ICE failed. onDead
@@ -35,7 +31,7 @@ func (c *Call) mediaDead(l *leg, cause string, idle time.Duration) {
 	}
 	c.m.log.Warn("call media dead, ending the call", "call_id", c.id, "account", c.account, "leg", l.id,
 		"role", l.role, "cause", cause, "idle", idle.Round(time.Millisecond))
-	c.end(protocol.EndFailed)
+	c.end(EndFailed)
 }
 
 // hasLeg reports whether l is one of c's legs.

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // Some clients (DialStack's browser SDK) trickle the candidates of an
@@ -34,7 +33,7 @@ type reqCalls struct {
 type reqEntry struct {
 	reqID string
 	call  ident.CallID
-	cands []*protocol.ICECandidate
+	cands []Candidate
 	at    time.Time // created, or bound
 }
 
@@ -46,7 +45,7 @@ func newReqCalls(now func() time.Time) *reqCalls {
 // candidate (cand) for an id that stands for no call yet is kept for the
 // request that may follow; an ice.done (trickle with nil cand) just
 // reserves the id.
-func (r *reqCalls) route(sess ident.SessionID, reqID string, trickle bool, cand *protocol.ICECandidate) (ident.CallID, bool) {
+func (r *reqCalls) route(sess ident.SessionID, reqID string, trickle bool, cand *Candidate) (ident.CallID, bool) {
 	if reqID == "" {
 		return "", false
 	}
@@ -62,14 +61,14 @@ func (r *reqCalls) route(sess ident.SessionID, reqID string, trickle bool, cand 
 		e = r.addLocked(sess, reqID)
 	}
 	if cand != nil && len(e.cands) < maxQueuedCands && len(cand.Candidate) <= maxQueuedCandSz {
-		e.cands = append(e.cands, cand)
+		e.cands = append(e.cands, *cand)
 	}
 	return "", false
 }
 
 // bind makes reqID stand for call on the session and returns the
 // candidates that were waiting for it.
-func (r *reqCalls) bind(sess ident.SessionID, reqID string, call ident.CallID) []*protocol.ICECandidate {
+func (r *reqCalls) bind(sess ident.SessionID, reqID string, call ident.CallID) []Candidate {
 	if reqID == "" {
 		return nil
 	}

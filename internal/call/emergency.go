@@ -2,7 +2,6 @@ package call
 
 import (
 	"github.com/switchboard-voice/switchboard/internal/emergency"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -15,11 +14,7 @@ type Located interface {
 // callerLocation is the emergency address bound to the caller's device,
 // or nil (no address, another network, or not a device session).
 func (c *Call) callerLocation() *emergency.Location {
-	d, ok := c.caller.party.(devicePart)
-	if !ok {
-		return nil
-	}
-	if l, ok := d.dev.(Located); ok {
+	if l, ok := c.caller.dev.(Located); ok {
 		return l.EmergencyLocation()
 	}
 	return nil
@@ -32,7 +27,7 @@ func (c *Call) needsAddress(p *route.Plan) bool {
 	if !p.AddressRequired || p.Emergency {
 		return false
 	}
-	if _, ok := c.caller.party.(devicePart); !ok {
+	if c.caller.dev == nil {
 		return false
 	}
 	return c.callerLocation() == nil
@@ -41,10 +36,9 @@ func (c *Call) needsAddress(p *route.Plan) bool {
 // refuseNoAddress answers the call.create with emergency_address_required
 // (echoing its req_id) and ends the call as failed.
 func (c *Call) refuseNoAddress() {
-	d := c.caller.party.(devicePart)
-	d.dev.Send(&protocol.Error{Code: protocol.CodeEmergencyAddressRequired, CallID: d.id(), ReqID: c.create.ReqID,
-		Message: "bind an emergency address for this network before calling numbers outside the account (emergency numbers always work)"})
-	c.end(protocol.EndFailed)
+	c.caller.party.Refused(Refusal{Code: CodeAddressRequired, ReqID: c.create.ReqID,
+		Msg: "bind an emergency address for this network before calling numbers outside the account (emergency numbers always work)"})
+	c.end(EndFailed)
 }
 
 // emergencyLocation is what an emergency call carries to the trunk.

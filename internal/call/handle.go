@@ -3,8 +3,6 @@ package call
 import (
 	"context"
 	"time"
-
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 func (c *Call) handle(ev event) {
@@ -14,14 +12,14 @@ func (c *Call) handle(ev event) {
 	case ev.on != nil:
 		ev.on(c)
 	case ev.shutdown:
-		c.end(protocol.EndServerShutdown)
+		c.end(EndServerShutdown)
 	case ev.gone:
 		c.deviceGone(ev.dev)
 	case ev.restore != nil:
 		c.restore(string(ev.dev.SessionID()))
 		close(ev.restore)
 	default:
-		c.handleMessage(ev.dev, ev.msg)
+		c.handleCommand(ev.dev, ev.cmd)
 	}
 }
 
@@ -38,65 +36,67 @@ func (c *Call) legOf(key string) *leg {
 	return nil
 }
 
-func (c *Call) handleMessage(dev Device, msg protocol.Message) {
+// handleCommand applies a device's command. Refusals that are about the
+// request rather than the leg go to the device under this call's id.
+func (c *Call) handleCommand(dev Device, cmd Command) {
 	l := c.legOf(string(dev.SessionID()))
 	if l == nil || c.state == StateEnded {
-		if isTrickle(msg) { // advisory: late candidates of a leg that ended
+		if isTrickle(cmd) { // advisory: late candidates of a leg that ended
 			return
 		}
-		devicePart{dev: dev, call: c.id}.Refused(protocol.CodeCallNotFound, "this call is over for this device")
+		dev.Party(c.id).Refused(Refusal{Code: CodeNotFound, Msg: "this call is over for this device"})
 		return
 	}
-	switch m := msg.(type) {
-	case *protocol.CallAnswer:
+	switch m := cmd.(type) {
+	case Answer:
 		c.onAnswer(l)
-	case *protocol.SDPAnswer:
+	case AnswerSDP:
 		c.onSDPAnswer(l, m.SDP)
-	case *protocol.CallReject:
-		c.onReject(l, m.Reason)
-	case *protocol.CallHangup:
+	case Reject:
+		c.onReject(l, m.Busy)
+	case Hangup:
 		c.onHangup(l)
-	case *protocol.ICECandidate:
+	case Candidate:
 		if err := l.addCandidate(m); err != nil {
-			devicePart{dev: dev, call: c.id}.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+			dev.Party(c.id).Refused(Refusal{Code: CodeInvalid, Msg: "ice.candidate: " + err.Error()})
 		}
-	case *protocol.ICEDone:
+	case CandidatesDone:
 		// Candidates arrive embedded or trickled; nothing waits for the end.
-	case *protocol.SDPOffer:
+	case Offer:
 		c.onReoffer(l, m.SDP)
-	case *protocol.CallHold:
+	case Hold:
 		c.onHold(l)
-	case *protocol.CallResume:
+	case Resume:
 		c.onResume(l)
-	case *protocol.CallMute:
-		c.onMute(l, true)
-	case *protocol.CallUnmute:
-		c.onMute(l, false)
-	case *protocol.CallTransfer:
-		c.onTransfer(l, m.Destination, nil)
-	case *protocol.CallTransferAttended:
+	case Mute:
+		c.onMute(l, m.On)
+	case Transfer:
+		c.onTransfer(l, m.To, nil)
+	case AttendedTransfer:
 		c.onAttended(l, dev, m)
-	default:
-		l.party.Refused(protocol.CodeInvalidMessage, "unexpected "+string(msg.MessageType()))
 	}
+}
+
+// refuse tells l its request was not accepted.
+func refuse(l *leg, code ErrorCode, msg string) {
+	l.party.Refused(Refusal{Code: code, Msg: msg})
 }
 
 func (c *Call) onAnswer(l *leg) {
 	switch {
 	case l == c.caller:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: an outbound call cannot be answered")
+		refuse(l, CodeInvalid, "call.answer: an outbound call cannot be answered")
 	case l == c.winner:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: the call is already answered")
+		refuse(l, CodeInvalid, "call.answer: the call is already answered")
 	case c.state != StateRinging || !l.alerted:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.answer: the call is not ringing on this device")
+		refuse(l, CodeInvalid, "call.answer: the call is not ringing on this device")
 	default:
 		c.winner = l
 		c.setState(StateAnswering)
-		c.stepGen++
-		c.ringTimer.Stop()
+		c.round.stop()
 		for _, o := range c.callees {
 			if o != l {
-				c.closeLeg(o, protocol.EndAnsweredElsewhere)
+				c.closeLeg(o, EndAnsweredElsewhere)
 			}
 		}
 		if l.answer != "" {
@@ -105,7 +105,7 @@ func (c *Call) onAnswer(l *leg) {
 		}
 		c.after(c.m.opt.AnswerTimeout, func() {
 			if c.state == StateAnswering {
-				c.failWith(l, protocol.CodeCallFailed, "no sdp.answer after call.answer")
+				c.failWith(l, CodeFailed, "no sdp.answer after call.answer")
 			}
 		})
 	}
@@ -113,7 +113,7 @@ func (c *Call) onAnswer(l *leg) {
 
 func (c *Call) onSDPAnswer(l *leg, sdp string) {
 	if l == c.caller || l.answer != "" {
-		l.party.Refused(protocol.CodeInvalidMessage, "sdp.answer: no offer of the server is waiting for an answer")
+		refuse(l, CodeInvalid, "sdp.answer: no offer of the server is waiting for an answer")
 		return
 	}
 	l.answer = sdp
@@ -126,11 +126,11 @@ func (c *Call) onSDPAnswer(l *leg, sdp string) {
 func (c *Call) connect() {
 	w := c.winner
 	if err := c.applyAnswer(w, w.answer); err != nil {
-		c.failWith(w, protocol.CodeInvalidMessage, "sdp: "+err.Error())
+		c.failWith(w, CodeInvalid, "sdp: "+err.Error())
 		return
 	}
 	if err := w.described(); err != nil {
-		w.party.Refused(protocol.CodeInvalidMessage, "ice.candidate: "+err.Error())
+		refuse(w, CodeInvalid, "ice.candidate: "+err.Error())
 	}
 	c.stopPlaying()
 	if c.earlyLeg == w { // bridged since its early media: now both ways
@@ -138,7 +138,7 @@ func (c *Call) connect() {
 	} else {
 		br, err := c.m.media.Bridge(c.caller.media, w.media)
 		if err != nil {
-			c.failWith(w, protocol.CodeCallFailed, "media: "+err.Error())
+			c.failWith(w, CodeFailed, "media: "+err.Error())
 			return
 		}
 		c.bridge = br
@@ -156,39 +156,38 @@ func (c *Call) connect() {
 	}
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
-	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, w.party.Key()
 	c.joined = append(c.joined, c.caller, w)
-	c.saveRecord()
+	c.rec.answered(at, w.party.Key())
 	c.logAnswered(w.party.Kind())
 	c.caller.party.Answered(at)
 	w.party.Answered(at)
 }
 
-func (c *Call) onReject(l *leg, reason protocol.RejectReason) {
+func (c *Call) onReject(l *leg, busy bool) {
 	switch {
 	case l == c.caller:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: an outbound call cannot be rejected; hang up instead")
+		refuse(l, CodeInvalid, "call.reject: an outbound call cannot be rejected; hang up instead")
 	case c.state != StateRinging || l == c.winner:
-		l.party.Refused(protocol.CodeInvalidMessage, "call.reject: the call is not ringing on this device")
+		refuse(l, CodeInvalid, "call.reject: the call is not ringing on this device")
 	default:
-		if reason == protocol.RejectBusy {
-			c.anyBusy = true
+		if busy {
+			c.round.busy = true
 		}
-		c.dropCallee(l, protocol.EndRejected)
+		c.dropCallee(l, EndRejected)
 	}
 }
 
 func (c *Call) onHangup(l *leg) {
 	if l != c.caller && l != c.winner {
-		c.onReject(l, protocol.RejectDecline) // hanging up a ringing call declines it
+		c.onReject(l, false) // hanging up a ringing call declines it
 		return
 	}
-	c.end(protocol.EndHangup)
+	c.end(EndHangup)
 }
 
 func (c *Call) onReoffer(l *leg, offer string) {
 	if l != c.caller && (l != c.winner || !c.connected()) {
-		l.party.Refused(protocol.CodeInvalidMessage, "sdp.offer: only a connected call can be re-offered")
+		refuse(l, CodeInvalid, "sdp.offer: only a connected call can be re-offered")
 		return
 	}
 	c.async(func() func() {
@@ -200,7 +199,7 @@ func (c *Call) onReoffer(l *leg, offer string) {
 				return
 			}
 			if err != nil {
-				l.party.Refused(protocol.CodeInvalidMessage, "sdp.offer: "+err.Error())
+				refuse(l, CodeInvalid, "sdp.offer: "+err.Error())
 				return
 			}
 			l.party.Answer(answer)
@@ -214,7 +213,7 @@ func (c *Call) deviceGone(dev Device) {
 	switch {
 	case l == nil:
 	case l == c.caller || l == c.winner:
-		c.end(protocol.EndHangup)
+		c.end(EndHangup)
 	default:
 		c.dropCallee(l, "")
 	}

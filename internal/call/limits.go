@@ -11,7 +11,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/lograte"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // Limits bound call creation; the zero value of a field means no limit.
@@ -57,20 +56,6 @@ func (e *LimitError) Error() string {
 }
 
 func (e *LimitError) Unwrap() error { return ErrRateLimited }
-
-// Frame is the rate_limited error a device is sent, echoing reqID.
-// context.limit names the limit; context.retry_after_ms, when present, is
-// when the same request can succeed.
-func (e *LimitError) Frame(reqID string) *protocol.Error {
-	ctx := map[string]any{"limit": e.Limit}
-	if e.RetryAfter > 0 {
-		ctx["retry_after_ms"] = e.RetryAfter.Milliseconds() + 1
-	}
-	if e.Max > 0 {
-		ctx["max"] = e.Max
-	}
-	return &protocol.Error{Code: protocol.CodeRateLimited, ReqID: reqID, Message: e.Error(), Context: ctx}
-}
 
 // limits applies Limits. It is safe for concurrent use and never calls
 // back into the Manager.
@@ -220,10 +205,11 @@ func (m *Manager) placeAllowed(p Placement) error {
 	return nil
 }
 
-// refused logs a call.create a limit refused.
-func (m *Manager) refused(dev Device, e *LimitError) {
+// refused logs a call.create a limit refused and tells the device.
+func (m *Manager) refused(dev Device, e *LimitError, reqID string) {
 	m.observer().CallRefused(string(e.Limit))
 	m.lim.logRefusal(m.log, e, dev.Account(), dev.User(), dev.SessionID())
+	dev.Party("").Refused(Refusal{Code: CodeRateLimited, ReqID: reqID, Msg: e.Error(), Limit: e})
 }
 
 // logRefusal writes one INFO line per refusal, at most a few a second

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 func TestKeyedLimiterBurstRefillAndExpiry(t *testing.T) {
@@ -88,53 +85,31 @@ func TestLimitsAccountCap(t *testing.T) {
 	require.Empty(t, l.running, "accounts with no calls are forgotten")
 }
 
-func TestLimitErrorFrame(t *testing.T) {
-	f := (&LimitError{Limit: LimitSocket, RetryAfter: 199*time.Millisecond + 500*time.Microsecond}).Frame("r1")
-	require.Equal(t, protocol.CodeRateLimited, f.Code)
-	require.Equal(t, "r1", f.ReqID)
-	require.Empty(t, f.CallID)
-	require.False(t, f.Fatal)
-	require.Equal(t, map[string]any{"limit": "socket", "retry_after_ms": int64(200)}, f.Context)
-	f = (&LimitError{Limit: LimitAccount, Max: 7}).Frame("")
-	require.Equal(t, map[string]any{"limit": "account", "max": 7}, f.Context)
-}
-
-// newLimitedManager's calls to 101 ring a device of user_a for a minute.
-func newLimitedManager(l Limits) *Manager {
-	callee := &fakeDevice{id: "sess_callee", user: "user_a"}
-	return NewManager(fakeFactory{}, fakeDir{}, fakeDevices{[]*fakeDevice{callee}}, fakeRecords{},
-		Options{RingTimeout: time.Minute, Limits: l}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-}
-
-func (d *fakeDevice) messages() []protocol.Message {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]protocol.Message(nil), d.got...)
-}
-
 // TestManagerRateLimitsCallCreate floods one device: the burst is taken,
-// every other call.create is answered rate_limited with its req_id.
+// every other call.create is refused rate_limited with its req_id.
 func TestManagerRateLimitsCallCreate(t *testing.T) {
-	m := newLimitedManager(Limits{SocketRate: 0.001, SocketBurst: 5, UserRate: 0.001, UserBurst: 8, MaxPerAccount: 1000})
-	a := &fakeDevice{id: "sess_a", user: "user_b"}
+	w := newWorld(t, func(o *Options) {
+		o.Limits = Limits{SocketRate: 0.001, SocketBurst: 5, UserRate: 0.001, UserBurst: 8, MaxPerAccount: 1000}
+	})
+	w.device("sess_callee", "user_a")
+	a := w.device("sess_a", "user_b")
 	for i := range 100 {
-		m.Handle(a, &protocol.CallCreate{ReqID: fmt.Sprint("r", i), Destination: "101", SDP: "v=0"})
+		a.send(Create{ReqID: fmt.Sprint("r", i), Destination: "101", SDP: "v=0"})
 	}
-	b := &fakeDevice{id: "sess_b", user: "user_b"} // same user, another socket
+	b := w.device("sess_b", "user_b") // same user, another socket
 	for i := range 100 {
-		m.Handle(b, &protocol.CallCreate{ReqID: fmt.Sprint("r", i), Destination: "101", SDP: "v=0"})
+		b.send(Create{ReqID: fmt.Sprint("r", i), Destination: "101", SDP: "v=0"})
 	}
-	count := func(d *fakeDevice) (trying int, limited map[string]int) {
+	count := func(d *simDevice) (trying int, limited map[string]int) {
 		limited = map[string]int{}
-		for _, msg := range d.messages() {
-			switch msg := msg.(type) {
-			case *protocol.CallTrying:
+		for _, h := range d.snapshot() {
+			switch h.what {
+			case "trying":
 				trying++
-			case *protocol.Error:
-				if msg.Code == protocol.CodeRateLimited {
-					require.NotEmpty(t, msg.ReqID)
-					limited[msg.Context["limit"].(string)]++
-				}
+			case "error:rate_limited":
+				r := h.info.(Refusal)
+				require.NotEmpty(t, r.ReqID)
+				limited[r.Limit.Limit]++
 			}
 		}
 		return trying, limited
@@ -145,45 +120,39 @@ func TestManagerRateLimitsCallCreate(t *testing.T) {
 	trying, limited = count(b)
 	require.Equal(t, 3, trying, "the user's burst of 8 less the 5 of the first socket")
 	require.Equal(t, map[string]int{LimitUser: 97}, limited)
-	require.Equal(t, 8, m.lim.count("acct_a"))
+	require.Equal(t, 8, w.m.lim.count("acct_a"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, m.Shutdown(ctx))
-	require.Equal(t, 0, m.lim.count("acct_a"), "ended calls leave the account count")
+	require.NoError(t, w.m.Shutdown(ctx))
+	require.Equal(t, 0, w.m.lim.count("acct_a"), "ended calls leave the account count")
 }
 
 // TestManagerAccountCap refuses a call beyond the account's cap, on
 // call.create and on a SIP placement, until a call ends.
 func TestManagerAccountCap(t *testing.T) {
-	m := newLimitedManager(Limits{MaxPerAccount: 3})
-	devs := []*fakeDevice{{id: "s1", user: "user_b"}, {id: "s2", user: "user_b"}, {id: "s3", user: "user_d"}, {id: "s4", user: "user_d"}}
+	w := newWorld(t, func(o *Options) { o.Limits = Limits{MaxPerAccount: 3} })
+	w.device("sess_callee", "user_a")
+	devs := []*simDevice{w.device("s1", "user_b"), w.device("s2", "user_b"), w.device("s3", "user_d"), w.device("s4", "user_d")}
 	for _, d := range devs {
-		m.Handle(d, &protocol.CallCreate{ReqID: "r", Destination: "101", SDP: "v=0"})
+		d.send(Create{ReqID: "r", Destination: "101", SDP: "v=0"})
 	}
-	last := devs[3].messages()
+	last := devs[3].snapshot()
 	require.Len(t, last, 1)
-	e, ok := last[0].(*protocol.Error)
-	require.True(t, ok, "got %T", last[0])
-	require.Equal(t, protocol.CodeRateLimited, e.Code)
-	require.Equal(t, "r", e.ReqID)
-	require.Equal(t, map[string]any{"limit": "account", "max": 3}, e.Context)
+	require.Equal(t, "error:rate_limited", last[0].what)
+	r := last[0].info.(Refusal)
+	require.Equal(t, "r", r.ReqID)
+	require.Equal(t, &LimitError{Limit: LimitAccount, Max: 3}, r.Limit)
 
-	_, _, err := m.Place(nil, Placement{Account: "acct_a", User: "user_c", Destination: "102"})
+	_, _, err := w.m.Place(nil, Placement{Account: "acct_a", User: "user_c", Destination: "102"})
 	require.ErrorIs(t, err, ErrRateLimited)
 	var le *LimitError
 	require.True(t, errors.As(err, &le))
 	require.Equal(t, LimitAccount, le.Limit)
 
 	// Hanging up one call makes room.
-	tr := devs[0].messages()[0].(*protocol.CallTrying)
-	m.Handle(devs[0], &protocol.CallHangup{CallID: tr.CallID})
-	require.Eventually(t, func() bool { return m.lim.count("acct_a") == 2 }, 5*time.Second, 10*time.Millisecond)
-	m.Handle(devs[3], &protocol.CallCreate{ReqID: "r2", Destination: "101", SDP: "v=0"})
-	_, ok = devs[3].messages()[1].(*protocol.CallTrying)
-	require.True(t, ok)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, m.Shutdown(ctx))
+	devs[0].hangup(ident.CallID(devs[0].snapshot()[0].call))
+	require.Eventually(t, func() bool { return w.m.lim.count("acct_a") == 2 }, 5*time.Second, time.Millisecond)
+	devs[3].send(Create{ReqID: "r2", Destination: "101", SDP: "v=0"})
+	require.Equal(t, "trying", devs[3].snapshot()[1].what)
 }

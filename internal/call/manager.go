@@ -5,15 +5,15 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
-// Manager holds the live calls and routes device frames to them.
+// Manager holds the live calls and routes devices' commands to them.
 type Manager struct {
 	media   Media
 	dir     Directory
@@ -31,6 +31,9 @@ type Manager struct {
 	outbound map[ident.AccountID]int
 	draining bool
 	wg       sync.WaitGroup
+	pending  atomic.Int64 // async work in flight (tests wait for none)
+	// onIllegal, when set (tests), hears every illegal state transition.
+	onIllegal func(error)
 }
 
 // NewManager returns a manager; Shutdown stops it.
@@ -44,6 +47,9 @@ func NewManager(media Media, dir Directory, devices Devices, records store.CallR
 	if opt.AnswerTimeout <= 0 {
 		opt.AnswerTimeout = 10 * time.Second
 	}
+	if opt.Clock == nil {
+		opt.Clock = realClock{}
+	}
 	return &Manager{media: media, dir: dir, devices: devices, records: records, opt: opt, log: log,
 		lim: newLimits(opt.Limits), reqs: newReqCalls(time.Now),
 		calls: map[ident.CallID]*Call{}, outbound: map[ident.AccountID]int{}}
@@ -56,33 +62,23 @@ func (m *Manager) SetPhones(p Phones) { m.phones = p }
 // (before serving calls).
 func (m *Manager) SetTrunks(t Trunks) { m.trunks = t }
 
-// Handle takes one frame from a device. It never blocks on a call: events
-// are posted to the call's actor.
-func (m *Manager) Handle(dev Device, msg protocol.Message) {
-	switch msg := msg.(type) {
-	case *protocol.CallCreate:
-		m.create(dev, msg)
-		return
-	}
-	id, ok := callIDOf(msg)
-	if !ok {
-		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, Message: "unexpected " + string(msg.MessageType())})
-		return
-	}
+// Command takes a device's command for the call it knows as id (a call
+// id, or the req_id of the request that created the call). It never
+// blocks on a call: the command is posted to the call's actor.
+func (m *Manager) Command(dev Device, id ident.CallID, cmd Command) {
 	c := m.memberCall(dev, id)
 	if c == nil {
-		c = m.byReqID(dev, id, msg)
+		c = m.byReqID(dev, id, cmd)
 	}
 	if c == nil {
-		if isTrickle(msg) { // candidates are advisory: a stray one is no error
+		if isTrickle(cmd) { // candidates are advisory: a stray one is no error
 			m.log.Debug("trickle for no call dropped", "session", dev.SessionID(), "call_id", id)
 			return
 		}
-		dev.Send(&protocol.Error{Code: protocol.CodeCallNotFound, CallID: string(id), ReqID: reqIDOf(msg),
-			Message: "no such call on this session"})
+		dev.Party(id).Refused(Refusal{Code: CodeNotFound, ReqID: reqIDOf(cmd), Msg: "no such call on this session"})
 		return
 	}
-	c.post(event{dev: dev, msg: msg})
+	c.post(event{dev: dev, cmd: cmd})
 }
 
 // memberCall returns the call id names when dev's session is a party to it.
@@ -97,21 +93,16 @@ func (m *Manager) memberCall(dev Device, id ident.CallID) *Call {
 // byReqID returns the call that id, the req_id of the session's call.create
 // or consult, created. A candidate under a req_id no request has used yet
 // waits for it (reqCalls).
-func (m *Manager) byReqID(dev Device, id ident.CallID, msg protocol.Message) *Call {
-	cand, _ := msg.(*protocol.ICECandidate)
-	callID, ok := m.reqs.route(dev.SessionID(), string(id), isTrickle(msg), cand)
+func (m *Manager) byReqID(dev Device, id ident.CallID, cmd Command) *Call {
+	var cand *Candidate
+	if c, ok := cmd.(Candidate); ok {
+		cand = &c
+	}
+	callID, ok := m.reqs.route(dev.SessionID(), string(id), isTrickle(cmd), cand)
 	if !ok {
 		return nil
 	}
 	return m.memberCall(dev, callID)
-}
-
-func isTrickle(msg protocol.Message) bool {
-	switch msg.(type) {
-	case *protocol.ICECandidate, *protocol.ICEDone:
-		return true
-	}
-	return false
 }
 
 // HasLiveCalls reports whether the device session is a party to a call
@@ -166,45 +157,45 @@ func (m *Manager) Restore(dev Device) {
 	}
 }
 
-func (m *Manager) create(dev Device, msg *protocol.CallCreate) {
+// Create places the call a device asks for; the device hears Trying, or
+// why not. It never blocks on a call.
+func (m *Manager) Create(dev Device, cr Create) {
 	if err := m.lim.allow(dev.SessionID(), dev.User(), time.Now()); err != nil {
-		m.refused(dev, err)
-		dev.Send(err.Frame(msg.ReqID))
+		m.refused(dev, err, cr.ReqID)
 		return
 	}
-	if msg.CallerID != "" && !m.ownsNumber(dev.Account(), msg.CallerID) {
-		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: msg.ReqID,
-			Message: "caller_id must be an E.164 number your account owns"})
+	if cr.CallerID != "" && !m.ownsNumber(dev.Account(), cr.CallerID) {
+		dev.Party("").Refused(Refusal{Code: CodeInvalid, ReqID: cr.ReqID,
+			Msg: "caller_id must be an E.164 number your account owns"})
 		return
 	}
-	m.startCall(dev, msg, nil)
+	m.startCall(dev, cr, nil)
 }
 
 // startCall starts the call msg asks for; original is set for the consult
 // call of an attended transfer. It returns nil when the server is
 // stopping (the device has been told).
-func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call) *Call {
+func (m *Manager) startCall(dev Device, cr Create, original *Call) *Call {
 	m.mu.Lock()
 	if m.draining {
 		m.mu.Unlock()
-		dev.Send(&protocol.Error{Code: protocol.CodeCallFailed, ReqID: msg.ReqID, Message: errDraining})
+		dev.Party("").Refused(Refusal{Code: CodeFailed, ReqID: cr.ReqID, Msg: errDraining})
 		return nil
 	}
 	if err := m.lim.start(dev.Account()); err != nil {
 		m.mu.Unlock()
-		m.refused(dev, err)
-		dev.Send(err.Frame(msg.ReqID))
+		m.refused(dev, err, cr.ReqID)
 		return nil
 	}
-	c := newCall(m, dev, msg)
+	c := newCall(m, dev, cr)
 	c.original = original
 	m.calls[c.id] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
 	// Before the actor runs: candidates trickled under the req_id wait on
 	// the caller's leg for its description, as trickled ones do.
-	c.caller.cands = m.reqs.bind(dev.SessionID(), msg.ReqID, c.id)
-	dev.Send(&protocol.CallTrying{CallID: string(c.id), ReqID: msg.ReqID})
+	c.caller.cands = m.reqs.bind(dev.SessionID(), cr.ReqID, c.id)
+	dev.Party(c.id).Trying(cr.ReqID)
 	go func() {
 		defer m.wg.Done()
 		defer m.lim.done(c.account)
@@ -214,13 +205,22 @@ func (m *Manager) startCall(dev Device, msg *protocol.CallCreate, original *Call
 }
 
 // join makes every call id that reached from reach into (a transfer
-// joined from's surviving leg into into).
+// joined from's surviving leg into into). When into has already ended
+// (and been removed) the ids are forgotten instead of left pointing at it.
 func (m *Manager) join(from, into *Call) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	live := false
+	for _, c := range m.calls {
+		live = live || c == into
+	}
 	for id, c := range m.calls {
-		if c == from {
+		switch {
+		case c != from:
+		case live:
 			m.calls[id] = into
+		default:
+			delete(m.calls, id)
 		}
 	}
 }
@@ -354,46 +354,4 @@ func (m *Manager) WaitIdle(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func callIDOf(msg protocol.Message) (ident.CallID, bool) {
-	var id string
-	switch m := msg.(type) {
-	case *protocol.CallAnswer:
-		id = m.CallID
-	case *protocol.CallReject:
-		id = m.CallID
-	case *protocol.CallHangup:
-		id = m.CallID
-	case *protocol.CallHold:
-		id = m.CallID
-	case *protocol.CallResume:
-		id = m.CallID
-	case *protocol.CallMute:
-		id = m.CallID
-	case *protocol.CallUnmute:
-		id = m.CallID
-	case *protocol.CallTransfer:
-		id = m.CallID
-	case *protocol.CallTransferAttended:
-		id = m.CallID
-	case *protocol.SDPOffer:
-		id = m.CallID
-	case *protocol.SDPAnswer:
-		id = m.CallID
-	case *protocol.ICECandidate:
-		id = m.CallID
-	case *protocol.ICEDone:
-		id = m.CallID
-	default:
-		return "", false
-	}
-	return ident.CallID(id), true
-}
-
-func reqIDOf(msg protocol.Message) string {
-	if m, ok := msg.(*protocol.CallTransferAttended); ok {
-		return m.ReqID
-	}
-	return ""
 }

@@ -3,7 +3,6 @@ package call
 import (
 	"time"
 
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -13,7 +12,7 @@ type Observer interface {
 	CallStarted(direction string)
 	CallAnswered(direction string, setup time.Duration)
 	// CallEnded comes with the stats of every leg that was connected.
-	CallEnded(direction string, reason protocol.EndReason, talked time.Duration, legs []store.LegStats)
+	CallEnded(direction string, reason EndReason, talked time.Duration, legs []store.LegStats)
 	// CallRefused: a limit refused a new call (limit: socket, user, account).
 	CallRefused(limit string)
 }
@@ -21,10 +20,10 @@ type Observer interface {
 // noObserver is the Observer when none is set.
 type noObserver struct{}
 
-func (noObserver) CallStarted(string)                                                    {}
-func (noObserver) CallAnswered(string, time.Duration)                                    {}
-func (noObserver) CallEnded(string, protocol.EndReason, time.Duration, []store.LegStats) {}
-func (noObserver) CallRefused(string)                                                    {}
+func (noObserver) CallStarted(string)                                           {}
+func (noObserver) CallAnswered(string, time.Duration)                           {}
+func (noObserver) CallEnded(string, EndReason, time.Duration, []store.LegStats) {}
+func (noObserver) CallRefused(string)                                           {}
 
 // observer returns the manager's observer.
 func (m *Manager) observer() Observer {
@@ -37,27 +36,30 @@ func (m *Manager) observer() Observer {
 // logStarted, logAnswered and logEnded are the operator's view of a call:
 // one INFO line each, with the call's and account's ids.
 func (c *Call) logStarted() {
-	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", c.rec.Direction,
-		"from", c.rec.From, "to", c.rec.To)
-	c.m.observer().CallStarted(c.rec.Direction)
+	rec := c.rec.record()
+	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", rec.Direction,
+		"from", rec.From, "to", rec.To)
+	c.m.observer().CallStarted(rec.Direction)
 }
 
 func (c *Call) logAnswered(by string) {
-	setup := c.answeredAt.Sub(c.rec.StartedAt)
+	rec := c.rec.record()
+	setup := c.answeredAt.Sub(rec.StartedAt)
 	c.m.log.Info("call answered", "call_id", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
-	c.m.observer().CallAnswered(c.rec.Direction, setup)
+	c.m.observer().CallAnswered(rec.Direction, setup)
 }
 
 func (c *Call) logTransfer() {
-	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.Transfer)
+	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.record().Transfer)
 }
 
-func (c *Call) logEnded(reason protocol.EndReason) {
+func (c *Call) logEnded(reason EndReason) {
 	var talked time.Duration
 	if !c.answeredAt.IsZero() {
 		talked = time.Since(c.answeredAt)
 	}
+	rec := c.rec.record()
 	c.m.log.Info("call ended", "call_id", c.id, "account", c.account, "reason", reason,
-		"talked", talked.Round(time.Second), "legs", len(c.rec.Legs))
-	c.m.observer().CallEnded(c.rec.Direction, reason, talked, c.rec.Legs)
+		"talked", talked.Round(time.Second), "legs", len(rec.Legs))
+	c.m.observer().CallEnded(rec.Direction, reason, talked, rec.Legs)
 }

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // remote is a call's Remote: SIP parties post through it. Its reports run
@@ -28,21 +27,17 @@ func (r remote) Answered(key, sdp string) {
 }
 
 func (r remote) Rejected(key string, busy bool) {
-	reason := protocol.RejectDecline
-	if busy {
-		reason = protocol.RejectBusy
-	}
-	r.post(key, func(c *Call, l *leg) { c.onReject(l, reason) })
+	r.post(key, func(c *Call, l *leg) { c.onReject(l, busy) })
 }
 
-func (r remote) Failed(key string, reason protocol.EndReason) {
+func (r remote) Failed(key string, reason EndReason) {
 	r.post(key, func(c *Call, l *leg) {
 		if l == c.caller || l == c.winner {
-			c.end(protocol.EndFailed)
+			c.end(EndFailed)
 			return
 		}
 		if reason != "" {
-			c.failure = reason
+			c.round.failure = reason
 		}
 		c.dropCallee(l, "")
 	})
@@ -111,7 +106,7 @@ func (m *Manager) Place(party Party, p Placement) (Remote, ident.CallID, error) 
 	m.mu.Lock()
 	if m.draining {
 		m.mu.Unlock()
-		return nil, "", &Error{Code: protocol.CodeCallFailed, Reason: protocol.EndFailed, Msg: errDraining}
+		return nil, "", &Error{Code: CodeFailed, Reason: EndFailed, Msg: errDraining}
 	}
 	if err := m.placeAllowed(p); err != nil {
 		m.mu.Unlock()

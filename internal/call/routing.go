@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -45,30 +44,25 @@ func (c *Call) route() {
 func (c *Call) execute(p *route.Plan) {
 	if p.ToUser != "" {
 		c.toUser = p.ToUser
-		if c.rec.ToUserID == "" {
-			c.rec.ToUserID = p.ToUser
-		}
 	}
+	c.rec.routed(p.ToUser, p.Action == route.ActionTrunk)
 	switch p.Action {
 	case route.ActionEcho:
 		c.startEcho()
 	case route.ActionTrunk:
-		if c.rec.Direction == "internal" {
-			c.rec.Direction = "outbound"
-		}
-		c.steps, c.then = []route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, ""
+		c.round.plan([]route.Step{{Targets: []route.Target{{Number: p.Number}}, Ring: outboundRingLimit}}, "", route.From{})
 		c.emergency, c.trunkPref = p.Emergency, p.Trunk
 		c.nextStep()
 	case route.ActionRing:
-		c.steps, c.then, c.thenFrom = p.Steps, p.Then, p.ForwardFrom(c.planFrom)
+		c.round.plan(p.Steps, p.Then, p.ForwardFrom(c.planFrom))
 		c.nextStep()
 	default:
-		reason := p.Reason
+		reason := EndReason(p.Reason) // the router's reasons are the call's
 		if reason == "" {
-			reason = protocol.EndFailed
+			reason = EndFailed
 		}
-		if reason == protocol.EndFailed && p.Err != nil {
-			c.caller.party.Refused(protocol.CodeCallFailed, p.Err.Error())
+		if reason == EndFailed && p.Err != nil {
+			refuse(c.caller, CodeFailed, p.Err.Error())
 			if f, ok := c.caller.party.(Forbiddable); ok && errors.Is(p.Err, route.ErrNotAllowed) {
 				f.Forbidden()
 			}
@@ -83,14 +77,10 @@ func (c *Call) nextStep() {
 	if c.state == StateEnded {
 		return
 	}
-	c.stepGen++
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
-	}
+	r := c.round
+	r.stop()
 	refusal := "" // why a target could not be rung, for a caller left with nothing
-	for len(c.steps) > 0 {
-		st := c.steps[0]
-		c.steps = c.steps[1:]
+	for st, ok := r.next(); ok; st, ok = r.next() {
 		for _, t := range st.Targets {
 			if msg := c.ringTarget(t); msg != "" {
 				refusal = msg
@@ -99,38 +89,38 @@ func (c *Call) nextStep() {
 		if !c.anyRinging() {
 			continue
 		}
-		gen := c.stepGen
-		c.ringTimer = c.after(st.Ring, func() { c.stepTimedOut(gen) })
+		gen := r.gen
+		r.timer = c.after(st.Ring, func() { c.stepTimedOut(r, gen) })
 		return
 	}
-	if c.then == "" && c.recall() {
+	if r.then == "" && c.recall() {
 		return
 	}
-	if c.then != "" && c.forwards < maxForwards {
+	if r.then != "" && c.forwards < maxForwards {
 		c.forwards++
-		dest := c.then
-		c.then, c.dest = "", dest
-		p := c.plan(c.thenFrom, dest)
+		dest, from := r.takeForward()
+		c.dest = dest
+		p := c.plan(from, dest)
 		c.m.log.Debug("route: forward", "call_id", c.id, "to", dest, "plan", p.Explain)
 		c.execute(p)
 		return
 	}
-	reason := c.finalReason()
-	if reason == protocol.EndFailed && refusal != "" {
-		c.caller.party.Refused(protocol.CodeCallFailed, refusal)
+	reason := r.reason()
+	if reason == EndFailed && refusal != "" {
+		refuse(c.caller, CodeFailed, refusal)
 	}
 	c.end(reason)
 }
 
 // stepTimedOut stops the step's ringing (its devices hear no-answer) and
 // moves on.
-func (c *Call) stepTimedOut(gen int) {
-	if gen != c.stepGen || c.winner != nil || (c.state != StateTrying && c.state != StateRinging) {
+func (c *Call) stepTimedOut(r *ringRound, gen int) {
+	if r != c.round || gen != r.gen || c.winner != nil || (c.state != StateTrying && c.state != StateRinging) {
 		return
 	}
-	c.timedOut = true
+	r.timedOut = true
 	for _, l := range c.callees {
-		c.closeLeg(l, protocol.EndNoAnswer)
+		c.closeLeg(l, EndNoAnswer)
 	}
 	c.nextStep()
 }
@@ -143,23 +133,6 @@ func (c *Call) anyRinging() bool {
 		}
 	}
 	return false
-}
-
-// finalReason is why the call ends when routing gave up.
-func (c *Call) finalReason() protocol.EndReason {
-	switch {
-	case c.timedOut:
-		return protocol.EndNoAnswer
-	case c.failure != "":
-		return c.failure
-	case c.anyRejected && c.anyBusy:
-		return protocol.EndBusy
-	case c.anyRejected:
-		return protocol.EndRejected
-	case c.anyFailed:
-		return protocol.EndFailed
-	}
-	return protocol.EndNoAnswer
 }
 
 // ringTarget rings a user's devices and desk phones, or a number through
@@ -180,11 +153,11 @@ func (c *Call) ringTarget(t route.Target) string {
 		id = c.recallID
 	}
 	for _, dev := range c.m.devices.UserDevices(u.ID) {
-		p := devicePart{dev: dev, call: id}
+		p := dev.Party(id)
 		if c.isParty(p.Key()) {
 			continue // never ring a device already in the call
 		}
-		c.ring(p, who)
+		c.ring(p, leg{dev: dev, user: who.user, num: who.num, name: who.name})
 	}
 	if c.m.phones != nil {
 		for _, p := range c.m.phones.CalleeParties(u.ID, remote{c}) {
@@ -204,7 +177,7 @@ func (c *Call) isParty(key string) bool {
 // why the number was not called when that is the account's cap.
 func (c *Call) ringNumber(number string) string {
 	if c.m.trunks == nil {
-		c.anyFailed = true
+		c.round.failed = true
 		return ""
 	}
 	// Emergency calls are not counted, so they must not be released
@@ -212,7 +185,7 @@ func (c *Call) ringNumber(number string) string {
 	counted := !c.emergency
 	if counted && !c.m.outboundStart(c.account) {
 		c.m.log.Info("route: outbound cap reached", "call_id", c.id, "account", c.account)
-		c.anyFailed = true
+		c.round.failed = true
 		return "the account has reached its limit of concurrent calls through trunks"
 	}
 	release := func() {
@@ -224,7 +197,7 @@ func (c *Call) ringNumber(number string) string {
 		Emergency: c.emergency, Trunk: c.trunkPref, Location: c.emergencyLocation()}, remote{c})
 	if p == nil {
 		release()
-		c.anyFailed = true
+		c.round.failed = true
 		return ""
 	}
 	if l := c.ring(p, leg{num: number}); l != nil {
@@ -237,7 +210,7 @@ func (c *Call) ringNumber(number string) string {
 
 // ring prepares a leg toward p; it is alerted when the offer is ready.
 func (c *Call) ring(p Party, who leg) *leg {
-	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, user: who.user, num: who.num, name: who.name}
+	l := &leg{id: ident.NewLegID(), role: roleCallee, party: p, dev: who.dev, user: who.user, num: who.num, name: who.name}
 	media, err := p.NewMedia(c.m.media, l.id)
 	if err != nil {
 		c.m.log.Warn("callee media", "call_id", c.id, "err", err)
@@ -266,7 +239,7 @@ func (c *Call) info() Info {
 func (c *Call) startEcho() {
 	e, err := c.m.media.Echo(c.caller.media)
 	if err != nil {
-		c.failWith(c.caller, protocol.CodeCallFailed, "media: "+err.Error())
+		c.failWith(c.caller, CodeFailed, "media: "+err.Error())
 		return
 	}
 	c.echo = e
@@ -274,9 +247,8 @@ func (c *Call) startEcho() {
 	c.watchMedia(c.caller) // media that never comes up ends the echo test
 	c.answeredAt = time.Now()
 	at := c.answeredAt.UTC()
-	c.rec.AnsweredAt, c.rec.AnsweredBy = &at, "echo"
 	c.joined = append(c.joined, c.caller)
-	c.saveRecord()
+	c.rec.answered(at, "echo")
 	c.logAnswered("echo")
 	c.caller.party.Answered(at)
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -51,49 +50,57 @@ func (c *Call) transferable(l *leg) string {
 // and the other party hears ringback while the destination rings. done,
 // when set, hears the outcome of the request (a REFER).
 func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
-	refuse := func(code protocol.ErrorCode, msg string) {
+	refuseTransfer := func(code ErrorCode, msg string) {
 		if done != nil {
 			done(errors.New(msg))
 		}
-		l.party.Refused(code, "call.transfer: "+msg)
+		refuse(l, code, "call.transfer: "+msg)
 	}
 	if msg := c.transferable(l); msg != "" {
-		refuse(protocol.CodeInvalidMessage, msg)
+		refuseTransfer(CodeInvalid, msg)
 		return
 	}
-	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
-	switch p.Action {
-	case route.ActionRing, route.ActionTrunk:
-	case route.ActionEcho:
-		refuse(protocol.CodeCallFailed, "a call cannot be transferred to a feature code")
-		return
-	default:
-		msg := fmt.Sprintf("%s cannot be reached", dest)
-		if p.Err != nil {
-			msg = p.Err.Error()
-		}
-		refuse(protocol.CodeCallFailed, msg)
+	p, msg := c.transferPlan(l, dest)
+	if msg != "" {
+		refuseTransfer(CodeFailed, msg)
 		return
 	}
 	o := c.other(l)
 	c.bridge.Stop()
 	c.bridge = nil
 	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: l.user}
-	c.rec.Transfer = fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest)
+	c.rec.transferred(fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest))
 	c.logTransfer()
 	if done != nil {
 		done(nil)
 	}
-	c.closeLeg(l, protocol.EndTransferred)
+	c.closeLeg(l, EndTransferred)
 	c.caller, c.winner, c.callees = o, nil, nil
-	c.ringSent, c.anyBusy, c.anyRejected, c.anyFailed, c.timedOut, c.failure = true, false, false, false, false, ""
+	c.round.stop()
+	c.round = newRound(true) // the transferred party hears ringback, not call.ringing
 	c.emergency, c.trunkPref, c.dest = false, "", dest
 	c.setState(StateRinging)
 	if pl, err := c.m.media.Play(o.media, FeedRingback); err == nil {
 		c.player = pl
 	}
-	c.saveRecord()
+	c.rec.save()
 	c.execute(p)
+}
+
+// transferPlan plans a blind transfer by l to dest; it returns why the
+// destination cannot take a transfer, or "".
+func (c *Call) transferPlan(l *leg, dest string) (*route.Plan, string) {
+	p := c.plan(route.From{Account: c.account, User: l.user}, dest)
+	switch p.Action {
+	case route.ActionRing, route.ActionTrunk:
+		return p, ""
+	case route.ActionEcho:
+		return nil, "a call cannot be transferred to a feature code"
+	}
+	if p.Err != nil {
+		return nil, p.Err.Error()
+	}
+	return nil, fmt.Sprintf("%s cannot be reached", dest)
 }
 
 // recall rings the transferor back after a blind transfer's target did
@@ -105,11 +112,11 @@ func (c *Call) recall() bool {
 		return false
 	}
 	x.recalling = true
-	c.rec.Transfer += "; not taken, recalling the transferor"
+	c.rec.noted("; not taken, recalling the transferor")
 	c.recallID = ident.NewCallID()
 	c.m.alias(c.recallID, c)
-	c.steps = []route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}
-	c.timedOut, c.anyRejected, c.anyBusy, c.anyFailed, c.failure = false, false, false, false, ""
+	c.round = newRound(c.round.told)
+	c.round.plan([]route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}, "", route.From{})
 	c.nextStep()
 	return true
 }
@@ -120,8 +127,8 @@ func (c *Call) transferConnected(w *leg) {
 	x := c.xfer
 	c.xfer = nil
 	c.joined = append(c.joined, w)
-	c.rec.Transfer += fmt.Sprintf("; answered by %s", partyName(w))
-	c.saveRecord()
+	c.rec.noted(fmt.Sprintf("; answered by %s", partyName(w)))
+	c.rec.save()
 	w.party.Answered(time.Now().UTC())
 	if x.resume {
 		c.caller.party.Resumed()
@@ -129,18 +136,17 @@ func (c *Call) transferConnected(w *leg) {
 }
 
 // onAttended handles call.transfer.attended from l's device.
-func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) {
+func (c *Call) onAttended(l *leg, dev Device, m AttendedTransfer) {
 	refuse := func(msg string) {
-		dev.Send(&protocol.Error{Code: protocol.CodeInvalidMessage, ReqID: m.ReqID, CallID: string(c.id),
-			Message: "call.transfer.attended: " + msg})
+		dev.Party(c.id).Refused(Refusal{Code: CodeInvalid, ReqID: m.ReqID, Msg: "call.transfer.attended: " + msg})
 	}
 	switch m.Step {
-	case protocol.StepConsult:
+	case StepConsult:
 		if msg := c.transferable(l); msg != "" {
 			refuse(msg)
 			return
 		}
-		if m.Destination == "" || m.SDP == "" {
+		if m.To == "" || m.SDP == "" {
 			refuse("consult needs a destination and an sdp offer")
 			return
 		}
@@ -148,14 +154,14 @@ func (c *Call) onAttended(l *leg, dev Device, m *protocol.CallTransferAttended) 
 		if held {
 			c.onHold(l)
 		}
-		c2 := c.m.startCall(dev, &protocol.CallCreate{ReqID: m.ReqID, Destination: m.Destination, SDP: m.SDP}, c)
+		c2 := c.m.startCall(dev, Create{ReqID: m.ReqID, Destination: m.To, SDP: m.SDP}, c)
 		switch {
 		case c2 != nil:
 			c.consult = &consultLink{call: c2, by: l}
 		case held: // no consult call (the server is stopping): undo the hold
 			c.onResume(l)
 		}
-	case protocol.StepComplete:
+	case StepComplete:
 		if c.consult == nil || c.consult.by != l || c.consult.done != nil {
 			refuse("no consultation call to complete on this call")
 			return
@@ -209,7 +215,7 @@ func (c *Call) completeFailed(msg string) {
 		link.done(errors.New(msg))
 		return
 	}
-	link.by.party.Refused(protocol.CodeCallFailed, "call.transfer.attended: "+msg)
+	refuse(link.by, CodeFailed, "call.transfer.attended: "+msg)
 }
 
 // handOver runs on the consult call: its transferor's leg (tKey) ends with
@@ -217,27 +223,18 @@ func (c *Call) completeFailed(msg string) {
 // actor then stops and forwards what its parties still send.
 func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	t := c.legOf(tKey)
-	fail := func(msg string) { orig.post(event{fn: func() { orig.completeFailed(msg) }}) }
-	switch {
-	case t == nil || c.state == StateEnded:
-		fail("the consultation call has ended")
-		return
-	case !c.connected() || c.winner == nil:
-		fail("the consultation call is not answered yet")
+	if msg := c.handOverRefusal(t, oKey); msg != "" {
+		orig.post(event{fn: func() { orig.completeFailed(msg) }})
 		return
 	}
 	d := c.other(t)
-	if d.party.Key() == oKey {
-		fail("both calls are with the same device")
-		return
-	}
 	for _, tm := range c.timers {
 		tm.Stop()
 	}
 	c.bridge.Stop()
 	c.bridge = nil
 	resumeD := t.holding && !d.holding
-	c.closeLeg(t, protocol.EndTransferred)
+	c.closeLeg(t, EndTransferred)
 	if d.callID == "" {
 		d.callID = c.id
 	}
@@ -245,25 +242,32 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	orig.members.Store(d.party.Key(), struct{}{})
 	c.original = nil
 	c.setState(StateEnded)
-	now := time.Now().UTC()
-	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id)
+	c.rec.joinedInto(fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id),
+		c.legStats(), d.id)
 	c.logTransfer()
-	c.rec.Legs = c.legStats()
-	for i := range c.rec.Legs {
-		if c.rec.Legs[i].LegID == d.id {
-			c.rec.Legs[i].EndReason = "joined"
-		}
-	}
-	c.rec.EndedAt, c.rec.EndReason = &now, string(protocol.EndTransferred)
-	c.saveRecord()
 	c.moved.Store(orig)
 	c.m.join(c, orig)
 	c.done = true
 	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }, dropped: func() {
 		// The original ended before it could take d over.
-		d.party.Ended(protocol.EndHangup, nil)
+		d.party.Ended(EndHangup, nil)
 		_ = d.media.Close()
 	}})
+}
+
+// handOverRefusal says why the consult cannot hand its other party over
+// (t is the transferor's leg here, oKey the other party's key in the
+// original), or "".
+func (c *Call) handOverRefusal(t *leg, oKey string) string {
+	switch {
+	case t == nil || c.state == StateEnded:
+		return "the consultation call has ended"
+	case !c.connected() || c.winner == nil:
+		return "the consultation call is not answered yet"
+	case c.other(t).party.Key() == oKey:
+		return "both calls are with the same device"
+	}
+	return ""
 }
 
 // adopt runs on the original call: d (the consult's other party) replaces
@@ -273,11 +277,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	link := c.consult
 	c.consult = nil
 	if c.state == StateEnded || link == nil || link.by.ended {
-		d.party.Ended(protocol.EndHangup, nil)
-		_ = d.media.Close()
-		if link != nil && link.done != nil {
-			link.done(errors.New("the original call has ended"))
-		}
+		refuseAdoption(d, link)
 		return
 	}
 	t := link.by
@@ -288,34 +288,49 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 	}
 	c.bridge.Stop()
 	c.bridge = nil
-	c.closeLeg(t, protocol.EndTransferred)
+	c.closeLeg(t, EndTransferred)
 	c.caller, c.winner = o, d
 	c.callees = append(c.callees, d)
 	c.joined = append(c.joined, d)
 	br, err := c.m.media.Bridge(o.media, d.media)
 	if err != nil {
 		c.m.log.Error("transfer: bridge", "call_id", c.id, "err", err)
-		c.end(protocol.EndFailed)
+		c.end(EndFailed)
 		return
 	}
 	c.bridge = br
 	c.applyFeeds()
-	next := StateActive
-	if o.holding || d.holding {
-		next = StateHeld
-	}
-	if c.state != next {
-		c.setState(next)
-	}
-	c.rec.Transfer = fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
-		partyName(t), partyName(o), partyName(d), from.id)
+	c.settleHold()
+	c.rec.transferred(fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",
+		partyName(t), partyName(o), partyName(d), from.id))
 	c.logTransfer()
-	c.saveRecord()
+	c.rec.save()
 	if resumeO {
 		o.party.Resumed()
 	}
 	if resumeD {
 		d.party.Resumed()
+	}
+}
+
+// refuseAdoption ends d, whose original call is gone, and answers the
+// REFER that asked for the join.
+func refuseAdoption(d *leg, link *consultLink) {
+	d.party.Ended(EndHangup, nil)
+	_ = d.media.Close()
+	if link != nil && link.done != nil {
+		link.done(errors.New("the original call has ended"))
+	}
+}
+
+// settleHold puts a connected call in the state its parties' holds say.
+func (c *Call) settleHold() {
+	next := StateActive
+	if c.caller.holding || c.winner.holding {
+		next = StateHeld
+	}
+	if c.state != next {
+		c.setState(next)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/callwire"
 	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/media"
@@ -18,10 +19,12 @@ import (
 // callHandler connects the signalling hub to the call manager.
 type callHandler struct{ m *call.Manager }
 
-func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) { h.m.Handle(s, msg) }
-func (h callHandler) SessionRestored(s *signal.Session)                     { h.m.Restore(s) }
-func (h callHandler) SessionEnded(s *signal.Session)                        { h.m.DeviceGone(s) }
-func (h callHandler) HasLiveCalls(s *signal.Session) bool                   { return h.m.HasLiveCalls(s.ID) }
+func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) {
+	callwire.Handle(h.m, s, msg)
+}
+func (h callHandler) SessionRestored(s *signal.Session)   { h.m.Restore(callwire.Device{S: s}) }
+func (h callHandler) SessionEnded(s *signal.Session)      { h.m.DeviceGone(callwire.Device{S: s}) }
+func (h callHandler) HasLiveCalls(s *signal.Session) bool { return h.m.HasLiveCalls(s.ID) }
 
 // hubDevices lists a user's connected sessions as call devices.
 type hubDevices struct{ hub *signal.Hub }
@@ -30,7 +33,7 @@ func (d hubDevices) UserDevices(user ident.UserID) []call.Device {
 	var out []call.Device
 	for _, s := range d.hub.UserSessions(user) {
 		if s.Connected() {
-			out = append(out, s)
+			out = append(out, callwire.Device{S: s})
 		}
 	}
 	return out

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/httplimit"
 	"github.com/switchboard-voice/switchboard/internal/lograte"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -79,7 +79,7 @@ func (m *callMetrics) CallAnswered(direction string, setup time.Duration) {
 	m.setup.WithLabelValues(direction).Observe(setup.Seconds())
 }
 
-func (m *callMetrics) CallEnded(direction string, reason protocol.EndReason, talked time.Duration, legs []store.LegStats) {
+func (m *callMetrics) CallEnded(direction string, reason call.EndReason, talked time.Duration, legs []store.LegStats) {
 	m.ended.WithLabelValues(direction, string(reason)).Inc()
 	if talked > 0 {
 		m.talked.Observe(talked.Seconds())

@@ -11,7 +11,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // CalleeParties implements call.Phones: one party per registered contact.
@@ -102,9 +101,9 @@ func (p *callee) declined(status int) {
 	p.dialog = nil // the INVITE has its final answer: nothing to CANCEL (RFC 3261 §9.1)
 	p.mu.Unlock()
 	switch call.EndReasonForSIP(status) {
-	case protocol.EndBusy:
+	case call.EndBusy:
 		p.remote.Rejected(p.key, true)
-	case protocol.EndRejected:
+	case call.EndRejected:
 		p.remote.Rejected(p.key, false)
 	default:
 		p.remote.Failed(p.key, "")
@@ -113,7 +112,7 @@ func (p *callee) declined(status int) {
 
 // Ended cancels a ringing INVITE (with a Reason for answered-elsewhere, RFC
 // 3326) or hangs up an answered one.
-func (p *callee) Ended(reason protocol.EndReason, _ *int) {
+func (p *callee) Ended(reason call.EndReason, _ *int) {
 	p.mu.Lock()
 	was, ok := p.endLocked()
 	dialog, stop := p.dialog, p.stop
@@ -132,7 +131,7 @@ func (p *callee) Ended(reason protocol.EndReason, _ *int) {
 	}
 }
 
-func (p *callee) cancel(d *sipgo.DialogClientSession, reason protocol.EndReason, stop context.CancelFunc) {
+func (p *callee) cancel(d *sipgo.DialogClientSession, reason call.EndReason, stop context.CancelFunc) {
 	inv := d.InviteRequest
 	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
 	req.AppendHeader(sip.HeaderClone(inv.Via()))
@@ -142,7 +141,7 @@ func (p *callee) cancel(d *sipgo.DialogClientSession, reason protocol.EndReason,
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
 	req.SetDestination(inv.Destination())
 	req.SetTransport(inv.Transport())
-	if reason == protocol.EndAnsweredElsewhere {
+	if reason == call.EndAnsweredElsewhere {
 		req.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,7 +9,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard-voice/switchboard/internal/call"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // dialogParty is a SIP party with a dialog: in-dialog requests go to it.
@@ -54,9 +53,9 @@ func (p *sipParty) party() (call.Remote, string) { return p.remote, p.key }
 
 // A SIP party hears nothing of these: the other party's hold is music in
 // its RTP, and only browser sessions are restored.
-func (p *sipParty) Held(protocol.HeldBy)            {}
-func (p *sipParty) Resumed()                        {}
-func (p *sipParty) Restored(*protocol.CallRestored) {}
+func (p *sipParty) Held(call.HeldBy)       {}
+func (p *sipParty) Resumed()               {}
+func (p *sipParty) Restored(call.Restored) {}
 
 // endLocked moves the dialog to ended and returns the state it left; ok
 // is false when it had ended already. Call with p.mu held.
@@ -88,14 +87,14 @@ func (p *sipParty) waitNotifies() {
 
 // watchRTP starts the answered call's RTP watch: silence fails the call.
 func (p *sipParty) watchRTP() {
-	p.watch.start(p.ua, func() { p.remote.Failed(p.key, protocol.EndFailed) })
+	p.watch.start(p.ua, func() { p.remote.Failed(p.key, call.EndFailed) })
 }
 
 // byeAfter hangs up with bye once the call ended for reason; after a
 // transfer the phone that asked for it gets a moment to hang up by itself
 // first.
-func (p *sipParty) byeAfter(reason protocol.EndReason, bye func()) {
-	if reason == protocol.EndTransferred {
+func (p *sipParty) byeAfter(reason call.EndReason, bye func()) {
+	if reason == call.EndTransferred {
 		p.waitNotifies()
 		if p.hungUp.waitFor(transferByeWait) {
 			return // the phone hung up after its transfer, as it should

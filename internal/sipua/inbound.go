@@ -10,7 +10,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -87,8 +86,8 @@ func (p *caller) Answered(time.Time) {
 
 // Refused notes an unusable offer: 488 rather than a routing failure if
 // the call ends unanswered. Other refusals change nothing.
-func (p *caller) Refused(code protocol.ErrorCode, _ string) {
-	if code == protocol.CodeInvalidMessage {
+func (p *caller) Refused(r call.Refusal) {
+	if r.Code == call.CodeInvalid {
 		p.mu.Lock()
 		_ = p.state.move(dialogRefused) // after the answer, or with a refusal noted already, it stands
 		p.mu.Unlock()
@@ -104,9 +103,9 @@ func (p *caller) Forbidden() {
 }
 
 // endStatus is the final response for a call that ends before the answer.
-var endStatus = map[protocol.EndReason]int{
-	protocol.EndBusy: 486, protocol.EndRejected: 603, protocol.EndNoAnswer: 480,
-	protocol.EndFailed: 404, protocol.EndHangup: 487,
+var endStatus = map[call.EndReason]int{
+	call.EndBusy: 486, call.EndRejected: 603, call.EndNoAnswer: 480,
+	call.EndFailed: 404, call.EndHangup: 487,
 }
 
 var statusText = map[int]string{200: "OK", 403: "Forbidden", 486: "Busy Here", 603: "Decline", 480: "Temporarily Unavailable",
@@ -114,7 +113,7 @@ var statusText = map[int]string{200: "OK", 403: "Forbidden", 486: "Busy Here", 6
 
 // failStatus is the final response to the INVITE of a call that ended
 // for reason, unanswered, in state s.
-func failStatus(reason protocol.EndReason, s dialogState) int {
+func failStatus(reason call.EndReason, s dialogState) int {
 	switch s {
 	case dialogRefused:
 		return 488
@@ -129,7 +128,7 @@ func failStatus(reason protocol.EndReason, s dialogState) int {
 
 // Ended hangs up an answered call, or fails the INVITE of one that was
 // not.
-func (p *caller) Ended(reason protocol.EndReason, _ *int) {
+func (p *caller) Ended(reason call.EndReason, _ *int) {
 	p.mu.Lock()
 	was, ok := p.endLocked()
 	p.mu.Unlock()

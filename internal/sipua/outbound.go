@@ -10,7 +10,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // outDialog is the state our outgoing INVITEs share, toward registered
@@ -103,7 +102,7 @@ func (p *outDialog) readBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // A callee hears nothing of these.
-func (p *outDialog) Answer(string)                      {}
-func (p *outDialog) Ringing()                           {}
-func (p *outDialog) Answered(time.Time)                 {}
-func (p *outDialog) Refused(protocol.ErrorCode, string) {}
+func (p *outDialog) Answer(string)        {}
+func (p *outDialog) Ringing()             {}
+func (p *outDialog) Answered(time.Time)   {}
+func (p *outDialog) Refused(call.Refusal) {}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/emergency"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
 // trunkCall is a call out through the trunks that carry a number (UAC
@@ -33,8 +32,8 @@ type trunkCall struct {
 // attempt is how one trunk answered.
 type attempt struct {
 	answered bool
-	failover bool               // the next trunk may be tried
-	reason   protocol.EndReason // why the call ends if it is the last
+	failover bool           // the next trunk may be tried
+	reason   call.EndReason // why the call ends if it is the last
 }
 
 func (p *trunkCall) AlertsItself() bool { return true }
@@ -72,7 +71,7 @@ func (p *trunkCall) run(ctx context.Context, offer string) {
 
 // try places the call on one trunk and waits for its final answer.
 func (p *trunkCall) try(ctx context.Context, t *trunk, offer string) attempt {
-	failed := attempt{failover: true, reason: protocol.EndFailed}
+	failed := attempt{failover: true, reason: call.EndFailed}
 	req := p.invite(t, offer, p.locationFor(t))
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -183,7 +182,7 @@ func (p *trunkCall) accept(dialog *sipgo.DialogClientSession) attempt {
 }
 
 // Ended stops ringing (CANCEL, through the attempt's context) or hangs up.
-func (p *trunkCall) Ended(protocol.EndReason, *int) {
+func (p *trunkCall) Ended(call.EndReason, *int) {
 	p.mu.Lock()
 	was, ok := p.endLocked()
 	stop := p.stop

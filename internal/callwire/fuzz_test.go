@@ -1,4 +1,4 @@
-package call
+package callwire
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -35,11 +36,11 @@ func (d *fakeDevice) Send(m protocol.Message) {
 
 type fakeDevices struct{ devs []*fakeDevice }
 
-func (f fakeDevices) UserDevices(u ident.UserID) []Device {
-	var out []Device
+func (f fakeDevices) UserDevices(u ident.UserID) []call.Device {
+	var out []call.Device
 	for _, d := range f.devs {
 		if d.user == u {
-			out = append(out, d)
+			out = append(out, Device{S: d})
 		}
 	}
 	return out
@@ -47,8 +48,8 @@ func (f fakeDevices) UserDevices(u ident.UserID) []Device {
 
 type fakeMedia struct{}
 
-func (fakeMedia) Stats() MediaStats { return MediaStats{} }
-func (fakeMedia) Close() error      { return nil }
+func (fakeMedia) Stats() call.MediaStats { return call.MediaStats{} }
+func (fakeMedia) Close() error           { return nil }
 func (fakeMedia) AnswerOffer(_ context.Context, offer string) (string, error) {
 	if offer == "bad" {
 		return "", errors.New("bad sdp")
@@ -72,17 +73,19 @@ func (fakeMedia) AddCandidate(c string, _ *string, _ *uint16) error {
 
 type fakeBridge struct{}
 
-func (fakeBridge) SetFeeds(Feed, Feed)                       {}
+func (fakeBridge) SetFeeds(call.Feed, call.Feed)             {}
 func (fakeBridge) Stop()                                     {}
 func (fakeBridge) SendDigit(bool, rune, time.Duration) error { return nil }
 
 type fakeFactory struct{}
 
-func (fakeFactory) NewWebRTC(ident.LegID) (WebRTCMedia, error) { return fakeMedia{}, nil }
-func (fakeFactory) NewRTP(ident.LegID) (LegMedia, error)       { return fakeMedia{}, nil }
-func (fakeFactory) Bridge(MediaLeg, MediaLeg) (Bridge, error)  { return fakeBridge{}, nil }
-func (fakeFactory) Play(MediaLeg, Feed) (Stopper, error)       { return fakeBridge{}, nil }
-func (fakeFactory) Echo(MediaLeg) (Stopper, error)             { return fakeBridge{}, nil }
+func (fakeFactory) NewWebRTC(ident.LegID) (call.WebRTCMedia, error) { return fakeMedia{}, nil }
+func (fakeFactory) NewRTP(ident.LegID) (call.LegMedia, error)       { return fakeMedia{}, nil }
+func (fakeFactory) Bridge(call.MediaLeg, call.MediaLeg) (call.Bridge, error) {
+	return fakeBridge{}, nil
+}
+func (fakeFactory) Play(call.MediaLeg, call.Feed) (call.Stopper, error) { return fakeBridge{}, nil }
+func (fakeFactory) Echo(call.MediaLeg) (call.Stopper, error)            { return fakeBridge{}, nil }
 
 type fakeDir struct{}
 
@@ -137,9 +140,22 @@ func (fakeRecords) CloseOpenCallRecords(context.Context, string, time.Time) (int
 	return 0, nil
 }
 
+// lastCall is the id of the latest call the device placed.
+func (d *fakeDevice) lastCall() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(d.got) - 1; i >= 0; i-- {
+		if t, ok := d.got[i].(*protocol.CallTrying); ok {
+			return t.CallID
+		}
+	}
+	return ""
+}
+
 // FuzzDispatch feeds frames from three devices (one per line, the first
-// byte picking the device; "$" stands for the latest call id) to a real
-// manager and requires that nothing panics and every call stops.
+// byte picking the device; "$" stands for the latest call id the first
+// placed) through the translation to a real manager and requires that
+// nothing panics and every call stops.
 func FuzzDispatch(f *testing.F) {
 	for _, s := range []string{
 		"0{\"type\":\"call.create\",\"destination\":\"102\",\"sdp\":\"v=0\"}\n1{\"type\":\"call.answer\",\"call_id\":\"$\"}\n1{\"type\":\"sdp.answer\",\"call_id\":\"$\",\"sdp\":\"v\"}\n0{\"type\":\"call.hold\",\"call_id\":\"$\"}\n1{\"type\":\"call.resume\",\"call_id\":\"$\"}\n0{\"type\":\"call.hangup\",\"call_id\":\"$\"}",
@@ -156,8 +172,8 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		devs := []*fakeDevice{{id: "sess_0", user: "user_a"}, {id: "sess_1", user: "user_b"}, {id: "sess_2", user: "user_b"},
 			{id: "sess_3", user: "user_d"}}
-		m := NewManager(fakeFactory{}, fakeDir{}, fakeDevices{devs}, fakeRecords{},
-			Options{RingTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		m := call.NewManager(fakeFactory{}, fakeDir{}, fakeDevices{devs}, fakeRecords{},
+			call.Options{RingTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		last := "call_none"
 		for i, line := range bytes.Split(data, []byte("\n")) {
 			if i > 40 || len(line) < 2 {
@@ -169,9 +185,9 @@ func FuzzDispatch(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			m.Handle(dev, msg)
-			if live := m.snapshot(); len(live) > 0 { // one snapshot: calls end meanwhile
-				last = string(live[0].id)
+			Handle(m, dev, msg)
+			if id := devs[0].lastCall(); id != "" {
+				last = id
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
