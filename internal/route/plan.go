@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -28,6 +27,17 @@ type TrunkInfo struct {
 	Prefixes []string // E.164 prefixes it carries ("+" or empty = everything)
 	Priority int      // lower first
 }
+
+// Refusal is why a plan refuses a call. Its values are the end reasons
+// the call ends with, spelled as the call's end reasons are.
+type Refusal string
+
+// Refusals.
+const (
+	RefuseFailed   Refusal = "failed"
+	RefuseBusy     Refusal = "busy"      // the user is on do not disturb
+	RefuseNoAnswer Refusal = "no-answer" // nothing to ring
+)
 
 // From is who places the call.
 type From struct {
@@ -80,16 +90,16 @@ type Plan struct {
 	Dialled     string
 	Destination Destination // after normalisation (a national number becomes KindE164)
 	Action      Action
-	Steps       []Step             // ActionRing
-	Then        string             // ActionRing: destination when every step fails ("" = no-answer)
-	Number      string             // ActionTrunk: the number sent to the trunk (E.164, or the emergency number as dialled)
-	Emergency   bool               // ActionTrunk: an emergency call
-	Trunk       string             // ActionTrunk: the trunk to use first ("" = by prefix and priority)
-	Trunks      []string           // ActionTrunk: names of the trunks that would be tried, in order
-	ToUser      ident.UserID       // the user the destination belongs to, when it is one
-	Reason      protocol.EndReason // ActionRefuse: EndFailed, EndBusy (DND user) or EndNoAnswer (nothing to ring)
-	Err         error              // ActionRefuse: a clear message for the caller (wraps ErrInvalidDestination, ErrNotAllowed, or ErrNoRoute)
-	Explain     []string           // one human-readable line per decision
+	Steps       []Step       // ActionRing
+	Then        string       // ActionRing: destination when every step fails ("" = no-answer)
+	Number      string       // ActionTrunk: the number sent to the trunk (E.164, or the emergency number as dialled)
+	Emergency   bool         // ActionTrunk: an emergency call
+	Trunk       string       // ActionTrunk: the trunk to use first ("" = by prefix and priority)
+	Trunks      []string     // ActionTrunk: names of the trunks that would be tried, in order
+	ToUser      ident.UserID // the user the destination belongs to, when it is one
+	Reason      Refusal      // ActionRefuse: RefuseFailed, RefuseBusy (DND user) or RefuseNoAnswer (nothing to ring)
+	Err         error        // ActionRefuse: a clear message for the caller (wraps ErrInvalidDestination, ErrNotAllowed, or ErrNoRoute)
+	Explain     []string     // one human-readable line per decision
 
 	// AddressRequired (ActionTrunk, not an emergency call): the account
 	// requires the caller's device to have an emergency address bound
@@ -149,7 +159,7 @@ func (pl *planner) explain(format string, a ...any) {
 
 // refuse ends planning with reason; err wraps one of the package's
 // sentinels.
-func (pl *planner) refuse(reason protocol.EndReason, err error) {
+func (pl *planner) refuse(reason Refusal, err error) {
 	pl.p.Action, pl.p.Reason, pl.p.Err = ActionRefuse, reason, err
 	pl.p.Steps, pl.p.Then = nil, ""
 	pl.explain("refused: %v", err)
@@ -171,13 +181,13 @@ func (pl *planner) run(dialled string) {
 			pl.emergency(dialled)
 			return
 		}
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: the account's dial plan could not be read: %w", ErrNoRoute, err))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: the account's dial plan could not be read: %w", ErrNoRoute, err))
 		return
 	}
 
 	d, how, err := normalise(dialled, pl.dp)
 	if err != nil {
-		pl.refuse(protocol.EndFailed, err)
+		pl.refuse(RefuseFailed, err)
 		return
 	}
 	pl.p.Destination = d
@@ -194,7 +204,7 @@ func (pl *planner) run(dialled string) {
 	case KindE164:
 		pl.number(d.Number)
 	default:
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: %q", ErrInvalidDestination, dialled))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: %q", ErrInvalidDestination, dialled))
 	}
 	if pl.p.Action == ActionTrunk && !pl.p.Emergency && pl.dp.EmergencyAddressRequired {
 		pl.p.AddressRequired = true
@@ -209,12 +219,12 @@ func (pl *planner) emergency(number string) {
 	p.Destination = Destination{Kind: KindEmergency, Number: number}
 	pl.explain("dialled %q: emergency number", number)
 	if pl.from.Inbound {
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: a call from a trunk cannot dial an emergency number", ErrNotAllowed))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: a call from a trunk cannot dial an emergency number", ErrNotAllowed))
 		return
 	}
 	names := pl.emergencyTrunks()
 	if len(names) == 0 {
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: no trunk can carry emergency number %s", ErrNoRoute, number))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: no trunk can carry emergency number %s", ErrNoRoute, number))
 		return
 	}
 	p.Action, p.Emergency, p.Number, p.Trunk, p.Trunks = ActionTrunk, true, number, pl.dp.EmergencyTrunk, names
@@ -243,7 +253,7 @@ func (pl *planner) emergencyTrunks() []string {
 // feature routes a feature code.
 func (pl *planner) feature(code string) {
 	if pl.from.Inbound {
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: a call from a trunk cannot dial feature codes", ErrNotAllowed))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: a call from a trunk cannot dial feature codes", ErrNotAllowed))
 		return
 	}
 	if code == "*43" {
@@ -251,13 +261,13 @@ func (pl *planner) feature(code string) {
 		pl.explain("feature code *43: echo test")
 		return
 	}
-	pl.refuse(protocol.EndFailed, fmt.Errorf("%w: unknown feature code %s", ErrNoRoute, code))
+	pl.refuse(RefuseFailed, fmt.Errorf("%w: unknown feature code %s", ErrNoRoute, code))
 }
 
 // extension routes an extension to its user or ring group.
 func (pl *planner) extension(ext string) {
 	if pl.from.Inbound {
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: a call from a trunk reaches the account's numbers only, not extensions", ErrNotAllowed))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: a call from a trunk reaches the account's numbers only, not extensions", ErrNotAllowed))
 		return
 	}
 	u, err := pl.dir.GetUserByExtension(pl.ctx, pl.from.Account, ext)
@@ -268,7 +278,7 @@ func (pl *planner) extension(ext string) {
 		pl.user(u)
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: looking up extension %s: %w", ErrNoRoute, ext, err))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: looking up extension %s: %w", ErrNoRoute, ext, err))
 		return
 	}
 	g, err := pl.dir.GetRingGroupByExtension(pl.ctx, pl.from.Account, ext)
@@ -277,9 +287,9 @@ func (pl *planner) extension(ext string) {
 		pl.explain("extension %s → ring group %s (%s)", ext, show(g.Name), g.ID)
 		pl.group(g)
 	case err != nil && !errors.Is(err, store.ErrNotFound):
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: looking up extension %s: %w", ErrNoRoute, ext, err))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: looking up extension %s: %w", ErrNoRoute, ext, err))
 	default:
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: no user or ring group has extension %s", ErrNoRoute, ext))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: no user or ring group has extension %s", ErrNoRoute, ext))
 	}
 }
 
@@ -289,7 +299,7 @@ func (pl *planner) number(num string) {
 	n, err := pl.dir.GetPhoneNumberByNumber(pl.ctx, num)
 	switch {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: looking up %s: %w", ErrNoRoute, num, err))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: looking up %s: %w", ErrNoRoute, num, err))
 		return
 	case err == nil && n != nil && n.AccountID == pl.from.Account:
 		pl.ownNumber(n)
@@ -297,12 +307,12 @@ func (pl *planner) number(num string) {
 	}
 	pl.explain("%s: external number", num)
 	if pl.from.Inbound {
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: a call from a trunk cannot go out through a trunk again", ErrNotAllowed))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: a call from a trunk cannot go out through a trunk again", ErrNotAllowed))
 		return
 	}
 	names, err := pl.outbound(num, pl.from.User)
 	if err != nil {
-		pl.refuse(protocol.EndFailed, err)
+		pl.refuse(RefuseFailed, err)
 		return
 	}
 	p := pl.p
@@ -316,7 +326,7 @@ func (pl *planner) ownNumber(n *store.PhoneNumber) {
 	case n.UserID != "":
 		u, err := pl.user1(n.UserID)
 		if err != nil {
-			pl.refuse(protocol.EndFailed, fmt.Errorf("%w: %s is routed to user %s: %w", ErrNoRoute, n.Number, n.UserID, err))
+			pl.refuse(RefuseFailed, fmt.Errorf("%w: %s is routed to user %s: %w", ErrNoRoute, n.Number, n.UserID, err))
 			return
 		}
 		pl.explain("number %s → user %s (%s)", n.Number, show(u.Name), u.ID)
@@ -324,13 +334,13 @@ func (pl *planner) ownNumber(n *store.PhoneNumber) {
 	case n.RingGroupID != "":
 		g, err := pl.dir.GetRingGroup(pl.ctx, n.RingGroupID)
 		if err != nil {
-			pl.refuse(protocol.EndFailed, fmt.Errorf("%w: %s is routed to ring group %s: %w", ErrNoRoute, n.Number, n.RingGroupID, err))
+			pl.refuse(RefuseFailed, fmt.Errorf("%w: %s is routed to ring group %s: %w", ErrNoRoute, n.Number, n.RingGroupID, err))
 			return
 		}
 		pl.explain("number %s → ring group %s (%s)", n.Number, show(g.Name), g.ID)
 		pl.group(g)
 	default:
-		pl.refuse(protocol.EndFailed, fmt.Errorf("%w: number %s is not routed to a user or ring group", ErrNoRoute, n.Number))
+		pl.refuse(RefuseFailed, fmt.Errorf("%w: number %s is not routed to a user or ring group", ErrNoRoute, n.Number))
 	}
 }
 

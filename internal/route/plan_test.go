@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -113,10 +112,10 @@ func TestPlanCall(t *testing.T) {
 			want: Plan{Destination: Destination{KindEmergency, "112"}, Action: ActionTrunk, Number: "112", Emergency: true,
 				Trunks: []string{"intl", "zeta", "carrier", "backup"}}},
 		{name: "emergency from a trunk", from: fromTrunk, dialled: "911",
-			want: Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want: Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 		{name: "emergency with no trunk", from: fromAlice, dialled: "911",
 			setup: func(_ *fakeDir, ts *[]TrunkInfo, _ *Options) { *ts = nil },
-			want:  Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 		{name: "emergency when the dial plan is unreadable", from: fromAlice, dialled: "911",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetDialPlan"] = errDisk },
 			want: Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionTrunk, Number: "911", Emergency: true,
@@ -124,7 +123,7 @@ func TestPlanCall(t *testing.T) {
 			explain: []string{"dial plan unreadable (disk on fire): using the default emergency numbers"}},
 		{name: "dial plan unreadable", from: fromAlice, dialled: "102",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetDialPlan"] = errDisk },
-			want:  Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 		{name: "emergency address required: not for emergency calls", from: fromAlice, dialled: "911",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].EmergencyAddressRequired = true },
 			want: Plan{Destination: Destination{KindEmergency, "911"}, Action: ActionTrunk, Number: "911", Emergency: true,
@@ -146,17 +145,17 @@ func TestPlanCall(t *testing.T) {
 		{name: "echo", from: fromAlice, dialled: "*43",
 			want: Plan{Destination: Destination{KindFeatureCode, "*43"}, Action: ActionEcho}},
 		{name: "unknown feature code", from: fromAlice, dialled: "*72*105#",
-			want: Plan{Destination: Destination{KindFeatureCode, "*72*105#"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindFeatureCode, "*72*105#"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNoRoute, explain: []string{"refused: no route: unknown feature code *72*105#"}},
 		{name: "feature code from a trunk", from: fromTrunk, dialled: "*43",
-			want: Plan{Destination: Destination{KindFeatureCode, "*43"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want: Plan{Destination: Destination{KindFeatureCode, "*43"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 
 		// Rule 3: extensions.
 		{name: "extension of the wrong length", from: fromAlice, dialled: "1020",
-			want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination,
+			want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination,
 			explain: []string{"refused: invalid destination: 1020 has 4 digits, but this account's extensions have 3"}},
 		{name: "extension from a trunk", from: fromTrunk, dialled: "102",
-			want: Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want: Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 		{name: "extension to a user", from: fromAlice, dialled: "102",
 			want: Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRing, ToUser: bob,
 				Steps: []Step{ring(20*time.Second, user(bob))}},
@@ -173,7 +172,7 @@ func TestPlanCall(t *testing.T) {
 			want: Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRing, ToUser: bob,
 				Steps: []Step{ring(time.Hour, user(bob))}}},
 		{name: "user on do not disturb", from: fromAlice, dialled: "103",
-			want: Plan{Destination: Destination{KindExtension, "103"}, Action: ActionRefuse, Reason: protocol.EndBusy, ToUser: carol},
+			want: Plan{Destination: Destination{KindExtension, "103"}, Action: ActionRefuse, Reason: RefuseBusy, ToUser: carol},
 			err:  ErrNoRoute, explain: []string{"refused: no route: Carol is on do not disturb"}},
 		{name: "unreadable follow-me rings the devices", from: fromAlice, dialled: "105",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetFollowMe"] = errDisk },
@@ -187,19 +186,19 @@ func TestPlanCall(t *testing.T) {
 				"member user_ghost no longer exists, skipped", "member user_mallory is in another account, skipped",
 				"step 1: ring Bob's devices for 25s", "then: forward to 105"}},
 		{name: "unknown extension", from: fromAlice, dialled: "999",
-			want: Plan{Destination: Destination{KindExtension, "999"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindExtension, "999"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNoRoute, explain: []string{"refused: no route: no user or ring group has extension 999"}},
 		{name: "another account's extension", from: fromAlice, dialled: "106",
-			want: Plan{Destination: Destination{KindExtension, "106"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want: Plan{Destination: Destination{KindExtension, "106"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 		{name: "store error looking up an extension", from: fromAlice, dialled: "102",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetUserByExtension"] = errDisk },
-			want:  Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: errDisk},
+			want:  Plan{Destination: Destination{KindExtension, "102"}, Action: ActionRefuse, Reason: RefuseFailed}, err: errDisk},
 		{name: "store error looking up a ring group", from: fromAlice, dialled: "200",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetRingGroupByExtension"] = errDisk },
-			want:  Plan{Destination: Destination{KindExtension, "200"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Destination: Destination{KindExtension, "200"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 		{name: "any extension length", from: fromAlice, dialled: "10",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].ExtensionLength = 0 },
-			want:  Plan{Destination: Destination{KindExtension, "10"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Destination: Destination{KindExtension, "10"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 
 		// Rule 4: national numbers.
 		{name: "national number to a user", from: fromAlice, dialled: "4155550100",
@@ -217,9 +216,9 @@ func TestPlanCall(t *testing.T) {
 			explain: []string{`dialled "011442071234567" → +442071234567 (international prefix 011, country US)`}},
 		{name: "national number without a country", from: fromAlice, dialled: "4155550100",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].Country = "" },
-			want:  Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
+			want:  Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
 		{name: "bad national number", from: fromAlice, dialled: "0415555010",
-			want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
+			want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
 
 		// Rule 5: E.164 numbers.
 		{name: "number to a ring group", from: fromAlice, dialled: "+14155550101",
@@ -228,11 +227,11 @@ func TestPlanCall(t *testing.T) {
 				Steps: []Step{ring(25*time.Second, user(bob))}},
 			explain: []string{"number +14155550101 → ring group Sales (rg_sales)"}},
 		{name: "unrouted number", from: fromAlice, dialled: "+14155550102",
-			want: Plan{Destination: Destination{KindE164, "+14155550102"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindE164, "+14155550102"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNoRoute, explain: []string{"refused: no route: number +14155550102 is not routed to a user or ring group"}},
 		{name: "number routed to a deleted user", from: fromAlice, dialled: "+14155550100",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { delete(d.users, bob) },
-			want:  Plan{Destination: Destination{KindE164, "+14155550100"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Destination: Destination{KindE164, "+14155550100"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 		{name: "number from a trunk", from: fromTrunk, dialled: "+14155550100",
 			want: Plan{Destination: Destination{KindE164, "+14155550100"}, Action: ActionRing, ToUser: bob,
 				Steps: []Step{ring(20*time.Second, user(bob))}}},
@@ -244,18 +243,18 @@ func TestPlanCall(t *testing.T) {
 			want: Plan{Destination: Destination{KindE164, "+14155550199"}, Action: ActionTrunk, Number: "+14155550199",
 				Trunks: []string{"zeta", "backup"}}},
 		{name: "no hairpinning", from: fromTrunk, dialled: "+14155550199",
-			want: Plan{Destination: Destination{KindE164, "+14155550199"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want: Plan{Destination: Destination{KindE164, "+14155550199"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 		{name: "user may not call out", from: From{Account: acct, User: dave}, dialled: "+14155559999",
-			want: Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNotAllowed, explain: []string{"refused: not allowed: Dave may not call numbers outside the account"}},
 		{name: "caller unreadable", from: From{Account: acct, User: ghost}, dialled: "+14155559999",
-			want: Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want: Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 		{name: "international not allowed", from: fromAlice, dialled: "+442071234567",
-			want: Plan{Destination: Destination{KindE164, "+442071234567"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindE164, "+442071234567"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNotAllowed, explain: []string{"refused: not allowed: international calls to +442071234567 (account allow-list is empty)"}},
 		{name: "international not on the allow-list", from: fromAlice, dialled: "+33612345678",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].InternationalAllow = []string{"+44", ""} },
-			want:  Plan{Destination: Destination{KindE164, "+33612345678"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want:  Plan{Destination: Destination{KindE164, "+33612345678"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:   ErrNotAllowed, explain: []string{"refused: not allowed: international calls to +33612345678 (account allow-list: +44, \"\")"}},
 		{name: "international allowed to all", from: fromAlice, dialled: "+33612345678",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].InternationalAllow = []string{"+"} },
@@ -263,17 +262,17 @@ func TestPlanCall(t *testing.T) {
 				Trunks: []string{"intl", "backup"}}},
 		{name: "every number is international without a country", from: fromAlice, dialled: "+14155559999",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.plans[acct].Country = "" },
-			want:  Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNotAllowed},
+			want:  Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNotAllowed},
 		{name: "no trunk carries the number", from: fromAlice, dialled: "+442071234567",
 			setup: func(d *fakeDir, ts *[]TrunkInfo, _ *Options) {
 				d.plans[acct].InternationalAllow = []string{"44"}
 				*ts = (*ts)[:2]
 			},
-			want: Plan{Destination: Destination{KindE164, "+442071234567"}, Action: ActionRefuse, Reason: protocol.EndFailed},
+			want: Plan{Destination: Destination{KindE164, "+442071234567"}, Action: ActionRefuse, Reason: RefuseFailed},
 			err:  ErrNoRoute, explain: []string{"refused: no route: no trunk carries +442071234567"}},
 		{name: "store error looking up a number", from: fromAlice, dialled: "+14155559999",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) { d.fail["GetPhoneNumberByNumber"] = errDisk },
-			want:  Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrNoRoute},
+			want:  Plan{Destination: Destination{KindE164, "+14155559999"}, Action: ActionRefuse, Reason: RefuseFailed}, err: ErrNoRoute},
 
 		// Rule 6: follow-me.
 		{name: "follow-me", from: fromAlice, dialled: "105",
@@ -339,14 +338,14 @@ func TestPlanCall(t *testing.T) {
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) {
 				d.followMe[erin] = &store.FollowMe{UserID: erin, Steps: []store.FollowMeStep{{Targets: []string{"103"}}}}
 			},
-			want: Plan{Destination: Destination{KindExtension, "105"}, Action: ActionRefuse, Reason: protocol.EndNoAnswer, ToUser: erin},
+			want: Plan{Destination: Destination{KindExtension, "105"}, Action: ActionRefuse, Reason: RefuseNoAnswer, ToUser: erin},
 			err:  ErrNoRoute, explain: []string{"refused: no route: Erin's follow-me has nothing to ring"}},
 		{name: "follow-me with nothing to ring on do not disturb", from: fromAlice, dialled: "105",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, _ *Options) {
 				d.users[erin].DoNotDisturb = true
 				d.followMe[erin] = &store.FollowMe{UserID: erin, Steps: []store.FollowMeStep{{Targets: []string{"devices"}}}}
 			},
-			want: Plan{Destination: Destination{KindExtension, "105"}, Action: ActionRefuse, Reason: protocol.EndBusy, ToUser: erin},
+			want: Plan{Destination: Destination{KindExtension, "105"}, Action: ActionRefuse, Reason: RefuseBusy, ToUser: erin},
 			err:  ErrNoRoute},
 
 		// Rule 7: ring groups.
@@ -355,7 +354,7 @@ func TestPlanCall(t *testing.T) {
 				d.groups[sales].Members = []ident.UserID{carol}
 				d.groups[sales].Next = ""
 			},
-			want: Plan{Destination: Destination{KindExtension, "200"}, Action: ActionRefuse, Reason: protocol.EndNoAnswer},
+			want: Plan{Destination: Destination{KindExtension, "200"}, Action: ActionRefuse, Reason: RefuseNoAnswer},
 			err:  ErrNoRoute, explain: []string{"refused: no route: ring group Sales has nobody to ring"}},
 		{name: "ring group with nobody but a next", from: fromAlice, dialled: "200",
 			setup: func(d *fakeDir, _ *[]TrunkInfo, o *Options) { d.groups[sales].Members = nil; o.MaxForwards = -1 },
@@ -370,12 +369,12 @@ func TestPlanCall(t *testing.T) {
 			explain: []string{"step 1: ring Alice's devices, Bob's devices for 30s", "then: end with no-answer"}},
 
 		// Injection: refused by the grammar before any lookup.
-		{name: "CRLF", from: fromAlice, dialled: "102\r\nVia: evil", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
-		{name: "semicolon", from: fromAlice, dialled: "102;transport=tcp", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
-		{name: "at", from: fromAlice, dialled: "+14155559999@evil.example", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
-		{name: "unicode digits", from: fromAlice, dialled: "１０２", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
-		{name: "empty", from: fromAlice, dialled: "", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination},
-		{name: "emergency with a suffix", from: fromAlice, dialled: "911\n", want: Plan{Action: ActionRefuse, Reason: protocol.EndFailed}, err: ErrInvalidDestination,
+		{name: "CRLF", from: fromAlice, dialled: "102\r\nVia: evil", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
+		{name: "semicolon", from: fromAlice, dialled: "102;transport=tcp", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
+		{name: "at", from: fromAlice, dialled: "+14155559999@evil.example", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
+		{name: "unicode digits", from: fromAlice, dialled: "１０２", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
+		{name: "empty", from: fromAlice, dialled: "", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination},
+		{name: "emergency with a suffix", from: fromAlice, dialled: "911\n", want: Plan{Action: ActionRefuse, Reason: RefuseFailed}, err: ErrInvalidDestination,
 			explain: []string{`refused: invalid destination: "911\n" is not an extension, a phone number or a feature code`}},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -40,7 +39,7 @@ func (pl *planner) user(u *store.User) {
 	}
 	if fm == nil {
 		if u.DoNotDisturb {
-			pl.refuse(protocol.EndBusy, fmt.Errorf("%w: %s is on do not disturb", ErrNoRoute, show(u.Name)))
+			pl.refuse(RefuseBusy, fmt.Errorf("%w: %s is on do not disturb", ErrNoRoute, show(u.Name)))
 			return
 		}
 		ring := pl.ringOf(u)
@@ -64,11 +63,11 @@ func (pl *planner) user(u *store.User) {
 		p.Steps = append(p.Steps, st.step)
 		pl.explain("step %d: ring %s for %s", len(p.Steps), strings.Join(st.descs, ", "), st.step.Ring)
 	}
-	pl.then(fm.FinalForward, func() (protocol.EndReason, error) {
+	pl.then(fm.FinalForward, func() (Refusal, error) {
 		if u.DoNotDisturb {
-			return protocol.EndBusy, fmt.Errorf("%w: %s is on do not disturb and their follow-me has nothing else to ring", ErrNoRoute, show(u.Name))
+			return RefuseBusy, fmt.Errorf("%w: %s is on do not disturb and their follow-me has nothing else to ring", ErrNoRoute, show(u.Name))
 		}
-		return protocol.EndNoAnswer, fmt.Errorf("%w: %s's follow-me has nothing to ring", ErrNoRoute, show(u.Name))
+		return RefuseNoAnswer, fmt.Errorf("%w: %s's follow-me has nothing to ring", ErrNoRoute, show(u.Name))
 	})
 }
 
@@ -95,14 +94,14 @@ func (pl *planner) group(g *store.RingGroup) {
 		pl.p.Steps = []Step{st.step}
 		pl.explain("step 1: ring %s for %s", strings.Join(st.descs, ", "), st.step.Ring)
 	}
-	pl.then(g.Next, func() (protocol.EndReason, error) {
-		return protocol.EndNoAnswer, fmt.Errorf("%w: ring group %s has nobody to ring", ErrNoRoute, show(g.Name))
+	pl.then(g.Next, func() (Refusal, error) {
+		return RefuseNoAnswer, fmt.Errorf("%w: ring group %s has nobody to ring", ErrNoRoute, show(g.Name))
 	})
 }
 
 // then finishes a ring plan with its forward; with no step and no forward
 // the call is refused as nothing says.
-func (pl *planner) then(next string, nothing func() (protocol.EndReason, error)) {
+func (pl *planner) then(next string, nothing func() (Refusal, error)) {
 	p := pl.p
 	if len(p.Steps) == 0 && next == "" {
 		pl.refuse(nothing())
