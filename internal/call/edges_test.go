@@ -142,12 +142,7 @@ func TestConsultRefusals(t *testing.T) {
 		w.quiet(a1, b1)
 	})
 	t.Run("a REFER while ringing", func(t *testing.T) {
-		w := newWorld(t)
-		w.phones["user_b"] = 1
-		a1 := w.device("sess_a1", "user_a")
-		a1.dial("102")
-		desk := w.sipParty("phone:user_b", 0)
-		w.expect(desk, "incoming")
+		_, _, desk := deskRinging(t)
 		done := make(chan error, 1)
 		desk.remote.Transfer(desk.key, "104", "", func(err error) { done <- err })
 		require.EqualError(t, <-done, "only an answered call can be transferred")
@@ -243,12 +238,7 @@ func TestCandidatesWaitForTheDescription(t *testing.T) {
 // SIP parties' failures and re-offers at the edges of the call's life.
 func TestSIPPartyEdges(t *testing.T) {
 	t.Run("the answering phone fails", func(t *testing.T) {
-		w := newWorld(t)
-		w.phones["user_b"] = 1
-		a1 := w.device("sess_a1", "user_a")
-		a1.dial("102")
-		desk := w.sipParty("phone:user_b", 0)
-		w.expect(desk, "incoming")
+		w, a1, desk := deskRinging(t)
 		desk.remote.Answered(desk.key, "sdp")
 		w.expect(a1, "answer", "ringing", "answered")
 		desk.remote.Failed(desk.key, "")
@@ -256,12 +246,7 @@ func TestSIPPartyEdges(t *testing.T) {
 		w.expect(desk, "answered", "ended:failed")
 	})
 	t.Run("a re-offer before the answer answers without a hold", func(t *testing.T) {
-		w := newWorld(t)
-		w.phones["user_b"] = 1
-		a1 := w.device("sess_a1", "user_a")
-		a1.dial("102")
-		desk := w.sipParty("phone:user_b", 0)
-		w.expect(desk, "incoming")
+		w, a1, desk := deskRinging(t)
 		got := make(chan string, 1)
 		w.expect(a1, "answer", "ringing")
 		desk.remote.Reoffered(desk.key, "hold-sdp", true, func(sdp string, err error) { got <- sdp })
@@ -274,12 +259,7 @@ func TestSIPPartyEdges(t *testing.T) {
 		require.Equal(t, "refused", <-got)
 	})
 	t.Run("reports from a party the call does not know are dropped", func(t *testing.T) {
-		w := newWorld(t)
-		w.phones["user_b"] = 1
-		a1 := w.device("sess_a1", "user_a")
-		a1.dial("102")
-		desk := w.sipParty("phone:user_b", 0)
-		w.expect(desk, "incoming")
+		w, a1, desk := deskRinging(t)
 		w.expect(a1, "answer", "ringing")
 		for _, report := range []func(){
 			func() { desk.remote.Answered("phone:x", "sdp") },

@@ -307,6 +307,18 @@ type world struct {
 	nsip   int
 }
 
+// deskRinging starts a world where alice (sess_a1) dials 102 and bob's one
+// desk phone is alerted.
+func deskRinging(t *testing.T) (*world, *simDevice, *simParty) {
+	w := newWorld(t)
+	w.phones["user_b"] = 1
+	a1 := w.device("sess_a1", "user_a")
+	a1.dial("102")
+	desk := w.sipParty("phone:user_b", 0)
+	w.expect(desk, "incoming")
+	return w, a1, desk
+}
+
 // newWorld starts a manager; tweak adjusts its options.
 func newWorld(t *testing.T, tweak ...func(*Options)) *world {
 	w := &world{t: t, clock: &fakeClock{}, dir: newSimDir(), media: &simMedia{},
