@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUA$$' -fuzztime $(FUZZTIME_UA) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCrypto$$' -fuzztime $(FUZZTIME) ./internal/media
 	$(GO) test -run '^$$' -fuzz '^FuzzPIDF$$' -fuzztime $(FUZZTIME) ./internal/emergency
+	$(GO) test -run '^$$' -fuzz '^FuzzMOS$$' -fuzztime $(FUZZTIME) ./internal/quality
 
 lint: fmt-check vet staticcheck
 
