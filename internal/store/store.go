@@ -210,6 +210,9 @@ type LegStats struct {
 	// CallID is the call the leg's device knows it by, when that is not
 	// the record's (a leg joined from another call by a transfer).
 	CallID ident.CallID `json:"call_id,omitempty"`
+	// Quality summarises the leg's estimated MOS (quality.go); nil when
+	// no window was rated.
+	Quality *QualitySummary `json:"quality,omitempty"`
 }
 
 // CallRecord is one row per call, created when the call starts and closed

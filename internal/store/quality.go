@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+)
+
+// QualitySummary is how one leg sounded over the call: the mean and the
+// lowest estimated MOS of its 5-s windows, and the worst window.
+type QualitySummary struct {
+	AvgMOS  float64       `json:"avg_mos"`
+	MinMOS  float64       `json:"min_mos"`
+	Worst   QualityWindow `json:"worst_window"`
+	Samples int           `json:"samples"` // windows rated (each 5 s)
+}
+
+// QualityWindow names a window by its start, in seconds since the call
+// started.
+type QualityWindow struct {
+	OffsetS int     `json:"offset_s"`
+	MOS     float64 `json:"mos"`
+}
+
+// QualitySample is one 5-s window of a leg's received media.
+type QualitySample struct {
+	At       time.Time `json:"at"`       // when the window closed
+	OffsetS  int       `json:"offset_s"` // the window's start, seconds since the call started
+	MOS      float64   `json:"mos"`
+	LossPct  float64   `json:"loss_pct"`
+	JitterMs float64   `json:"jitter_ms"`
+	RTTMs    *float64  `json:"rtt_ms,omitempty"` // when RTCP measured one
+}
+
+// LegQuality is one leg's series of windows, oldest first.
+type LegQuality struct {
+	LegID   ident.LegID     `json:"leg_id"`
+	Samples []QualitySample `json:"samples"`
+}
+
+// CallQualities keeps the quality series of call records.
+type CallQualities interface {
+	// SaveCallQuality stores the series of the record with the given id,
+	// replacing any stored before.
+	SaveCallQuality(ctx context.Context, id ident.CallID, legs []LegQuality) error
+	// GetCallQuality returns the series stored with the record (empty when
+	// none was); ErrNotFound when there is no such record.
+	GetCallQuality(ctx context.Context, id ident.CallID) ([]LegQuality, error)
+}
