@@ -144,6 +144,7 @@ type Call struct {
 	trunkPref string
 	recallID  ident.CallID // the id a recalled transferor's devices see
 	ck        checkpoints
+	q         qualitySampler            // per-leg quality windows (quality.go)
 	parts     map[ident.UserID]UserPart // users' parts as last reported (activity.go)
 }
 
@@ -284,6 +285,7 @@ func (c *Call) start() {
 	c.caller.num, c.caller.name = rec.From, rec.FromName
 	c.rec.started(c.ctx, c.m.records, c.m.log, rec)
 	c.startCheckpoints()
+	c.startQuality()
 	c.logStarted()
 	media, err := c.caller.party.NewMedia(c.m.media, c.caller.id)
 	if err != nil {
@@ -480,7 +482,8 @@ func (c *Call) legStats() []store.LegStats {
 		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: l.party.Kind(),
 			Device: l.party.Key(), Codec: s.Codec, PacketsSent: s.PacketsSent,
 			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis,
-			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID})
+			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID,
+			Quality: c.q.summary(l.id)})
 	}
 	return out
 }

@@ -16,6 +16,9 @@ type recorder struct {
 	cur   store.CallRecord
 	store store.CallRecords
 	log   *slog.Logger
+	// series returns the legs' quality series, saved when the call ends
+	// (when the store keeps them); nil: none.
+	series func() []store.LegQuality
 }
 
 // record returns the record as it stands (a copy: read, never write).
@@ -60,6 +63,7 @@ func (r *recorder) ended(reason EndReason, legs []store.LegStats) {
 	r.cur.Legs = legs
 	r.cur.EndedAt, r.cur.EndReason = &now, string(reason)
 	r.save()
+	r.saveQuality()
 }
 
 // joinedInto closes a consult call's record whose leg joined went on in
@@ -78,5 +82,20 @@ func (r *recorder) joinedInto(note string, legs []store.LegStats, joined ident.L
 func (r *recorder) save() {
 	if err := r.store.UpdateCallRecord(context.Background(), &r.cur); err != nil {
 		r.log.Error("call record", "call_id", r.cur.ID, "err", err)
+	}
+}
+
+// saveQuality writes the legs' quality series beside the record.
+func (r *recorder) saveQuality() {
+	to, ok := r.store.(store.CallQualities)
+	if !ok || r.series == nil {
+		return
+	}
+	legs := r.series()
+	if len(legs) == 0 {
+		return
+	}
+	if err := to.SaveCallQuality(context.Background(), r.cur.ID, legs); err != nil {
+		r.log.Error("call quality", "call_id", r.cur.ID, "err", err)
 	}
 }

@@ -31,6 +31,7 @@ type simLeg struct {
 	applied []string // SetAnswer and Reoffer SDPs, in order
 	cands   []string
 	onDead  func(cause string, idle time.Duration)
+	stats   *MediaStats // set by setStats; nil: a fixed reading
 }
 
 // Watch implements WatchedMedia: kill reports the death.
@@ -120,6 +121,11 @@ func (s simStopper) Stop() {
 }
 
 func (l *simLeg) Stats() MediaStats {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	if l.stats != nil {
+		return *l.stats
+	}
 	return MediaStats{Codec: "PCMU", PacketsSent: 10, PacketsReceived: 9}
 }
 

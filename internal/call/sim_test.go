@@ -157,6 +157,7 @@ type memRecords struct {
 	mu   sync.Mutex
 	recs map[ident.CallID]store.CallRecord
 	n    int // writes
+	q    map[ident.CallID][]store.LegQuality
 }
 
 func (r *memRecords) put(rec *store.CallRecord) error {
