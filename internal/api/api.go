@@ -117,6 +117,7 @@ func (a *API) Handler() *http.ServeMux {
 		"GET": a.admin(a.getTrunk), "POST": a.admin(a.updateTrunk), "DELETE": a.admin(a.deleteTrunk)})
 	handle("/v1/calls", map[string]handler{"GET": a.listCalls})
 	handle("/v1/calls/{id}", map[string]handler{"GET": a.getCall})
+	handle("/v1/calls/{id}/quality", map[string]handler{"GET": a.getCallQuality})
 	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
 	a.emergencyRoutes(handle)
 	handle("/v1/", map[string]handler{})

@@ -257,18 +257,26 @@ func (a *API) listCalls(r *http.Request) (int, any, error) {
 }
 
 func (a *API) getCall(r *http.Request) (int, any, error) {
-	f, err := a.callScope(r)
+	c, err := a.visibleCall(r)
 	if err != nil {
 		return 0, nil, err
+	}
+	return http.StatusOK, callView(c), nil
+}
+
+// visibleCall returns the record of the call in the path, when the caller
+// may see it (admin: any; a user token: that user's calls), else 404.
+func (a *API) visibleCall(r *http.Request) (*store.CallRecord, error) {
+	f, err := a.callScope(r)
+	if err != nil {
+		return nil, err
 	}
 	c, err := a.Store.GetCallRecord(r.Context(), ident.CallID(r.PathValue("id")))
 	if err == nil && f.UserID != "" && c.FromUserID != f.UserID && c.ToUserID != f.UserID {
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, apiErr(http.StatusNotFound, "call_not_found", "no call %q", r.PathValue("id"))
-	} else if err != nil {
-		return 0, nil, err
+		return nil, apiErr(http.StatusNotFound, "call_not_found", "no call %q", r.PathValue("id"))
 	}
-	return http.StatusOK, callView(c), nil
+	return c, err
 }

@@ -64,3 +64,8 @@ func (t timedStore) CheckpointCallRecord(ctx context.Context, id ident.CallID, c
 	defer t.since("checkpoint_call_record", time.Now())
 	return t.Store.CheckpointCallRecord(ctx, id, cp)
 }
+
+func (t timedStore) SaveCallQuality(ctx context.Context, id ident.CallID, legs []store.LegQuality) error {
+	defer t.since("save_call_quality", time.Now())
+	return t.Store.SaveCallQuality(ctx, id, legs)
+}

@@ -418,6 +418,7 @@ type Store interface {
 	Settings
 	CallRecords
 	CallCheckpoints
+	CallQualities
 	EmergencyAddresses
 	Close() error
 }
