@@ -59,7 +59,9 @@ type API struct {
 	TrunkInfos func(ctx context.Context) []route.TrunkInfo
 	// RouteOptions are the options calls are planned with.
 	RouteOptions route.Options
-	now          func() time.Time
+	// Webhooks is the webhook config (which endpoint URLs are accepted).
+	Webhooks config.Webhooks
+	now      func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -120,6 +122,7 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/calls/{id}/quality", map[string]handler{"GET": a.getCallQuality})
 	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
 	a.emergencyRoutes(handle)
+	a.webhookRoutes(handle)
 	handle("/v1/", map[string]handler{})
 	return mux
 }

@@ -340,6 +340,7 @@ func (c *Call) alert(l *leg, offer string, err error) {
 	l.party.Incoming(c.info(), offer)
 	if c.state == StateTrying {
 		c.setState(StateRinging)
+		c.rec.emit(store.EventCallRinging)
 	}
 	if s, ok := l.party.(SelfAlerting); !ok || !s.AlertsItself() {
 		c.notifyRinging()

@@ -40,6 +40,7 @@ func (c *Call) logStarted() {
 	c.m.log.Info("call started", "call_id", c.id, "account", c.account, "direction", rec.Direction,
 		"from", rec.From, "to", rec.To)
 	c.m.observer().CallStarted(rec.Direction)
+	c.rec.emit(store.EventCallStarted)
 }
 
 func (c *Call) logAnswered(by string) {
@@ -47,10 +48,12 @@ func (c *Call) logAnswered(by string) {
 	setup := c.answeredAt.Sub(rec.StartedAt)
 	c.m.log.Info("call answered", "call_id", c.id, "account", c.account, "by", by, "setup", setup.Round(time.Millisecond))
 	c.m.observer().CallAnswered(rec.Direction, setup)
+	c.rec.emit(store.EventCallAnswered)
 }
 
 func (c *Call) logTransfer() {
 	c.m.log.Info("call transferred", "call_id", c.id, "account", c.account, "transfer", c.rec.record().Transfer)
+	c.rec.emit(store.EventCallTransferred)
 }
 
 func (c *Call) logEnded(reason EndReason) {

@@ -62,7 +62,7 @@ func (r *recorder) ended(reason EndReason, legs []store.LegStats) {
 	now := time.Now().UTC()
 	r.cur.Legs = legs
 	r.cur.EndedAt, r.cur.EndReason = &now, string(reason)
-	r.save()
+	r.saveEnded(now)
 	r.saveQuality()
 }
 
@@ -97,5 +97,41 @@ func (r *recorder) saveQuality() {
 	}
 	if err := to.SaveCallQuality(context.Background(), r.cur.ID, legs); err != nil {
 		r.log.Error("call quality", "call_id", r.cur.ID, "err", err)
+	}
+}
+
+// outbox returns the store's webhook outbox, if it keeps one.
+func (r *recorder) outbox() (store.WebhookEvents, bool) {
+	o, ok := r.store.(store.WebhookEvents)
+	return o, ok
+}
+
+// event builds the webhook event typ of the call as it stands.
+func (r *recorder) event(typ string, at time.Time) store.WebhookEvent {
+	return store.WebhookEvent{Type: typ, AccountID: r.cur.AccountID, CallID: r.cur.ID, At: at, Data: r.cur.View()}
+}
+
+// emit queues the webhook event typ (a durable outbox write; delivery
+// happens elsewhere, never on the call's goroutine).
+func (r *recorder) emit(typ string) {
+	o, ok := r.outbox()
+	if !ok || r.cur.EndedAt != nil { // nothing follows call.ended
+		return
+	}
+	if err := o.AppendWebhookEvent(context.Background(), r.event(typ, time.Now().UTC())); err != nil {
+		r.log.Error("webhook event", "call_id", r.cur.ID, "type", typ, "err", err)
+	}
+}
+
+// saveEnded writes the closed record and its call.ended event in one
+// transaction when the store has an outbox.
+func (r *recorder) saveEnded(at time.Time) {
+	o, ok := r.outbox()
+	if !ok {
+		r.save()
+		return
+	}
+	if err := o.UpdateCallRecordWithEvent(context.Background(), &r.cur, r.event(store.EventCallEnded, at)); err != nil {
+		r.log.Error("call record", "call_id", r.cur.ID, "err", err)
 	}
 }

@@ -52,6 +52,8 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
 	Trunks []Trunk `yaml:"trunks"`
+	// Webhooks tunes webhook delivery.
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // Shutdown configures draining: on SIGTERM new calls and sessions are

@@ -30,6 +30,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
 	"github.com/switchboard-voice/switchboard/internal/web"
+	"github.com/switchboard-voice/switchboard/internal/webhook"
 )
 
 // Server is a running Switchboard.
@@ -51,6 +52,7 @@ type Server struct {
 	callMetrics *callMetrics
 	timed       timedStore // the store as calls and SIP use it, timed
 	bridges     *bridgeSet
+	webhooks    *webhook.Worker // nil: the store keeps no outbox
 
 	ln       net.Listener
 	http     *http.Server
@@ -167,6 +169,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	a.TrunkInfos = func(context.Context) []route.TrunkInfo { return s.SIP.Infos() }
 	a.RouteOptions = route.Options{DefaultRing: s.Config.Calls.RingTimeout}
+	a.Webhooks = s.Config.Webhooks
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
@@ -196,6 +199,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		s.ln = tls.NewListener(s.ln, s.http.TLSConfig)
 	}
+	s.startWebhooks()
 	go func() {
 		err := s.http.Serve(s.ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -265,6 +269,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.Presence != nil {
 		s.Presence.Close()
+	}
+	if s.webhooks != nil {
+		s.webhooks.Stop()
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)

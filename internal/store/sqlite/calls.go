@@ -54,12 +54,14 @@ func (d *DB) UpdateCallRecord(ctx context.Context, r *store.CallRecord) error {
 	if err != nil {
 		return err
 	}
-	const q = `UPDATE call_records SET account_id = ?, direction = ?, from_user_id = ?,
-		to_user_id = ?, from_addr = ?, from_name = ?, to_addr = ?, answered_by = ?,
-		started_at = ?, answered_at = ?, ended_at = ?, end_reason = ?, legs = ?, transfer = ?
-		WHERE id = ?`
-	return d.execOne(ctx, "call record", r.ID, q, append(args, r.ID)...)
+	return d.execOne(ctx, "call record", r.ID, updateCall, append(args, r.ID)...)
 }
+
+// updateCall replaces a record: callArgs, then the id.
+const updateCall = `UPDATE call_records SET account_id = ?, direction = ?, from_user_id = ?,
+	to_user_id = ?, from_addr = ?, from_name = ?, to_addr = ?, answered_by = ?,
+	started_at = ?, answered_at = ?, ended_at = ?, end_reason = ?, legs = ?, transfer = ?
+	WHERE id = ?`
 
 // GetCallRecord returns the record with the given id.
 func (d *DB) GetCallRecord(ctx context.Context, id ident.CallID) (*store.CallRecord, error) {
