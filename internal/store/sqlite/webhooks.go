@@ -27,7 +27,7 @@ func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint
 		return err
 	}
 	_, err = d.db.ExecContext(ctx, "INSERT INTO webhook_endpoints ("+endpointCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		e.ID, e.AccountID, e.URL, string(events), e.Secret, e.Enabled, formatTime(e.CreatedAt))
+		e.ID, e.AccountID, e.URL, string(events), d.box.Seal(e.Secret), e.Enabled, formatTime(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
 	}
@@ -37,7 +37,7 @@ func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint
 // GetWebhookEndpoint returns the account's endpoint id.
 func (d *DB) GetWebhookEndpoint(ctx context.Context, account ident.AccountID, id string) (*store.WebhookEndpoint, error) {
 	row := d.db.QueryRowContext(ctx, "SELECT "+endpointCols+" FROM webhook_endpoints WHERE id = ? AND account_id = ?", id, account)
-	e, err := scanEndpoint(row)
+	e, err := d.scanEndpoint(row)
 	if err != nil {
 		return nil, notFound(err, "webhook endpoint", id)
 	}
@@ -53,7 +53,7 @@ func (d *DB) ListWebhookEndpoints(ctx context.Context, account ident.AccountID) 
 	defer rows.Close()
 	out := []store.WebhookEndpoint{}
 	for rows.Next() {
-		e, err := scanEndpoint(rows)
+		e, err := d.scanEndpoint(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +78,8 @@ func (d *DB) DeleteWebhookEndpoint(ctx context.Context, account ident.AccountID,
 	return d.execOne(ctx, "webhook endpoint", id, "DELETE FROM webhook_endpoints WHERE id = ? AND account_id = ?", id, account)
 }
 
-func scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
+// scanEndpoint reads an endpoint row, opening its sealed secret.
+func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
 	var events, created string
 	if err := s.Scan(&e.ID, &e.AccountID, &e.URL, &events, &e.Secret, &e.Enabled, &created); err != nil {
@@ -88,6 +89,9 @@ func scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 		return nil, fmt.Errorf("decode events of webhook endpoint %q: %w", e.ID, err)
 	}
 	var err error
+	if e.Secret, err = d.openStored(e.Secret); err != nil {
+		return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", e.ID, err)
+	}
 	e.CreatedAt, err = parseTime(created)
 	return &e, err
 }
@@ -221,6 +225,9 @@ func (d *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]stor
 			return nil, err
 		}
 		w.Payload = []byte(payload)
+		if w.Secret, err = d.openStored(w.Secret); err != nil {
+			return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", w.EndpointID, err)
+		}
 		if w.Status == store.DeliveryPending {
 			w.NextAttemptAt = time.UnixMilli(next).UTC()
 		}

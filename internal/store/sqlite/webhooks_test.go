@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,14 @@ func TestWebhookOutboxOrdering(t *testing.T) {
 	ep := &store.WebhookEndpoint{AccountID: acct.ID, URL: "https://example.com/h", Secret: "whsec_AAAA",
 		Events: []string{store.EventCallStarted, store.EventCallEnded}, Enabled: true}
 	require.NoError(t, db.CreateWebhookEndpoint(ctx, ep))
+	var raw string
+	require.NoError(t, db.db.QueryRowContext(ctx, "SELECT secret FROM webhook_endpoints WHERE id = ?", ep.ID).Scan(&raw))
+	require.True(t, strings.HasPrefix(raw, "sealed1:"), "the secret is sealed at rest: %s", raw)
+	got, err := db.GetWebhookEndpoint(ctx, acct.ID, ep.ID)
+	require.NoError(t, err)
+	require.Equal(t, "whsec_AAAA", got.Secret)
+	_, err = db.GetWebhookEndpoint(ctx, other.ID, ep.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "another account's endpoint")
 	off := &store.WebhookEndpoint{AccountID: acct.ID, URL: "https://example.com/off", Secret: "whsec_AAAA",
 		Events: []string{store.EventCallStarted}, Enabled: false}
 	require.NoError(t, db.CreateWebhookEndpoint(ctx, off))
