@@ -353,6 +353,7 @@ func Default() Config {
 		SIPListen: "127.0.0.1:5060",
 		DataDir:   "./data",
 		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
+		Webhooks:  defaultWebhooks(),
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
@@ -458,6 +459,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir: must be set")
 	}
+	errs = append(errs, c.Webhooks.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}

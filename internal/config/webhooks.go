@@ -1,10 +1,12 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
-// Webhooks tunes the delivery of webhook events. Zero durations take the
-// defaults: backoff 10 s doubling up to 1 h, outbox polled every 1 s,
-// 10 s per attempt.
+// Webhooks tunes the delivery of webhook events: by default backoff 10 s
+// doubling up to 1 h, outbox polled every 1 s, 10 s per attempt.
 type Webhooks struct {
 	// AllowPrivate lets endpoints resolve to loopback, private, link-local
 	// and unspecified addresses (off: such targets are refused at
@@ -17,4 +19,23 @@ type Webhooks struct {
 	BackoffMax     time.Duration `yaml:"backoff_max"`
 	Poll           time.Duration `yaml:"poll"`
 	Timeout        time.Duration `yaml:"timeout"`
+}
+
+func defaultWebhooks() Webhooks {
+	return Webhooks{AllowHTTPHosts: []string{}, BackoffBase: 10 * time.Second, BackoffMax: time.Hour,
+		Poll: time.Second, Timeout: 10 * time.Second}
+}
+
+func (w Webhooks) validate() []error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"backoff_base": w.BackoffBase, "backoff_max": w.BackoffMax,
+		"poll": w.Poll, "timeout": w.Timeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("webhooks.%s: must not be negative (0: the default)", name))
+		}
+	}
+	if w.BackoffMax > 0 && w.BackoffBase > w.BackoffMax {
+		errs = append(errs, fmt.Errorf("webhooks.backoff_base %s: must not exceed backoff_max %s", w.BackoffBase, w.BackoffMax))
+	}
+	return errs
 }
