@@ -26,10 +26,11 @@ import (
 type hookReceiver struct {
 	t      *testing.T
 	secret atomic.Value // string
-	status atomic.Int32 // what it answers
+	status atomic.Int32 // what it answers; 0: never answers
 	mu     sync.Mutex
 	got    []hookEvent
-	failed int // requests answered with an error status
+	failed int      // requests answered with an error status
+	hung   []string // ids of the requests left hanging
 }
 
 type hookEvent struct {
@@ -49,6 +50,13 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := int(h.status.Load())
+	if status == 0 { // hang until the sender gives up (or dies)
+		h.mu.Lock()
+		h.hung = append(h.hung, id)
+		h.mu.Unlock()
+		<-r.Context().Done()
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if status != 200 {
