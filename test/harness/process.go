@@ -157,27 +157,32 @@ func (p *Process) WaitExit(t testing.TB, d time.Duration) error {
 func (p *Process) Output() string { return p.out.String() }
 
 // Token mints a token for the user with extension ext through the REST
-// API (GET /v1/users, POST /v1/user_sessions).
+// API (GET /v1/users, POST /v1/user_sessions). A demo server creates its
+// users just after it starts listening, so the user is waited for.
 func (p *Process) Token(t testing.TB, ext string) string {
 	t.Helper()
-	var users struct {
-		Data []struct {
-			ID        string `json:"id"`
-			Extension string `json:"extension"`
-		} `json:"data"`
-	}
-	p.rest(t, "GET", "/v1/users", "", 200, &users)
-	for _, u := range users.Data {
-		if u.Extension == ext {
-			var session struct {
-				ClientSecret string `json:"client_secret"`
-			}
-			p.rest(t, "POST", "/v1/user_sessions", `{"user":"`+u.ID+`"}`, 201, &session)
-			return session.ClientSecret
+	var id string
+	CheckFor(t, 10*time.Second, func() error {
+		var users struct {
+			Data []struct {
+				ID        string `json:"id"`
+				Extension string `json:"extension"`
+			} `json:"data"`
 		}
+		p.rest(t, "GET", "/v1/users", "", 200, &users)
+		for _, u := range users.Data {
+			if u.Extension == ext {
+				id = u.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("no user with extension %s", ext)
+	})
+	var session struct {
+		ClientSecret string `json:"client_secret"`
 	}
-	t.Fatalf("no user with extension %s", ext)
-	return ""
+	p.rest(t, "POST", "/v1/user_sessions", `{"user":"`+id+`"}`, 201, &session)
+	return session.ClientSecret
 }
 
 func (p *Process) rest(t testing.TB, method, path, body string, status int, out any) {
