@@ -305,3 +305,28 @@ func TestBridgeSendDigit(t *testing.T) {
 	end := hash[len(hash)-1]
 	require.Equal(t, []byte{11, 0x8a, 0x01, 0x40}, end, "#, 40 ms = 320 ticks")
 }
+
+// A call can end while the device's offer is still being answered: Close
+// and AnswerOffer may run at once (-race checks the goroutine count).
+func TestCloseWhileAnswering(t *testing.T) {
+	e := newEngine(t)
+	offerer, err := e.NewWebRTC("offerer")
+	require.NoError(t, err)
+	defer offerer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offer, err := offerer.CreateOffer(ctx)
+	require.NoError(t, err)
+	for range 10 {
+		w, err := e.NewWebRTC("x")
+		require.NoError(t, err)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = w.AnswerOffer(ctx, offer) // may fail: closed under it
+		}()
+		require.NoError(t, w.Close())
+		<-done
+		require.NoError(t, w.Close())
+	}
+}

@@ -160,7 +160,16 @@ func (w *WebRTCEndpoint) addTrack() error {
 	if err != nil {
 		return fmt.Errorf("media: add track: %w", err)
 	}
+	// The goroutine is counted under mu, so that it is either counted
+	// before Close waits or not started at all (Close may run while an
+	// offer is still being answered: the call ended meanwhile).
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
 	w.wg.Add(1)
+	w.mu.Unlock()
 	go func() { // RTCP must be read for the interceptors (reports, NACK) to work
 		defer w.wg.Done()
 		for {
