@@ -29,7 +29,8 @@ func (r *memRecords) GetCallQuality(_ context.Context, id ident.CallID) ([]store
 }
 
 // setStats makes the n-th leg of kind report s from now on.
-func (f *simMedia) setStats(kind string, n int, s MediaStats) {
+func (f *simMedia) setStats(t testing.TB, kind string, n int, s MediaStats) {
+	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, l := range f.legs {
@@ -41,17 +42,17 @@ func (f *simMedia) setStats(kind string, n int, s MediaStats) {
 			n--
 		}
 	}
-	panic("no such leg")
+	t.Fatalf("no %s leg number %d", kind, n)
 }
 
 func TestQualitySampling(t *testing.T) {
 	w := newWorld(t)
 	a1, _, id := connected(t, w)
 	caller := func(recv uint64, lost int64) {
-		w.media.setStats("webrtc", 0, MediaStats{Codec: "opus", PacketsReceived: recv, PacketsLost: lost, JitterMillis: 2})
+		w.media.setStats(t, "webrtc", 0, MediaStats{Codec: "opus", PacketsReceived: recv, PacketsLost: lost, JitterMillis: 2})
 	}
 	callee := func(recv uint64, lost int64) {
-		w.media.setStats("webrtc", 1, MediaStats{Codec: "PCMU", PacketsReceived: recv, PacketsLost: lost, JitterMillis: 10})
+		w.media.setStats(t, "webrtc", 1, MediaStats{Codec: "PCMU", PacketsReceived: recv, PacketsLost: lost, JitterMillis: 10})
 	}
 	caller(250, 0)
 	callee(240, 10) // 4 % lost in the first window
