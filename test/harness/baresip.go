@@ -53,7 +53,7 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		t.Fatalf("baresip is not installed (make deps installs baresip-core): %v", err)
 	}
 	dir := t.TempDir()
-	sipPort := FreePort(t, "udp", "127.0.0.1")
+	sipPort := FreePort(t, "udp+tcp", "127.0.0.1") // baresip listens on both
 	ctrl := FreePort(t, "tcp", "127.0.0.1")
 	source := "ausine,440"
 	if o.ToneHz > 0 {
@@ -63,6 +63,7 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		"poll_method epoll",
 		fmt.Sprintf("sip_listen 127.0.0.1:%d", sipPort),
 		"net_interface 127.0.0.1",
+		"rtp_ports 10000-20000", // apart from FreePort's range
 		"audio_player alsa,null",
 		"snd_path " + dir,
 		"audio_source " + source,
