@@ -15,7 +15,7 @@ FUZZTIME ?= 100000x
 # waits for its answer (about 1.5 ms an exec).
 FUZZTIME_UA ?= 3000x
 
-.PHONY: all build run deps test unit fuzz lint fmt-check vet staticcheck generate clean bench sdk-deps sdk-test sdk-browser
+.PHONY: all build run deps test-deps test unit fuzz lint fmt-check vet staticcheck generate clean bench sdk-deps sdk-test sdk-browser
 
 all: build
 
@@ -24,6 +24,10 @@ build:
 
 deps:
 	./scripts/install-deps.sh
+
+# What the tests need beyond deps: PostgreSQL and nats-server.
+test-deps:
+	./scripts/install-deps.sh --test
 
 # Start the server with demo users alice/101, bob/102, carol/103, in a
 # scratch data directory (deleted when the server stops) unless DATA is set.
@@ -35,7 +39,7 @@ run: deps build
 	./$(BIN) serve --demo --listen $(LISTEN) --data "$$data"
 
 # Everything CI checks.
-test: deps lint unit fuzz sdk-test sdk-browser
+test: test-deps lint unit fuzz sdk-test sdk-browser
 
 SDK := sdk/js
 

@@ -4,8 +4,13 @@
 set -euo pipefail
 
 # libopus for transcoding; sipp, baresip and chromium are the real test peers;
-# sox checks recorded audio.
+# sox checks recorded audio. With --test, also PostgreSQL and nats-server:
+# the store and cluster tests start their own throwaway instances of both
+# (`make run` needs neither).
 PACKAGES=(libopus-dev libopusfile-dev pkg-config sip-tester baresip-core chromium sox)
+if [[ ${1:-} == --test ]]; then
+  PACKAGES+=(postgresql nats-server)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -19,6 +24,14 @@ if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Keep apt from starting the packages' own daemons (a system PostgreSQL
+  # on 5432, a nats-server on 4222): tests run their own, and nothing else
+  # here needs them. policy-rc.d is only put in place when absent.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
