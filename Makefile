@@ -92,7 +92,8 @@ clean:
 
 # Load test: N concurrent bridged calls against a real server process,
 # compared with the same server idle (see bench/load); then what a presence
-# change costs with 1 and 1,000 watchers (bench/presence).
+# change costs with 1 and 1,000 watchers (bench/presence); then the Opus
+# encoder at each complexity against libopus's default (bench/opus).
 BENCH_CALLS    ?= 10
 BENCH_DURATION ?= 10s
 bench: deps
@@ -100,6 +101,7 @@ bench: deps
 	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION) -codec pcmu
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio
 	$(GO) run ./bench/presence -changes 2000
+	$(GO) run ./bench/opus
 
 # The calling guide's examples and the web softphone in Debian's Chromium
 # against a server built from this tree (screenshots in test-artifacts/web).

@@ -71,14 +71,20 @@ func checkRate(c Codec, rate int) error {
 
 // NewEncoder returns an encoder for codec c at the given sample rate. Opus
 // accepts 8000, 16000, 24000 or 48000 Hz (mono, VoIP application, about
-// 32 kbit/s); PCMU and PCMA accept 8000 Hz only. Anything else is an error.
+// 32 kbit/s, DefaultEncoderOptions); PCMU and PCMA accept 8000 Hz only.
+// Anything else is an error.
 func NewEncoder(c Codec, rate int) (Encoder, error) {
+	return NewEncoderWith(c, rate, DefaultEncoderOptions())
+}
+
+// NewEncoderWith is NewEncoder with options.
+func NewEncoderWith(c Codec, rate int, o EncoderOptions) (Encoder, error) {
 	if err := checkRate(c, rate); err != nil {
 		return nil, err
 	}
 	switch c {
 	case Opus:
-		return newOpusEncoder(rate)
+		return newOpusEncoder(rate, o)
 	case PCMU:
 		return &g711Encoder{frame: FrameSamples(rate), enc: g711.EncodeUlawFrame, name: PCMU}, nil
 	default: // PCMA; checkRate rejected everything else

@@ -293,6 +293,9 @@ type Media struct {
 	IncludeLoopback bool `yaml:"include_loopback"`
 	// HoldMusic is a WAV file played to held parties; empty: built-in tune.
 	HoldMusic string `yaml:"hold_music"`
+	// OpusComplexity is the Opus encoder complexity (0-10) of transcoded
+	// legs; lower is cheaper (bench/opus).
+	OpusComplexity int `yaml:"opus_complexity"`
 	// RTPIP is the address SIP parties' RTP is bound to and announced at;
 	// empty: the SIP listener's host (or the first non-loopback address).
 	RTPIP string `yaml:"rtp_ip"`
@@ -304,6 +307,11 @@ type Media struct {
 	// wins, so old configuration files keep their meaning.
 	RTPTimeout time.Duration `yaml:"rtp_timeout"`
 }
+
+// defaultOpusComplexity is media.opus_complexity's default, the audio
+// package's DefaultOpusComplexity (a media test checks they agree; config
+// does not import the codecs).
+const defaultOpusComplexity = 5
 
 // defaultMediaTimeout is media.timeout's default.
 const defaultMediaTimeout = 30 * time.Second
@@ -367,8 +375,9 @@ func Default() Config {
 			MaxFrameBytes:  64 << 10,
 			WriteQueue:     256,
 		},
-		ICE:   ICE{TURNTTL: 24 * time.Hour},
-		Media: Media{PortMin: 10000, PortMax: 20000, Timeout: defaultMediaTimeout},
+		ICE: ICE{TURNTTL: 24 * time.Hour},
+		Media: Media{PortMin: 10000, PortMax: 20000, Timeout: defaultMediaTimeout,
+			OpusComplexity: defaultOpusComplexity},
 		Calls: Calls{RingTimeout: 30 * time.Second, Limits: CallLimits{SocketRate: 5, SocketBurst: 10,
 			UserRate: 10, UserBurst: 20, MaxPerAccount: 1000}},
 		SIP: SIP{Realm: "switchboard", TLSRequireSRTP: false, DigestAlgorithms: []string{"MD5", "SHA-256"},
@@ -564,6 +573,9 @@ func (c *Config) Validate() error {
 	}
 	if m.RTPTimeout != 0 && m.Timeout != m.RTPTimeout && m.Timeout != defaultMediaTimeout {
 		bad("media.rtp_timeout is the old name of media.timeout: set only media.timeout")
+	}
+	if m.OpusComplexity < 0 || m.OpusComplexity > 10 {
+		bad("media.opus_complexity %d: must be 0-10", m.OpusComplexity)
 	}
 	if m.RTPIP != "" && net.ParseIP(m.RTPIP) == nil {
 		bad("media.rtp_ip: %q is not an IP address", m.RTPIP)

@@ -36,3 +36,15 @@ func TestMediaTimeoutAndItsOldName(t *testing.T) {
 		})
 	}
 }
+
+func TestOpusComplexityRange(t *testing.T) {
+	for c, bad := range map[int]bool{-1: true, 0: false, 5: false, 10: false, 11: true} {
+		cfg := Default()
+		cfg.Media.OpusComplexity = c
+		if err := cfg.Validate(); bad {
+			require.ErrorContains(t, err, "media.opus_complexity", c)
+		} else {
+			require.NoError(t, err, c)
+		}
+	}
+}

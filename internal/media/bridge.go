@@ -52,7 +52,12 @@ type digit struct {
 // NewBridge starts forwarding between a and b. music makes a fresh music
 // source at 8 kHz for each hold.
 func NewBridge(a, b Endpoint, music func() audio.Source, log *slog.Logger) *Bridge {
-	br := &Bridge{a: a, b: b, ab: newPipe(b, music, log), ba: newPipe(a, music, log),
+	return newBridge(a, b, music, audio.DefaultEncoderOptions(), log)
+}
+
+// newBridge is NewBridge with the encoders' options.
+func newBridge(a, b Endpoint, music func() audio.Source, enc audio.EncoderOptions, log *slog.Logger) *Bridge {
+	br := &Bridge{a: a, b: b, ab: newPipe(b, music, enc, log), ba: newPipe(a, music, enc, log),
 		digits: make(chan digit, maxQueuedDigits), stop: make(chan struct{}), done: make(chan struct{})}
 	a.SetSink(br.ab.handle)
 	b.SetSink(br.ba.handle)
@@ -184,10 +189,11 @@ func (br *Bridge) playDigit(d digit, key uint32) bool {
 // pipe carries one direction to dst. handle runs on the source's read
 // goroutine only; the transcoding state below belongs to it.
 type pipe struct {
-	dst   Endpoint
-	music func() audio.Source
-	log   *slog.Logger
-	mode  atomic.Int32
+	dst     Endpoint
+	music   func() audio.Source
+	encOpts audio.EncoderOptions
+	log     *slog.Logger
+	mode    atomic.Int32
 
 	genMu   sync.Mutex
 	genStop chan struct{}
@@ -205,8 +211,8 @@ type pipe struct {
 	transcoding atomic.Bool // set once this direction has transcoded a frame
 }
 
-func newPipe(dst Endpoint, music func() audio.Source, log *slog.Logger) *pipe {
-	return &pipe{dst: dst, music: music, log: log}
+func newPipe(dst Endpoint, music func() audio.Source, enc audio.EncoderOptions, log *slog.Logger) *pipe {
+	return &pipe{dst: dst, music: music, encOpts: enc, log: log}
 }
 
 func (p *pipe) handle(pkt Packet) {
@@ -273,7 +279,7 @@ func (p *pipe) transcode(pkt Packet, out Format) {
 		p.dec, p.decCodec = dec, pkt.Format.Codec
 	}
 	if p.enc == nil || p.encCodec != out.Codec {
-		enc, err := audio.NewEncoder(out.Codec, bridgeRate)
+		enc, err := audio.NewEncoderWith(out.Codec, bridgeRate, p.encOpts)
 		if err != nil {
 			p.log.Warn("bridge: no encoder", "codec", out.Codec, "err", err)
 			return
@@ -338,7 +344,7 @@ func (p *pipe) generate(src audio.Source, stop <-chan struct{}, done chan<- stru
 		}
 		if enc == nil || encCodec != out.Codec {
 			var err error
-			if enc, err = audio.NewEncoder(out.Codec, bridgeRate); err != nil {
+			if enc, err = audio.NewEncoderWith(out.Codec, bridgeRate, p.encOpts); err != nil {
 				p.log.Warn("bridge: no encoder", "codec", out.Codec, "err", err)
 				return
 			}

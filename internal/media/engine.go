@@ -38,6 +38,7 @@ type Engine struct {
 	music func() audio.Source
 	// timeout is media.timeout, for the endpoints' watchdogs.
 	timeout time.Duration
+	encOpts audio.EncoderOptions
 }
 
 // NewEngine configures pion from cfg.
@@ -72,7 +73,7 @@ func newTunedEngine(cfg config.Media, log *slog.Logger, tune func(*webrtc.Settin
 		}
 	}
 	e := &Engine{log: log, music: func() audio.Source { return audio.NewMusic(bridgeRate) },
-		timeout: cfg.InactivityTimeout()}
+		timeout: cfg.InactivityTimeout(), encOpts: audio.EncoderOptions{OpusComplexity: cfg.OpusComplexity}}
 	if cfg.HoldMusic != "" {
 		if _, err := audio.LoadWAV(cfg.HoldMusic, bridgeRate); err != nil {
 			return nil, fmt.Errorf("media: hold_music: %w", err)
@@ -108,7 +109,7 @@ func newTunedEngine(cfg config.Media, log *slog.Logger, tune func(*webrtc.Settin
 func (e *Engine) Music() audio.Source { return e.music() }
 
 // NewBridge joins two endpoints with this engine's music on hold.
-func (e *Engine) NewBridge(a, b Endpoint) *Bridge { return NewBridge(a, b, e.music, e.log) }
+func (e *Engine) NewBridge(a, b Endpoint) *Bridge { return newBridge(a, b, e.music, e.encOpts, e.log) }
 
 // Close releases the shared UDP port, if any.
 func (e *Engine) Close() error {

@@ -146,7 +146,7 @@ func TestPipeTranscodesAndPasses(t *testing.T) {
 
 	// PCMU in, Opus out: decoded and re-encoded, a 440 Hz tone survives.
 	dst := &fakeEndpoint{format: opus}
-	p := newPipe(dst, nil, log)
+	p := newPipe(dst, nil, audio.DefaultEncoderOptions(), log)
 	enc, _ := audio.NewEncoder(audio.PCMU, 8000)
 	tone := audio.NewTone(440, 8000, 0.3)
 	pcm := make([]int16, 160)
@@ -170,7 +170,7 @@ func TestPipeTranscodesAndPasses(t *testing.T) {
 
 	// Same codec: payloads pass untouched, ticks follow the source's steps.
 	same := &fakeEndpoint{format: pcmu}
-	p2 := newPipe(same, nil, log)
+	p2 := newPipe(same, nil, audio.DefaultEncoderOptions(), log)
 	for i := 0; i < 3; i++ {
 		p2.handle(Packet{Format: pcmu, Timestamp: uint32(i * 240), Payload: []byte{byte(i), 2, 3}})
 	}
@@ -216,7 +216,7 @@ func TestPipeRelaysEventsRescaled(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	opus := Format{Codec: audio.Opus, PayloadType: 111, ClockRate: 48000}
 	dst := &fakeEndpoint{format: Format{Codec: audio.PCMU, ClockRate: 8000}, te: true}
-	p := newPipe(dst, nil, log)
+	p := newPipe(dst, nil, audio.DefaultEncoderOptions(), log)
 	te48 := Format{PayloadType: 110, ClockRate: 48000}
 	// digit 5, end bit on the last, duration 4800 ticks at 48 kHz = 100 ms
 	p.handle(Packet{TelephoneEvent: true, Format: te48, Timestamp: 9600, Payload: []byte{5, 10, 0x09, 0x60}})
@@ -233,14 +233,14 @@ func TestPipeRelaysEventsRescaled(t *testing.T) {
 	p.setMode(Forward)
 	require.Len(t, dst.events, 2)
 	noTE := &fakeEndpoint{format: Format{Codec: audio.PCMU, ClockRate: 8000}}
-	newPipe(noTE, nil, log).handle(Packet{TelephoneEvent: true, Format: te48, Payload: []byte{1, 0, 0, 1}})
+	newPipe(noTE, nil, audio.DefaultEncoderOptions(), log).handle(Packet{TelephoneEvent: true, Format: te48, Payload: []byte{1, 0, 0, 1}})
 	require.Empty(t, noTE.events)
 }
 
 func TestGeneratorKeepsStreamGoing(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dst := &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}}}
-	p := newPipe(dst, func() audio.Source { return audio.NewMusic(8000) }, log)
+	p := newPipe(dst, func() audio.Source { return audio.NewMusic(8000) }, audio.DefaultEncoderOptions(), log)
 	p.setMode(Music)
 	require.Eventually(t, func() bool { return dst.count() >= 10 }, 5*time.Second, 20*time.Millisecond)
 	p.handle(Packet{Format: dst.format, Payload: []byte{9}}) // talker audio is not forwarded while holding
@@ -329,4 +329,10 @@ func TestCloseWhileAnswering(t *testing.T) {
 		<-done
 		require.NoError(t, w.Close())
 	}
+}
+
+// TestOpusComplexityDefaultsAgree: config's default for
+// media.opus_complexity is the audio package's (config cannot import it).
+func TestOpusComplexityDefaultsAgree(t *testing.T) {
+	require.Equal(t, audio.DefaultOpusComplexity, config.Default().Media.OpusComplexity)
 }

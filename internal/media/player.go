@@ -13,7 +13,7 @@ type Player struct{ p *pipe }
 // NewPlayer starts playing src (at the bridge rate, 8 kHz) to dst every
 // 20 ms in dst's codec until Stop.
 func NewPlayer(dst Endpoint, src audio.Source, log *slog.Logger) *Player {
-	p := newPipe(dst, func() audio.Source { return src }, log)
+	p := newPipe(dst, func() audio.Source { return src }, audio.DefaultEncoderOptions(), log)
 	p.setMode(Music)
 	return &Player{p: p}
 }
@@ -27,7 +27,7 @@ type Echo struct{ ep Endpoint }
 
 // NewEcho starts echoing ep's inbound media to it until Stop.
 func NewEcho(ep Endpoint, log *slog.Logger) *Echo {
-	p := newPipe(ep, nil, log)
+	p := newPipe(ep, nil, audio.DefaultEncoderOptions(), log)
 	ep.SetSink(p.handle)
 	return &Echo{ep: ep}
 }
