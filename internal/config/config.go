@@ -262,6 +262,9 @@ type Signal struct {
 	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	MaxFrameBytes  int           `yaml:"max_frame_bytes"`
 	WriteQueue     int           `yaml:"write_queue"`
+	// WriteTimeout is how long one frame's write may block before the
+	// socket is dropped (the client stopped reading).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
 // ICEServer is one STUN or TURN server handed to clients.
@@ -374,6 +377,7 @@ func Default() Config {
 			AuthTimeout:    10 * time.Second,
 			MaxFrameBytes:  64 << 10,
 			WriteQueue:     256,
+			WriteTimeout:   10 * time.Second,
 		},
 		ICE: ICE{TURNTTL: 24 * time.Hour},
 		Media: Media{PortMin: 10000, PortMax: 20000, Timeout: defaultMediaTimeout,
@@ -517,6 +521,9 @@ func (c *Config) Validate() error {
 	}
 	if s.WriteQueue < 8 {
 		bad("signal.write_queue: must be at least 8")
+	}
+	if s.WriteTimeout < time.Second {
+		bad("signal.write_timeout: must be at least 1s")
 	}
 	if l := c.Calls.Limits; l.SocketRate <= 0 || l.UserRate <= 0 {
 		bad("calls.limits.socket_rate and user_rate: must be positive (calls a second)")

@@ -18,8 +18,6 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 )
 
-const writeTimeout = 10 * time.Second
-
 // conn is one WebSocket. Only the writer goroutine writes data frames; the
 // reader is the HTTP handler's goroutine; a pinger checks liveness.
 type conn struct {
@@ -358,7 +356,7 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) write(frame []byte) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
 	defer cancel()
 	return c.ws.Write(ctx, websocket.MessageText, frame) == nil
 }
@@ -432,7 +430,7 @@ func (c *conn) finish() {
 	}
 	select {
 	case <-c.wdone:
-	case <-time.After(2 * writeTimeout):
+	case <-time.After(2 * c.hub.cfg.WriteTimeout):
 		c.cancel()
 	}
 	c.hub.removeConn(c)

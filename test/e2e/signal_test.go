@@ -278,13 +278,23 @@ func TestPingsKeepReadingClientAlive(t *testing.T) {
 	require.IsType(t, &protocol.Pong{}, w.Read())
 }
 
+// TestSlowConsumer: a client that sends requests and reads nothing is
+// kicked with slow_consumer, which it finds after the frames it did not
+// read. How many frames that takes depends on the kernel's socket buffers
+// (megabytes on loopback), and pushing them under -race on a busy machine
+// can take longer than signal.write_timeout, after which the server drops
+// the socket with no error frame (a CI run saw the last frame be a pong):
+// the test gives the server's blocked writer a minute.
 func TestSlowConsumer(t *testing.T) {
-	s := harness.Start(t, func(c *config.Config) { c.Signal.WriteQueue = 8 })
+	s := harness.Start(t, func(c *config.Config) {
+		c.Signal.WriteQueue = 8
+		c.Signal.WriteTimeout = time.Minute
+	})
 	w, _, err := s.Dial(t)
 	require.NoError(t, err)
 	w.Send(map[string]any{"type": "authenticate", "token": s.Token(t, s.Alice, time.Hour)})
 	big := strings.Repeat("y", 60<<10)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	for i := 0; i < 400; i++ {
 		frame := `{"type":"ping","req_id":"` + big + `"}`
