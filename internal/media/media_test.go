@@ -28,7 +28,7 @@ func newEngine(t *testing.T) *Engine {
 }
 
 // pair negotiates two server endpoints with each other.
-func pair(t *testing.T, e *Engine) (*WebRTCEndpoint, *WebRTCEndpoint) {
+func pair(t testing.TB, e *Engine) (*WebRTCEndpoint, *WebRTCEndpoint) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a, err := e.NewWebRTC("a")

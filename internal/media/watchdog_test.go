@@ -158,7 +158,7 @@ func TestWebRTCWatchICEFailed(t *testing.T) {
 	cfg.Timeout = time.Hour
 	e, err := newTunedEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(se *webrtc.SettingEngine) {
 		se.SetICETimeouts(300*time.Millisecond, 600*time.Millisecond, 100*time.Millisecond)
-	})
+	}, registerInterceptors)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	a, b := pair(t, e)
