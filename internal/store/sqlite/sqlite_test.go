@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/internal/store/sqldb"
@@ -33,20 +32,11 @@ func openTest(t *testing.T) *DB {
 	return db
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func newAccount(t *testing.T, db *DB, name string) *store.Account {
 	t.Helper()
 	a := &store.Account{Name: name}
 	require.NoError(t, db.CreateAccount(context.Background(), a))
 	return a
-}
-
-func newUser(t *testing.T, db *DB, acct ident.AccountID, ext, sip string) *store.User {
-	t.Helper()
-	u := &store.User{AccountID: acct, Name: "User " + ext, Extension: ext, SIPUsername: sip}
-	require.NoError(t, db.CreateUser(context.Background(), u))
-	return u
 }
 
 func schemaVersion(t *testing.T, db *DB) int {
