@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,8 +142,13 @@ func newCluster() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapStale(bin)
 	base, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(base, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(base)
 		return nil, err
 	}
 	c := &cluster{base: base, data: filepath.Join(base, "data")}
@@ -173,6 +179,37 @@ func newCluster() (*cluster, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return c, nil
+}
+
+// ownerFile holds the pid of the test process that made a cluster.
+const ownerFile = "owner.pid"
+
+// reapStale stops and removes the clusters of test processes that died
+// without calling Stop (killed by a timeout, say).
+func reapStale(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, base := range dirs {
+		b, err := os.ReadFile(filepath.Join(base, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		c := &cluster{base: base, data: filepath.Join(base, "data")}
+		if os.Geteuid() == 0 {
+			c.asUser = "postgres"
+		}
+		_ = c.command(filepath.Join(bin, "pg_ctl"), "-D", c.data, "-m", "immediate", "-w", "stop").Run()
+		_ = os.RemoveAll(base)
+	}
+}
+
+// processAlive reports whether a process with pid exists.
+func processAlive(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return err == nil
 }
 
 // listen starts the server on a free port, trying a few (another test
