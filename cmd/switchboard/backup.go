@@ -13,7 +13,10 @@ Writes a consistent copy of the database to FILE (a new file), also while
 the server runs. The copy's secrets are sealed with the master key: keep
 the key (SWITCHBOARD_MASTER_KEY or master_key_file) with the backup's
 restore instructions, not beside the backup. To restore, stop the server
-and put FILE in place of DIR/switchboard.db.`
+and put FILE in place of DIR/switchboard.db.
+
+With store.driver postgres the database is not a file: back it up with
+pg_dump (pg_dump --format=custom --file=FILE DSN); this command says so.`
 
 type backuper interface {
 	Backup(ctx context.Context, path string) error

@@ -27,6 +27,8 @@ type Config struct {
 	SIPListen string `yaml:"sip_listen"`
 	// DataDir holds the SQLite database and other state.
 	DataDir string `yaml:"data_dir"`
+	// Store chooses the database (SQLite in DataDir, or PostgreSQL).
+	Store Store `yaml:"store"`
 	// Demo creates demo users at start and prints their tokens.
 	Demo bool `yaml:"demo"`
 	// AdminKey, when set, is the admin API key (env SWITCHBOARD_ADMIN_KEY
@@ -365,6 +367,7 @@ func Default() Config {
 		DataDir:   "./data",
 		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
 		Webhooks:  defaultWebhooks(),
+		Store:     defaultStore(),
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
@@ -429,6 +432,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		EnvDataDir:    &c.DataDir,
 		EnvTURNSecret: &c.ICE.TURNSecret,
 		EnvLogLevel:   &c.Log.Level,
+		EnvStoreDSN:   &c.Store.DSN,
 	}
 	for name, dst := range str {
 		if v, ok := lookup(name); ok && v != "" {
@@ -473,6 +477,7 @@ func (c *Config) Validate() error {
 		bad("data_dir: must be set")
 	}
 	errs = append(errs, c.Webhooks.validate()...)
+	errs = append(errs, c.Store.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +27,6 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/signal"
 	"github.com/switchboard-voice/switchboard/internal/sipua"
 	"github.com/switchboard-voice/switchboard/internal/store"
-	"github.com/switchboard-voice/switchboard/internal/store/sqlite"
 	"github.com/switchboard-voice/switchboard/internal/web"
 	"github.com/switchboard-voice/switchboard/internal/webhook"
 )
@@ -71,7 +69,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "switchboard.db"), sqlite.WithSecrets(cfg.SIP.Realm, box))
+	st, err := openStore(ctx, cfg, box)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func TestPoolBoundsFilesUnderABurstOfCalls(t *testing.T) {
 			}
 			peakMu.Lock()
 			peakFDs = max(peakFDs, openFDs(t))
-			peakConns = max(peakConns, db.db.Stats().OpenConnections)
+			peakConns = max(peakConns, db.SQL().Stats().OpenConnections)
 			peakMu.Unlock()
 		}()
 	}
@@ -76,7 +76,7 @@ func TestPoolBoundsFilesUnderABurstOfCalls(t *testing.T) {
 	const perConn = 3
 	require.LessOrEqual(t, peakConns, maxOpenConns)
 	require.LessOrEqual(t, peakFDs, before+maxOpenConns*perConn, "files open during the burst")
-	st := db.db.Stats()
+	st := db.SQL().Stats()
 	require.LessOrEqual(t, st.Idle, maxIdleConns)
 	require.Zero(t, st.InUse)
 	require.LessOrEqual(t, after, before+maxIdleConns*perConn, "files left open after the burst")

@@ -1,26 +1,25 @@
-// Package sqlite implements store.Store on a SQLite file using the pure-Go
-// modernc.org/sqlite driver. It owns the database schema and its versioned
-// migrations, and is the only package in Switchboard that speaks SQL.
+// Package sqlite opens the Switchboard store on a SQLite file with the
+// pure-Go modernc.org/sqlite driver: the connection pool, its pragmas, the
+// SQLite schema migrations and online backups. The store itself is
+// store/sqldb, shared with PostgreSQL; this package fills in its Dialect.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
-)
-
-// Paging limits for the List methods.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
+	"github.com/switchboard-voice/switchboard/internal/store/sqldb"
 )
 
 // dsnParams configure every pooled connection: wait up to 5 s for a lock, WAL
@@ -40,6 +39,35 @@ const (
 	connMaxIdleTime = time.Minute
 )
 
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the SQLite schema migrations, in order.
+func Migrations() ([]sqldb.Migration, error) {
+	dir, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return sqldb.LoadMigrations(dir)
+}
+
+// DefaultRealm is the SIP realm of a store opened without WithSecrets.
+const DefaultRealm = sqldb.DefaultRealm
+
+// Option configures Open.
+type Option = sqldb.Option
+
+// WithSecrets makes the store keep SIP HA1s for realm and seal with box
+// (see sqldb.WithSecrets).
+func WithSecrets(realm string, box *secrets.Box) Option { return sqldb.WithSecrets(realm, box) }
+
+// DB is the store on a SQLite file. It is safe for concurrent use.
+type DB struct {
+	*sqldb.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
 // uriPath escapes a file path for a SQLite URI filename: "?" would start
 // the query and "#" a fragment (a directory named "t#01" opened "t"
 // instead), and "%" starts an escape.
@@ -54,19 +82,8 @@ func setPool(db *sql.DB) {
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 }
 
-// DB is a store.Store backed by a SQLite database file. It is safe for
-// concurrent use.
-type DB struct {
-	db *sql.DB
-	secretsAtRest
-}
-
-var _ store.Store = (*DB)(nil)
-
-// Open opens (creating if needed) the SQLite database at path and applies any
-// migrations it has not seen yet. Without WithSecrets, SIP HA1s are for
-// DefaultRealm and sealing uses a key that dies with the handle (tests).
-func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+// openRaw opens the pool on path without migrating.
+func openRaw(ctx context.Context, path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+dsnParams)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -76,24 +93,63 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := migrate(ctx, db); err != nil {
+	return db, nil
+}
+
+// Open opens (creating if needed) the SQLite database at path and applies any
+// migrations it has not seen yet. Without WithSecrets, SIP HA1s are for
+// DefaultRealm and sealing uses a key that dies with the handle (tests).
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	db, err := openRaw(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	dl := NewDialect()
+	if err := sqldb.Migrate(ctx, db, dl, ms); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
-	d := &DB{db: db, secretsAtRest: newSecretsAtRest(opts)}
-	if err := d.convertSecrets(ctx); err != nil {
+	d, err := sqldb.New(ctx, db, dl, opts...)
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return d, nil
+	return &DB{DB: d}, nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// NewDialect returns SQLite's dialect.
+func NewDialect() *sqldb.Dialect {
+	return &sqldb.Dialect{
+		Name:         "sqlite",
+		Seq:          "rowid",
+		JSONHas:      "EXISTS (SELECT 1 FROM json_each(%s) WHERE json_each.value = ?)",
+		RandomHex:    "lower(hex(randomblob(10)))",
+		IsUnique:     isUnique,
+		IsForeignKey: isForeignKey,
+		UniqueKey:    func(err error) string { return err.Error() },
+		ScrubSecrets: scrubSecrets,
+	}
+}
 
-// rowScanner is satisfied by *sql.Row and *sql.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
+// scrubSecrets turns secure_delete on for the conversion, and afterwards
+// vacuums (when rows changed) so no plaintext is left in free pages or
+// the WAL.
+func scrubSecrets(ctx context.Context, conn *sql.Conn) (func(bool), error) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		return nil, err
+	}
+	return func(converted bool) {
+		// Best effort: the rows are converted; these only clean up copies.
+		if converted {
+			_, _ = conn.ExecContext(ctx, "VACUUM")
+			_, _ = conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		}
+		_, _ = conn.ExecContext(context.Background(), "PRAGMA secure_delete = OFF")
+	}, nil
 }
 
 // sqliteCode returns the extended SQLite result code of err, or 0.
@@ -111,7 +167,7 @@ func isUnique(err error) bool {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return true
 	}
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // isForeignKey reports whether err is a FOREIGN KEY violation.
@@ -119,97 +175,5 @@ func isForeignKey(err error) bool {
 	if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return true
 	}
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
-}
-
-// notFound wraps store.ErrNotFound when err is sql.ErrNoRows.
-func notFound(err error, what string, key any) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
-	}
-	return err
-}
-
-// formatTime encodes t as RFC 3339 UTC text with nanoseconds.
-func formatTime(t time.Time) string {
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// parseTime decodes text written by formatTime.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
-	}
-	return t.UTC(), nil
-}
-
-// nullTime encodes an optional time; nil is stored as NULL.
-func nullTime(t *time.Time) sql.NullString {
-	if t == nil {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: formatTime(*t), Valid: true}
-}
-
-// parseNullTime decodes an optional time.
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := parseTime(s.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-// now returns the current time in UTC without a monotonic reading.
-func now() time.Time { return time.Now().UTC() }
-
-// clampLimit applies the default and the cap to a requested page size.
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
-}
-
-// cursor returns the rowid of the row with the given id in table, for paging
-// after it. table is always a constant from this package.
-func (d *DB) cursor(ctx context.Context, table, id string) (int64, error) {
-	var rowid int64
-	err := d.db.QueryRowContext(ctx, "SELECT rowid FROM "+table+" WHERE id = ?", id).Scan(&rowid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("starting_after %q: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("look up starting_after %q: %w", id, err)
-	}
-	return rowid, nil
-}
-
-// execOne runs a statement that must touch exactly one row; otherwise it
-// returns store.ErrNotFound wrapped with what and key.
-func (d *DB) execOne(ctx context.Context, what string, key any, query string, args ...any) error {
-	res, err := d.db.ExecContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
-	}
-	return nil
-}
-
-// containsCol reports whether a constraint error names the table.column col.
-func containsCol(err error, col string) bool {
-	return strings.Contains(err.Error(), col)
+	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }

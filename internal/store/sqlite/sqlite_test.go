@@ -3,18 +3,26 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/secrets"
 	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/internal/store/sqldb"
 )
+
+// The store itself is tested against SQLite and PostgreSQL in store/sqldb;
+// these are the tests of what only SQLite has: the file, its pragmas and
+// pool, its migrations from old releases' files, online backups.
+
+// stamp is a stored time, as the store writes them.
+func stamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
@@ -24,8 +32,6 @@ func openTest(t *testing.T) *DB {
 	return db
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func newAccount(t *testing.T, db *DB, name string) *store.Account {
 	t.Helper()
 	a := &store.Account{Name: name}
@@ -33,17 +39,10 @@ func newAccount(t *testing.T, db *DB, name string) *store.Account {
 	return a
 }
 
-func newUser(t *testing.T, db *DB, acct ident.AccountID, ext, sip string) *store.User {
-	t.Helper()
-	u := &store.User{AccountID: acct, Name: "User " + ext, Extension: ext, SIPUsername: sip}
-	require.NoError(t, db.CreateUser(context.Background(), u))
-	return u
-}
-
 func schemaVersion(t *testing.T, db *DB) int {
 	t.Helper()
 	var v int
-	err := db.db.QueryRowContext(context.Background(),
+	err := db.SQL().QueryRowContext(context.Background(),
 		"SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
 	require.NoError(t, err)
 	return v
@@ -52,7 +51,7 @@ func schemaVersion(t *testing.T, db *DB) int {
 func TestMigrationsIdempotentAndReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sb.db")
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	require.NoError(t, err)
 	require.NotEmpty(t, ms)
 
@@ -68,7 +67,7 @@ func TestMigrationsIdempotentAndReopenKeepsData(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, len(ms), schemaVersion(t, db))
 		var rows int
-		require.NoError(t, db.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&rows))
+		require.NoError(t, db.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&rows))
 		require.Equal(t, len(ms), rows)
 		got, err := db.GetAccount(ctx, a.ID)
 		require.NoError(t, err)
@@ -84,275 +83,13 @@ func TestPragmas(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
 	var mode string
-	require.NoError(t, db.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	require.NoError(t, db.SQL().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
 	require.Equal(t, "wal", mode)
 	var fk, busy int
-	require.NoError(t, db.db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
+	require.NoError(t, db.SQL().QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
 	require.Equal(t, 1, fk)
-	require.NoError(t, db.db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
+	require.NoError(t, db.SQL().QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
 	require.Equal(t, 5000, busy)
-}
-
-func TestAccounts(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-
-	a := &store.Account{Name: "Acme", DefaultCallerID: "+15550100"}
-	require.NoError(t, db.CreateAccount(ctx, a))
-	require.NotEmpty(t, a.ID)
-	require.False(t, a.CreatedAt.IsZero())
-	require.Equal(t, time.UTC, a.CreatedAt.Location())
-
-	b := &store.Account{ID: "acct_fixed", Name: "Beta", CreatedAt: time.Date(2024, 1, 2, 3, 4, 5, 6000000, time.UTC)}
-	require.NoError(t, db.CreateAccount(ctx, b))
-	require.Equal(t, ident.AccountID("acct_fixed"), b.ID)
-
-	got, err := db.GetAccount(ctx, a.ID)
-	require.NoError(t, err)
-	require.Equal(t, a, got)
-
-	err = db.CreateAccount(ctx, &store.Account{ID: "acct_fixed", Name: "dup"})
-	require.ErrorIs(t, err, store.ErrConflict)
-
-	_, err = db.GetAccount(ctx, "acct_missing")
-	require.ErrorIs(t, err, store.ErrNotFound)
-
-	all, err := db.ListAccounts(ctx)
-	require.NoError(t, err)
-	require.Equal(t, []store.Account{*a, *b}, all)
-}
-
-func TestCreateUserConflicts(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	beta := newAccount(t, db, "Beta").ID
-	newUser(t, db, acme, "101", "alice")
-
-	tests := []struct {
-		name    string
-		acct    ident.AccountID
-		ext     string
-		sip     string
-		wantErr error
-		wantMsg string
-	}{
-		{"duplicate extension same account", acme, "101", "", store.ErrConflict, `extension "101" is taken`},
-		{"same extension other account", beta, "101", "", nil, ""},
-		{"duplicate sip username", beta, "102", "alice", store.ErrConflict, `sip username "alice" is taken`},
-		{"empty sip username", acme, "103", "", nil, ""},
-		{"second empty sip username", acme, "104", "", nil, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := db.CreateUser(ctx, &store.User{AccountID: tc.acct, Name: "x", Extension: tc.ext, SIPUsername: tc.sip})
-			if tc.wantErr == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, tc.wantErr)
-			require.Contains(t, err.Error(), tc.wantMsg)
-		})
-	}
-
-	u := newUser(t, db, acme, "200", "")
-	err := db.CreateUser(ctx, &store.User{ID: u.ID, AccountID: acme, Extension: "201"})
-	require.ErrorIs(t, err, store.ErrConflict)
-}
-
-func TestUserGetters(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	u := &store.User{AccountID: acme, Name: "Alice", Extension: "101", SIPUsername: "alice",
-		SIPPassword: "pw", DoNotDisturb: true, RingTimeoutSeconds: 25, TokenGeneration: 3}
-	require.NoError(t, db.CreateUser(ctx, u))
-	require.NotEmpty(t, u.ID)
-	require.False(t, u.CreatedAt.IsZero())
-	require.Equal(t, u.CreatedAt, u.UpdatedAt)
-	require.Equal(t, "pw", u.SIPPassword, "left for the caller to show once")
-	require.Equal(t, secrets.DigestHA1("alice", DefaultRealm, "pw"), u.SIPHA1)
-	u.SIPPassword = "" // write-only: only the HA1s are stored
-
-	got, err := db.GetUser(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, u, got)
-	got, err = db.GetUserByExtension(ctx, acme, "101")
-	require.NoError(t, err)
-	require.Equal(t, u, got)
-	got, err = db.GetUserBySIPUsername(ctx, "alice")
-	require.NoError(t, err)
-	require.Equal(t, u, got)
-
-	newUser(t, db, acme, "102", "")
-	notFound := map[string]func() error{
-		"id":              func() error { _, err := db.GetUser(ctx, "user_missing"); return err },
-		"extension":       func() error { _, err := db.GetUserByExtension(ctx, acme, "999"); return err },
-		"other account":   func() error { _, err := db.GetUserByExtension(ctx, "acct_other", "101"); return err },
-		"sip username":    func() error { _, err := db.GetUserBySIPUsername(ctx, "bob"); return err },
-		"empty sip":       func() error { _, err := db.GetUserBySIPUsername(ctx, ""); return err },
-		"delete":          func() error { return db.DeleteUser(ctx, "user_missing") },
-		"bump generation": func() error { _, err := db.BumpTokenGeneration(ctx, "user_missing"); return err },
-		"update": func() error {
-			_, err := db.UpdateUser(ctx, "user_missing", store.UserPatch{Name: ptr("x")})
-			return err
-		},
-	}
-	for name, f := range notFound {
-		t.Run(name, func(t *testing.T) { require.ErrorIs(t, f(), store.ErrNotFound) })
-	}
-}
-
-func TestUpdateUser(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	u := &store.User{AccountID: acme, Name: "Alice", Extension: "101", SIPUsername: "alice",
-		SIPPassword: "pw", CreatedAt: old, UpdatedAt: old}
-	require.NoError(t, db.CreateUser(ctx, u))
-	newUser(t, db, acme, "102", "bob")
-
-	got, err := db.UpdateUser(ctx, u.ID, store.UserPatch{Name: ptr("Alicia"), DoNotDisturb: ptr(true)})
-	require.NoError(t, err)
-	require.Equal(t, "Alicia", got.Name)
-	require.True(t, got.DoNotDisturb)
-	require.Equal(t, "101", got.Extension)
-	require.Equal(t, "alice", got.SIPUsername)
-	require.Empty(t, got.SIPPassword)
-	require.Equal(t, secrets.DigestHA1("alice", DefaultRealm, "pw"), got.SIPHA1)
-	require.Equal(t, old, got.CreatedAt)
-	require.True(t, got.UpdatedAt.After(old))
-
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{Extension: ptr("110"), SIPUsername: ptr("al"),
-		SIPPassword: ptr("pw2"), RingTimeoutSeconds: ptr(40), DoNotDisturb: ptr(false)})
-	require.NoError(t, err)
-	stored, err := db.GetUser(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, got, stored)
-	require.Equal(t, store.User{ID: u.ID, AccountID: acme, Name: "Alicia", Extension: "110",
-		SIPUsername: "al", SIPHA1: secrets.DigestHA1("al", DefaultRealm, "pw2"), RingTimeoutSeconds: 40, CreatedAt: old,
-		UpdatedAt: stored.UpdatedAt}, *stored)
-
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPPassword: ptr("pw3")})
-	require.NoError(t, err)
-	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw3"), got.SIPHA1, "hashed with the current username")
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("al")})
-	require.NoError(t, err)
-	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw3"), got.SIPHA1, "the same name keeps the HA1s")
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("alf")})
-	require.NoError(t, err)
-	require.True(t, got.SIPHA1.IsZero(), "HA1s for another name are dropped")
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("al"), SIPPassword: ptr("pw2")})
-	require.NoError(t, err)
-	require.Equal(t, secrets.DigestHA1("al", DefaultRealm, "pw2"), got.SIPHA1)
-
-	_, err = db.UpdateUser(ctx, u.ID, store.UserPatch{Extension: ptr("102")})
-	require.ErrorIs(t, err, store.ErrConflict)
-	require.Contains(t, err.Error(), `extension "102" is taken`)
-	_, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("bob")})
-	require.ErrorIs(t, err, store.ErrConflict)
-	require.Contains(t, err.Error(), `sip username "bob" is taken`)
-	_, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPUsername: ptr("")})
-	require.NoError(t, err)
-
-	got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{})
-	require.NoError(t, err)
-	require.Equal(t, "110", got.Extension)
-}
-
-func TestBumpTokenGenerationAndDeleteUser(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	u := newUser(t, db, acme, "101", "")
-	for want := int64(1); want <= 3; want++ {
-		gen, err := db.BumpTokenGeneration(ctx, u.ID)
-		require.NoError(t, err)
-		require.Equal(t, want, gen)
-	}
-	got, err := db.GetUser(ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, int64(3), got.TokenGeneration)
-
-	n := &store.PhoneNumber{AccountID: acme, Number: "+15550100", UserID: u.ID}
-	require.NoError(t, db.CreatePhoneNumber(ctx, n))
-	require.NoError(t, db.DeleteUser(ctx, u.ID))
-	_, err = db.GetUser(ctx, u.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
-	require.ErrorIs(t, db.DeleteUser(ctx, u.ID), store.ErrNotFound)
-	gotN, err := db.GetPhoneNumber(ctx, n.ID)
-	require.NoError(t, err)
-	require.Empty(t, gotN.UserID)
-
-	// The extension is free again.
-	newUser(t, db, acme, "101", "")
-}
-
-func TestListUsersPaging(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	beta := newAccount(t, db, "Beta").ID
-	var ids []ident.UserID
-	for i := range 5 {
-		ids = append(ids, newUser(t, db, acme, fmt.Sprint(100+i), "").ID)
-		newUser(t, db, beta, fmt.Sprint(100+i), "")
-	}
-	tests := []struct {
-		name    string
-		acct    ident.AccountID
-		opt     store.ListOptions
-		want    []ident.UserID
-		wantLen int
-		more    bool
-	}{
-		{name: "all of account", acct: acme, want: ids},
-		{name: "first page", acct: acme, opt: store.ListOptions{Limit: 2}, want: ids[:2], more: true},
-		{name: "middle page", acct: acme, opt: store.ListOptions{Limit: 2, StartingAfter: string(ids[1])}, want: ids[2:4], more: true},
-		{name: "last page", acct: acme, opt: store.ListOptions{Limit: 2, StartingAfter: string(ids[3])}, want: ids[4:]},
-		{name: "exact fit", acct: acme, opt: store.ListOptions{Limit: 5}, want: ids},
-		{name: "after last", acct: acme, opt: store.ListOptions{StartingAfter: string(ids[4])}, want: []ident.UserID{}},
-		{name: "every account", wantLen: 10},
-		{name: "every account capped", opt: store.ListOptions{Limit: 3}, wantLen: 3, more: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, more, err := db.ListUsers(ctx, tc.acct, tc.opt)
-			require.NoError(t, err)
-			require.Equal(t, tc.more, more)
-			if tc.want == nil {
-				require.Len(t, got, tc.wantLen)
-				return
-			}
-			gotIDs := []ident.UserID{}
-			for _, u := range got {
-				require.Equal(t, tc.acct, u.AccountID)
-				gotIDs = append(gotIDs, u.ID)
-			}
-			require.Equal(t, tc.want, gotIDs)
-		})
-	}
-	_, _, err := db.ListUsers(ctx, acme, store.ListOptions{StartingAfter: "user_missing"})
-	require.ErrorIs(t, err, store.ErrNotFound)
-}
-
-func TestListLimitDefaultAndCap(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	acme := newAccount(t, db, "Acme").ID
-	for i := range 201 {
-		n := &store.PhoneNumber{AccountID: acme, Number: fmt.Sprintf("+1555%07d", i)}
-		require.NoError(t, db.CreatePhoneNumber(ctx, n))
-	}
-	for _, tc := range []struct {
-		limit, want int
-	}{{0, 50}, {-1, 50}, {1000, 200}, {200, 200}} {
-		got, more, err := db.ListPhoneNumbers(ctx, acme, store.ListOptions{Limit: tc.limit})
-		require.NoError(t, err)
-		require.Len(t, got, tc.want)
-		require.True(t, more)
-	}
 }
 
 func TestOpenPathWithURICharacters(t *testing.T) {
@@ -375,23 +112,168 @@ func oldSchema(t *testing.T, n int) (string, *sql.DB) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?"+dsnParams)
+	raw, err := openRaw(ctx, path)
 	require.NoError(t, err)
 	t.Cleanup(func() { raw.Close() })
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	require.NoError(t, err)
-	_, err = raw.ExecContext(ctx, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-	require.NoError(t, err)
-	for _, m := range ms[:n] {
-		require.NoError(t, applyMigration(ctx, raw, m))
-	}
+	require.NoError(t, sqldb.Migrate(ctx, raw, NewDialect(), ms[:n]))
 	return path, raw
 }
 
 // latestVersion is the schema version Open migrates to.
 func latestVersion(t *testing.T) int {
 	t.Helper()
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	require.NoError(t, err)
 	return len(ms)
+}
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := Open(ctx, path)
+			if err == nil {
+				err = db.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	db, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer db.Close()
+	ms, err := Migrations()
+	require.NoError(t, err)
+	require.Equal(t, len(ms), schemaVersion(t, db))
+}
+
+// TestMigrationKeepsUsersExternal opens a database made before 0003: its
+// users may still call out (the column defaults to 1).
+func TestMigrationKeepsUsersExternal(t *testing.T) {
+	ctx := context.Background()
+	path, raw := oldSchema(t, 2)
+	_, err := raw.ExecContext(ctx, "INSERT INTO users (id, account_id, name, extension, created_at, updated_at) "+
+		"VALUES ('user_old', 'acct_x', 'Old', '100', ?, ?)", stamp(), stamp())
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	db, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
+	u, err := db.GetUser(ctx, "user_old")
+	require.NoError(t, err)
+	require.True(t, u.CanCallExternal)
+}
+
+// TestMigrationKeepsTrunksTrustedByAddress opens a database made before
+// 0004: its trunks read with inbound_auth "" (by address, as before).
+func TestMigrationKeepsTrunksTrustedByAddress(t *testing.T) {
+	ctx := context.Background()
+	path, raw := oldSchema(t, 3)
+	_, err := raw.ExecContext(ctx, "INSERT INTO trunks (id, name, host, created_at, updated_at) "+
+		"VALUES ('trunk_old', 'old', '192.0.2.1', ?, ?)", stamp(), stamp())
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	db, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
+	got, err := db.GetTrunk(ctx, "trunk_old")
+	require.NoError(t, err)
+	require.Equal(t, []string{"", "", ""}, []string{got.InboundAuth, got.InboundUsername, got.InboundPassword})
+}
+
+const testRealm = "sb.example"
+
+func testBox(t *testing.T) *secrets.Box {
+	t.Helper()
+	k, err := secrets.ParseKey(secrets.GenerateKey())
+	require.NoError(t, err)
+	return secrets.NewBox(k)
+}
+
+// requireNotInFiles fails if any of words occurs in the database file or
+// its WAL: what a copy of the data directory would give away.
+func requireNotInFiles(t *testing.T, path string, words ...string) {
+	t.Helper()
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue
+		}
+		require.NoError(t, err)
+		for _, w := range words {
+			require.False(t, strings.Contains(string(b), w), "%q is in %s", w, filepath.Base(f))
+		}
+	}
+}
+
+// TestMigrationSealsOldSecrets opens a database made before 0005, with
+// plaintext SIP passwords, trunk passwords and signing key (some of them
+// also left in free pages by an earlier password change): Open converts
+// them, and no plaintext is left in the files.
+func TestMigrationSealsOldSecrets(t *testing.T) {
+	ctx := context.Background()
+	path, raw := oldSchema(t, 4)
+	ts := stamp()
+	for _, q := range []string{
+		"INSERT INTO accounts (id, name, created_at) VALUES ('acct_a', 'A', ?)",
+		"INSERT INTO users (id, account_id, name, extension, sip_username, sip_password, created_at, updated_at) VALUES ('user_a', 'acct_a', 'A', '101', '101', 'first-pass-0b1c2', ?, ?)",
+		"UPDATE users SET sip_password = 'old-sip-pass-9d8e7' WHERE id = 'user_a'",
+		"INSERT INTO users (id, account_id, name, extension, created_at, updated_at) VALUES ('user_b', 'acct_a', 'B', '102', ?, ?)",
+		"INSERT INTO trunks (id, name, host, username, password, inbound_auth, inbound_username, inbound_password, created_at, updated_at) VALUES ('trunk_a', 'a', '192.0.2.1', 'u', 'old-trunk-pass-6f5a4', 'digest', 'pbx', 'old-in-pass-3c2b1', ?, ?)",
+		"INSERT INTO trunks (id, name, host, created_at, updated_at) VALUES ('trunk_b', 'b', '192.0.2.2', ?, ?)",
+		"INSERT INTO settings (key, value) VALUES ('jwt_secret', 'old-signing-key-a1b2c3'), ('sip_nonce_secret', 'kept')",
+	} {
+		_, err := raw.ExecContext(ctx, q, ts, ts)
+		if err != nil && strings.Contains(err.Error(), "parameter") {
+			_, err = raw.ExecContext(ctx, q)
+		}
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, raw.Close())
+
+	box := testBox(t)
+	db, err := Open(ctx, path, WithSecrets(testRealm, box))
+	require.NoError(t, err)
+	require.Equal(t, latestVersion(t), schemaVersion(t, db))
+	u, err := db.GetUser(ctx, "user_a")
+	require.NoError(t, err)
+	require.Equal(t, secrets.DigestHA1("101", testRealm, "old-sip-pass-9d8e7"), u.SIPHA1)
+	b, err := db.GetUser(ctx, "user_b")
+	require.NoError(t, err)
+	require.True(t, b.SIPHA1.IsZero())
+	tr, err := db.GetTrunk(ctx, "trunk_a")
+	require.NoError(t, err)
+	require.Equal(t, []string{"old-trunk-pass-6f5a4", "old-in-pass-3c2b1"}, []string{tr.Password, tr.InboundPassword})
+	tr, err = db.GetTrunk(ctx, "trunk_b")
+	require.NoError(t, err)
+	require.Empty(t, tr.Password)
+	v, err := db.GetSecret(ctx, "jwt_secret")
+	require.NoError(t, err)
+	require.Equal(t, "old-signing-key-a1b2c3", v)
+	v, err = db.GetSetting(ctx, "sip_nonce_secret")
+	require.NoError(t, err)
+	require.Equal(t, "kept", v, "other settings are left alone")
+	require.NoError(t, db.Close())
+	requireNotInFiles(t, path, "first-pass-0b1c2", "old-sip-pass-9d8e7", "old-trunk-pass-6f5a4", "old-in-pass-3c2b1", "old-signing-key-a1b2c3")
+
+	// Opening again converts nothing more and reads the same.
+	db, err = Open(ctx, path, WithSecrets(testRealm, box))
+	require.NoError(t, err)
+	defer db.Close()
+	u2, err := db.GetUser(ctx, "user_a")
+	require.NoError(t, err)
+	require.Equal(t, u.SIPHA1, u2.SIPHA1)
 }
