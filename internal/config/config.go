@@ -54,6 +54,8 @@ type Config struct {
 	Trunks []Trunk `yaml:"trunks"`
 	// Webhooks tunes webhook delivery.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Cluster joins other nodes over NATS (cluster.go); off by default.
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Shutdown configures draining: on SIGTERM new calls and sessions are
@@ -354,6 +356,7 @@ func Default() Config {
 		DataDir:   "./data",
 		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
 		Webhooks:  defaultWebhooks(),
+		Cluster:   Cluster{Heartbeat: 10 * time.Second},
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
@@ -460,6 +463,7 @@ func (c *Config) Validate() error {
 		bad("data_dir: must be set")
 	}
 	errs = append(errs, c.Webhooks.validate()...)
+	errs = append(errs, c.Cluster.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}
