@@ -27,11 +27,11 @@ func CallSubject(call, method string) string { return subjectCall + keyToken(cal
 
 // Error codes a reply carries.
 const (
-	CodeBadRequest  = "bad_request"  // the request could not be read
-	CodeNotFound    = "not_found"    // no such thing on that node
-	CodeUnavailable = "unavailable"  // nobody answers that subject
-	CodeTimeout     = "timeout"      // no answer in time
-	CodeInternal    = "internal"     // the handler failed
+	CodeBadRequest  = "bad_request" // the request could not be read
+	CodeNotFound    = "not_found"   // no such thing on that node
+	CodeUnavailable = "unavailable" // nobody answers that subject
+	CodeTimeout     = "timeout"     // no answer in time
+	CodeInternal    = "internal"    // the handler failed
 )
 
 // Error is a failure one node reports to another.
