@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -70,5 +71,10 @@ func (n *Node) SubscribePresence(fn func(PresenceMessage), hello func(node strin
 	}
 	n.subs = append(n.subs, sub, hsub)
 	n.mu.Unlock()
+	// The server must have the subscriptions before anyone answers the
+	// hello by sending again.
+	if err := n.nc.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("cluster: subscribe presence: %w", err)
+	}
 	return n.nc.Publish(subjectHello, []byte(n.id))
 }

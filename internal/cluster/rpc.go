@@ -97,7 +97,8 @@ func (n *Node) Handle(subject string, h Handler) error {
 		return ErrClosed
 	}
 	n.subs = append(n.subs, sub)
-	return nil
+	// Requests sent once Handle returns must find the subscription.
+	return n.nc.FlushTimeout(5 * time.Second)
 }
 
 // Request sends req (JSON-encoded) to subject and decodes the reply's
