@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type clusterLocation struct {
 	UserID string `json:"user_id"`
 	Kind   string `json:"kind"`
 	Device string `json:"device"`
+	Flow   string `json:"flow"`
 }
 
 type clusterNode struct {
@@ -34,6 +36,7 @@ type clusterNode struct {
 	Calls     int    `json:"calls"`
 	Draining  bool   `json:"draining"`
 	HTTP      string `json:"http"`
+	SIP       string `json:"sip"`
 }
 
 // seedDataDir makes a data directory with the demo users (and their
@@ -176,12 +179,26 @@ func TestCluster(t *testing.T) {
 	presenceOf(t, ph, carol, func(e protocol.PresenceEntry) bool { return e.Status == protocol.PresenceAvailable })
 	deviceLatency := time.Since(start)
 
-	// Node 2 dies: its node entry and alice's location vanish after the TTL.
+	// Bob's desk phone registers to node 2 over TCP: node 1 sees the
+	// contact and the flow that reaches it.
+	harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
+		Registrar: nodes[1].SIP, Transport: "tcp"})
+	harness.CheckFor(t, 10*time.Second, func() error {
+		locs := locationsOn(t, n1, bob)
+		if len(locs) != 1 || locs[0].Node != "n2" || locs[0].Kind != "sip" || !strings.HasPrefix(locs[0].Flow, "tcp 127.0.0.1:") {
+			return fmt.Errorf("bob's locations %+v", locs)
+		}
+		return nil
+	})
+	r = rest.Do(t, "GET", n1.URL()+"/v1/cluster/locations/"+strings.Repeat("x", 201), harness.AdminKey, nil)
+	require.Equal(t, 400, r.Status, string(r.Raw))
+
+	// Node 2 dies: its node entry and its users' locations vanish after the TTL.
 	n2.Kill(t)
 	killed := time.Now()
 	harness.CheckFor(t, 10*clusterHeartbeat+5*time.Second, func() error {
-		if locs := locationsOn(t, n1, alice); len(locs) != 0 {
-			return fmt.Errorf("alice still at %+v", locs)
+		if locs := append(locationsOn(t, n1, alice), locationsOn(t, n1, bob)...); len(locs) != 0 {
+			return fmt.Errorf("still at %+v", locs)
 		}
 		if nodes := nodesOn(t, n1); len(nodes) != 1 || nodes[0].Node != "n1" {
 			return fmt.Errorf("nodes %+v", nodes)
