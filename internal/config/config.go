@@ -56,6 +56,8 @@ type Config struct {
 	Trunks []Trunk `yaml:"trunks"`
 	// Webhooks tunes webhook delivery.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Cluster joins other nodes over NATS (cluster.go); off by default.
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Shutdown configures draining: on SIGTERM new calls and sessions are
@@ -368,6 +370,7 @@ func Default() Config {
 		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
 		Webhooks:  defaultWebhooks(),
 		Store:     defaultStore(),
+		Cluster:   Cluster{Heartbeat: 10 * time.Second},
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
@@ -478,6 +481,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.Store.validate()...)
+	errs = append(errs, c.Cluster.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}

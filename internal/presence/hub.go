@@ -57,6 +57,7 @@ type entry struct {
 	dialogs  map[string]Dialog // by call id; terminated ones until fanned out
 	watchers []*watch          // copy on write: a fan-out reads it without the lock
 	dirty    bool
+	remote   map[string]*remoteShare // other nodes' parts, by node (remote.go)
 }
 
 type watch struct {
@@ -84,6 +85,9 @@ func (h *Hub) Close() {
 	for _, e := range h.users {
 		if e.regTimer != nil {
 			e.regTimer.Stop()
+		}
+		for _, r := range e.remote {
+			r.stopTimer()
 		}
 	}
 	h.mu.Unlock()
@@ -182,9 +186,9 @@ func (e *entry) setInfo(u *store.User) {
 func (e *entry) snapshot() State {
 	s := e.state
 	s.Dialogs = nil
-	if len(e.dialogs) > 0 {
-		s.Dialogs = make([]Dialog, 0, len(e.dialogs))
-		for _, d := range e.dialogs {
+	if dialogs := e.allDialogs(); len(dialogs) > 0 {
+		s.Dialogs = make([]Dialog, 0, len(dialogs))
+		for _, d := range dialogs {
 			s.Dialogs = append(s.Dialogs, d)
 		}
 		sort.Slice(s.Dialogs, func(i, j int) bool { return s.Dialogs[i].ID < s.Dialogs[j].ID })
@@ -195,12 +199,12 @@ func (e *entry) snapshot() State {
 // status derives the summary: on_call wins over available, which wins over
 // offline.
 func (e *entry) status(now time.Time) Status {
-	for _, d := range e.dialogs {
+	for _, d := range e.allDialogs() {
 		if d.State != DialogTerminated {
 			return OnCall
 		}
 	}
-	if len(e.devices) > 0 || e.regUntil.After(now) {
+	if len(e.devices) > 0 || e.regUntil.After(now) || e.remoteReachable(now) {
 		return Available
 	}
 	return Offline

@@ -2,11 +2,16 @@ package server
 
 import (
 	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/presence"
 )
 
 // presenceActivity tells presence each user's part in each call.
-type presenceActivity struct{ hub *presence.Hub }
+type presenceActivity struct {
+	hub interface {
+		CallChanged(ident.UserID, presence.Dialog)
+	}
+}
 
 var dialogStates = map[call.PartState]presence.DialogState{
 	call.PartEarly:     presence.DialogEarly,

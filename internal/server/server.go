@@ -51,6 +51,7 @@ type Server struct {
 	timed       timedStore // the store as calls and SIP use it, timed
 	bridges     *bridgeSet
 	webhooks    *webhook.Worker // nil: the store keeps no outbox
+	cluster     *clusterLink    // nil: a single node (cluster.go)
 
 	ln       net.Listener
 	http     *http.Server
@@ -132,7 +133,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.Hub = signal.NewHub(s.Config.Signal, markingTokens{s.Tokens}, s.Log)
 	s.Presence = presence.NewHub(s.Store, s.Log)
-	s.Hub.SetPresence(s.Presence)
+	if s.Config.Cluster.Enabled() {
+		s.cluster = newClusterLink(s)
+	}
+	s.Hub.SetPresence(s.presenceSink())
 	engine, err := media.NewEngine(s.Config.Media, s.Log)
 	if err != nil {
 		return err
@@ -144,14 +148,14 @@ func (s *Server) Start(ctx context.Context) error {
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls(),
-			Activity: presenceActivity{s.Presence}}, s.Log)
+			Activity: presenceActivity{s.presenceSink()}}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
 	}
 	s.SIP.SetCalls(s.Calls)
-	s.SIP.SetPresence(s.Presence)
+	s.SIP.SetPresence(s.presenceSink())
 	s.Calls.SetPhones(s.SIP)
 	s.Calls.SetTrunks(s.SIP)
 	if err := s.SIP.Start(); err != nil {
@@ -161,7 +165,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	a := &api.API{Store: s.Store, Tokens: s.Tokens, AdminKey: s.AdminKey, ICE: s.Config.ICE,
-		Revoker: s.Hub, Presence: s.Presence, Log: s.Log, Ready: s.ready.Load, Draining: s.draining.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
+		Revoker: s.Hub, Presence: s.presenceSink(), Log: s.Log, Ready: s.ready.Load, Draining: s.draining.Load, DefaultAccount: s.Account, Trunks: sipTrunks{s.SIP}}
 	for _, t := range s.Config.Trunks {
 		a.ConfigTrunks = append(a.ConfigTrunks, t.Name)
 	}
@@ -176,6 +180,7 @@ func (s *Server) Start(ctx context.Context) error {
 	mux.Handle("/v1/sip", s.SIP.WebSocketHandler()) // SIP over WebSocket (RFC 7118)
 	mux.Handle("/", web.Handler())
 	s.adminHandlers(mux)
+	s.clusterHandlers(mux)
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
@@ -196,6 +201,10 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		s.ln = tls.NewListener(s.ln, s.http.TLSConfig)
+	}
+	if err := s.startCluster(ctx); err != nil {
+		s.ln.Close()
+		return err
 	}
 	s.startWebhooks()
 	go func() {
@@ -258,6 +267,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	if s.cluster != nil {
+		errs = append(errs, s.cluster.close())
 	}
 	if s.SIP != nil {
 		errs = append(errs, s.SIP.Close())
