@@ -14,7 +14,7 @@ import (
 // webhookRetention is how long an event may wait for its first delivery.
 const webhookRetention = 24 * time.Hour
 
-const endpointCols = "id, account_id, url, events, secret, enabled, created_at"
+const endpointCols = "id, account_id, url, events, secret, enabled, created_at, previous_secret, previous_until_ms"
 
 // CreateWebhookEndpoint inserts e, filling in its ID and CreatedAt.
 func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
@@ -26,7 +26,7 @@ func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint
 	if err != nil {
 		return err
 	}
-	_, err = d.db.ExecContext(ctx, "INSERT INTO webhook_endpoints ("+endpointCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err = d.db.ExecContext(ctx, "INSERT INTO webhook_endpoints ("+endpointCols+") VALUES (?, ?, ?, ?, ?, ?, ?, '', 0)",
 		e.ID, e.AccountID, e.URL, string(events), d.box.Seal(e.Secret), e.Enabled, formatTime(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
@@ -81,8 +81,9 @@ func (d *DB) DeleteWebhookEndpoint(ctx context.Context, account ident.AccountID,
 // scanEndpoint reads an endpoint row, opening its sealed secret.
 func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
-	var events, created string
-	if err := s.Scan(&e.ID, &e.AccountID, &e.URL, &events, &e.Secret, &e.Enabled, &created); err != nil {
+	var events, created, prev string
+	var prevUntil int64
+	if err := s.Scan(&e.ID, &e.AccountID, &e.URL, &events, &e.Secret, &e.Enabled, &created, &prev, &prevUntil); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
@@ -91,6 +92,9 @@ func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 	var err error
 	if e.Secret, err = d.openStored(e.Secret); err != nil {
 		return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", e.ID, err)
+	}
+	if e.PreviousSecret, e.PreviousUntil, err = d.openPrevious(prev, prevUntil); err != nil {
+		return nil, fmt.Errorf("open previous secret of webhook endpoint %q: %w", e.ID, err)
 	}
 	e.CreatedAt, err = parseTime(created)
 	return &e, err
@@ -104,12 +108,17 @@ type execer interface {
 // fanOut is the outbox write: one pending delivery of ev per enabled
 // endpoint of its account subscribed to its type.
 const fanOut = `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, type, call_id, payload,
-	next_attempt_ms, expires_ms, created_at)
-	SELECT 'whd_' || lower(hex(randomblob(10))), e.id, ?, ?, ?, ?, ?, ?, ?
+	next_attempt_ms, expires_ms, created_at, created_ms)
+	SELECT 'whd_' || lower(hex(randomblob(10))), e.id, ?, ?, ?, ?, ?, ?, ?, ?
 	FROM webhook_endpoints e
 	WHERE e.account_id = ? AND e.enabled = 1
 	AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE json_each.value = ?)`
 
+// logEvent is the event log write (every event, for the events stream).
+const logEvent = `INSERT INTO events (id, account_id, type, call_id, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)`
+
+// appendEvent writes ev to the event log and fans it out to the outbox;
+// x should be a transaction, so both or neither are written.
 func appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) error {
 	if ev.ID == "" {
 		ev.ID = "evt_" + ident.Short() + ident.Short()
@@ -122,8 +131,11 @@ func appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) error {
 		return fmt.Errorf("encode event %s: %w", ev.Type, err)
 	}
 	ms := ev.At.UnixMilli()
+	if _, err := x.ExecContext(ctx, logEvent, ev.ID, ev.AccountID, ev.Type, ev.CallID, string(payload), ms); err != nil {
+		return fmt.Errorf("log event %s: %w", ev.Type, err)
+	}
 	_, err = x.ExecContext(ctx, fanOut, ev.ID, ev.Type, ev.CallID, string(payload), ms,
-		ev.At.Add(webhookRetention).UnixMilli(), formatTime(ev.At), ev.AccountID, ev.Type)
+		ev.At.Add(webhookRetention).UnixMilli(), formatTime(ev.At), ms, ev.AccountID, ev.Type)
 	if err != nil {
 		return fmt.Errorf("queue event %s: %w", ev.Type, err)
 	}
@@ -132,7 +144,15 @@ func appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) error {
 
 // AppendWebhookEvent queues ev for its account's subscribed endpoints.
 func (d *DB) AppendWebhookEvent(ctx context.Context, ev store.WebhookEvent) error {
-	return appendEvent(ctx, d.db, ev)
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := appendEvent(ctx, tx, ev); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // UpdateCallRecordWithEvent updates r and queues ev in one transaction.
@@ -161,16 +181,30 @@ func (d *DB) UpdateCallRecordWithEvent(ctx context.Context, r *store.CallRecord,
 
 // deliveryFrom selects deliveries with their endpoint's url and secret.
 const deliveryFrom = `SELECT d.id, d.endpoint_id, d.event_id, d.type, d.call_id, d.payload, d.status,
-	d.attempts, d.last_error, d.next_attempt_ms, d.expires_ms, d.delivered_at, d.created_at, e.url, e.secret
+	d.attempts, d.last_error, d.next_attempt_ms, d.expires_ms, d.delivered_at, d.created_at, e.url, e.secret,
+	e.previous_secret, e.previous_until_ms
 	FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `
 
-// DueWebhookDeliveries returns the deliveries due at now, in order.
-func (d *DB) DueWebhookDeliveries(ctx context.Context, at time.Time, limit int) ([]store.WebhookDelivery, error) {
-	const q = deliveryFrom + `WHERE e.enabled = 1 AND d.status = 'pending' AND d.next_attempt_ms <= ?
+// DueWebhookDeliveries returns the deliveries due at q.Now, in order, at
+// most q.PerEndpoint of each endpoint and none of q.Skip's.
+func (d *DB) DueWebhookDeliveries(ctx context.Context, q store.DueQuery) ([]store.WebhookDelivery, error) {
+	skip, err := json.Marshal(append([]string{}, q.Skip...))
+	if err != nil {
+		return nil, err
+	}
+	per := q.PerEndpoint
+	if per <= 0 {
+		per = q.Limit
+	}
+	const due = `SELECT seq FROM (SELECT d.seq, ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.seq) AS n
+		FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE e.enabled = 1 AND d.status = 'pending' AND d.next_attempt_ms <= ?
+		AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
-			AND p.call_id = d.call_id AND d.call_id != '' AND p.status = 'pending' AND p.seq < d.seq)
-		ORDER BY d.seq LIMIT ?`
-	return d.queryDeliveries(ctx, q, at.UnixMilli(), limit)
+			AND p.call_id = d.call_id AND d.call_id != '' AND p.status = 'pending' AND p.seq < d.seq))
+		WHERE n <= ?`
+	return d.queryDeliveries(ctx, deliveryFrom+"WHERE d.seq IN ("+due+") ORDER BY d.seq LIMIT ?",
+		q.Now.UnixMilli(), string(skip), per, q.Limit)
 }
 
 // ListWebhookDeliveries returns the endpoint's deliveries, newest first.
@@ -218,15 +252,19 @@ func (d *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]stor
 	for rows.Next() {
 		var w store.WebhookDelivery
 		var payload, created string
-		var next, expires int64
+		var next, expires, prevUntil int64
 		var delivered sql.NullString
+		var prev string
 		if err := rows.Scan(&w.ID, &w.EndpointID, &w.EventID, &w.Type, &w.CallID, &payload, &w.Status,
-			&w.Attempts, &w.LastError, &next, &expires, &delivered, &created, &w.URL, &w.Secret); err != nil {
+			&w.Attempts, &w.LastError, &next, &expires, &delivered, &created, &w.URL, &w.Secret, &prev, &prevUntil); err != nil {
 			return nil, err
 		}
 		w.Payload = []byte(payload)
 		if w.Secret, err = d.openStored(w.Secret); err != nil {
 			return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", w.EndpointID, err)
+		}
+		if w.PreviousSecret, w.PreviousUntil, err = d.openPrevious(prev, prevUntil); err != nil {
+			return nil, fmt.Errorf("open previous secret of webhook endpoint %q: %w", w.EndpointID, err)
 		}
 		if w.Status == store.DeliveryPending {
 			w.NextAttemptAt = time.UnixMilli(next).UTC()
