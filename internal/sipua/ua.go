@@ -188,6 +188,7 @@ func (u *UA) Addr() string {
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
+	u.Registrar.stopTimers()
 	u.subs.close()         // final NOTIFYs, likewise
 	err := u.srv.Close()
 	if u.client != nil {
