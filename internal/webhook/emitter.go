@@ -44,10 +44,12 @@ type EmitterStore interface {
 }
 
 // queued is one event waiting for the writer; an empty AccountID is
-// looked up from user.
+// looked up from user, and fill (when set) completes the event from the
+// user's record.
 type queued struct {
 	ev   store.WebhookEvent
 	user ident.UserID
+	fill func(*store.WebhookEvent, *store.User)
 }
 
 // writeTimeout bounds one store write of the emitter.
@@ -96,9 +98,10 @@ func (e *Emitter) Stop() {
 // Dropped counts the events Emit dropped on a full queue.
 func (e *Emitter) Dropped() int64 { return e.dropped.Load() }
 
-// Emit queues ev (of user, whose account is looked up when ev has none)
-// and reports whether it was taken. It never blocks.
-func (e *Emitter) Emit(ev store.WebhookEvent, user ident.UserID) bool {
+// Emit queues ev (of user, whose account is looked up when ev has none;
+// fill, if set, then completes ev from the user's record) and reports
+// whether it was taken. It never blocks.
+func (e *Emitter) Emit(ev store.WebhookEvent, user ident.UserID, fill func(*store.WebhookEvent, *store.User)) bool {
 	if ev.ID == "" {
 		ev.ID = NewEventID()
 	}
@@ -111,7 +114,7 @@ func (e *Emitter) Emit(ev store.WebhookEvent, user ident.UserID) bool {
 	default:
 	}
 	select {
-	case e.q <- queued{ev: ev, user: user}:
+	case e.q <- queued{ev: ev, user: user, fill: fill}:
 		return true
 	default:
 		n := e.dropped.Add(1)
@@ -155,6 +158,9 @@ func (e *Emitter) write(q queued) {
 			return
 		}
 		q.ev.AccountID = u.AccountID
+		if q.fill != nil {
+			q.fill(&q.ev, u)
+		}
 	}
 	if err := e.st.AppendWebhookEvent(ctx, q.ev); err != nil {
 		e.log.Error("webhook event", "type", q.ev.Type, "err", err)
