@@ -181,8 +181,8 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, req streamRequest) 
 	log := a.Store.(store.EventLog)
 	rc := http.NewResponseController(w)
 	// The server's read and write timeouts are for ordinary requests: a
-	// stream lives on, each write with its own deadline. (A read deadline
-	// left in place would cancel the request when it fires.)
+	// stream lives on, each write with its own deadline (write), and reads
+	// nothing after its request (as httplimit.Upgrades does for sockets).
 	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
