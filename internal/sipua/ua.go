@@ -188,8 +188,8 @@ func (u *UA) Addr() string {
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
-	u.Registrar.stopTimers()
 	u.subs.close()         // final NOTIFYs, likewise
+	u.Registrar.stopTimers()
 	err := u.srv.Close()
 	if u.client != nil {
 		u.client.Close()
