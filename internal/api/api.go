@@ -61,7 +61,9 @@ type API struct {
 	RouteOptions route.Options
 	// Webhooks is the webhook config (which endpoint URLs are accepted).
 	Webhooks config.Webhooks
-	now      func() time.Time
+	// Streams holds GET /v1/events streams (events.go); nil: no stream.
+	Streams *EventStreams
+	now     func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -123,6 +125,7 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
 	a.emergencyRoutes(handle)
 	a.webhookRoutes(handle)
+	mux.HandleFunc("/v1/events", a.serveEvents)
 	handle("/v1/", map[string]handler{})
 	return mux
 }

@@ -23,6 +23,7 @@ func (a *API) webhookRoutes(handle func(string, map[string]handler)) {
 		"POST": a.admin(a.updateWebhookEndpoint), "PATCH": a.admin(a.updateWebhookEndpoint),
 		"DELETE": a.admin(a.deleteWebhookEndpoint)})
 	handle("/v1/webhook_endpoints/{id}/deliveries", map[string]handler{"GET": a.admin(a.listWebhookDeliveries)})
+	handle("/v1/webhook_endpoints/{id}/rotate_secret", map[string]handler{"POST": a.admin(a.rotateWebhookSecret)})
 	handle("/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/redeliver",
 		map[string]handler{"POST": a.admin(a.redeliverWebhook)})
 }
@@ -35,12 +36,19 @@ type webhookEndpointJSON struct {
 	Events    []string `json:"events"`
 	Enabled   bool     `json:"enabled"`
 	CreatedAt string   `json:"created_at"`
-	Secret    string   `json:"secret,omitempty"` // at create only
+	Secret    string   `json:"secret,omitempty"` // at create and rotate only
+	// PreviousSecretExpiresAt is when the secret replaced by the last
+	// rotation stops signing; null outside a grace period.
+	PreviousSecretExpiresAt *string `json:"previous_secret_expires_at"`
 }
 
-func endpointView(e *store.WebhookEndpoint) webhookEndpointJSON {
-	return webhookEndpointJSON{Object: "webhook_endpoint", ID: e.ID, AccountID: string(e.AccountID), URL: e.URL,
+func (a *API) endpointView(e *store.WebhookEndpoint) webhookEndpointJSON {
+	v := webhookEndpointJSON{Object: "webhook_endpoint", ID: e.ID, AccountID: string(e.AccountID), URL: e.URL,
 		Events: e.Events, Enabled: e.Enabled, CreatedAt: rfc3339(e.CreatedAt)}
+	if e.PreviousSecret != "" && e.PreviousUntil.After(a.now()) {
+		v.PreviousSecretExpiresAt = optTime(&e.PreviousUntil)
+	}
+	return v
 }
 
 type webhookEndpointInput struct {
@@ -127,7 +135,7 @@ func (a *API) createWebhookEndpoint(r *http.Request) (int, any, error) {
 	if err := st.CreateWebhookEndpoint(r.Context(), &e); err != nil {
 		return 0, nil, err
 	}
-	out := endpointView(&e)
+	out := a.endpointView(&e)
 	out.Secret = e.Secret
 	return http.StatusCreated, out, nil
 }
@@ -160,7 +168,7 @@ func (a *API) listWebhookEndpoints(r *http.Request) (int, any, error) {
 	}
 	data := []webhookEndpointJSON{}
 	for i := range list {
-		data = append(data, endpointView(&list[i]))
+		data = append(data, a.endpointView(&list[i]))
 	}
 	return http.StatusOK, map[string]any{"object": "list", "data": data, "has_more": false}, nil
 }
@@ -170,7 +178,7 @@ func (a *API) getWebhookEndpoint(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, endpointView(e), nil
+	return http.StatusOK, a.endpointView(e), nil
 }
 
 func (a *API) updateWebhookEndpoint(r *http.Request) (int, any, error) {
@@ -204,7 +212,7 @@ func (a *API) updateWebhookEndpoint(r *http.Request) (int, any, error) {
 	if err := st.UpdateWebhookEndpoint(r.Context(), e); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, endpointView(e), nil
+	return http.StatusOK, a.endpointView(e), nil
 }
 
 func (a *API) deleteWebhookEndpoint(r *http.Request) (int, any, error) {
@@ -272,4 +280,24 @@ func (a *API) redeliverWebhook(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusAccepted, deliveryView(d), nil
+}
+
+// rotationGrace is how long a rotated-out secret keeps signing, so
+// receivers can switch to the new one without dropping a delivery.
+const rotationGrace = 24 * time.Hour
+
+func (a *API) rotateWebhookSecret(r *http.Request) (int, any, error) {
+	e, err := a.endpoint(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	st, _, _ := a.webhookStore()
+	secret := webhook.NewSecret()
+	e, err = st.RotateWebhookSecret(r.Context(), e.AccountID, e.ID, secret, a.now().Add(rotationGrace))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := a.endpointView(e)
+	out.Secret = secret
+	return http.StatusOK, out, nil
 }

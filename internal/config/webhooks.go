@@ -19,18 +19,37 @@ type Webhooks struct {
 	BackoffMax     time.Duration `yaml:"backoff_max"`
 	Poll           time.Duration `yaml:"poll"`
 	Timeout        time.Duration `yaml:"timeout"`
+	// PerEndpoint caps one endpoint's attempts in flight (0: 2), so a
+	// slow endpoint cannot hold every delivery slot.
+	PerEndpoint int `yaml:"per_endpoint"`
+	// DeliveryRetention keeps finished deliveries for
+	// GET …/deliveries (0: 7 days); EventRetention keeps the event log
+	// the events stream replays from (0: 24 h).
+	DeliveryRetention time.Duration `yaml:"delivery_retention"`
+	EventRetention    time.Duration `yaml:"event_retention"`
+	// MaxStreams caps the open GET /v1/events streams per account (0: 5).
+	MaxStreams int `yaml:"max_streams"`
+	// EventQueue bounds the registration and presence events waiting to
+	// be written (0: 4096); past it they are dropped and counted.
+	EventQueue int `yaml:"event_queue"`
 }
 
 func defaultWebhooks() Webhooks {
 	return Webhooks{AllowHTTPHosts: []string{}, BackoffBase: 10 * time.Second, BackoffMax: time.Hour,
-		Poll: time.Second, Timeout: 10 * time.Second}
+		Poll: time.Second, Timeout: 10 * time.Second, PerEndpoint: 2, DeliveryRetention: 7 * 24 * time.Hour,
+		EventRetention: 24 * time.Hour, MaxStreams: 5, EventQueue: 4096}
 }
 
 func (w Webhooks) validate() []error {
 	var errs []error
 	for name, d := range map[string]time.Duration{"backoff_base": w.BackoffBase, "backoff_max": w.BackoffMax,
-		"poll": w.Poll, "timeout": w.Timeout} {
+		"poll": w.Poll, "timeout": w.Timeout, "delivery_retention": w.DeliveryRetention, "event_retention": w.EventRetention} {
 		if d < 0 {
+			errs = append(errs, fmt.Errorf("webhooks.%s: must not be negative (0: the default)", name))
+		}
+	}
+	for name, n := range map[string]int{"per_endpoint": w.PerEndpoint, "max_streams": w.MaxStreams, "event_queue": w.EventQueue} {
+		if n < 0 {
 			errs = append(errs, fmt.Errorf("webhooks.%s: must not be negative (0: the default)", name))
 		}
 	}

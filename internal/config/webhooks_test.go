@@ -16,6 +16,8 @@ func TestWebhooksValidate(t *testing.T) {
 		{"defaults", func(*Webhooks) {}, ""},
 		{"zero takes defaults", func(w *Webhooks) { *w = Webhooks{} }, ""},
 		{"negative poll", func(w *Webhooks) { w.Poll = -time.Second }, "webhooks.poll"},
+		{"negative retention", func(w *Webhooks) { w.EventRetention = -time.Hour }, "webhooks.event_retention"},
+		{"negative streams", func(w *Webhooks) { w.MaxStreams = -1 }, "webhooks.max_streams"},
 		{"base over max", func(w *Webhooks) { w.BackoffBase = 2 * time.Hour }, "webhooks.backoff_base"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

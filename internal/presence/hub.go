@@ -37,10 +37,11 @@ type Hub struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu     sync.Mutex
-	users  map[ident.UserID]*entry
-	dirty  []ident.UserID // users with a change not yet fanned out, in order
-	closed bool
+	mu       sync.Mutex
+	observer func(cur State, prev Summary) // observe.go; nil: none
+	users    map[ident.UserID]*entry
+	dirty    []ident.UserID // users with a change not yet fanned out, in order
+	closed   bool
 
 	wake chan struct{} // capacity 1: a fan-out is wanted
 	stop chan struct{}
@@ -58,6 +59,7 @@ type entry struct {
 	watchers []*watch          // copy on write: a fan-out reads it without the lock
 	dirty    bool
 	remote   map[string]*remoteShare // other nodes' parts, by node (remote.go)
+	reported *Summary                // what the observer last heard (or the first state it could have); nil: not yet taken
 }
 
 type watch struct {
@@ -232,7 +234,7 @@ func (h *Hub) recompute(user ident.UserID, e *entry, visible bool) {
 }
 
 func (h *Hub) markDirty(user ident.UserID, e *entry) {
-	if len(e.watchers) == 0 {
+	if len(e.watchers) == 0 && h.observer == nil {
 		e.dropTerminated() // nobody to tell
 		return
 	}
@@ -252,6 +254,7 @@ func (h *Hub) DeviceUp(user ident.UserID, device string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entryLocked(user)
+	h.baseline(e)
 	e.devices[device] = struct{}{}
 	h.recompute(user, e, false)
 }
@@ -264,6 +267,7 @@ func (h *Hub) DeviceDown(user ident.UserID, device string) {
 	if e == nil {
 		return
 	}
+	h.baseline(e)
 	delete(e.devices, device)
 	h.recompute(user, e, false)
 }
@@ -275,6 +279,7 @@ func (h *Hub) Registered(user ident.UserID, until time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entryLocked(user)
+	h.baseline(e)
 	e.regUntil = until
 	if e.regTimer != nil {
 		e.regTimer.Stop()
@@ -290,6 +295,7 @@ func (h *Hub) expire(user ident.UserID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if e := h.users[user]; e != nil {
+		h.baseline(e)
 		h.recompute(user, e, false)
 	}
 }
@@ -300,6 +306,7 @@ func (h *Hub) CallChanged(user ident.UserID, d Dialog) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entryLocked(user)
+	h.baseline(e)
 	old, had := e.dialogs[d.ID]
 	switch {
 	case d.State == DialogTerminated && !had:
@@ -318,11 +325,15 @@ func (h *Hub) UserChanged(u *store.User) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.entryLocked(u.ID)
+	h.baseline(e)
 	old := e.state
 	wasLoaded := e.loaded
 	e.setInfo(u)
 	if !wasLoaded {
-		return // nobody has seen it: nothing changed for anyone
+		if h.observer != nil {
+			h.markDirty(u.ID, e) // the observer compares with its baseline
+		}
+		return // no watcher has seen it: nothing changed for them
 	}
 	set := old.DoNotDisturb != u.DoNotDisturb || old.StatusText != u.StatusText
 	if set {
@@ -350,6 +361,7 @@ func (h *Hub) loop() {
 type fanout struct {
 	state    State
 	watchers []*watch
+	observed *Summary // the previous summary, when the observer is to hear state
 }
 
 // flush calls every watcher of every dirty user once with its latest
@@ -359,16 +371,22 @@ func (h *Hub) flush() {
 	users := h.dirty
 	h.dirty = nil
 	batch := make([]fanout, 0, len(users))
+	observer := h.observer
 	for _, u := range users {
 		e := h.users[u]
 		e.dirty = false
-		if len(e.watchers) > 0 {
-			batch = append(batch, fanout{state: e.snapshot(), watchers: e.watchers})
+		f := fanout{watchers: e.watchers, observed: h.observedLocked(e)}
+		if len(e.watchers) > 0 || f.observed != nil {
+			f.state = e.snapshot()
+			batch = append(batch, f)
 		}
 		e.dropTerminated()
 	}
 	h.mu.Unlock()
 	for _, f := range batch {
+		if f.observed != nil {
+			observer(f.state, *f.observed)
+		}
 		for _, w := range f.watchers {
 			if !w.cancelled.Load() {
 				w.fn(f.state)

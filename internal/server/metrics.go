@@ -145,6 +145,7 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) {
 func (s *Server) adminHandlers(mux *http.ServeMux) {
 	reg := prometheus.NewRegistry()
 	s.registerMetrics(reg)
+	s.registerEventMetrics(reg)
 	mux.Handle("/metrics", s.adminOnly(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/cmdline", s.adminOnly(http.HandlerFunc(pprof.Cmdline)))

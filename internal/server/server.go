@@ -50,8 +50,11 @@ type Server struct {
 	callMetrics *callMetrics
 	timed       timedStore // the store as calls and SIP use it, timed
 	bridges     *bridgeSet
-	webhooks    *webhook.Worker // nil: the store keeps no outbox
-	cluster     *clusterLink    // nil: a single node (cluster.go)
+	webhooks    *webhook.Worker   // nil: the store keeps no outbox
+	cluster     *clusterLink      // nil: a single node (cluster.go)
+	events      *webhook.Emitter  // registration and presence events (events.go); nil: no outbox
+	bell        *webhook.Bell     // rung when events are written: wakes the events streams
+	streams     *api.EventStreams // GET /v1/events
 
 	ln       net.Listener
 	http     *http.Server
@@ -143,6 +146,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
+	s.bell = webhook.NewBell()
+	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
 		s.timed, hubDevices{s.Hub}, s.timed,
@@ -158,6 +163,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.SIP.SetPresence(s.presenceSink())
 	s.Calls.SetPhones(s.SIP)
 	s.Calls.SetTrunks(s.SIP)
+	s.startEvents()
 	if err := s.SIP.Start(); err != nil {
 		return err
 	}
@@ -172,6 +178,8 @@ func (s *Server) Start(ctx context.Context) error {
 	a.TrunkInfos = func(context.Context) []route.TrunkInfo { return s.SIP.Infos() }
 	a.RouteOptions = route.Options{DefaultRing: s.Config.Calls.RingTimeout}
 	a.Webhooks = s.Config.Webhooks
+	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
+	a.Streams = s.streams
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
@@ -247,6 +255,7 @@ func (s *Server) Done() <-chan error { return s.done }
 // done. Shutdown comes next: it ends what is left.
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
+	s.streams.Close() // bots reconnect elsewhere with Last-Event-ID
 	s.Calls.Drain()
 	s.Hub.Drain()
 	s.Log.Info("draining", "calls", s.Calls.Count())
@@ -265,6 +274,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.Hub != nil {
 		errs = append(errs, s.Hub.Shutdown(ctx))
 	}
+	if s.streams != nil {
+		s.streams.Close() // http.Shutdown would wait for them
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
@@ -279,6 +291,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.Presence != nil {
 		s.Presence.Close()
+	}
+	if s.events != nil {
+		s.events.Stop() // writes what SIP, sessions and presence reported last
 	}
 	if s.webhooks != nil {
 		s.webhooks.Stop()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
+	"github.com/switchboard-voice/switchboard/internal/webhook"
 )
 
 // timedStore is the store as calls and SIP use it, with the latency of
@@ -16,6 +17,9 @@ import (
 type timedStore struct {
 	store.Store
 	seconds *prometheus.HistogramVec
+	// bell wakes the events streams after an event was written
+	// (webhooks.go); nil: none.
+	bell *webhook.Bell
 }
 
 func newTimedStore(st store.Store) timedStore {

@@ -17,7 +17,8 @@ func (s *Server) startWebhooks() {
 	}
 	c := s.Config.Webhooks
 	s.webhooks = webhook.NewWorker(o, webhook.Options{AllowPrivate: c.AllowPrivate, BackoffBase: c.BackoffBase,
-		BackoffMax: c.BackoffMax, Poll: c.Poll, Timeout: c.Timeout}, s.Log)
+		BackoffMax: c.BackoffMax, Poll: c.Poll, Timeout: c.Timeout, PerEndpoint: c.PerEndpoint,
+		DeliveryRetention: c.DeliveryRetention, EventRetention: c.EventRetention}, s.Log)
 	s.webhooks.Start()
 }
 
@@ -29,7 +30,16 @@ func (t timedStore) AppendWebhookEvent(ctx context.Context, ev store.WebhookEven
 		return nil
 	}
 	defer t.since("append_webhook_event", time.Now())
-	return o.AppendWebhookEvent(ctx, ev)
+	err := o.AppendWebhookEvent(ctx, ev)
+	t.ring(err)
+	return err
+}
+
+// ring wakes the events streams after a successful event write.
+func (t timedStore) ring(err error) {
+	if err == nil && t.bell != nil {
+		t.bell.Ring()
+	}
 }
 
 func (t timedStore) UpdateCallRecordWithEvent(ctx context.Context, r *store.CallRecord, ev store.WebhookEvent) error {
@@ -38,5 +48,7 @@ func (t timedStore) UpdateCallRecordWithEvent(ctx context.Context, r *store.Call
 		return t.UpdateCallRecord(ctx, r)
 	}
 	defer t.since("update_call_record", time.Now())
-	return o.UpdateCallRecordWithEvent(ctx, r, ev)
+	err := o.UpdateCallRecordWithEvent(ctx, r, ev)
+	t.ring(err)
+	return err
 }

@@ -47,8 +47,9 @@ type Hub struct {
 
 	mu        sync.Mutex
 	handler   Handler
-	presence  Presence // nil: presence.subscribe is answered presence_unavailable
-	locator   Locator  // binds emergency addresses (emergency.go); nil: none
+	presence  Presence        // nil: presence.subscribe is answered presence_unavailable
+	locator   Locator         // binds emergency addresses (emergency.go); nil: none
+	observer  SessionObserver // hears sessions start and end (devices.go); nil: none
 	sessions  map[ident.SessionID]*Session
 	conns     map[*conn]struct{}
 	draining  bool
@@ -140,6 +141,9 @@ func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session,
 	h.mu.Unlock()
 	if p != nil && !resume {
 		p.DeviceUp(s.UserID, string(s.ID))
+	}
+	if !resume {
+		h.sessionChanged(s, c.remote, true)
 	}
 	old := s.bind(c)
 	if old != nil {
@@ -278,6 +282,7 @@ func (h *Hub) endSession(s *Session) {
 	if p != nil {
 		p.DeviceDown(s.UserID, string(s.ID))
 	}
+	h.sessionChanged(s, s.source(), false)
 	h.getHandler().SessionEnded(s)
 }
 

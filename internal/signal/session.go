@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type Session struct {
 	// location is the emergency address bound for the current socket's
 	// network (emergency.go).
 	location *emergency.Location
+	// lastSource is the source address of the latest socket (devices.go).
+	lastSource netip.Addr
 	// missed holds the other frames sent while the socket was down (at
 	// most maxBacklog), for a client that resumes without session_id: it
 	// gets no call.restored, so it needs them (the answer of a call that
@@ -89,7 +92,7 @@ func (s *Session) Connected() bool {
 func (s *Session) bind(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, s.conn = s.conn, c
+	old, s.conn, s.lastSource = s.conn, c, c.remote
 	s.missed = nil // call.restored sums them up
 	if s.grace != nil {
 		s.grace.Stop()
@@ -107,7 +110,7 @@ func (s *Session) claim(c *conn) bool {
 	if s.conn != nil || s.ended {
 		return false
 	}
-	s.conn = c
+	s.conn, s.lastSource = c, c.remote
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil

@@ -40,16 +40,20 @@ type Registrar struct {
 	now    func() time.Time
 	// presence hears when a user's registrations change (presence.go).
 	presence Presence
+	// observer hears of contacts that come and go (regevents.go).
+	observer RegistrationObserver
 
-	mu       sync.Mutex
-	bindings map[ident.UserID][]Contact
+	mu        sync.Mutex
+	bindings  map[ident.UserID][]Contact
+	announced map[ident.UserID]*announced
+	closed    bool
 }
 
 // NewRegistrar returns a registrar authenticating against users.
 func NewRegistrar(cfg config.SIP, users store.Users, d *Digest) *Registrar {
 	return &Registrar{cfg: cfg, users: users, digest: d, now: time.Now,
 		bans:     newBans(cfg.BanAfter, cfg.BanWindow, cfg.BanFor),
-		bindings: map[ident.UserID][]Contact{}}
+		bindings: map[ident.UserID][]Contact{}, announced: map[ident.UserID]*announced{}}
 }
 
 // Count is the number of live bindings, all users together.
@@ -222,6 +226,7 @@ func (g *Registrar) handleRegister(r *responder) {
 		return
 	}
 	g.reportRegistered(u.ID)
+	g.reconcile(u.ID, u.AccountID)
 	r.respond(200, "OK", nil, g.bindingHeaders(r, u)...)
 }
 

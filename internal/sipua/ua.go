@@ -189,6 +189,7 @@ func (u *UA) Addr() string {
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
 	u.subs.close()         // final NOTIFYs, likewise
+	u.Registrar.stopTimers()
 	err := u.srv.Close()
 	if u.client != nil {
 		u.client.Close()

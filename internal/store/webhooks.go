@@ -33,6 +33,10 @@ type WebhookEndpoint struct {
 	Secret    string
 	Enabled   bool
 	CreatedAt time.Time
+	// PreviousSecret, the secret the last rotation replaced, still signs
+	// (a second webhook-signature entry) until PreviousUntil.
+	PreviousSecret string
+	PreviousUntil  time.Time
 }
 
 // WebhookEvent is one event for an account's endpoints; ID is stable
@@ -73,8 +77,11 @@ type WebhookDelivery struct {
 	DeliveredAt   *time.Time
 	ExpiresAt     time.Time // retries stop here: the delivery fails
 	CreatedAt     time.Time
-	// URL and Secret are the endpoint's, for the worker.
-	URL, Secret string
+	// URL and Secret are the endpoint's, for the worker; PreviousSecret
+	// too while PreviousUntil is ahead (a rotation's grace period).
+	URL, Secret    string
+	PreviousSecret string
+	PreviousUntil  time.Time
 }
 
 // WebhookAttempt is the outcome of one delivery attempt: delivered, or
@@ -94,6 +101,10 @@ type WebhookEndpoints interface {
 	ListWebhookEndpoints(ctx context.Context, account ident.AccountID) ([]WebhookEndpoint, error)
 	UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error
 	DeleteWebhookEndpoint(ctx context.Context, account ident.AccountID, id string) error
+	// RotateWebhookSecret makes secret the endpoint's signing secret; the
+	// one it replaces keeps signing until graceUntil (a rotation within
+	// the grace period drops the oldest).
+	RotateWebhookSecret(ctx context.Context, account ident.AccountID, id, secret string, graceUntil time.Time) (*WebhookEndpoint, error)
 }
 
 // WebhookEvents is how events enter the durable outbox.
@@ -109,16 +120,26 @@ type WebhookEvents interface {
 // WebhookOutbox is the durable outbox the delivery worker drains.
 type WebhookOutbox interface {
 	WebhookEvents
-	// DueWebhookDeliveries returns pending deliveries due at now, oldest
+	// DueWebhookDeliveries returns pending deliveries due at q.Now, oldest
 	// first, skipping any whose call has an earlier pending delivery to
 	// the same endpoint (a call's events go out in order).
-	DueWebhookDeliveries(ctx context.Context, now time.Time, limit int) ([]WebhookDelivery, error)
+	DueWebhookDeliveries(ctx context.Context, q DueQuery) ([]WebhookDelivery, error)
 	FinishWebhookAttempt(ctx context.Context, id string, a WebhookAttempt) error
 	// ListWebhookDeliveries returns an endpoint's deliveries, newest first.
 	ListWebhookDeliveries(ctx context.Context, endpoint string, limit int) ([]WebhookDelivery, error)
 	// RedeliverWebhook makes a delivery pending again, due now, retried
 	// until expires.
 	RedeliverWebhook(ctx context.Context, endpoint, id string, now, expires time.Time) (*WebhookDelivery, error)
+}
+
+// DueQuery selects due deliveries: at most Limit, at most PerEndpoint of
+// each endpoint (0: no cap), none of the Skip endpoints (busy ones), so
+// one endpoint's backlog cannot crowd the others out of a batch.
+type DueQuery struct {
+	Now         time.Time
+	Limit       int
+	PerEndpoint int
+	Skip        []string
 }
 
 // CallView is a call record as webhooks (and the REST API) show it.

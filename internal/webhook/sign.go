@@ -1,6 +1,8 @@
 // Package webhook delivers an account's events to its webhook endpoints:
-// signing (Standard Webhooks), the SSRF guard on targets, and the worker
-// that drains the store's durable outbox with retries and backoff.
+// signing (Standard Webhooks, with a rotated secret's grace period), the
+// SSRF guard on targets, the worker that drains the store's durable
+// outbox with retries and backoff and prunes it, and the emitter that
+// writes registration and presence events off their callers' goroutines.
 package webhook
 
 import (

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/store"
@@ -22,7 +23,16 @@ type Options struct {
 	BackoffMax   time.Duration // retry delay cap: 1 h
 	Poll         time.Duration // how often the outbox is read: 1 s
 	Timeout      time.Duration // per attempt: 10 s
-	Concurrency  int           // attempts in flight: 8
+	Concurrency  int           // attempts in flight, all endpoints: 8
+	// PerEndpoint caps one endpoint's attempts in flight (2), so a slow
+	// or dead endpoint holds at most that many of Concurrency's slots.
+	PerEndpoint int
+	// DeliveryRetention keeps finished deliveries (7 d), EventRetention
+	// the event log the events stream replays (24 h); both are pruned
+	// every PruneEvery (10 min).
+	DeliveryRetention time.Duration
+	EventRetention    time.Duration
+	PruneEvery        time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -35,8 +45,14 @@ func (o Options) withDefaults() Options {
 	def(&o.BackoffMax, time.Hour)
 	def(&o.Poll, time.Second)
 	def(&o.Timeout, 10*time.Second)
+	def(&o.DeliveryRetention, 7*24*time.Hour)
+	def(&o.EventRetention, 24*time.Hour)
+	def(&o.PruneEvery, 10*time.Minute)
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.PerEndpoint <= 0 {
+		o.PerEndpoint = 2
 	}
 	return o
 }
@@ -52,13 +68,25 @@ func Backoff(base, max time.Duration, attempts int) time.Duration {
 }
 
 // Worker drains the outbox: one goroutine, started by Start and ended by
-// Stop, delivering due rows (a call's events in order) with retries.
+// Stop, reads due rows (a call's events in order) and starts one attempt
+// goroutine per row, at most Concurrency in all and PerEndpoint per
+// endpoint; it does not wait for a batch to finish, so an endpoint that
+// hangs until Timeout delays only its own deliveries. It also prunes the
+// outbox and the event log.
 type Worker struct {
 	st     store.WebhookOutbox
 	opt    Options
 	log    *slog.Logger
 	client *http.Client
 	now    func() time.Time
+
+	mu        sync.Mutex
+	inflight  map[string]struct{} // delivery ids being attempted
+	busy      map[string]int      // attempts in flight by endpoint
+	attempts  sync.WaitGroup
+	delivered atomic.Int64
+	kick      chan struct{} // an attempt finished: read the outbox again
+	lastPrune time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -72,7 +100,8 @@ func NewWorker(st store.WebhookOutbox, opt Options, log *slog.Logger) *Worker {
 		TLSHandshakeTimeout: opt.Timeout, ResponseHeaderTimeout: opt.Timeout}
 	client := &http.Client{Transport: tr, Timeout: opt.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Worker{st: st, opt: opt, log: log, client: client, now: time.Now}
+	return &Worker{st: st, opt: opt, log: log, client: client, now: time.Now,
+		inflight: map[string]struct{}{}, busy: map[string]int{}, kick: make(chan struct{}, 1)}
 }
 
 // Start runs the worker's goroutine until Stop.
@@ -99,49 +128,108 @@ func (w *Worker) Stop() {
 const batch = 32
 
 func (w *Worker) run(ctx context.Context) {
+	defer w.attempts.Wait()
 	t := time.NewTicker(w.opt.Poll)
 	defer t.Stop()
 	for {
-		if w.Drain(ctx) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		} else if ctx.Err() != nil {
+		w.dispatch(ctx)
+		w.maybePrune(ctx)
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
+		case <-w.kick:
 		}
 	}
 }
 
-// Drain makes one attempt on each due delivery (at most a batch) and
-// returns how many succeeded, so a call's next event can go at once.
+// Drain makes one attempt on each due delivery (at most a batch), waits
+// for them and returns how many succeeded.
 func (w *Worker) Drain(ctx context.Context) int {
-	due, err := w.st.DueWebhookDeliveries(ctx, w.now(), batch)
+	before := w.delivered.Load()
+	w.dispatch(ctx)
+	w.attempts.Wait()
+	return int(w.delivered.Load() - before)
+}
+
+// dispatch starts an attempt on each due delivery there is room for.
+func (w *Worker) dispatch(ctx context.Context) {
+	w.mu.Lock()
+	var skip []string
+	total := 0
+	for ep, n := range w.busy {
+		total += n
+		if n >= w.opt.PerEndpoint {
+			skip = append(skip, ep)
+		}
+	}
+	w.mu.Unlock()
+	if total >= w.opt.Concurrency {
+		return
+	}
+	due, err := w.st.DueWebhookDeliveries(ctx, store.DueQuery{Now: w.now(), Limit: batch, PerEndpoint: w.opt.PerEndpoint, Skip: skip})
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("webhook outbox", "err", err)
 		}
-		return 0
+		return
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	sem := make(chan struct{}, w.opt.Concurrency)
 	for _, d := range due {
-		sem <- struct{}{}
-		wg.Add(1)
+		if !w.claim(d, &total) {
+			continue
+		}
+		w.attempts.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer w.attempts.Done()
 			if w.attempt(ctx, d) {
-				mu.Lock()
-				ok++
-				mu.Unlock()
+				w.delivered.Add(1)
 			}
+			w.release(d)
 		}()
 	}
-	wg.Wait()
-	return ok
+}
+
+// claim marks d in flight unless it already is or there is no room.
+func (w *Worker) claim(d store.WebhookDelivery, total *int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.inflight[d.ID]; ok || w.busy[d.EndpointID] >= w.opt.PerEndpoint || *total >= w.opt.Concurrency {
+		return false
+	}
+	w.inflight[d.ID] = struct{}{}
+	w.busy[d.EndpointID]++
+	*total++
+	return true
+}
+
+func (w *Worker) release(d store.WebhookDelivery) {
+	w.mu.Lock()
+	delete(w.inflight, d.ID)
+	if w.busy[d.EndpointID]--; w.busy[d.EndpointID] <= 0 {
+		delete(w.busy, d.EndpointID)
+	}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// maybePrune prunes the outbox and the event log every PruneEvery.
+func (w *Worker) maybePrune(ctx context.Context) {
+	m, ok := w.st.(store.WebhookMaintenance)
+	now := w.now()
+	if !ok || now.Sub(w.lastPrune) < w.opt.PruneEvery {
+		return
+	}
+	w.lastPrune = now
+	r, err := m.PruneWebhooks(ctx, now, now.Add(-w.opt.DeliveryRetention), now.Add(-w.opt.EventRetention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.log.Error("webhook prune", "err", err)
+	case r != store.PruneResult{}:
+		w.log.Info("webhook prune", "deliveries", r.Deliveries, "expired", r.Expired, "events", r.Events)
+	}
 }
 
 // attempt POSTs d once and records the outcome.
@@ -169,10 +257,18 @@ func (w *Worker) attempt(ctx context.Context, d store.WebhookDelivery) bool {
 
 // post sends d signed; any 2xx is success.
 func (w *Worker) post(ctx context.Context, d store.WebhookDelivery) error {
-	ts := w.now().Unix()
+	now := w.now()
+	ts := now.Unix()
 	sig, err := Sign(d.Secret, d.EventID, ts, d.Payload)
 	if err != nil {
 		return err
+	}
+	if d.PreviousSecret != "" && now.Before(d.PreviousUntil) {
+		// A rotation's grace period: both signatures (Standard Webhooks
+		// allows a space-separated list); a receiver checks either.
+		if old, err := Sign(d.PreviousSecret, d.EventID, ts, d.Payload); err == nil {
+			sig += " " + old
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, strings.NewReader(string(d.Payload)))
 	if err != nil {

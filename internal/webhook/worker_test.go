@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,14 +28,18 @@ type fakeOutbox struct {
 	attempts []store.WebhookAttempt
 }
 
-func (f *fakeOutbox) DueWebhookDeliveries(_ context.Context, now time.Time, limit int) ([]store.WebhookDelivery, error) {
+func (f *fakeOutbox) DueWebhookDeliveries(_ context.Context, q store.DueQuery) ([]store.WebhookDelivery, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []store.WebhookDelivery
+	per := map[string]int{}
 	for _, d := range f.rows {
-		if d.Status == store.DeliveryPending && !d.NextAttemptAt.After(now) && len(out) < limit {
-			out = append(out, d)
+		if d.Status != store.DeliveryPending || d.NextAttemptAt.After(q.Now) || len(out) >= q.Limit ||
+			slices.Contains(q.Skip, d.EndpointID) || (q.PerEndpoint > 0 && per[d.EndpointID] >= q.PerEndpoint) {
+			continue
 		}
+		per[d.EndpointID]++
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -123,4 +129,54 @@ func TestWorkerFailsAfterExpiryAndRefusesLoopback(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.Contains(t, f.attempts[0].Err, "loopback")
 	w.client.CloseIdleConnections()
+}
+
+// An endpoint that hangs until the attempt timeout holds only its own
+// slots: a healthy endpoint's deliveries, queued behind it, go out at
+// once. A rotated secret's grace period sends both signatures.
+func TestWorkerSlowEndpointDoesNotDelayOthers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	newSecret, oldSecret := NewSecret(), NewSecret()
+	var got atomic.Int32
+	var bothSigned atomic.Bool
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		id, sig := r.Header.Get("webhook-id"), r.Header.Get("webhook-signature")
+		bothSigned.Store(Verify(newSecret, id, ts, body, sig) && Verify(oldSecret, id, ts, body, sig) &&
+			len(strings.Fields(sig)) == 2)
+		got.Add(1)
+	}))
+	defer ok.Close()
+	now := time.Now()
+	f := &fakeOutbox{}
+	for i := range 20 { // the hanging endpoint's backlog comes first
+		f.rows = append(f.rows, store.WebhookDelivery{ID: "whd_h" + strconv.Itoa(i), EndpointID: "we_hang", EventID: "evt_h" + strconv.Itoa(i),
+			URL: hang.URL, Secret: NewSecret(), Payload: []byte(`{}`), Status: store.DeliveryPending, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)})
+	}
+	for i := range 3 {
+		f.rows = append(f.rows, store.WebhookDelivery{ID: "whd_ok" + strconv.Itoa(i), EndpointID: "we_ok", EventID: "evt_ok" + strconv.Itoa(i),
+			URL: ok.URL, Secret: newSecret, PreviousSecret: oldSecret, PreviousUntil: now.Add(time.Hour),
+			Payload: []byte(`{}`), Status: store.DeliveryPending, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)})
+	}
+	w := NewWorker(f, Options{AllowPrivate: true, Timeout: 30 * time.Second, Poll: 10 * time.Millisecond, Concurrency: 4},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	start := time.Now()
+	w.Start()
+	defer w.Stop()
+	require.Eventually(t, func() bool { return got.Load() == 3 }, 5*time.Second, 10*time.Millisecond)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.True(t, bothSigned.Load(), "both the new and the rotated-out secret sign during the grace period")
+	w.mu.Lock()
+	require.LessOrEqual(t, w.busy["we_hang"], 2, "the hanging endpoint holds at most PerEndpoint slots")
+	w.mu.Unlock()
 }

@@ -37,6 +37,11 @@ const (
 // transaction takes, so nodes starting together apply each migration once.
 const migrationLockKey = 0x5377_6264 // "Swbd"
 
+// eventsLockKey is the pg_advisory_xact_lock key event writers hold until
+// they commit, so the event log's seq order is its commit order (a stream
+// resuming after seq N must never find a smaller seq committed later).
+const eventsLockKey = 0x5377_6265
+
 // ErrBackup is what Backup returns: the store cannot copy a PostgreSQL
 // database itself.
 var ErrBackup = errors.New("the PostgreSQL store is backed up with pg_dump " +
@@ -125,6 +130,7 @@ func NewDialect() *sqldb.Dialect {
 		JSONHas:       "EXISTS (SELECT 1 FROM jsonb_array_elements_text(%s::jsonb) AS j(value) WHERE j.value = ?)",
 		RandomHex:     "substr(md5(random()::text || clock_timestamp()::text), 1, 20)",
 		MigrationLock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey),
+		EventsLock:    fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", eventsLockKey),
 		IsUnique:      func(err error) bool { return pgCode(err) == "23505" },
 		IsForeignKey:  func(err error) bool { return pgCode(err) == "23503" },
 		UniqueKey:     uniqueKey,

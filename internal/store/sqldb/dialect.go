@@ -32,6 +32,10 @@ type Dialect struct {
 	// MigrationLock, when set, runs first in every migration transaction so
 	// concurrent openers apply each migration once.
 	MigrationLock string
+	// EventsLock, when set, runs first in every transaction that appends
+	// to the event log, and holds until it commits (engines with
+	// concurrent writers; SQLite has one writer at a time).
+	EventsLock string
 	// IsUnique reports a UNIQUE or PRIMARY KEY violation.
 	IsUnique func(error) bool
 	// IsForeignKey reports a FOREIGN KEY violation.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
@@ -14,7 +15,7 @@ import (
 // webhookRetention is how long an event may wait for its first delivery.
 const webhookRetention = 24 * time.Hour
 
-const endpointCols = "id, account_id, url, events, secret, enabled, created_at"
+const endpointCols = "id, account_id, url, events, secret, enabled, created_at, previous_secret, previous_until_ms"
 
 // CreateWebhookEndpoint inserts e, filling in its ID and CreatedAt.
 func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
@@ -26,7 +27,7 @@ func (d *DB) CreateWebhookEndpoint(ctx context.Context, e *store.WebhookEndpoint
 	if err != nil {
 		return err
 	}
-	_, err = d.exec(ctx, "INSERT INTO webhook_endpoints ("+endpointCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err = d.exec(ctx, "INSERT INTO webhook_endpoints ("+endpointCols+") VALUES (?, ?, ?, ?, ?, ?, ?, '', 0)",
 		e.ID, e.AccountID, e.URL, string(events), d.box.Seal(e.Secret), e.Enabled, formatTime(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
@@ -81,8 +82,9 @@ func (d *DB) DeleteWebhookEndpoint(ctx context.Context, account ident.AccountID,
 // scanEndpoint reads an endpoint row, opening its sealed secret.
 func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
-	var events, created string
-	if err := s.Scan(&e.ID, &e.AccountID, &e.URL, &events, &e.Secret, &e.Enabled, &created); err != nil {
+	var events, created, prev string
+	var prevUntil int64
+	if err := s.Scan(&e.ID, &e.AccountID, &e.URL, &events, &e.Secret, &e.Enabled, &created, &prev, &prevUntil); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
@@ -92,6 +94,9 @@ func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 	if e.Secret, err = d.openStored(e.Secret); err != nil {
 		return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", e.ID, err)
 	}
+	if e.PreviousSecret, e.PreviousUntil, err = d.openPrevious(prev, prevUntil); err != nil {
+		return nil, fmt.Errorf("open previous secret of webhook endpoint %q: %w", e.ID, err)
+	}
 	e.CreatedAt, err = parseTime(created)
 	return &e, err
 }
@@ -100,14 +105,22 @@ func (d *DB) scanEndpoint(s rowScanner) (*store.WebhookEndpoint, error) {
 // endpoint of its account subscribed to its type.
 func (d *DB) fanOut() string {
 	return `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, type, call_id, payload,
-	next_attempt_ms, expires_ms, created_at)
+	next_attempt_ms, expires_ms, created_at, created_ms)
 	SELECT 'whd_' || ` + d.dl.RandomHex + `, e.id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
-		CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT)
+		CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)
 	FROM webhook_endpoints e
 	WHERE e.account_id = ? AND e.enabled AND ` + fmt.Sprintf(d.dl.JSONHas, "e.events")
 }
 
-func (d *DB) appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) error {
+// logEvent is the event log write (every event, for the events stream).
+const logEvent = `INSERT INTO events (id, account_id, type, call_id, payload, created_ms) VALUES (?, ?, ?, ?, ?, ?)`
+
+// appendEvent writes ev to the event log and fans it out to the outbox,
+// in t, so both or neither are written. The event log must grow in
+// commit order (a stream resumes after a position): the dialect's
+// EventsLock, where the engine has concurrent writers, serializes event
+// writers until commit.
+func (d *DB) appendEvent(ctx context.Context, t *tx, ev store.WebhookEvent) error {
 	if ev.ID == "" {
 		ev.ID = "evt_" + ident.Short() + ident.Short()
 	}
@@ -119,8 +132,16 @@ func (d *DB) appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) e
 		return fmt.Errorf("encode event %s: %w", ev.Type, err)
 	}
 	ms := ev.At.UnixMilli()
-	_, err = x.exec(ctx, d.fanOut(), ev.ID, ev.Type, ev.CallID, string(payload), ms,
-		ev.At.Add(webhookRetention).UnixMilli(), formatTime(ev.At), ev.AccountID, ev.Type)
+	if d.dl.EventsLock != "" {
+		if _, err := t.exec(ctx, d.dl.EventsLock); err != nil {
+			return fmt.Errorf("lock the event log: %w", err)
+		}
+	}
+	if _, err := t.exec(ctx, logEvent, ev.ID, ev.AccountID, ev.Type, ev.CallID, string(payload), ms); err != nil {
+		return fmt.Errorf("log event %s: %w", ev.Type, err)
+	}
+	_, err = t.exec(ctx, d.fanOut(), ev.ID, ev.Type, ev.CallID, string(payload), ms,
+		ev.At.Add(webhookRetention).UnixMilli(), formatTime(ev.At), ms, ev.AccountID, ev.Type)
 	if err != nil {
 		return fmt.Errorf("queue event %s: %w", ev.Type, err)
 	}
@@ -129,7 +150,15 @@ func (d *DB) appendEvent(ctx context.Context, x execer, ev store.WebhookEvent) e
 
 // AppendWebhookEvent queues ev for its account's subscribed endpoints.
 func (d *DB) AppendWebhookEvent(ctx context.Context, ev store.WebhookEvent) error {
-	return d.appendEvent(ctx, d, ev)
+	t, err := d.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = t.rollback() }()
+	if err := d.appendEvent(ctx, t, ev); err != nil {
+		return err
+	}
+	return t.commit()
 }
 
 // UpdateCallRecordWithEvent updates r and queues ev in one transaction.
@@ -158,16 +187,38 @@ func (d *DB) UpdateCallRecordWithEvent(ctx context.Context, r *store.CallRecord,
 
 // deliveryFrom selects deliveries with their endpoint's url and secret.
 const deliveryFrom = `SELECT d.id, d.endpoint_id, d.event_id, d.type, d.call_id, d.payload, d.status,
-	d.attempts, d.last_error, d.next_attempt_ms, d.expires_ms, d.delivered_at, d.created_at, e.url, e.secret
+	d.attempts, d.last_error, d.next_attempt_ms, d.expires_ms, d.delivered_at, d.created_at, e.url, e.secret,
+	e.previous_secret, e.previous_until_ms
 	FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id `
 
-// DueWebhookDeliveries returns the deliveries due at now, in order.
-func (d *DB) DueWebhookDeliveries(ctx context.Context, at time.Time, limit int) ([]store.WebhookDelivery, error) {
-	const q = deliveryFrom + `WHERE e.enabled AND d.status = 'pending' AND d.next_attempt_ms <= ?
+// DueWebhookDeliveries returns the deliveries due at q.Now, in order, at
+// most q.PerEndpoint of each endpoint and none of q.Skip's.
+func (d *DB) DueWebhookDeliveries(ctx context.Context, q store.DueQuery) ([]store.WebhookDelivery, error) {
+	per := q.PerEndpoint
+	if per <= 0 {
+		per = q.Limit
+	}
+	args := []any{q.Now.UnixMilli()}
+	skip := ""
+	if len(q.Skip) > 0 {
+		skip = "AND d.endpoint_id NOT IN (" + placeholders(len(q.Skip)) + ")"
+		for _, id := range q.Skip {
+			args = append(args, id)
+		}
+	}
+	due := `SELECT seq FROM (SELECT d.seq, ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.seq) AS n
+		FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE e.enabled AND d.status = 'pending' AND d.next_attempt_ms <= ? ` + skip + `
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id
-			AND p.call_id = d.call_id AND d.call_id != '' AND p.status = 'pending' AND p.seq < d.seq)
-		ORDER BY d.seq LIMIT ?`
-	return d.queryDeliveries(ctx, q, at.UnixMilli(), limit)
+			AND p.call_id = d.call_id AND d.call_id != '' AND p.status = 'pending' AND p.seq < d.seq)) AS due
+		WHERE n <= ?`
+	return d.queryDeliveries(ctx, deliveryFrom+"WHERE d.seq IN ("+due+") ORDER BY d.seq LIMIT ?",
+		append(args, per, q.Limit)...)
+}
+
+// placeholders returns n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // ListWebhookDeliveries returns the endpoint's deliveries, newest first.
@@ -215,15 +266,20 @@ func (d *DB) queryDeliveries(ctx context.Context, q string, args ...any) ([]stor
 	for rows.Next() {
 		var w store.WebhookDelivery
 		var payload, created string
-		var next, expires int64
+		var next, expires, prevUntil int64
 		var delivered sql.NullString
+		var prev string
 		if err := rows.Scan(&w.ID, &w.EndpointID, &w.EventID, &w.Type, &w.CallID, &payload, &w.Status,
-			&w.Attempts, &w.LastError, &next, &expires, &delivered, &created, &w.URL, &w.Secret); err != nil {
+			&w.Attempts, &w.LastError, &next, &expires, &delivered, &created, &w.URL, &w.Secret,
+			&prev, &prevUntil); err != nil {
 			return nil, err
 		}
 		w.Payload = []byte(payload)
 		if w.Secret, err = d.openStored(w.Secret); err != nil {
 			return nil, fmt.Errorf("open secret of webhook endpoint %q: %w", w.EndpointID, err)
+		}
+		if w.PreviousSecret, w.PreviousUntil, err = d.openPrevious(prev, prevUntil); err != nil {
+			return nil, fmt.Errorf("open previous secret of webhook endpoint %q: %w", w.EndpointID, err)
 		}
 		if w.Status == store.DeliveryPending {
 			w.NextAttemptAt = time.UnixMilli(next).UTC()

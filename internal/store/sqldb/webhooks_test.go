@@ -58,7 +58,7 @@ func TestWebhookOutboxOrdering(t *testing.T) {
 		emit(store.EventCallEnded, "call_a")
 
 		dueTypes := func() []string {
-			due, err := db.DueWebhookDeliveries(ctx, t0.Add(time.Second), 10)
+			due, err := db.DueWebhookDeliveries(ctx, store.DueQuery{Now: t0.Add(time.Second), Limit: 10})
 			require.NoError(t, err)
 			var out []string
 			for _, d := range due {
@@ -70,7 +70,7 @@ func TestWebhookOutboxOrdering(t *testing.T) {
 		}
 		require.Equal(t, []string{"call_a call.started", "call_b call.started", string(r.ID) + " call.ended"}, dueTypes())
 
-		due, err := db.DueWebhookDeliveries(ctx, t0.Add(time.Second), 1)
+		due, err := db.DueWebhookDeliveries(ctx, store.DueQuery{Now: t0.Add(time.Second), Limit: 1})
 		require.NoError(t, err)
 		first := due[0]
 		// A failed attempt retried later keeps call_a's next event waiting.
