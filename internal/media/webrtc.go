@@ -72,6 +72,10 @@ type WebRTCEndpoint struct {
 	recv    receiveStats
 	inCodec string
 	closed  bool
+	// negotiating counts description steps under way; a Close that comes
+	// during one leaves closing pion to the last of them (closeLater).
+	negotiating int
+	closeLater  bool
 }
 
 // ErrClosed is returned by operations on a closed endpoint.
@@ -102,6 +106,10 @@ func (e *Engine) NewWebRTC(id string) (*WebRTCEndpoint, error) {
 // AnswerOffer applies the device's offer and returns the server's answer,
 // with every local candidate embedded.
 func (w *WebRTCEndpoint) AnswerOffer(ctx context.Context, offer string) (string, error) {
+	if !w.beginStep() {
+		return "", ErrClosed
+	}
+	defer w.endStep()
 	if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -117,6 +125,10 @@ func (w *WebRTCEndpoint) AnswerOffer(ctx context.Context, offer string) (string,
 
 // CreateOffer returns the server's offer, with every local candidate embedded.
 func (w *WebRTCEndpoint) CreateOffer(ctx context.Context) (string, error) {
+	if !w.beginStep() {
+		return "", ErrClosed
+	}
+	defer w.endStep()
 	if err := w.addTrack(); err != nil {
 		return "", err
 	}
@@ -129,6 +141,10 @@ func (w *WebRTCEndpoint) CreateOffer(ctx context.Context) (string, error) {
 
 // Reoffer answers a new offer from the device on a live leg (ICE restart).
 func (w *WebRTCEndpoint) Reoffer(ctx context.Context, offer string) (string, error) {
+	if !w.beginStep() {
+		return "", ErrClosed
+	}
+	defer w.endStep()
 	if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -141,10 +157,43 @@ func (w *WebRTCEndpoint) Reoffer(ctx context.Context, offer string) (string, err
 
 // SetAnswer applies the device's answer to the server's offer.
 func (w *WebRTCEndpoint) SetAnswer(answer string) error {
+	if !w.beginStep() {
+		return ErrClosed
+	}
+	defer w.endStep()
 	if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	return nil
+}
+
+// beginStep starts a description step (offer, answer), unless the
+// endpoint is closed.
+func (w *WebRTCEndpoint) beginStep() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	w.negotiating++
+	return true
+}
+
+// endStep ends a description step; the last one closes pion if Close came
+// meanwhile. pion cannot be closed under a step: its ICE gatherer, closed
+// before the step creates its ICE agent, does not mark itself closed, and
+// the agent the step then creates runs forever.
+func (w *WebRTCEndpoint) endStep() {
+	w.mu.Lock()
+	w.negotiating--
+	last := w.negotiating == 0 && w.closeLater
+	if last {
+		w.closeLater = false
+	}
+	w.mu.Unlock()
+	if last {
+		_ = w.closePeer()
+	}
 }
 
 // ErrBadSDP wraps descriptions pion refuses.
@@ -327,11 +376,21 @@ func (w *WebRTCEndpoint) Close() error {
 		return nil
 	}
 	w.closed = true
+	later := w.negotiating > 0
+	w.closeLater = later
 	w.mu.Unlock()
 	if wd := w.watch.Load(); wd != nil {
 		wd.Stop()
 	}
 	w.sink.Store(nil)
+	if later {
+		return nil // the step under way closes pion when it ends
+	}
+	return w.closePeer()
+}
+
+// closePeer closes pion's side and waits for the endpoint's readers.
+func (w *WebRTCEndpoint) closePeer() error {
 	err := w.pc.Close()
 	w.wg.Wait()
 	return err

@@ -92,11 +92,6 @@ func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 func (t *tx) commit() error   { return t.tx.Commit() }
 func (t *tx) rollback() error { return t.tx.Rollback() }
 
-// execer is a *DB or a *tx.
-type execer interface {
-	exec(ctx context.Context, q string, args ...any) (sql.Result, error)
-}
-
 // rowScanner is satisfied by *sql.Row and *sql.Rows.
 type rowScanner interface {
 	Scan(dest ...any) error
