@@ -16,8 +16,12 @@ import (
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
-// presenceLatency is how soon after a change a watcher must hear of it.
-const presenceLatency = 200 * time.Millisecond
+// presenceLatency bounds how soon after a change a watcher hears of it.
+// The goal is 200 ms, and an idle machine shows 10-70 ms (the tests log
+// the figures); the bound is looser because a CI run with -race beside a
+// busy neighbour took longer than 200 ms once: a test asserts a bound that
+// catches a broken fan-out (a poll, a lost wake-up), not the speed.
+const presenceLatency = time.Second
 
 // watcher is a raw socket subscribed to presence; a goroutine stamps each
 // frame with the time it arrived.
