@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ type collector struct {
 }
 
 func (c *collector) add(p Packet) {
+	p.Payload = slices.Clone(p.Payload) // the endpoint reuses its buffer
 	c.mu.Lock()
 	c.pkts = append(c.pkts, p)
 	c.mu.Unlock()

@@ -10,7 +10,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -379,7 +378,7 @@ func (e *RTPEndpoint) readLoop() {
 		}
 		if sink := e.sink.Load(); sink != nil {
 			pkt.Seq, pkt.Timestamp, pkt.Marker = p.SequenceNumber, p.Timestamp, p.Marker
-			pkt.Payload = slices.Clone(p.Payload)
+			pkt.Payload = p.Payload // the read buffer: valid during the call (Endpoint.SetSink)
 			(*sink)(pkt)
 		}
 	}

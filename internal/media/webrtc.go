@@ -26,7 +26,9 @@ type Packet struct {
 // Endpoint is one leg's media as the bridge sees it.
 type Endpoint interface {
 	// SetSink routes inbound packets to fn (nil drops them). fn runs on the
-	// endpoint's read goroutine and must not block.
+	// endpoint's read goroutine and must not block. A packet's Payload is
+	// the endpoint's read buffer, valid only until fn returns: a sink that
+	// keeps it copies it.
 	SetSink(fn func(Packet))
 	// SendFormat is the negotiated outbound format; ok is false before
 	// negotiation completes.
@@ -77,6 +79,10 @@ type WebRTCEndpoint struct {
 	negotiating int
 	closeLater  bool
 }
+
+// rtpReadBuffer is the largest RTP packet an endpoint reads (pion's own
+// receive MTU is 1460).
+const rtpReadBuffer = 1500
 
 // ErrClosed is returned by operations on a closed endpoint.
 var ErrClosed = errors.New("media: endpoint closed")
@@ -281,14 +287,21 @@ func (w *WebRTCEndpoint) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPRece
 }
 
 func (w *WebRTCEndpoint) readLoop(track *webrtc.TrackRemote, formats map[uint8]Packet, clock uint32) {
+	// One buffer and one packet for the stream's life (ReadRTP allocated
+	// both per packet).
+	buf := make([]byte, rtpReadBuffer)
+	var p rtp.Packet
 	for {
-		p, _, err := track.ReadRTP()
+		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
 		w.act.touch()
 		w.mu.Lock()
-		w.recv.add(p, clock, time.Now())
+		w.recv.add(&p, clock, time.Now())
 		w.mu.Unlock()
 		pkt, ok := formats[p.PayloadType]
 		if !ok {
