@@ -93,7 +93,9 @@ clean:
 # Load test: N concurrent bridged calls against a real server process,
 # compared with the same server idle (see bench/load); then what a presence
 # change costs with 1 and 1,000 watchers (bench/presence); then the Opus
-# encoder at each complexity against libopus's default (bench/opus).
+# encoder at each complexity against libopus's default (bench/opus); then
+# WebRTC packets between two endpoints with our interceptors and pion's
+# default set (internal/media BenchmarkWebRTCRelay).
 BENCH_CALLS    ?= 10
 BENCH_DURATION ?= 10s
 bench: deps
@@ -102,6 +104,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio
 	$(GO) run ./bench/presence -changes 2000
 	$(GO) run ./bench/opus
+	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
 
 # The calling guide's examples and the web softphone in Debian's Chromium
 # against a server built from this tree (screenshots in test-artifacts/web).
