@@ -17,3 +17,11 @@ func QueryRow(ctx context.Context, d *DB, q string, args ...any) *sql.Row {
 
 // ErrBothRoutes is errBothRoutes.
 var ErrBothRoutes = errBothRoutes
+
+// DisableStatementCache makes d run every query unprepared (a benchmark's
+// baseline).
+func DisableStatementCache(d *DB) {
+	d.stmts.mu.Lock()
+	d.stmts.disabled = true
+	d.stmts.mu.Unlock()
+}

@@ -26,8 +26,9 @@ const (
 
 // DB is a store.Store on a database/sql pool. It is safe for concurrent use.
 type DB struct {
-	db *sql.DB
-	dl *Dialect
+	db    *sql.DB
+	dl    *Dialect
+	stmts stmtCache
 	secretsAtRest
 }
 
@@ -45,28 +46,43 @@ func New(ctx context.Context, db *sql.DB, dl *Dialect, opts ...Option) (*DB, err
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stmts.close()
+	return d.db.Close()
+}
 
 // SQL returns the pool under the store, for the engine packages.
 func (d *DB) SQL() *sql.DB { return d.db }
 
-// exec, query and queryRow run q, written with "?" placeholders.
+// exec, query and queryRow run q, written with "?" placeholders, as a
+// prepared statement (stmt.go).
 func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := d.stmts.get(ctx, d.db, d.dl.rebind(q)); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return d.db.ExecContext(ctx, d.dl.rebind(q), args...)
 }
 
 func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := d.stmts.get(ctx, d.db, d.dl.rebind(q)); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return d.db.QueryContext(ctx, d.dl.rebind(q), args...)
 }
 
 func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := d.stmts.get(ctx, d.db, d.dl.rebind(q)); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return d.db.QueryRowContext(ctx, d.dl.rebind(q), args...)
 }
 
 // tx is a transaction whose statements are written with "?" placeholders.
 type tx struct {
-	tx *sql.Tx
-	dl *Dialect
+	tx    *sql.Tx
+	dl    *Dialect
+	db    *sql.DB
+	stmts *stmtCache
 }
 
 func (d *DB) begin(ctx context.Context) (*tx, error) {
@@ -74,10 +90,13 @@ func (d *DB) begin(ctx context.Context) (*tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tx{tx: t, dl: d.dl}, nil
+	return &tx{tx: t, dl: d.dl, db: d.db, stmts: &d.stmts}, nil
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmts.get(ctx, t.db, t.dl.rebind(q)); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.dl.rebind(q), args...)
 }
 
