@@ -230,7 +230,7 @@ func (a *API) supervise(r *http.Request, id ident.CallID, cmd call.Command) erro
 		e.Details = map[string]any{"field": field}
 		return e
 	case errors.Is(err, call.ErrDestination):
-		e := apiErr(http.StatusUnprocessableEntity, "invalid_destination", "%s", err.Error())
+		e := apiErr(http.StatusUnprocessableEntity, "unroutable_destination", "%s", err.Error())
 		e.Details = map[string]any{"field": "to"}
 		return e
 	case errors.Is(err, context.DeadlineExceeded):

@@ -171,7 +171,7 @@ func TestSuperviseEndpoints(t *testing.T) {
 	}{
 		{call.ErrCallState, 409, "call_state", ""},
 		{call.ErrNoLeg, 422, "invalid_leg", "party"},
-		{call.ErrDestination, 422, "invalid_destination", "to"},
+		{call.ErrDestination, 422, "unroutable_destination", "to"},
 		{context.DeadlineExceeded, 503, "call_unresponsive", ""},
 	} {
 		live.err = fmt.Errorf("wrapped: %w", tt.err)

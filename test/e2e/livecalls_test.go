@@ -215,8 +215,8 @@ func TestSupervisorErrors(t *testing.T) {
 		wantedStatus int
 	}{
 		{"unknown leg", map[string]any{"to": "102", "leg_id": "leg_nope"}, "invalid_leg", "leg_id", 422},
-		{"no such extension", map[string]any{"to": "199"}, "invalid_destination", "to", 422},
-		{"feature code", map[string]any{"to": "*43"}, "invalid_destination", "to", 422},
+		{"no such extension", map[string]any{"to": "199"}, "unroutable_destination", "to", 422},
+		{"feature code", map[string]any{"to": "*43"}, "unroutable_destination", "to", 422},
 	} {
 		r := s.Do(t, "POST", path, admin, tt.body)
 		require.Equal(t, tt.wantedStatus, r.Status, "%s: %s", tt.name, r.Raw)
