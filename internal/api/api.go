@@ -63,7 +63,12 @@ type API struct {
 	Webhooks config.Webhooks
 	// Streams holds GET /v1/events streams (events.go); nil: no stream.
 	Streams *EventStreams
-	now     func() time.Time
+	// Live is the call core's live calls (livecalls.go); nil: none listed.
+	Live LiveCalls
+	// NodeID is this node's cluster id, shown on live calls; empty
+	// outside cluster mode.
+	NodeID string
+	now    func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -125,6 +130,7 @@ func (a *API) Handler() *http.ServeMux {
 	handle("/v1/demo/users", map[string]handler{"GET": a.demoUsers})
 	a.emergencyRoutes(handle)
 	a.webhookRoutes(handle)
+	a.liveRoutes(handle)
 	mux.HandleFunc("/v1/events", a.serveEvents)
 	handle("/v1/", map[string]handler{})
 	return mux

@@ -196,6 +196,7 @@ type callJSON struct {
 	FromName   string           `json:"from_name"`
 	To         string           `json:"to"`
 	AnsweredBy string           `json:"answered_by,omitempty"`
+	Status     string           `json:"status"` // "active" until the record is closed, then "ended"
 	StartedAt  string           `json:"started_at"`
 	AnsweredAt *string          `json:"answered_at"`
 	EndedAt    *string          `json:"ended_at"`
@@ -217,7 +218,11 @@ func callView(c *store.CallRecord) callJSON {
 	if legs == nil {
 		legs = []store.LegStats{}
 	}
-	return callJSON{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction,
+	status := "active"
+	if c.EndedAt != nil {
+		status = "ended"
+	}
+	return callJSON{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction, Status: status,
 		FromUser: string(c.FromUserID), ToUser: string(c.ToUserID), From: c.From, FromName: c.FromName,
 		To: c.To, AnsweredBy: c.AnsweredBy, StartedAt: rfc3339(c.StartedAt), AnsweredAt: optTime(c.AnsweredAt),
 		EndedAt: optTime(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs}
@@ -245,6 +250,11 @@ func (a *API) listCalls(r *http.Request) (int, any, error) {
 	if f.ListOptions, err = listOptions(r); err != nil {
 		return 0, nil, err
 	}
+	if status, err := callStatus(r); err != nil {
+		return 0, nil, err
+	} else if status == "active" {
+		return a.listLiveCalls(r, f)
+	}
 	calls, more, err := a.Store.ListCallRecords(r.Context(), f)
 	if err != nil {
 		return 0, nil, err
@@ -261,7 +271,7 @@ func (a *API) getCall(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, callView(c), nil
+	return http.StatusOK, a.withLive(r, c), nil
 }
 
 // visibleCall returns the record of the call in the path, when the caller

@@ -68,6 +68,8 @@ type leg struct {
 	applied   string      // the remote answer applied to media (SIP callees)
 	remoteSet bool        // the device's description is applied
 	cands     []Candidate // trickled before that, applied after
+
+	endedBy string // who ended the leg when not its own party (Supervisor)
 }
 
 // addCandidate applies a trickled candidate, or keeps it until the device's
@@ -483,7 +485,7 @@ func (c *Call) legStats() []store.LegStats {
 		out = append(out, store.LegStats{LegID: l.id, Role: l.role.String(), Kind: l.party.Kind(),
 			Device: l.party.Key(), Codec: s.Codec, PacketsSent: s.PacketsSent,
 			PacketsReceived: s.PacketsReceived, PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis,
-			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, EndReason: string(l.endedFor), UserID: l.user, CallID: l.callID,
+			BytesSent: s.BytesSent, BytesReceived: s.BytesReceived, EndReason: string(l.endedFor), EndedBy: l.endedBy, UserID: l.user, CallID: l.callID,
 			Quality: c.q.summary(l.id)})
 	}
 	return out

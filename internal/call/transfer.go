@@ -46,9 +46,8 @@ func (c *Call) transferable(l *leg) string {
 }
 
 // onTransfer is a blind transfer by l: the destination is planned first
-// (a refusal leaves the call as it was); then l leaves with "transferred"
-// and the other party hears ringback while the destination rings. done,
-// when set, hears the outcome of the request (a REFER).
+// (a refusal leaves the call as it was); then blindTransfer. done, when
+// set, hears the outcome of the request (a REFER).
 func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 	refuseTransfer := func(code ErrorCode, msg string) {
 		if done != nil {
@@ -65,15 +64,24 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 		refuseTransfer(CodeFailed, msg)
 		return
 	}
-	o := c.other(l)
-	c.bridge.Stop()
-	c.bridge = nil
-	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: l.user}
-	c.rec.transferred(fmt.Sprintf("blind transfer by %s of %s to %s", partyName(l), partyName(o), dest))
-	c.logTransfer()
 	if done != nil {
 		done(nil)
 	}
+	c.blindTransfer(l, dest, p, partyName(l), l.user)
+}
+
+// blindTransfer carries out a blind transfer of l's other party to dest
+// (planned as p), asked for by (a party's name, or Supervisor): l leaves
+// with "transferred" and the other party hears ringback while the
+// destination rings. recall is the user rung back when the destination
+// does not take the call (Options.TransferRecall), or empty.
+func (c *Call) blindTransfer(l *leg, dest string, p *route.Plan, by string, recall ident.UserID) {
+	o := c.other(l)
+	c.bridge.Stop()
+	c.bridge = nil
+	c.xfer = &blindXfer{resume: l.holding && !o.holding, by: recall}
+	c.rec.transferred(fmt.Sprintf("blind transfer by %s of %s to %s", by, partyName(o), dest))
+	c.logTransfer()
 	c.closeLeg(l, EndTransferred)
 	c.caller, c.winner, c.callees = o, nil, nil
 	c.round.stop()

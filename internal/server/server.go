@@ -180,6 +180,7 @@ func (s *Server) Start(ctx context.Context) error {
 	a.Webhooks = s.Config.Webhooks
 	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
 	a.Streams = s.streams
+	s.liveCalls(a)
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}

@@ -205,6 +205,9 @@ type LegStats struct {
 	// EndReason is how this leg ended (e.g. "transferred" for the
 	// transferor's leg); empty while the leg is up.
 	EndReason string `json:"end_reason,omitempty"`
+	// EndedBy is who ended the leg when not its own party: "supervisor"
+	// for the admin API's hangup and transfer; empty otherwise.
+	EndedBy string `json:"ended_by,omitempty"`
 	// UserID is the user on the leg, when there is one.
 	UserID ident.UserID `json:"user_id,omitempty"`
 	// CallID is the call the leg's device knows it by, when that is not
