@@ -63,7 +63,10 @@ type API struct {
 	Webhooks config.Webhooks
 	// Streams holds GET /v1/events streams (events.go); nil: no stream.
 	Streams *EventStreams
-	now     func() time.Time
+	// LiveQuality, when set, reads a live call's quality series so far
+	// (quality.go); nil: series only after the call ended.
+	LiveQuality LiveQuality
+	now         func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
