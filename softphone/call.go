@@ -75,7 +75,7 @@ type Call struct {
 // creates its PeerConnection.
 func (p *Phone) newCall(dir protocol.Direction, id string, media bool, init func(*Call)) (*Call, error) {
 	src := p.source
-	c := &Call{ID: id, Direction: dir, p: p, ep: newEndpoint(p.spec, src, p.log),
+	c := &Call{ID: id, Direction: dir, p: p, ep: newEndpoint(p.spec, src, p.log, p.cfg.Impairment),
 		events: make(chan protocol.Message, eventBuffer), box: mailbox{ready: make(chan struct{}, 1)},
 		quit: make(chan struct{}), finished: make(chan struct{})}
 	if init != nil {

@@ -168,6 +168,7 @@ type endpoint struct {
 	dtmfIn    []rune
 	dtmfSeen  map[uint32]struct{}
 	wg        sync.WaitGroup
+	impair    *impairer // nil: audio leaves as it is made
 }
 
 type dtmfReq struct {
@@ -175,12 +176,16 @@ type dtmfReq struct {
 	done   chan error // buffered 1
 }
 
-func newEndpoint(spec codecSpec, src audio.Source, log *slog.Logger) *endpoint {
+func newEndpoint(spec codecSpec, src audio.Source, log *slog.Logger, imp *Impairment) *endpoint {
 	if src == nil {
 		src = audio.Silence()
 	}
-	return &endpoint{spec: spec, log: log, detector: audio.NewDetector(SourceRate, detectorWindow),
+	e := &endpoint{spec: spec, log: log, detector: audio.NewDetector(SourceRate, detectorWindow),
 		quit: make(chan struct{}), source: src, sending: true, dtmfSeen: map[uint32]struct{}{}}
+	if imp != nil {
+		e.impair = newImpairer(*imp, e.quit, log)
+	}
+	return e
 }
 
 // start creates the PeerConnection with its audio track (once) and starts
@@ -218,6 +223,13 @@ func (e *endpoint) start(api *webrtc.API) (*webrtc.PeerConnection, error) {
 	e.wg.Add(2)
 	go e.readRTCP(sender)
 	go e.send(track)
+	if e.impair != nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.impair.run()
+		}()
+	}
 	e.mu.Unlock()
 	return pc, nil
 }
@@ -350,8 +362,10 @@ func (e *endpoint) send(t *localTrack) {
 			continue
 		}
 		h := rtp.Header{Version: 2, Marker: marker, PayloadType: b.pt, SequenceNumber: seq, Timestamp: ts, SSRC: b.ssrc}
-		if _, err := b.w.WriteRTP(&h, payload); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			e.log.Debug("softphone: write rtp", "err", err)
+		if e.impair != nil {
+			e.impair.write(b.w, &h, payload)
+		} else {
+			writeRTP(e.log, b.w, &h, payload)
 		}
 		seq++
 		ts += step

@@ -51,7 +51,14 @@ type Config struct {
 	// It must produce PCM at SourceRate. Every call of the phone reads from
 	// it (reads are serialized); use Call.SetSource for per-call audio.
 	Source audio.Source
-	Logger *slog.Logger // nil discards
+	// Features are asked for in every authenticate (authenticate.features),
+	// e.g. protocol.FeatureQuality for call.quality frames on each call's
+	// Events.
+	Features []string
+	// Impairment, when set, degrades every call's outgoing audio (packet
+	// loss and jitter), for tests of quality measurement.
+	Impairment *Impairment
+	Logger     *slog.Logger // nil discards
 }
 
 // ServerError is an error frame from the server.

@@ -71,7 +71,7 @@ func (p *Phone) dial(ctx context.Context) (*websocket.Conn, error) {
 // *ServerError). Frames after authenticated stay unread, for the reader.
 func (p *Phone) authenticate(ctx context.Context, conn *websocket.Conn, token, sessionID string) (*protocol.Authenticated, error) {
 	data, err := protocol.Encode(protocol.Authenticate{ReqID: p.newReqID(), Token: token, SessionID: sessionID,
-		EmergencyAddressID: p.cfg.EmergencyAddressID})
+		EmergencyAddressID: p.cfg.EmergencyAddressID, Features: p.cfg.Features})
 	if err != nil {
 		return nil, err
 	}

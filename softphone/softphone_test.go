@@ -186,7 +186,7 @@ func newFarEnd(t *testing.T, codec audio.Codec, src audio.Source) *farEnd {
 	require.NoError(t, err)
 	api, err := newAPI(spec)
 	require.NoError(t, err)
-	ep := newEndpoint(spec, src, slog.New(slog.DiscardHandler))
+	ep := newEndpoint(spec, src, slog.New(slog.DiscardHandler), nil)
 	pc, err := ep.start(api)
 	require.NoError(t, err)
 	t.Cleanup(ep.close)

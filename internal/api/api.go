@@ -68,7 +68,10 @@ type API struct {
 	// NodeID is this node's cluster id, shown on live calls; empty
 	// outside cluster mode.
 	NodeID string
-	now    func() time.Time
+	// LiveQuality, when set, reads a live call's quality series so far
+	// (quality.go); nil: series only after the call ended.
+	LiveQuality LiveQuality
+	now         func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.

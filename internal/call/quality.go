@@ -33,6 +33,7 @@ type legQuality struct {
 	samples []store.QualitySample
 	sum     store.QualitySummary
 	total   float64 // the sum of every window's MOS, for the mean
+	dip     dip     // the low-MOS run under way (quality_alert.go)
 }
 
 // startQuality arms the periodic rating, and lets the record take the
@@ -58,12 +59,18 @@ func (c *Call) sampleQuality() {
 		if l.ended || l.media == nil {
 			continue
 		}
-		c.q.rate(l.id, l.media.Stats(), now, offset)
+		sm, ok := c.q.rate(l.id, l.media.Stats(), now, offset)
+		if !ok {
+			continue
+		}
+		c.tellQuality(l, sm)
+		c.watchDip(l, sm)
 	}
 }
 
-// rate adds one window of leg id, whose media now reports s.
-func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset int) {
+// rate adds one window of leg id, whose media now reports s, and returns
+// it; ok is false when the leg expected no packet in the window.
+func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset int) (sm store.QualitySample, ok bool) {
 	lq := q.legs[id]
 	if lq == nil {
 		lq = &legQuality{}
@@ -74,14 +81,16 @@ func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset
 	loss, expected := quality.LossPct(lq.prev, cur)
 	lq.prev = cur
 	if !expected {
-		return
+		return sm, false
 	}
 	// Our receive stats carry no round-trip time: the delay is the jitter
 	// buffer and packetisation only.
 	mos := quality.MOS(quality.Window{LossPct: loss, DelayMs: quality.DelayMs(s.JitterMillis, 0),
 		Codec: quality.CodecFor(s.Codec)})
-	lq.add(store.QualitySample{At: at, OffsetS: offset, MOS: round2(mos), LossPct: round2(loss),
-		JitterMs: round2(s.JitterMillis)})
+	sm = store.QualitySample{At: at, OffsetS: offset, MOS: round2(mos), LossPct: round2(loss),
+		JitterMs: round2(s.JitterMillis)}
+	lq.add(sm)
+	return sm, true
 }
 
 // add keeps sm in the bounded series and the summary.

@@ -113,12 +113,19 @@ func (r *recorder) event(typ string, at time.Time) store.WebhookEvent {
 
 // emit queues the webhook event typ (a durable outbox write; delivery
 // happens elsewhere, never on the call's goroutine).
-func (r *recorder) emit(typ string) {
+func (r *recorder) emit(typ string) { r.emitWith(typ, nil) }
+
+// emitWith is emit with data in place of the record's view (nil: the view).
+func (r *recorder) emitWith(typ string, data func(store.CallView) any) {
 	o, ok := r.outbox()
 	if !ok || r.cur.EndedAt != nil { // nothing follows call.ended
 		return
 	}
-	if err := o.AppendWebhookEvent(context.Background(), r.event(typ, time.Now().UTC())); err != nil {
+	ev := r.event(typ, time.Now().UTC())
+	if data != nil {
+		ev.Data = data(r.cur.View())
+	}
+	if err := o.AppendWebhookEvent(context.Background(), ev); err != nil {
 		r.log.Error("webhook event", "call_id", r.cur.ID, "type", typ, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package call
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ type simDevice struct {
 	loc     *emergency.Location
 	w       *world
 	reqs    int
+	quality []QualityReport // call.quality reports, under w.mu
 }
 
 func (d *simDevice) SessionID() ident.SessionID { return d.id }
@@ -72,6 +74,18 @@ func (p devParty) Held(by HeldBy)            { p.hear("held:"+string(by), nil) }
 func (p devParty) Resumed()                  { p.hear("resumed", nil) }
 func (p devParty) Ended(r EndReason, _ *int) { p.hear("ended:"+string(r), nil) }
 func (p devParty) Refused(r Refusal)         { p.hear("error:"+codeWords[r.Code], r) }
+func (p devParty) Quality(r QualityReport) {
+	p.d.w.mu.Lock()
+	defer p.d.w.mu.Unlock()
+	p.d.quality = append(p.d.quality, r)
+}
+
+// qualities returns the quality reports the device got so far.
+func (d *simDevice) qualities() []QualityReport {
+	d.w.mu.Lock()
+	defer d.w.mu.Unlock()
+	return slices.Clone(d.quality)
+}
 func (p devParty) Restored(r Restored) {
 	what := "restored:" + r.State.String()
 	if r.HeldBy != "" {

@@ -25,7 +25,10 @@ type Session interface {
 // parties speak frames.
 type Device struct{ S Session }
 
-var _ call.Device = Device{}
+var (
+	_ call.Device          = Device{}
+	_ call.QualityListener = party{}
+)
 
 // SessionID, User and Account are the session's.
 func (d Device) SessionID() ident.SessionID { return d.S.SessionID() }

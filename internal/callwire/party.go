@@ -64,3 +64,9 @@ func (p party) Restored(r call.Restored) {
 func (p party) NewMedia(m call.Media, id ident.LegID) (call.LegMedia, error) {
 	return m.NewWebRTC(id)
 }
+
+// Quality sends the leg's window as call.quality; the session passes it on
+// only to a client that asked for it (authenticate features).
+func (p party) Quality(r call.QualityReport) {
+	p.s.Send(&protocol.CallQuality{CallID: p.id(), MOS: r.MOS, Loss: r.LossPct, Jitter: r.JitterMs, RTT: r.RTTMs})
+}

@@ -45,6 +45,7 @@ var serverMessages = map[Type]func() Message{
 	TypeCallRestored:   func() Message { return &CallRestored{} },
 	TypeCallHeld:       func() Message { return &CallHeld{} },
 	TypeCallResumed:    func() Message { return &CallResumed{} },
+	TypeCallQuality:    func() Message { return &CallQuality{} },
 	TypeSDPOffer:       func() Message { return &SDPOffer{} },
 	TypeSDPAnswer:      func() Message { return &SDPAnswer{} },
 	TypeSDPPranswer:    func() Message { return &SDPPranswer{} },

@@ -14,6 +14,26 @@ type Authenticate struct {
 	Token              string `json:"token"`
 	SessionID          string `json:"session_id,omitempty"`
 	EmergencyAddressID string `json:"emergency_address_id,omitempty"`
+	// Features lists the optional server frames the client wants
+	// (FeatureQuality); unknown names are ignored.
+	Features []string `json:"features,omitempty"`
+}
+
+// Optional features a client may ask for in Authenticate.Features.
+const (
+	// FeatureQuality: send CallQuality every 5 s for each of the
+	// session's connected calls.
+	FeatureQuality = "quality"
+)
+
+// HasFeature reports whether the client asked for feature f.
+func (m *Authenticate) HasFeature(f string) bool {
+	for _, x := range m.Features {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthRefresh swaps in a fresh token for the same user.
@@ -202,6 +222,17 @@ type CallHeld struct {
 	HeldBy HeldBy `json:"held_by"`
 }
 
+// CallQuality is the device's own leg's quality in the last 5-s window:
+// what the server received from the device. Only clients that asked for
+// FeatureQuality get it.
+type CallQuality struct {
+	CallID string   `json:"call_id"`
+	MOS    float64  `json:"mos"`    // estimated mean opinion score, 1–4.5
+	Loss   float64  `json:"loss"`   // packets lost, percent
+	Jitter float64  `json:"jitter"` // interarrival jitter, ms
+	RTT    *float64 `json:"rtt"`    // round-trip time, ms; null when unknown
+}
+
 // CallResumed says the call left hold.
 type CallResumed struct {
 	CallID string `json:"call_id"`
@@ -270,6 +301,7 @@ func (CallIncoming) MessageType() Type         { return TypeCallIncoming }
 func (CallAnswered) MessageType() Type         { return TypeCallAnswered }
 func (CallEnded) MessageType() Type            { return TypeCallEnded }
 func (CallRestored) MessageType() Type         { return TypeCallRestored }
+func (CallQuality) MessageType() Type          { return TypeCallQuality }
 func (CallHeld) MessageType() Type             { return TypeCallHeld }
 func (CallResumed) MessageType() Type          { return TypeCallResumed }
 func (SDPPranswer) MessageType() Type          { return TypeSDPPranswer }

@@ -51,6 +51,7 @@ const (
 	TypeCallRestored   Type = "call.restored"
 	TypeCallHeld       Type = "call.held"
 	TypeCallResumed    Type = "call.resumed"
+	TypeCallQuality    Type = "call.quality"
 	TypeSDPPranswer    Type = "sdp.pranswer"
 	TypePresenceList   Type = "presence.list"
 	TypePresenceUpdate Type = "presence.update"

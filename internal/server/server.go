@@ -178,6 +178,7 @@ func (s *Server) Start(ctx context.Context) error {
 	a.TrunkInfos = func(context.Context) []route.TrunkInfo { return s.SIP.Infos() }
 	a.RouteOptions = route.Options{DefaultRing: s.Config.Calls.RingTimeout}
 	a.Webhooks = s.Config.Webhooks
+	a.LiveQuality = s.Calls.LiveQuality
 	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
 	a.Streams = s.streams
 	s.liveCalls(a)

@@ -36,6 +36,9 @@ type conn struct {
 	// waits on it while the queue is over half full (see waitRoom).
 	wrote   chan struct{}
 	stalled bool // reader only: the writer made no progress in stallTimeout and has not caught up since
+	// quality: the client asked for call.quality frames (authenticate
+	// features); set before the socket joins a session, then read only.
+	quality bool
 
 	mu      sync.Mutex
 	session *Session
@@ -233,6 +236,7 @@ func (c *conn) authenticate() *Session {
 		c.fail(e)
 		return nil
 	}
+	c.quality = am.HasFeature(protocol.FeatureQuality)
 	s, how, perr := h.attach(c, id, ident.SessionID(am.SessionID))
 	if perr != nil {
 		perr.ReqID = am.ReqID

@@ -59,6 +59,10 @@ func newSession(h *Hub, id auth.Identity) *Session {
 // down only call.ended matters after a reconnect (call.restored sums up the
 // live calls); those are kept for replay. Send never blocks.
 func (s *Session) Send(msg protocol.Message) {
+	if msg.MessageType() == protocol.TypeCallQuality {
+		s.sendQuality(msg)
+		return
+	}
 	frame, err := protocol.Encode(msg)
 	if err != nil {
 		s.hub.log.Error("encode frame", "type", msg.MessageType(), "err", err)

@@ -48,3 +48,25 @@ type CallQualities interface {
 	// none was); ErrNotFound when there is no such record.
 	GetCallQuality(ctx context.Context, id ident.CallID) ([]LegQuality, error)
 }
+
+// QualityAlert says which leg sounded bad, and how: the data of a
+// call.quality event besides the call.
+type QualityAlert struct {
+	LegID     ident.LegID `json:"leg_id"`
+	Role      string      `json:"role"` // caller or callee
+	Kind      string      `json:"kind"` // webrtc or sip
+	Device    string      `json:"device"`
+	MOS       float64     `json:"mos"`      // the last window's, below the threshold
+	LossPct   float64     `json:"loss_pct"` // the last window's
+	JitterMs  float64     `json:"jitter_ms"`
+	Threshold float64     `json:"threshold"`      // 3.5
+	SinceS    int         `json:"since_offset_s"` // the first low window's start, seconds since the call started
+	Windows   int         `json:"windows"`        // consecutive low windows so far (3)
+}
+
+// QualityAlertView is the data of a call.quality event: the call as it
+// stands and the alert.
+type QualityAlertView struct {
+	CallView
+	Alert QualityAlert `json:"quality_alert"`
+}

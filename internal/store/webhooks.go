@@ -15,13 +15,14 @@ const (
 	EventCallAnswered        = "call.answered"
 	EventCallTransferred     = "call.transferred"
 	EventCallEnded           = "call.ended"
+	EventCallQuality         = "call.quality" // a leg's MOS stayed low (QualityAlertView)
 	EventRegistrationChanged = "registration.changed"
 	EventPresenceChanged     = "presence.changed"
 )
 
 // WebhookEventTypes lists every type an endpoint may subscribe to.
 var WebhookEventTypes = []string{EventCallStarted, EventCallRinging, EventCallAnswered,
-	EventCallTransferred, EventCallEnded, EventRegistrationChanged, EventPresenceChanged}
+	EventCallTransferred, EventCallEnded, EventRegistrationChanged, EventPresenceChanged, EventCallQuality}
 
 // WebhookEndpoint is where an account's events are POSTed. Secret is the
 // "whsec_<base64>" signing secret.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ func TestCallQualityOnLoopback(t *testing.T) {
 	time.Sleep(12 * time.Second) // the call's length: at least two 5-s windows
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
+	harness.Wait(t, out, protocol.TypeCallEnded)
+	for _, m := range append(out.History(), in.History()...) {
+		require.NotEqual(t, protocol.TypeCallQuality, m.MessageType(), "clients that did not ask get no call.quality")
+	}
 
 	rec := record(t, s, out.ID)
 	legs := rec["legs"].([]any)
@@ -42,6 +47,9 @@ func TestCallQualityOnLoopback(t *testing.T) {
 		worst := q["worst_window"].(map[string]any)
 		require.Equal(t, q["min_mos"], worst["mos"])
 		t.Logf("%s leg (%s): avg MOS %v, min %v", l["role"], l["codec"], q["avg_mos"], q["min_mos"])
+		floor := map[string]float64{"opus": 4.3, "pcmu": 4.1}[strings.ToLower(l["codec"].(string))]
+		require.NotZero(t, floor, "codec %v", l["codec"])
+		require.GreaterOrEqual(t, q["min_mos"].(float64), floor, "a clean %s leg", l["codec"])
 	}
 
 	r := s.Do(t, "GET", "/v1/calls/"+out.ID+"/quality", s.Token(t, s.Alice, time.Hour), nil)

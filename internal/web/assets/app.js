@@ -103,6 +103,21 @@ function clock(seconds) {
   return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** Bars (1–4) for a call.quality MOS: ≥ 4.0 four, ≥ 3.6 three, ≥ 3.1 two, else one. */
+function qualityBars(mos) {
+  if (mos >= 4.0) return 4;
+  if (mos >= 3.6) return 3;
+  if (mos >= 3.1) return 2;
+  return 1;
+}
+
+/** "MOS 4.3 · loss 0.2% · jitter 3 ms" (and the round trip when known). */
+function qualityText(q) {
+  let s = `MOS ${q.mos.toFixed(1)} · loss ${q.loss.toFixed(1)}% · jitter ${Math.round(q.jitter)} ms`;
+  if (q.rtt !== null && q.rtt !== undefined) s += ` · rtt ${Math.round(q.rtt)} ms`;
+  return s;
+}
+
 function toDate(v) {
   if (v === undefined || v === null || v === '') return null;
   const d = v instanceof Date ? v : new Date(typeof v === 'number' && v < 1e12 ? v * 1000 : v);
@@ -235,6 +250,10 @@ class CallView {
     this.peer = el('span', { class: 'peer', dataset: { testid: 'call-peer' } });
     this.dir = el('span', { class: 'dir' });
     this.duration = el('span', { class: 'duration', dataset: { testid: 'call-duration' }, 'aria-label': 'Duration' });
+    // The server's view of this device's audio, every 5 s (call.quality).
+    this.qualityIcon = el('span', { class: 'quality', role: 'img', hidden: true, dataset: { testid: 'call-quality' } },
+      el('i'), el('i'), el('i'), el('i'));
+    call.on('quality', (q) => this.showQuality(q));
     this.stateText = el('span', { class: 'badge', dataset: { testid: 'call-state' } });
     this.mutedFlag = el('span', { class: 'muted-flag' }, ' · muted');
 
@@ -268,7 +287,7 @@ class CallView {
 
     const id = `call-${Math.random().toString(36).slice(2, 8)}`;
     this.node = el('li', { class: 'call', dataset: { testid: 'call', callId: call.id ?? '' }, 'aria-labelledby': id },
-      el('div', { class: 'call-head', id }, this.peer, this.dir, this.duration),
+      el('div', { class: 'call-head', id }, this.peer, this.dir, this.qualityIcon, this.duration),
       el('div', { class: 'call-state' }, this.stateText, this.mutedFlag),
       el('div', { class: 'actions' }, this.hold, this.mute, this.keypadButton, this.transferButton,
         this.attendedButton, this.hangup),
@@ -383,6 +402,15 @@ class CallView {
           onclick: () => attempt('Cancel consultation', () => consult.hangup()) }, 'Cancel'));
       this.consultBox.hidden = false;
     }
+  }
+
+  showQuality(q) {
+    const bars = qualityBars(q.mos);
+    const text = qualityText(q);
+    this.qualityIcon.dataset.bars = String(bars);
+    this.qualityIcon.title = text;
+    this.qualityIcon.setAttribute('aria-label', `Call quality ${bars} of 4: ${text}`);
+    this.qualityIcon.hidden = this.call.state === 'ended';
   }
 
   tick() {

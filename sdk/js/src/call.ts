@@ -70,6 +70,26 @@ export interface CallEvents {
   error: [error: PhoneError];
   /** {@link Call.state} changed. */
   statechange: [state: CallState];
+  /**
+   * Every 5 s while audio flows: how the server receives this device's
+   * audio (its estimated MOS, loss and jitter in the last window).
+   */
+  quality: [quality: CallQuality];
+}
+
+/**
+ * One 5-s window of this device's audio as the server received it.
+ * `call.on('quality', (q) => …)`.
+ */
+export interface CallQuality {
+  /** Estimated mean opinion score (ITU-T G.107 E-model), 1–4.5; ≥ 4 is good, < 3.5 poor. */
+  mos: number;
+  /** Packets lost in the window, percent. */
+  loss: number;
+  /** Interarrival jitter, milliseconds. */
+  jitter: number;
+  /** Round-trip time in milliseconds, `null` when unknown. */
+  rtt: number | null;
 }
 
 /** What a call needs from its phone. @internal */
@@ -148,6 +168,7 @@ export class Call extends Emitter<CallEvents> {
   #ringback: Sound | undefined;
   #ringtone: Sound | undefined;
   #playback: Playback | undefined;
+  #quality: CallQuality | undefined;
 
   /** @internal Calls are created by Phone. */
   constructor(host: CallHost, init: CallInit) {
@@ -408,6 +429,8 @@ export class Call extends Emitter<CallEvents> {
         return this._end(m.reason, m.duration_seconds);
       case 'call.restored':
         return this.#restored(m);
+      case 'call.quality':
+        return this.#onQuality(m);
       case 'sdp.offer':
       case 'sdp.answer':
       case 'sdp.pranswer':
@@ -416,6 +439,17 @@ export class Call extends Emitter<CallEvents> {
         if (m.type === 'sdp.pranswer') this.#stopRingback();
         this.#serial(() => this.#media(m)).catch((e: unknown) => this.#mediaFailed(e, m.type === 'sdp.offer'));
     }
+  }
+
+  #onQuality(m: P.CallQuality): void {
+    if (this.#ended()) return;
+    this.#quality = { mos: m.mos, loss: m.loss, jitter: m.jitter, rtt: m.rtt ?? null };
+    this.emit('quality', this.#quality);
+  }
+
+  /** The latest {@link CallQuality} report, `undefined` before the first (or from a server that sends none). */
+  get quality(): CallQuality | undefined {
+    return this.#quality;
   }
 
   /** @internal Emits a server error about this call. */

@@ -219,7 +219,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.#ws = ws;
       this.#waiter = { resolve, reject };
       ws.onopen = () => {
-        const auth: P.Authenticate = { type: 'authenticate', req_id: this.reqId(), token: this.#token };
+        // features: the optional frames this SDK understands (call.quality);
+        // servers ignore names they do not know.
+        const auth: P.Authenticate = { type: 'authenticate', req_id: this.reqId(), token: this.#token, features: ['quality'] };
         if (this.#sessionId) auth.session_id = this.#sessionId;
         this.#write(ws, auth);
       };

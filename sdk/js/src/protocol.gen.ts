@@ -32,6 +32,7 @@ export interface Authenticate {
   token: string;
   session_id?: string;
   emergency_address_id?: string;
+  features?: string[];
 }
 
 export interface CallAnswer {
@@ -170,6 +171,15 @@ export interface CallIncoming {
   to: string;
 }
 
+export interface CallQuality {
+  type: 'call.quality';
+  call_id: string;
+  mos: number;
+  loss: number;
+  jitter: number;
+  rtt: number | null;
+}
+
 export interface CallRestored {
   type: 'call.restored';
   call_id: string;
@@ -242,4 +252,4 @@ export interface SDPPranswer {
 
 export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
-export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
+export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallQuality | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
