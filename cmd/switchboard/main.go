@@ -35,6 +35,7 @@ Usage:
   switchboard token     --user ID [--ttl 24h]                mint a user token
   switchboard keys      <rotate|generate> [flags]            rotate the token signing key; make a master key
   switchboard backup    --out FILE [--data DIR]              an online copy of the database
+  switchboard cluster   status [--url URL] [--admin-key KEY]  the live nodes of a running cluster
   switchboard version
 
 Run "switchboard <command> --help" for a command's flags.
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
 		"dialplan": dialPlanCmd, "followme": followMeCmd, "ringgroup": ringGroupCmd, "route": routeCmd,
-		"keys": keysCmd, "backup": backupCmd,
+		"keys": keysCmd, "backup": backupCmd, "cluster": clusterCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil
