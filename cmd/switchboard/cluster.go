@@ -173,4 +173,3 @@ func printNodes(w io.Writer, nodes []clusterNode, now time.Time) error {
 	_, err := fmt.Fprintf(w, "%d live node(s); * is the node asked\n", len(nodes))
 	return err
 }
-
