@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -137,36 +135,9 @@ func fetchLiveCalls(ctx context.Context, f callsFlags) ([]liveCall, error) {
 	if f.account != "" {
 		q.Set("account_id", f.account)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(f.url, "/")+"/v1/calls?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error, Code string }
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Code)
-		}
-		return nil, fmt.Errorf("%s", resp.Status)
-	}
-	var list struct {
-		Data []liveCall `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("unreadable answer: %w", err)
-	}
-	return list.Data, nil
+	var calls []liveCall
+	_, err := adminGet(ctx, f.url, f.key, "/v1/calls?"+q.Encode(), &calls)
+	return calls, err
 }
 
 // printLiveCalls writes the table: one line per call.

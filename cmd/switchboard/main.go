@@ -36,6 +36,7 @@ Usage:
   switchboard keys      <rotate|generate> [flags]            rotate the token signing key; make a master key
   switchboard backup    --out FILE [--data DIR]              an online copy of the database
   switchboard calls     [--once] [--url URL] [--key KEY]     live calls, refreshed like top
+  switchboard cluster   status [--url URL] [--key KEY]       the live nodes of a running cluster
   switchboard version
 
 Run "switchboard <command> --help" for a command's flags.
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"serve": serve, "user": userCmd, "number": numberCmd, "trunk": trunkCmd, "token": tokenCmd,
 		"dialplan": dialPlanCmd, "followme": followMeCmd, "ringgroup": ringGroupCmd, "route": routeCmd,
-		"keys": keysCmd, "backup": backupCmd, "calls": callsCmd,
+		"keys": keysCmd, "backup": backupCmd, "calls": callsCmd, "cluster": clusterCmd,
 		"version": func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, "switchboard", version)
 			return nil

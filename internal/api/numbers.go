@@ -203,6 +203,7 @@ type callJSON struct {
 	EndReason  string           `json:"end_reason,omitempty"`
 	Transfer   string           `json:"transfer,omitempty"`
 	Legs       []store.LegStats `json:"legs"`
+	NodeID     string           `json:"node_id,omitempty"` // the cluster node that owns the call
 }
 
 func optTime(t *time.Time) *string {
@@ -225,7 +226,8 @@ func callView(c *store.CallRecord) callJSON {
 	return callJSON{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction, Status: status,
 		FromUser: string(c.FromUserID), ToUser: string(c.ToUserID), From: c.From, FromName: c.FromName,
 		To: c.To, AnsweredBy: c.AnsweredBy, StartedAt: rfc3339(c.StartedAt), AnsweredAt: optTime(c.AnsweredAt),
-		EndedAt: optTime(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs}
+		EndedAt: optTime(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs,
+		NodeID: c.NodeID}
 }
 
 // callScope returns the filter a caller may see: admin everything, a user

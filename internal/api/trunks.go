@@ -16,7 +16,7 @@ import (
 
 // TrunkStatus is how a trunk's registration stands.
 type TrunkStatus struct {
-	State     string // off, registering, registered or failed
+	State     string // off, registering, registered, failed or standby (cluster)
 	ExpiresAt time.Time
 	LastError string
 }

@@ -248,6 +248,11 @@ type Options struct {
 	TransferRecall bool
 	// Limits bound call creation (see limits.go); zero fields: no limit.
 	Limits Limits
+	// PeerWithRoom, when set, names a cluster node that takes calls and is
+	// under its ceiling ("" when none), for a call refused at this node's
+	// (Limits.MaxCalls). It is called under the manager's lock: it must
+	// not block (a value the cluster link refreshes each heartbeat).
+	PeerWithRoom func() string
 	// Observer, when set, is told of calls starting, answered and ending.
 	Observer Observer
 	// Activity, when set, is told each user's part in each call (presence).

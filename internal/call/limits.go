@@ -25,6 +25,8 @@ type Limits struct {
 	UserBurst int
 	// MaxPerAccount caps an account's calls up at once.
 	MaxPerAccount int
+	// MaxCalls caps the calls this node owns at once (cluster.max_calls).
+	MaxCalls int
 }
 
 // Which limit refused a call, in a rate_limited error's context.limit.
@@ -32,6 +34,7 @@ const (
 	LimitSocket  = "socket"
 	LimitUser    = "user"
 	LimitAccount = "account"
+	LimitNode    = "node" // this node's ceiling (ceiling.go)
 )
 
 // ErrRateLimited is a call refused by a limit. It crosses the edge as a
@@ -41,12 +44,18 @@ var ErrRateLimited = errors.New("call rate limited")
 // LimitError says which limit refused a call and when a retry can succeed.
 type LimitError struct {
 	Limit      string        // LimitSocket, LimitUser or LimitAccount
-	RetryAfter time.Duration // 0 for the account cap: it frees as calls end
-	Max        int           // the account cap, for LimitAccount
+	RetryAfter time.Duration // 0 for the caps: they free as calls end
+	Max        int           // the account's or the node's cap
+	// Peer is a cluster node with room, for LimitNode ("" when none is
+	// known). Calls are not forwarded to it (that needs cross-node
+	// signalling): the caller may connect there instead.
+	Peer string
 }
 
 func (e *LimitError) Error() string {
 	switch e.Limit {
+	case LimitNode:
+		return e.nodeError()
 	case LimitAccount:
 		return fmt.Sprintf("too many calls: the account has %d calls up, its limit", e.Max)
 	case LimitUser:
@@ -63,14 +72,16 @@ type limits struct {
 	socket  *keyedLimiter
 	user    *keyedLimiter
 	max     int
+	node    int // the node's ceiling (0: none)
 	mu      sync.Mutex
+	total   int                     // the node's calls counted
 	running map[ident.AccountID]int // entries at zero are deleted
 	logs    *lograte.Limiter        // refusal log lines, one key for the server
 }
 
 func newLimits(l Limits) *limits {
 	return &limits{socket: newKeyedLimiter(l.SocketRate, l.SocketBurst),
-		user: newKeyedLimiter(l.UserRate, l.UserBurst), max: l.MaxPerAccount,
+		user: newKeyedLimiter(l.UserRate, l.UserBurst), max: l.MaxPerAccount, node: l.MaxCalls,
 		running: map[ident.AccountID]int{}, logs: lograte.New(500*time.Millisecond, 5)}
 }
 
@@ -90,20 +101,26 @@ func (l *limits) allow(session ident.SessionID, user ident.UserID, now time.Time
 	return nil
 }
 
-// start counts a call of acct against the account cap; done releases it.
+// start counts a call of acct against the node's ceiling and the account
+// cap; done releases it.
 func (l *limits) start(acct ident.AccountID) *LimitError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.node > 0 && l.total >= l.node {
+		return &LimitError{Limit: LimitNode, Max: l.node}
+	}
 	if l.max > 0 && l.running[acct] >= l.max {
 		return &LimitError{Limit: LimitAccount, Max: l.max}
 	}
 	l.running[acct]++
+	l.total++
 	return nil
 }
 
 func (l *limits) done(acct ident.AccountID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.total--
 	if l.running[acct]--; l.running[acct] <= 0 {
 		delete(l.running, acct)
 	}
@@ -198,6 +215,7 @@ func (m *Manager) placeAllowed(p Placement) error {
 		return e
 	}
 	if e := m.lim.start(p.Account); e != nil {
+		m.hintPeer(e)
 		m.observer().CallRefused(string(e.Limit))
 		m.lim.logRefusal(m.log, e, p.Account, p.User, "")
 		return e
@@ -207,6 +225,7 @@ func (m *Manager) placeAllowed(p Placement) error {
 
 // refused logs a call.create a limit refused and tells the device.
 func (m *Manager) refused(dev Device, e *LimitError, reqID string) {
+	m.hintPeer(e)
 	m.observer().CallRefused(string(e.Limit))
 	m.lim.logRefusal(m.log, e, dev.Account(), dev.User(), dev.SessionID())
 	dev.Party("").Refused(Refusal{Code: CodeRateLimited, ReqID: reqID, Msg: e.Error(), Limit: e})
@@ -220,6 +239,10 @@ func (l *limits) logRefusal(log *slog.Logger, e *LimitError, acct ident.AccountI
 	if !ok {
 		return
 	}
-	log.Info("call refused by a limit", "limit", e.Limit, "account", acct, "user", user,
-		"session_id", session, "retry_after", e.RetryAfter, "suppressed", n)
+	attrs := []any{"limit", e.Limit, "account", acct, "user", user, "session_id", session,
+		"retry_after", e.RetryAfter, "suppressed", n}
+	if e.Limit == LimitNode {
+		attrs = append(attrs, "max_calls", e.Max, "peer_with_room", e.Peer)
+	}
+	log.Info("call refused by a limit", attrs...)
 }

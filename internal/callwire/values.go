@@ -50,6 +50,9 @@ func ErrorFrame(r call.Refusal, id ident.CallID) *protocol.Error {
 		if l.Max > 0 {
 			ctx["max"] = l.Max
 		}
+		if l.Peer != "" {
+			ctx["peer"] = l.Peer
+		}
 		e.Context = ctx
 	}
 	return e

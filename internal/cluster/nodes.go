@@ -136,3 +136,6 @@ func (m *cpuMeter) sample() float64 {
 	m.lastCPU, m.lastWall = cpu, now
 	return min(max(share, 0), 1)
 }
+
+// PickLeastLoaded is LeastLoaded over nodes already listed (by Peers).
+func PickLeastLoaded(nodes []NodeInfo) (NodeInfo, error) { return leastLoaded(nodes) }

@@ -23,6 +23,10 @@ type Cluster struct {
 	// load, its users' locations, its leases); whatever a node stops
 	// refreshing vanishes after three heartbeats.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// MaxCalls is the most calls this node owns at once (0: no ceiling);
+	// past it new calls are refused (rate_limited, limit "node"; SIP 503)
+	// naming a peer with room. It applies on a single node too.
+	MaxCalls int `yaml:"max_calls"`
 }
 
 // Enabled reports whether cluster mode is on.
@@ -57,6 +61,9 @@ func (c Cluster) validate() []error {
 	}
 	if c.Heartbeat < 100*time.Millisecond || c.Heartbeat > time.Minute {
 		bad("cluster.heartbeat %s: want between 100ms and 1m (entries vanish after 3 heartbeats)", c.Heartbeat)
+	}
+	if c.MaxCalls < 0 {
+		bad("cluster.max_calls %d: want 0 (no ceiling) or more", c.MaxCalls)
 	}
 	if c.NATSURL == "" {
 		return errs

@@ -24,6 +24,7 @@ func TestClusterValidate(t *testing.T) {
 		{"long node id", func(c *Cluster) { c.NodeID = string(make([]byte, 65)) }, "cluster.node_id"},
 		{"heartbeat too short", func(c *Cluster) { c.Heartbeat = time.Millisecond }, "cluster.heartbeat"},
 		{"heartbeat too long", func(c *Cluster) { c.Heartbeat = time.Hour }, "cluster.heartbeat"},
+		{"negative max_calls", func(c *Cluster) { c.MaxCalls = -1 }, "cluster.max_calls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

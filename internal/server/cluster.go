@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/cluster"
@@ -29,6 +30,12 @@ type clusterLink struct {
 	hub  *presence.Hub
 	log  *slog.Logger
 	node *cluster.Node // set by start, before the worker runs
+	// joined is closed once node is set (the trunk gate waits for it).
+	joined chan struct{}
+	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
+	// room is a peer with room for calls ("" none), refreshed each
+	// heartbeat, for calls refused at this node's ceiling.
+	room atomic.Pointer[string]
 
 	mu    sync.Mutex
 	dirty map[ident.UserID]struct{}
@@ -38,8 +45,9 @@ type clusterLink struct {
 	bound map[ident.UserID]map[string]cluster.Binding
 	peers map[string]bool
 
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	reaped chan struct{} // the reaper's goroutine ended
 }
 
 // presenceNews is what a node publishes about a user on the presence bus:
@@ -58,10 +66,12 @@ type presenceInfo struct {
 }
 
 func newClusterLink(s *Server) *clusterLink {
-	return &clusterLink{s: s, hub: s.Presence, log: s.Log.With("component", "cluster"),
-		dirty: map[ident.UserID]struct{}{}, wake: make(chan struct{}, 1),
+	l := &clusterLink{s: s, hub: s.Presence, log: s.Log.With("component", "cluster"),
+		joined: make(chan struct{}), dirty: map[ident.UserID]struct{}{}, wake: make(chan struct{}, 1),
 		bound: map[ident.UserID]map[string]cluster.Binding{}, peers: map[string]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), reaped: make(chan struct{})}
+	l.trunks = newTrunkLeases(l)
+	return l
 }
 
 // presenceSink is the presence service the hub, SIP, calls and the API
@@ -124,19 +134,34 @@ func (l *clusterLink) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l.node = node
 	if err := node.SubscribePresence(l.onPresence, l.onHello); err != nil {
 		_ = node.Close()
 		return err
 	}
+	l.node = node
+	close(l.joined)
 	go l.loop()
+	go func() {
+		defer close(l.reaped)
+		(&reaper{link: l}).loop(l.stop)
+	}()
 	return nil
 }
 
 // load is what the node publishes about itself each heartbeat.
 func (l *clusterLink) load() cluster.Load {
 	s := l.s
-	return cluster.Load{Calls: s.Calls.Count(), Draining: s.draining.Load(), HTTP: s.Addr(), SIP: s.SIP.Addr()}
+	return cluster.Load{Calls: s.Calls.Count(), MaxCalls: s.Config.Cluster.MaxCalls, Draining: s.draining.Load(),
+		HTTP: s.Addr(), SIP: s.SIP.Addr()}
+}
+
+// peerWithRoom is a live peer that takes calls and is under its ceiling,
+// as of the last heartbeat ("" none); it never blocks.
+func (l *clusterLink) peerWithRoom() string {
+	if p := l.room.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // close syncs what is pending, stops the worker and leaves the cluster
@@ -152,6 +177,7 @@ func (l *clusterLink) close() error {
 	}
 	close(l.stop)
 	<-l.done
+	<-l.reaped
 	return l.node.Close()
 }
 
@@ -297,9 +323,18 @@ func (l *clusterLink) checkPeers() {
 		return
 	}
 	alive := map[string]bool{}
+	others := make([]cluster.NodeInfo, 0, len(peers))
 	for _, p := range peers {
 		alive[p.Node] = true
+		if p.Node != l.node.ID() {
+			others = append(others, p)
+		}
 	}
+	room := ""
+	if best, err := cluster.PickLeastLoaded(others); err == nil {
+		room = best.Node
+	}
+	l.room.Store(&room)
 	for n := range l.peers {
 		if !alive[n] {
 			l.log.Info("cluster: node left", "peer", n)

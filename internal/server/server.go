@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/api"
 	"github.com/switchboard-voice/switchboard/internal/auth"
@@ -129,10 +128,8 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if n, err := s.Store.CloseOpenCallRecords(ctx, "failed", time.Now()); err != nil {
+	if err := s.closeOwnOpenRecords(ctx); err != nil {
 		return err
-	} else if n > 0 {
-		s.Log.Warn("closed call records left open by an earlier run", "count", n)
 	}
 	s.Hub = signal.NewHub(s.Config.Signal, markingTokens{s.Tokens}, s.Log)
 	s.Presence = presence.NewHub(s.Store, s.Log)
@@ -146,13 +143,20 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
+	var peerWithRoom func() string
+	if s.cluster != nil {
+		s.timed.node = s.Config.Cluster.Node()
+		peerWithRoom = s.cluster.peerWithRoom
+	}
+	limits := callLimits(s.Config.Calls.Limits)
+	limits.MaxCalls = s.Config.Cluster.MaxCalls
 	s.bell = webhook.NewBell()
 	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
-			Limits: callLimits(s.Config.Calls.Limits), Observer: s.metricsForCalls(),
+			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	s.Hub.SetLocator(locator{s.Store})
@@ -161,6 +165,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.SIP.SetCalls(s.Calls)
 	s.SIP.SetPresence(s.presenceSink())
+	if s.cluster != nil {
+		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
+	}
 	s.Calls.SetPhones(s.SIP)
 	s.Calls.SetTrunks(s.SIP)
 	s.startEvents()
@@ -260,6 +267,9 @@ func (s *Server) Drain(ctx context.Context) error {
 	s.streams.Close() // bots reconnect elsewhere with Last-Event-ID
 	s.Calls.Drain()
 	s.Hub.Drain()
+	if s.cluster != nil {
+		s.cluster.trunks.drain() // another node registers the trunks
+	}
 	s.Log.Info("draining", "calls", s.Calls.Count())
 	return s.Calls.WaitIdle(ctx)
 }

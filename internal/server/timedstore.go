@@ -20,6 +20,9 @@ type timedStore struct {
 	// bell wakes the events streams after an event was written
 	// (webhooks.go); nil: none.
 	bell *webhook.Bell
+	// node is the cluster node id the call records it creates carry
+	// ("" on a single node).
+	node string
 }
 
 func newTimedStore(st store.Store) timedStore {
@@ -56,6 +59,9 @@ func (t timedStore) GetPhoneNumberByNumber(ctx context.Context, number string) (
 
 func (t timedStore) CreateCallRecord(ctx context.Context, r *store.CallRecord) error {
 	defer t.since("create_call_record", time.Now())
+	if r.NodeID == "" {
+		r.NodeID = t.node
+	}
 	return t.Store.CreateCallRecord(ctx, r)
 }
 

@@ -25,7 +25,11 @@ func placeRefusal(err error) (int, string, []sip.Header) {
 	}
 	secs := accountCapRetry
 	reason := "Too Many Calls"
-	if le.Limit != call.LimitAccount {
+	switch le.Limit {
+	case call.LimitAccount:
+	case call.LimitNode: // a proxy (DNS SRV) tries the next node
+		reason = "Node At Capacity"
+	default:
 		secs = max(1, int(math.Ceil(le.RetryAfter.Seconds())))
 		reason = "Call Rate Exceeded"
 	}

@@ -19,6 +19,7 @@ func TestPlaceRefusal(t *testing.T) {
 		{&call.LimitError{Limit: call.LimitUser, RetryAfter: 1500 * time.Millisecond}, "Call Rate Exceeded", "2"},
 		{&call.LimitError{Limit: call.LimitUser, RetryAfter: time.Millisecond}, "Call Rate Exceeded", "1"},
 		{&call.LimitError{Limit: call.LimitAccount, Max: 10}, "Too Many Calls", "5"},
+		{&call.LimitError{Limit: call.LimitNode, Max: 10, Peer: "n2"}, "Node At Capacity", "5"},
 		{errors.New("server is shutting down"), "Service Unavailable", ""},
 	} {
 		status, reason, hdrs := placeRefusal(tc.err)

@@ -50,6 +50,7 @@ type registrations struct {
 // registration keeps one trunk registered until stopped, then un-registers.
 type registration struct {
 	trunk  config.Trunk
+	id     ident.TrunkID // empty for a config file trunk
 	cancel context.CancelFunc
 	done   chan struct{}
 	callID string
@@ -119,15 +120,15 @@ func (u *UA) syncRegistrations() {
 	if g.closed || u.client == nil {
 		return
 	}
-	want := map[string]config.Trunk{}
+	want := map[string]*trunk{}
 	for _, t := range u.trunks.all() {
 		if t.Register {
-			want[t.key()] = t.Trunk
+			want[t.key()] = t
 		}
 	}
 	var stop []*registration
 	for k, r := range g.byKey {
-		if t, ok := want[k]; !ok || !reflect.DeepEqual(t, r.trunk) {
+		if t, ok := want[k]; !ok || !reflect.DeepEqual(t.Trunk, r.trunk) {
 			stop = append(stop, r)
 			delete(g.byKey, k)
 		}
@@ -146,7 +147,7 @@ func (u *UA) syncRegistrations() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &registration{trunk: t, cancel: cancel, done: make(chan struct{}), callID: ident.Short() + ident.Short(),
+		r := &registration{trunk: t.Trunk, id: t.id, cancel: cancel, done: make(chan struct{}), callID: ident.Short() + ident.Short(),
 			cseq: 1, status: Registration{State: RegRegistering}}
 		g.byKey[k] = r
 		u.goTracked(func() { u.keepRegistered(ctx, r) })
@@ -170,10 +171,11 @@ func (u *UA) closeRegistrations() {
 	}
 }
 
-// keepRegistered registers, refreshes at half the granted expiry, retries
-// failures every regRetry, and un-registers once ctx ends.
-func (u *UA) keepRegistered(ctx context.Context, r *registration) {
-	defer close(r.done)
+// registerWhile registers, refreshes at half the granted expiry, retries
+// failures every regRetry, and un-registers once ctx ends or stop is
+// closed (nil: never).
+func (u *UA) registerWhile(ctx context.Context, r *registration, stop <-chan struct{}) {
+	r.set(Registration{State: RegRegistering})
 	registered := false
 	for {
 		granted, err := u.register(ctx, r, r.trunk.Expires())
@@ -190,12 +192,15 @@ func (u *UA) keepRegistered(ctx context.Context, r *registration) {
 			wait = granted / 2
 		}
 		timer := time.NewTimer(wait)
+		stopped := false
 		select {
 		case <-ctx.Done():
-			timer.Stop()
+		case <-stop:
+			stopped = true
 		case <-timer.C:
 		}
-		if ctx.Err() != nil {
+		timer.Stop()
+		if stopped || ctx.Err() != nil {
 			break
 		}
 	}
@@ -204,7 +209,6 @@ func (u *UA) keepRegistered(ctx context.Context, r *registration) {
 			u.log.Warn("sip: trunk un-registration failed", "trunk", r.trunk.Name, "err", err)
 		}
 	}
-	r.set(Registration{State: RegOff})
 }
 
 // register sends one REGISTER asking for expires seconds (0 removes the

@@ -55,6 +55,7 @@ type UA struct {
 	presence Presence
 
 	trunkTimeout time.Duration
+	trunkGate    TrunkGate     // nil: a single node registers every trunk
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
 	mu     sync.Mutex

@@ -238,6 +238,9 @@ type CallRecord struct {
 	Legs       []LegStats
 	// Transfer notes which calls were joined and by whom; empty when none.
 	Transfer string
+	// NodeID is the cluster node that owns the call (cluster.node_id);
+	// empty on a single node. UpdateCallRecord keeps the stored one.
+	NodeID string
 }
 
 // ListOptions pages a listing: at most Limit rows after the row whose id is
@@ -363,6 +366,19 @@ type CallRecords interface {
 	CloseOpenCallRecords(ctx context.Context, reason string, at time.Time) (int, error)
 }
 
+// NodeCallRecords scopes the closing of records left open to one node of
+// a cluster sharing the store: a node that restarts closes its own, a
+// surviving node those of a node that died; never another live node's.
+type NodeCallRecords interface {
+	// OpenCallRecordNodes lists the nodes (CallRecord.NodeID, "" among
+	// them) that have open records.
+	OpenCallRecordNodes(ctx context.Context) ([]string, error)
+	// CloseNodeCallRecords is CloseOpenCallRecords for the open records of
+	// node that started no later than at (a node that restarts under the
+	// same id meanwhile keeps its new calls).
+	CloseNodeCallRecords(ctx context.Context, node, reason string, at time.Time) (int, error)
+}
+
 // CallCheckpoint is what a live call saves of its record every few seconds.
 type CallCheckpoint struct {
 	At time.Time
@@ -420,6 +436,7 @@ type Store interface {
 	RingGroups
 	Settings
 	CallRecords
+	NodeCallRecords
 	CallCheckpoints
 	CallQualities
 	EmergencyAddresses

@@ -11,9 +11,11 @@ import (
 )
 
 const callCols = "id, account_id, direction, from_user_id, to_user_id, from_addr, from_name, " +
-	"to_addr, answered_by, started_at, answered_at, ended_at, end_reason, legs, transfer"
+	"to_addr, answered_by, started_at, answered_at, ended_at, end_reason, legs, transfer, node_id"
 
-// callArgs returns r's column values in callCols order, after the id.
+// callArgs returns r's column values in callCols order, after the id and
+// before node_id (which UpdateCallRecord leaves alone: a call's owner
+// never changes).
 func callArgs(r *store.CallRecord) ([]any, error) {
 	legs, err := json.Marshal(r.Legs)
 	if err != nil {
@@ -37,8 +39,8 @@ func (d *DB) CreateCallRecord(ctx context.Context, r *store.CallRecord) error {
 		return err
 	}
 	_, err = d.exec(ctx,
-		"INSERT INTO call_records ("+callCols+", checkpoint_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		append(append([]any{r.ID}, args...), formatTime(r.StartedAt))...)
+		"INSERT INTO call_records ("+callCols+", checkpoint_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		append(append([]any{r.ID}, args...), r.NodeID, formatTime(r.StartedAt))...)
 	if d.isUnique(err) {
 		return fmt.Errorf("call id %q is taken: %w", r.ID, store.ErrConflict)
 	}
@@ -93,7 +95,7 @@ func scanCall(s rowScanner) (*store.CallRecord, error) {
 	var started, legs string
 	var answered, ended sql.NullString
 	err := s.Scan(&r.ID, &r.AccountID, &r.Direction, &r.FromUserID, &r.ToUserID, &r.From,
-		&r.FromName, &r.To, &r.AnsweredBy, &started, &answered, &ended, &r.EndReason, &legs, &r.Transfer)
+		&r.FromName, &r.To, &r.AnsweredBy, &started, &answered, &ended, &r.EndReason, &legs, &r.Transfer, &r.NodeID)
 	if err != nil {
 		return nil, err
 	}

@@ -32,32 +32,78 @@ func (d *DB) CheckpointCallRecord(ctx context.Context, id ident.CallID, cp store
 // the time its call was last known alive (see store.CallRecords), keeping
 // the legs' checkpointed stats, and returns how many it closed.
 func (d *DB) CloseOpenCallRecords(ctx context.Context, reason string, at time.Time) (int, error) {
+	return d.closeOpen(ctx, openScope{}, reason, at)
+}
+
+// CloseNodeCallRecords closes node's open records that started no later
+// than at, as CloseOpenCallRecords does.
+func (d *DB) CloseNodeCallRecords(ctx context.Context, node, reason string, at time.Time) (int, error) {
+	return d.closeOpen(ctx, openScope{node: &node, startedBy: at}, reason, at)
+}
+
+// OpenCallRecordNodes lists the nodes with open records.
+func (d *DB) OpenCallRecordNodes(ctx context.Context) ([]string, error) {
+	rows, err := d.query(ctx, "SELECT DISTINCT node_id FROM call_records WHERE ended_at IS NULL ORDER BY node_id")
+	if err != nil {
+		return nil, fmt.Errorf("open call record nodes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("open call record nodes: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// openScope narrows the open records closed: to one node's (node set)
+// that started no later than startedBy.
+type openScope struct {
+	node      *string
+	startedBy time.Time
+}
+
+func (d *DB) closeOpen(ctx context.Context, scope openScope, reason string, at time.Time) (int, error) {
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("close open call records: %w", err)
 	}
 	defer func() { _ = tx.rollback() }()
-	ends, err := openRecordEnds(ctx, tx, at)
+	ends, err := openRecordEnds(ctx, tx, scope, at)
 	if err != nil {
 		return 0, fmt.Errorf("close open call records: %w", err)
 	}
+	n := 0
 	for id, end := range ends {
-		if _, err := tx.exec(ctx,
-			"UPDATE call_records SET ended_at = ?, end_reason = ? WHERE id = ?",
-			formatTime(end), reason, id); err != nil {
+		// Still open: another node may be closing the same records.
+		res, err := tx.exec(ctx,
+			"UPDATE call_records SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+			formatTime(end), reason, id)
+		if err != nil {
 			return 0, fmt.Errorf("close call record %q: %w", id, err)
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			n += int(k)
 		}
 	}
 	if err := tx.commit(); err != nil {
 		return 0, fmt.Errorf("close open call records: %w", err)
 	}
-	return len(ends), nil
+	return n, nil
 }
 
-// openRecordEnds reads the open records and when each should end.
-func openRecordEnds(ctx context.Context, tx *tx, at time.Time) (map[ident.CallID]time.Time, error) {
-	rows, err := tx.query(ctx,
-		"SELECT id, started_at, answered_at, checkpoint_at, last_media_at FROM call_records WHERE ended_at IS NULL")
+// openRecordEnds reads the open records in scope and when each should end.
+func openRecordEnds(ctx context.Context, tx *tx, scope openScope, at time.Time) (map[ident.CallID]time.Time, error) {
+	q := "SELECT id, started_at, answered_at, checkpoint_at, last_media_at FROM call_records WHERE ended_at IS NULL"
+	var args []any
+	if scope.node != nil {
+		q += " AND node_id = ?"
+		args = append(args, *scope.node)
+	}
+	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +115,16 @@ func openRecordEnds(ctx context.Context, tx *tx, at time.Time) (map[ident.CallID
 		var answered, checkpoint, media sql.NullString
 		if err := rows.Scan(&id, &started, &answered, &checkpoint, &media); err != nil {
 			return nil, err
+		}
+		if scope.node != nil {
+			// Times are RFC 3339 text of varying width: compared here.
+			st, err := parseTime(started)
+			if err != nil {
+				return nil, fmt.Errorf("call record %q: %w", id, err)
+			}
+			if st.After(scope.startedBy) {
+				continue
+			}
 		}
 		end, err := lastAlive(started, answered, checkpoint, media, at)
 		if err != nil {
