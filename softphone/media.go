@@ -204,9 +204,12 @@ func (e *endpoint) start(api *webrtc.API) (*webrtc.PeerConnection, error) {
 		_ = pc.GracefulClose()
 		return nil, err
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			e.goMedia(func() { e.receive(tr) })
+			// The server's sender reports must be read for the receiver
+			// reports to carry LSR/DLSR, from which it measures the RTT.
+			e.goMedia(func() { readAll(r) })
 		}
 	})
 	e.mu.Lock()
@@ -271,9 +274,17 @@ func (e *endpoint) close() {
 
 func (e *endpoint) readRTCP(s *webrtc.RTPSender) {
 	defer e.wg.Done()
+	readAll(s)
+}
+
+// readAll reads RTCP until the sender or receiver closes, so pion's
+// interceptors see it.
+func readAll(r interface {
+	Read([]byte) (int, interceptor.Attributes, error)
+}) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		if _, _, err := r.Read(buf); err != nil {
 			return
 		}
 	}

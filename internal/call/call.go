@@ -36,6 +36,8 @@ type MediaStats struct {
 	PacketsLost              int64
 	JitterMillis             float64
 	BytesSent, BytesReceived uint64 // RTP payload bytes
+	// RTTMillis is the leg's round-trip time from RTCP; 0: unknown.
+	RTTMillis float64
 }
 
 // MediaLeg is a leg's media endpoint on the server.

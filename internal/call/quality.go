@@ -83,12 +83,16 @@ func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset
 	if !expected {
 		return sm, false
 	}
-	// Our receive stats carry no round-trip time: the delay is the jitter
-	// buffer and packetisation only.
-	mos := quality.MOS(quality.Window{LossPct: loss, DelayMs: quality.DelayMs(s.JitterMillis, 0),
+	// The delay is the jitter buffer, packetisation and half the round
+	// trip where RTCP measured one (browser legs); a lower bound elsewhere.
+	mos := quality.MOS(quality.Window{LossPct: loss, DelayMs: quality.DelayMs(s.JitterMillis, s.RTTMillis),
 		Codec: quality.CodecFor(s.Codec)})
 	sm = store.QualitySample{At: at, OffsetS: offset, MOS: round2(mos), LossPct: round2(loss),
 		JitterMs: round2(s.JitterMillis)}
+	if s.RTTMillis > 0 {
+		rtt := round2(s.RTTMillis)
+		sm.RTTMs = &rtt
+	}
 	lq.add(sm)
 	return sm, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ type Stats struct {
 	JitterMillis    float64
 	// BytesSent and BytesReceived count RTP payload bytes.
 	BytesSent, BytesReceived uint64
+	// RTTMillis is the round-trip time from the device's last receiver
+	// report on our stream (RFC 3550 §6.4.1); 0 when none measured one.
+	RTTMillis float64
 }
 
 // WebRTCEndpoint terminates a browser or softphone leg: DTLS-SRTP, ICE and
@@ -69,6 +73,7 @@ type WebRTCEndpoint struct {
 	act       activity      // RTP or RTCP last arrived
 	iceFailed atomic.Bool
 	watch     atomic.Pointer[Watchdog]
+	rtt       atomic.Uint64 // float64 bits, ms; 0: none measured
 
 	mu      sync.Mutex
 	recv    receiveStats
@@ -228,10 +233,14 @@ func (w *WebRTCEndpoint) addTrack() error {
 	go func() { // RTCP must be read for the interceptors (reports, NACK) to work
 		defer w.wg.Done()
 		for {
-			if _, _, err := sender.ReadRTCP(); err != nil {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
 				return
 			}
 			w.act.touch() // receiver reports: a held device still sends them
+			if rtt, ok := reportRTT(pkts, time.Now()); ok {
+				w.rtt.Store(math.Float64bits(rtt))
+			}
 		}
 	}()
 	return nil
@@ -360,7 +369,7 @@ func (w *WebRTCEndpoint) Stats() Stats {
 	}
 	return Stats{Codec: codec, PacketsSent: w.sent.Load(), PacketsReceived: w.recv.received,
 		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis(),
-		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes}
+		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes, RTTMillis: math.Float64frombits(w.rtt.Load())}
 }
 
 // Watch reports the leg's media dead to onDead, once: no RTP and no RTCP

@@ -77,7 +77,8 @@ func (l rtpLeg) Stats() call.MediaStats { return mediaStats(l.RTPEndpoint.Stats(
 
 func mediaStats(s media.Stats) call.MediaStats {
 	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
-		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived}
+		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
+		RTTMillis: s.RTTMillis}
 }
 
 func (a mediaAdapter) NewRTP(id ident.LegID) (call.LegMedia, error) {

@@ -71,6 +71,14 @@ func TestCallQualityOnLoopback(t *testing.T) {
 			require.Contains(t, sm, "loss_pct")
 			require.Contains(t, sm, "jitter_ms")
 		}
+		// Both legs are WebRTC: the devices' receiver reports on the
+		// server's sender reports give a round-trip time (loopback: tiny).
+		last := samples[len(samples)-1].(map[string]any)
+		rtt, ok := last["rtt_ms"].(float64)
+		require.True(t, ok, "%s: a WebRTC leg's RTT is measured: %v", codec, last)
+		require.Greater(t, rtt, 0.0)
+		require.Less(t, rtt, 100.0, "loopback")
+		t.Logf("%s leg: RTT %.2f ms", codec, rtt)
 	}
 
 	require.Equal(t, 200, s.Do(t, "GET", "/v1/calls/"+out.ID+"/quality", admin, nil).Status)

@@ -1,0 +1,73 @@
+package media
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReportRTT(t *testing.T) {
+	sent := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	lsr := compactNTP(sent)
+	ms := func(d time.Duration) uint32 { return uint32(d * 65536 / time.Second) }
+	for _, tt := range []struct {
+		name    string
+		pkts    []rtcp.Packet
+		arrival time.Time
+		want    float64 // ms; <0: none
+	}{
+		{"receiver report: 120 ms out, 30 ms held", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: lsr, Delay: ms(30 * time.Millisecond)}}}}, sent.Add(150 * time.Millisecond), 120},
+		{"sender report blocks count too", []rtcp.Packet{&rtcp.SenderReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: lsr, Delay: 0}}}}, sent.Add(40 * time.Millisecond), 40},
+		{"no sender report of ours yet", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: 0}}}}, sent.Add(time.Second), -1},
+		{"a report from before the sender report is refused", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: lsr, Delay: ms(time.Second)}}}}, sent.Add(100 * time.Millisecond), -1},
+		{"other packets", []rtcp.Packet{&rtcp.PictureLossIndication{}}, sent, -1},
+		{"loopback: under the unit", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: lsr}}}}, sent, 0.01},
+		{"across the 16-bit seconds wrap", []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+			{LastSenderReport: compactNTP(sent.Add(65535 * time.Second))}}}}, sent.Add(65535*time.Second + 200*time.Millisecond), 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := reportRTT(tt.pkts, tt.arrival)
+			if tt.want < 0 {
+				require.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			require.InDelta(t, tt.want, got, 0.1)
+		})
+	}
+}
+
+// Two endpoints on loopback: the receiver's reports on the sender's
+// reports give the sender a round-trip time within a few seconds.
+func TestWebRTCMeasuresRTT(t *testing.T) {
+	e := newEngine(t)
+	a, b := pair(t, e)
+	b.SetSink(func(Packet) {})
+	f := waitFormatT(t, a)
+	payload := make([]byte, 20)
+	deadline := time.Now().Add(8 * time.Second)
+	for a.Stats().RTTMillis == 0 {
+		require.True(t, time.Now().Before(deadline), "no RTT after 8 s")
+		_ = a.WriteAudio(payload, f.Ticks())
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("RTT %.3f ms", a.Stats().RTTMillis)
+	require.Less(t, a.Stats().RTTMillis, 100.0)
+}
+
+func waitFormatT(t *testing.T, ep *WebRTCEndpoint) Format {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if f, ok := ep.SendFormat(); ok {
+			return f
+		}
+	}
+	t.Fatal("no send format")
+	return Format{}
+}
