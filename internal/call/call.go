@@ -38,6 +38,8 @@ type MediaStats struct {
 	BytesSent, BytesReceived uint64 // RTP payload bytes
 	// RTTMillis is the leg's round-trip time from RTCP; 0: unknown.
 	RTTMillis float64
+	// LossRuns counts runs of lost packets (for the burst ratio).
+	LossRuns uint64
 }
 
 // MediaLeg is a leg's media endpoint on the server.

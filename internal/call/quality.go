@@ -77,15 +77,16 @@ func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset
 		q.legs[id] = lq
 		q.order = append(q.order, id)
 	}
-	cur := quality.Counters{Received: s.PacketsReceived, Lost: s.PacketsLost}
+	cur := quality.Counters{Received: s.PacketsReceived, Lost: s.PacketsLost, LossRuns: s.LossRuns}
 	loss, expected := quality.LossPct(lq.prev, cur)
+	burst := quality.BurstRatio(lq.prev, cur)
 	lq.prev = cur
 	if !expected {
 		return sm, false
 	}
 	// The delay is the jitter buffer, packetisation and half the round
 	// trip where RTCP measured one (browser legs); a lower bound elsewhere.
-	mos := quality.MOS(quality.Window{LossPct: loss, DelayMs: quality.DelayMs(s.JitterMillis, s.RTTMillis),
+	mos := quality.MOS(quality.Window{LossPct: loss, BurstR: burst, DelayMs: quality.DelayMs(s.JitterMillis, s.RTTMillis),
 		Codec: quality.CodecFor(s.Codec)})
 	sm = store.QualitySample{At: at, OffsetS: offset, MOS: round2(mos), LossPct: round2(loss),
 		JitterMs: round2(s.JitterMillis)}

@@ -497,7 +497,7 @@ func (e *RTPEndpoint) Stats() Stats {
 	defer e.mu.Unlock()
 	return Stats{Codec: string(e.format.Codec), PacketsSent: e.sent.Load(), PacketsReceived: e.recv.received,
 		PacketsLost: e.recv.lost(), JitterMillis: e.recv.jitterMillis(),
-		BytesSent: e.sentBytes.Load(), BytesReceived: e.recv.bytes}
+		BytesSent: e.sentBytes.Load(), BytesReceived: e.recv.bytes, LossRuns: e.recv.lossRuns}
 }
 
 // Close closes the socket and waits for the read goroutine. It is

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,4 +71,30 @@ func waitFormatT(t *testing.T, ep *WebRTCEndpoint) Format {
 	}
 	t.Fatal("no send format")
 	return Format{}
+}
+
+// Gaps in the received sequence are counted as runs of lost packets,
+// across the 16-bit wrap; a late packet fills no run.
+func TestReceiveStatsLossRuns(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		seqs       []uint16
+		lost, runs int64
+	}{
+		{"none", []uint16{1, 2, 3, 4}, 0, 0},
+		{"two singles", []uint16{1, 3, 4, 6}, 2, 2},
+		{"one burst of three", []uint16{1, 5, 6}, 3, 1},
+		{"across the wrap", []uint16{65534, 65535, 1, 2}, 1, 1},
+		{"late packet", []uint16{1, 3, 2, 4}, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r receiveStats
+			at := time.Now()
+			for i, s := range tt.seqs {
+				r.add(&rtp.Packet{Header: rtp.Header{SequenceNumber: s, Timestamp: uint32(i) * 160}}, 8000, at)
+			}
+			require.Equal(t, tt.lost, r.lost())
+			require.Equal(t, uint64(tt.runs), r.lossRuns)
+		})
+	}
 }

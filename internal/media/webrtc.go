@@ -54,6 +54,8 @@ type Stats struct {
 	JitterMillis    float64
 	// BytesSent and BytesReceived count RTP payload bytes.
 	BytesSent, BytesReceived uint64
+	// LossRuns counts gaps in the received sequence (runs of lost packets).
+	LossRuns uint64
 	// RTTMillis is the round-trip time from the device's last receiver
 	// report on our stream (RFC 3550 §6.4.1); 0 when none measured one.
 	RTTMillis float64
@@ -369,7 +371,8 @@ func (w *WebRTCEndpoint) Stats() Stats {
 	}
 	return Stats{Codec: codec, PacketsSent: w.sent.Load(), PacketsReceived: w.recv.received,
 		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis(),
-		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes, RTTMillis: math.Float64frombits(w.rtt.Load())}
+		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes, RTTMillis: math.Float64frombits(w.rtt.Load()),
+		LossRuns: w.recv.lossRuns}
 }
 
 // Watch reports the leg's media dead to onDead, once: no RTP and no RTCP
@@ -420,6 +423,7 @@ func (w *WebRTCEndpoint) closePeer() error {
 
 // receiveStats follows RFC 3550 A.1 (extended sequence) and A.8 (jitter).
 type receiveStats struct {
+	lossRuns    uint64 // gaps in the sequence
 	received    uint64
 	bytes       uint64 // payload bytes
 	started     bool
@@ -442,6 +446,9 @@ func (r *receiveStats) add(p *rtp.Packet, clock uint32, at time.Time) {
 			ext += 0x10000
 		} else if ext > r.maxSeq+0x8000 && ext >= 0x10000 {
 			ext -= 0x10000
+		}
+		if ext > r.maxSeq+1 {
+			r.lossRuns++ // a gap: one run of lost packets
 		}
 		if ext > r.maxSeq {
 			r.maxSeq = ext

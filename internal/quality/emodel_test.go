@@ -141,10 +141,10 @@ func TestLossPct(t *testing.T) {
 		expected  bool
 	}{
 		{"nothing", Counters{}, Counters{}, 0, false},
-		{"clean", Counters{100, 0}, Counters{350, 0}, 0, true},
-		{"1 in 100", Counters{0, 0}, Counters{99, 1}, 1, true},
-		{"lost fell (duplicates)", Counters{100, 5}, Counters{200, 3}, 0, true},
-		{"received fell (reset)", Counters{100, 0}, Counters{10, 2}, 100, true},
+		{"clean", Counters{Received: 100, Lost: 0}, Counters{Received: 350, Lost: 0}, 0, true},
+		{"1 in 100", Counters{Received: 0, Lost: 0}, Counters{Received: 99, Lost: 1}, 1, true},
+		{"lost fell (duplicates)", Counters{Received: 100, Lost: 5}, Counters{Received: 200, Lost: 3}, 0, true},
+		{"received fell (reset)", Counters{Received: 100, Lost: 0}, Counters{Received: 10, Lost: 2}, 100, true},
 	} {
 		pct, exp := LossPct(tc.prev, tc.cur)
 		if math.Abs(pct-tc.pct) > 1e-9 || exp != tc.expected {
@@ -176,4 +176,33 @@ func FuzzMOS(f *testing.F) {
 			t.Fatalf("MOS(%+v) = %v", w, m)
 		}
 	})
+}
+
+func TestBurstRatio(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		prev, cur Counters
+		want      float64
+	}{
+		{"no loss", Counters{}, Counters{Received: 250}, 1},
+		// 5 % random loss: 250 received, 13 lost in 12 runs: p = 12/250,
+		// q = 12/13, BurstR = 1/(0.048 + 0.923) ≈ 1.03.
+		{"random", Counters{}, Counters{Received: 250, Lost: 13, LossRuns: 12}, 1 / (12.0/250 + 12.0/13)},
+		// The same 13 lost in 3 runs of 4-5: bursts.
+		{"bursty", Counters{}, Counters{Received: 250, Lost: 13, LossRuns: 3}, 1 / (3.0/250 + 3.0/13)},
+		{"deltas only", Counters{Received: 1000, Lost: 50, LossRuns: 40}, Counters{Received: 1250, Lost: 63, LossRuns: 43}, 1 / (3.0/250 + 3.0/13)},
+		{"late packets: lost fell", Counters{Received: 100, Lost: 5, LossRuns: 5}, Counters{Received: 200, Lost: 3, LossRuns: 6}, 1},
+		{"reset", Counters{Received: 100, Lost: 5, LossRuns: 5}, Counters{Received: 10, Lost: 6, LossRuns: 6}, 1},
+		{"more runs than lost (reordering)", Counters{}, Counters{Received: 100, Lost: 2, LossRuns: 5}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := BurstRatio(tc.prev, tc.cur)
+			if math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("BurstRatio = %v, want %v", got, tc.want)
+			}
+			if got < 1 {
+				t.Fatalf("BurstRatio %v below 1", got)
+			}
+		})
+	}
 }

@@ -23,6 +23,30 @@ func DelayMs(jitterMs, rttMs float64) float64 {
 type Counters struct {
 	Received uint64
 	Lost     int64 // may fall (duplicates, late packets)
+	// LossRuns counts gaps in the sequence: runs of consecutive lost
+	// packets (a burst of three is one run).
+	LossRuns uint64
+}
+
+// BurstRatio estimates the window's burst ratio (ITU-T G.113 Appendix I,
+// the two-state Markov model behind G.107's BurstR) from the counters'
+// change: p, the chance of a loss after a received packet, is runs per
+// received packet; q, the chance of a receipt after a lost one, is runs
+// per lost packet; BurstR = 1/(p+q). Random loss gives about 1, losses
+// in bursts more. Without loss, or with counters that went back, it is 1.
+func BurstRatio(prev, cur Counters) float64 {
+	if cur.Received <= prev.Received || cur.LossRuns <= prev.LossRuns || cur.Lost <= prev.Lost {
+		return 1
+	}
+	recv := float64(cur.Received - prev.Received)
+	lost := float64(cur.Lost - prev.Lost)
+	runs := float64(cur.LossRuns - prev.LossRuns)
+	runs = math.Min(runs, lost) // late packets shrink lost, not runs
+	b := 1 / (runs/recv + runs/lost)
+	if !(b >= 1) || math.IsInf(b, 1) {
+		return 1
+	}
+	return b
 }
 
 // LossPct is the share of packets lost between two readings of the

@@ -78,7 +78,7 @@ func (l rtpLeg) Stats() call.MediaStats { return mediaStats(l.RTPEndpoint.Stats(
 func mediaStats(s media.Stats) call.MediaStats {
 	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
 		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
-		RTTMillis: s.RTTMillis}
+		RTTMillis: s.RTTMillis, LossRuns: s.LossRuns}
 }
 
 func (a mediaAdapter) NewRTP(id ident.LegID) (call.LegMedia, error) {
