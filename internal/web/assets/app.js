@@ -552,12 +552,45 @@ async function loadHistory() {
     return el('li', { dataset: { testid: 'history-item', callId: rec.id, outcome: answered ? 'answered' : outcome } },
       el('span', { class: 'arrow', 'aria-label': outgoing ? 'Outgoing' : 'Incoming' }, outgoing ? '↗' : '↙'),
       el('span', { class: 'peer' }, peer || 'Unknown'),
-      el('span', { class: 'len' }, len),
+      el('span', { class: 'len' }, len, mosBadge(rec.legs)),
       el('span', { class: 'when' }, started ? started.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }) : ''),
-      el('span', { class: 'outcome', dataset: { testid: 'history-reason' } }, rec.end_reason || outcome));
+      el('span', { class: 'outcome', dataset: { testid: 'history-reason' } }, rec.end_reason || outcome),
+      legDetails(rec.legs));
   });
   ui.history.replaceChildren(...items);
   ui.historyEmpty.hidden = items.length > 0;
+}
+
+// A call's quality is its worst leg's average MOS (what the server heard
+// from each party): good ≥ 4.0, fair ≥ 3.6, poor below, as the bars are.
+function mosLevel(mos) {
+  return mos >= 4.0 ? 'good' : mos >= 3.6 ? 'fair' : 'poor';
+}
+
+function mosBadge(legs) {
+  const rated = (legs ?? []).filter((l) => l.quality);
+  if (!rated.length) return null;
+  const worst = Math.min(...rated.map((l) => l.quality.avg_mos));
+  return el('span', { class: 'mos', dataset: { testid: 'history-mos', level: mosLevel(worst) },
+    title: 'Estimated MOS of the worst leg (1–4.5)' }, `MOS ${worst.toFixed(1)}`);
+}
+
+// The per-leg figures, folded: role, device kind, codec, MOS, loss, jitter.
+function legDetails(legs) {
+  if (!legs?.length) return null;
+  const pct = (l) => {
+    const expected = (l.packets_received ?? 0) + Math.max(0, l.packets_lost ?? 0);
+    return expected ? `${((100 * Math.max(0, l.packets_lost ?? 0)) / expected).toFixed(1)}%` : '–';
+  };
+  const rows = legs.map((l) => el('tr', { dataset: { testid: 'history-leg', level: l.quality ? mosLevel(l.quality.avg_mos) : 'none' } },
+    el('td', {}, l.role), el('td', {}, l.kind), el('td', {}, l.codec || '–'),
+    el('td', {}, l.quality ? `${l.quality.avg_mos.toFixed(2)} (min ${l.quality.min_mos.toFixed(2)})` : '–'),
+    el('td', {}, pct(l)), el('td', {}, `${(l.jitter_ms ?? 0).toFixed(1)} ms`)));
+  return el('details', { class: 'legs', dataset: { testid: 'history-detail' } },
+    el('summary', {}, 'Details'),
+    el('table', {},
+      el('thead', {}, el('tr', {}, ...['Leg', 'Device', 'Codec', 'MOS', 'Loss', 'Jitter'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...rows)));
 }
 
 // ---------------------------------------------------------------- sign in

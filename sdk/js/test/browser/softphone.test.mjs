@@ -163,6 +163,14 @@ describe('web softphone', () => {
     expect(await attr(first, 'data-outcome')).toBe('answered');
     expect(await text(first)).toContain('102');
     expect(await text(tid(bob, 'history').getByTestId('history-item').first())).toContain('Alice');
+    // The call lasted well over a 5-s window: each leg was rated, and a
+    // clean loopback call is good; the details list both legs.
+    const mos = first.getByTestId('history-mos');
+    expect(await attr(mos, 'data-level')).toBe('good');
+    expect(await text(mos)).toMatch(/^MOS 4\.\d$/);
+    await first.getByTestId('history-detail').locator('summary').click();
+    expect(await first.getByTestId('history-leg').count()).toBe(2);
+    expect(await text(first.getByTestId('history-detail'))).toMatch(/caller\s*webrtc\s*opus\s*4\.\d\d/);
     await shoot('07-history');
   });
 
