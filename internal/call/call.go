@@ -40,6 +40,11 @@ type MediaStats struct {
 	RTTMillis float64
 	// LossRuns counts runs of lost packets (for the burst ratio).
 	LossRuns uint64
+	// Remote is the device's own report of what it receives from the
+	// server (RTCP), the leg's other direction; RemoteReports 0: none.
+	RemoteReports      uint64
+	RemoteLossPct      float64
+	RemoteJitterMillis float64
 }
 
 // MediaLeg is a leg's media endpoint on the server.

@@ -29,11 +29,12 @@ type qualitySampler struct {
 // legQuality is one leg's counters at the last tick, its recent windows
 // and its running summary.
 type legQuality struct {
-	prev    quality.Counters
-	samples []store.QualitySample
-	sum     store.QualitySummary
-	total   float64 // the sum of every window's MOS, for the mean
-	dip     dip     // the low-MOS run under way (quality_alert.go)
+	prev        quality.Counters
+	prevReports uint64 // the device's receiver reports counted so far
+	samples     []store.QualitySample
+	sum         store.QualitySummary
+	total       float64 // the sum of every window's MOS, for the mean
+	dip         dip     // the low-MOS run under way (quality_alert.go)
 }
 
 // startQuality arms the periodic rating, and lets the record take the
@@ -94,6 +95,12 @@ func (q *qualitySampler) rate(id ident.LegID, s MediaStats, at time.Time, offset
 		rtt := round2(s.RTTMillis)
 		sm.RTTMs = &rtt
 	}
+	if s.RemoteReports > lq.prevReports { // the device reported in this window
+		sent := quality.MOS(quality.Window{LossPct: s.RemoteLossPct, DelayMs: quality.DelayMs(s.RemoteJitterMillis, s.RTTMillis),
+			Codec: quality.CodecFor(s.Codec)})
+		sm.Sent = &store.DirectionSample{MOS: round2(sent), LossPct: round2(s.RemoteLossPct), JitterMs: round2(s.RemoteJitterMillis)}
+	}
+	lq.prevReports = s.RemoteReports
 	lq.add(sm)
 	return sm, true
 }

@@ -17,12 +17,8 @@ func compactNTP(t time.Time) uint32 {
 	return uint32(secs<<16 | frac)
 }
 
-// reportRTT returns the round-trip time in ms that a receiver report
-// block in pkts yields at arrival (RFC 3550 §6.4.1: arrival − LSR −
-// DLSR), ok false when none names a sender report of ours. The sender
-// reports are pion's (its report interceptor stamps them with the wall
-// clock, as compactNTP reads it).
-func reportRTT(pkts []rtcp.Packet, arrival time.Time) (float64, bool) {
+// reportBlocks returns the reception report blocks in pkts.
+func reportBlocks(pkts []rtcp.Packet) []rtcp.ReceptionReport {
 	var blocks []rtcp.ReceptionReport
 	for _, p := range pkts {
 		switch r := p.(type) {
@@ -32,6 +28,36 @@ func reportRTT(pkts []rtcp.Packet, arrival time.Time) (float64, bool) {
 			blocks = append(blocks, r.Reports...)
 		}
 	}
+	return blocks
+}
+
+// RemoteReport is what the device last said, in an RTCP receiver report,
+// of the stream the server sends it: the other direction of the leg.
+type RemoteReport struct {
+	Reports      uint64  // how many arrived so far (a new window has a new count)
+	LossPct      float64 // the fraction lost since its previous report, in percent
+	JitterMillis float64 // the device's interarrival jitter
+}
+
+// remoteReport reads the first block of pkts as a RemoteReport, its
+// jitter in a clock of clock Hz; ok false when pkts carry none.
+func remoteReport(pkts []rtcp.Packet, clock uint32) (RemoteReport, bool) {
+	blocks := reportBlocks(pkts)
+	if len(blocks) == 0 || clock == 0 {
+		return RemoteReport{}, false
+	}
+	b := blocks[0]
+	return RemoteReport{LossPct: float64(b.FractionLost) * 100 / 256,
+		JitterMillis: float64(b.Jitter) * 1000 / float64(clock)}, true
+}
+
+// reportRTT returns the round-trip time in ms that a receiver report
+// block in pkts yields at arrival (RFC 3550 §6.4.1: arrival − LSR −
+// DLSR), ok false when none names a sender report of ours. The sender
+// reports are pion's (its report interceptor stamps them with the wall
+// clock, as compactNTP reads it).
+func reportRTT(pkts []rtcp.Packet, arrival time.Time) (float64, bool) {
+	blocks := reportBlocks(pkts)
 	now := compactNTP(arrival)
 	for _, b := range blocks {
 		if b.LastSenderReport == 0 {

@@ -61,6 +61,9 @@ func TestWebRTCMeasuresRTT(t *testing.T) {
 	}
 	t.Logf("RTT %.3f ms", a.Stats().RTTMillis)
 	require.Less(t, a.Stats().RTTMillis, 100.0)
+	st := a.Stats()
+	require.NotZero(t, st.Remote.Reports, "the receiver's report on our stream")
+	require.Less(t, st.Remote.LossPct, 1.0)
 }
 
 func waitFormatT(t *testing.T, ep *WebRTCEndpoint) Format {
@@ -97,4 +100,16 @@ func TestReceiveStatsLossRuns(t *testing.T) {
 			require.Equal(t, uint64(tt.runs), r.lossRuns)
 		})
 	}
+}
+
+func TestRemoteReport(t *testing.T) {
+	rr := []rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{FractionLost: 64, Jitter: 480}}}}
+	got, ok := remoteReport(rr, 48000)
+	require.True(t, ok)
+	require.InDelta(t, 25.0, got.LossPct, 1e-9, "64/256")
+	require.InDelta(t, 10.0, got.JitterMillis, 1e-9, "480 ticks of 48 kHz")
+	_, ok = remoteReport([]rtcp.Packet{&rtcp.ReceiverReport{}}, 48000)
+	require.False(t, ok, "a report with no block")
+	_, ok = remoteReport(rr, 0)
+	require.False(t, ok, "no clock yet")
 }

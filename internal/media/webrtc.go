@@ -56,6 +56,9 @@ type Stats struct {
 	BytesSent, BytesReceived uint64
 	// LossRuns counts gaps in the received sequence (runs of lost packets).
 	LossRuns uint64
+	// Remote is the device's last receiver report on what the server
+	// sends it (zero Reports: none yet; SIP legs have none).
+	Remote RemoteReport
 	// RTTMillis is the round-trip time from the device's last receiver
 	// report on our stream (RFC 3550 §6.4.1); 0 when none measured one.
 	RTTMillis float64
@@ -79,6 +82,7 @@ type WebRTCEndpoint struct {
 
 	mu      sync.Mutex
 	recv    receiveStats
+	remote  RemoteReport // the device's last receiver report on our stream
 	inCodec string
 	closed  bool
 	// negotiating counts description steps under way; a Close that comes
@@ -243,6 +247,13 @@ func (w *WebRTCEndpoint) addTrack() error {
 			if rtt, ok := reportRTT(pkts, time.Now()); ok {
 				w.rtt.Store(math.Float64bits(rtt))
 			}
+			f, _ := w.out.Format()
+			if rr, ok := remoteReport(pkts, f.ClockRate); ok {
+				w.mu.Lock()
+				rr.Reports = w.remote.Reports + 1
+				w.remote = rr
+				w.mu.Unlock()
+			}
 		}
 	}()
 	return nil
@@ -372,7 +383,7 @@ func (w *WebRTCEndpoint) Stats() Stats {
 	return Stats{Codec: codec, PacketsSent: w.sent.Load(), PacketsReceived: w.recv.received,
 		PacketsLost: w.recv.lost(), JitterMillis: w.recv.jitterMillis(),
 		BytesSent: w.sentBytes.Load(), BytesReceived: w.recv.bytes, RTTMillis: math.Float64frombits(w.rtt.Load()),
-		LossRuns: w.recv.lossRuns}
+		LossRuns: w.recv.lossRuns, Remote: w.remote}
 }
 
 // Watch reports the leg's media dead to onDead, once: no RTP and no RTCP

@@ -78,7 +78,8 @@ func (l rtpLeg) Stats() call.MediaStats { return mediaStats(l.RTPEndpoint.Stats(
 func mediaStats(s media.Stats) call.MediaStats {
 	return call.MediaStats{Codec: s.Codec, PacketsSent: s.PacketsSent, PacketsReceived: s.PacketsReceived,
 		PacketsLost: s.PacketsLost, JitterMillis: s.JitterMillis, BytesSent: s.BytesSent, BytesReceived: s.BytesReceived,
-		RTTMillis: s.RTTMillis, LossRuns: s.LossRuns}
+		RTTMillis: s.RTTMillis, LossRuns: s.LossRuns, RemoteReports: s.Remote.Reports,
+		RemoteLossPct: s.Remote.LossPct, RemoteJitterMillis: s.Remote.JitterMillis}
 }
 
 func (a mediaAdapter) NewRTP(id ident.LegID) (call.LegMedia, error) {

@@ -31,6 +31,17 @@ type QualitySample struct {
 	LossPct  float64   `json:"loss_pct"`
 	JitterMs float64   `json:"jitter_ms"`
 	RTTMs    *float64  `json:"rtt_ms,omitempty"` // when RTCP measured one
+	// Sent rates the leg's other direction, what the device received from
+	// the server, from the device's RTCP receiver reports in the window
+	// (nil: it sent none, as SIP legs do not here).
+	Sent *DirectionSample `json:"sent,omitempty"`
+}
+
+// DirectionSample is one direction's figures in a window.
+type DirectionSample struct {
+	MOS      float64 `json:"mos"`
+	LossPct  float64 `json:"loss_pct"`
+	JitterMs float64 `json:"jitter_ms"`
 }
 
 // LegQuality is one leg's series of windows, oldest first.

@@ -79,6 +79,12 @@ func TestCallQualityOnLoopback(t *testing.T) {
 		require.Greater(t, rtt, 0.0)
 		require.Less(t, rtt, 100.0, "loopback")
 		t.Logf("%s leg: RTT %.2f ms", codec, rtt)
+		// And the leg's other direction, from the device's reports on
+		// what the server sent it: clean too.
+		sent, ok := last["sent"].(map[string]any)
+		require.True(t, ok, "%s: the sent direction is rated: %v", codec, last)
+		require.GreaterOrEqual(t, sent["mos"].(float64), 4.1, "%s sent: %v", codec, sent)
+		t.Logf("%s leg: sent direction MOS %v, loss %v%%, jitter %v ms", codec, sent["mos"], sent["loss_pct"], sent["jitter_ms"])
 	}
 
 	require.Equal(t, 200, s.Do(t, "GET", "/v1/calls/"+out.ID+"/quality", admin, nil).Status)
