@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/config"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/softphone"
@@ -114,4 +116,53 @@ func TestCallQualityImpairedDirection(t *testing.T) {
 		lost += q.Loss
 	}
 	require.Greater(t, lost/float64(len(aliceQ)), 1.0, "alice's leg shows the loss")
+}
+
+// A caller losing a quarter of its packets sounds bad for three windows:
+// a real webhook receiver gets one call.quality alert naming that leg,
+// signed like every event, while the call goes on.
+func TestCallQualityAlertReachesWebhook(t *testing.T) {
+	recv := &hookReceiver{t: t}
+	recv.status.Store(200)
+	hs := httptest.NewServer(recv)
+	t.Cleanup(hs.Close)
+	s := harness.Start(t, func(c *config.Config) {
+		c.Webhooks = config.Webhooks{AllowPrivate: true, AllowHTTPHosts: []string{"127.0.0.1"},
+			BackoffBase: 300 * time.Millisecond, BackoffMax: time.Second, Poll: 100 * time.Millisecond}
+	})
+	r := s.Do(t, "POST", "/v1/webhook_endpoints", admin, map[string]any{"url": hs.URL + "/hook",
+		"events": []string{"call.quality"}})
+	require.Equal(t, 201, r.Status, string(r.Raw))
+	recv.secret.Store(r.Body["secret"].(string))
+
+	alice := qualityPhone(t, s, s.Alice, 440, &softphone.Impairment{LossPct: 25, Seed: 3})
+	bob := qualityPhone(t, s, s.Bob, 1000, nil)
+	out := dial(t, alice, "102")
+	in := harness.NextIncoming(t, bob)
+	answer(t, in)
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	start := time.Now()
+	var alert hookEvent
+	harness.CheckFor(t, 30*time.Second, func() error {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		for _, e := range recv.got {
+			if e.Type == "call.quality" && e.CallID == out.ID {
+				alert = e
+				return nil
+			}
+		}
+		return strErr("no call.quality event yet")
+	})
+	qa := alert.Data["quality_alert"].(map[string]any)
+	t.Logf("call.quality alert %v after the answer: %v", time.Since(start).Round(time.Second), qa)
+	require.Equal(t, "caller", qa["role"], "the impaired party's leg")
+	require.Less(t, qa["mos"].(float64), 3.5)
+	// Three 5-s windows from the answer (which the server saw a little
+	// before this test did).
+	require.GreaterOrEqual(t, time.Since(start), 14*time.Second, "three low windows first")
+	require.Nil(t, alert.Data["ended_at"], "sent while the call is up")
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+	require.Equal(t, []string{"call.quality"}, recv.types(out.ID), "one alert per dip")
 }
