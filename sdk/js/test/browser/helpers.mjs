@@ -112,7 +112,8 @@ function pageInstrumentation() {
         return s1 * s1 + s2 * s2 - k * s1 * s2;
       };
       const heard = [];
-      let last = '';
+      let last = ''; // the last key heard
+      let quiet = 0; // polls in a row with no key since
       let live;
       const ready = new Promise((r) => { live = r; });
       const timer = setInterval(() => {
@@ -126,8 +127,16 @@ function pageInstrumentation() {
         const c = pc2.indexOf(Math.max(...pc2));
         const norm = (total * buf.length) / 2; // power of the whole frame in Goertzel units
         const key = pr[r] > 0.2 * norm && pc2[c] > 0.2 * norm ? keys[r][c] : '';
-        if (key !== last && key) heard.push(key);
-        last = key;
+        // The same key again counts only after two quiet polls: one poll
+        // without it is a glitch in the tone (a late timer, a lost packet
+        // on a busy machine heard "*" twice in "*90"), not a new press.
+        if (key) {
+          if (key !== last || quiet >= 2) heard.push(key);
+          last = key;
+          quiet = 0;
+        } else {
+          quiet++;
+        }
       }, 15);
       return { heard, ready, stop: () => { clearInterval(timer); stop(); return heard.join(''); } };
     },
