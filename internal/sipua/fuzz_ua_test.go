@@ -34,7 +34,8 @@ import (
 //   - a datagram that is all NUL bytes or a CRLF keep-alive (sipgo skips
 //     or answers them before parsing), or that the junk filter
 //     (looksLikeSIP) drops;
-//   - a message sipgo's parser refuses, or a request without one of the
+//   - a message sipgo's parser refuses (over TCP: the UA's parser, which
+//     adds compat.go's header checks), or a request without one of the
 //     five headers (there is nothing to build a response from, or no
 //     transaction to answer in);
 //   - over TCP, bytes that are not exactly one message (Content-Length
@@ -269,8 +270,10 @@ func (h *fuzzUA) execTCP(t *testing.T, data []byte) {
 		t.Fatalf("tcp: %v", err)
 	}
 	defer c.Close()
-	exp := fuzzExpect{why: "not one whole message with an RFC 3261 branch"}
-	if msg, n, err := sip.NewParser().Parse(data, true); err == nil && n == len(data) {
+	exp := fuzzExpect{why: "not one whole message with an RFC 3261 branch, as the UA's parser reads it"}
+	// The UA's own parser (sipgo's with our header checks, compat.go):
+	// what it refuses on a stream closes the connection unanswered.
+	if msg, n, err := newParser().Parse(data, true); err == nil && n == len(data) {
 		if _, ok := msg.(*sip.Request); ok {
 			exp = h.expectStream(data)
 		}
@@ -311,7 +314,7 @@ func (h *fuzzUA) execTCP(t *testing.T, data []byte) {
 // expectStream is expect for a request sent over TCP: its answer comes
 // back on the connection.
 func (h *fuzzUA) expectStream(data []byte) fuzzExpect {
-	exp := fuzzRequest(sip.ParseMessage(data))
+	exp := fuzzRequest(newParser().ParseSIP(data))
 	if exp.whole && exp.branch == "" {
 		exp.why = "no RFC 3261 branch: it may match an earlier exec's transaction (see expect)"
 		return exp
