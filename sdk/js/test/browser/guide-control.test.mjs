@@ -96,7 +96,12 @@ describe('DTMF', () => {
     return window.__t.dtmf.ready;
   });
   const stopDtmf = (b) => b.page.evaluate(() => window.__t.dtmf.stop());
-  const heard = (b) => b.page.evaluate(() => window.__t.dtmf.heard.join(''));
+  // The keys heard, a key heard again right after itself counted once (as
+  // the JsSIP test does): the listener hears the tones Chrome plays out,
+  // and two full CI runs heard one tone of a 120-ms key twice ('*990',
+  // '**90') while the events themselves are checked exactly by the Go e2e
+  // DTMF tests. No digit string here repeats a key.
+  const heard = (b) => b.page.evaluate(() => window.__t.dtmf.heard.filter((d, i, a) => d !== a[i - 1]).join(''));
 
   it("insertDTMF on the call's audio sender plays every digit and the other side hears them", async () => {
     await connectCall(alice, bob);
