@@ -185,27 +185,6 @@ func (a *API) deleteNumber(r *http.Request) (int, any, error) {
 	return http.StatusOK, map[string]any{"object": "phone_number", "id": id, "deleted": true}, nil
 }
 
-type callJSON struct {
-	Object     string           `json:"object"`
-	ID         string           `json:"id"`
-	AccountID  string           `json:"account_id"`
-	Direction  string           `json:"direction"`
-	FromUser   string           `json:"from_user,omitempty"`
-	ToUser     string           `json:"to_user,omitempty"`
-	From       string           `json:"from"`
-	FromName   string           `json:"from_name"`
-	To         string           `json:"to"`
-	AnsweredBy string           `json:"answered_by,omitempty"`
-	Status     string           `json:"status"` // "active" until the record is closed, then "ended"
-	StartedAt  string           `json:"started_at"`
-	AnsweredAt *string          `json:"answered_at"`
-	EndedAt    *string          `json:"ended_at"`
-	EndReason  string           `json:"end_reason,omitempty"`
-	Transfer   string           `json:"transfer,omitempty"`
-	Legs       []store.LegStats `json:"legs"`
-	NodeID     string           `json:"node_id,omitempty"` // the cluster node that owns the call
-}
-
 func optTime(t *time.Time) *string {
 	if t == nil {
 		return nil
@@ -214,21 +193,10 @@ func optTime(t *time.Time) *string {
 	return &s
 }
 
-func callView(c *store.CallRecord) callJSON {
-	legs := c.Legs
-	if legs == nil {
-		legs = []store.LegStats{}
-	}
-	status := "active"
-	if c.EndedAt != nil {
-		status = "ended"
-	}
-	return callJSON{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction, Status: status,
-		FromUser: string(c.FromUserID), ToUser: string(c.ToUserID), From: c.From, FromName: c.FromName,
-		To: c.To, AnsweredBy: c.AnsweredBy, StartedAt: rfc3339(c.StartedAt), AnsweredAt: optTime(c.AnsweredAt),
-		EndedAt: optTime(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs,
-		NodeID: c.NodeID}
-}
+// callJSON is a call record as the REST API shows it: the webhooks' view.
+type callJSON = store.CallView
+
+func callView(c *store.CallRecord) callJSON { return c.View() }
 
 // callScope returns the filter a caller may see: admin everything, a user
 // token only that user's calls.

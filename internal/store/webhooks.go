@@ -155,24 +155,31 @@ type CallView struct {
 	FromName   string     `json:"from_name"`
 	To         string     `json:"to"`
 	AnsweredBy string     `json:"answered_by,omitempty"`
+	Status     string     `json:"status"` // "active" until the record is closed, then "ended"
 	StartedAt  string     `json:"started_at"`
 	AnsweredAt *string    `json:"answered_at"`
 	EndedAt    *string    `json:"ended_at"`
 	EndReason  string     `json:"end_reason,omitempty"`
 	Transfer   string     `json:"transfer,omitempty"`
 	Legs       []LegStats `json:"legs"`
+	NodeID     string     `json:"node_id,omitempty"` // the cluster node that owns the call
 }
 
-// View returns the record as webhooks show it.
+// View returns the record as webhooks and the REST API show it.
 func (c CallRecord) View() CallView {
 	legs := c.Legs
 	if legs == nil {
 		legs = []LegStats{}
 	}
+	status := "active"
+	if c.EndedAt != nil {
+		status = "ended"
+	}
 	return CallView{Object: "call", ID: string(c.ID), AccountID: string(c.AccountID), Direction: c.Direction,
 		FromUser: string(c.FromUserID), ToUser: string(c.ToUserID), From: c.From, FromName: c.FromName,
-		To: c.To, AnsweredBy: c.AnsweredBy, StartedAt: rfc3339(c.StartedAt), AnsweredAt: optRFC3339(c.AnsweredAt),
-		EndedAt: optRFC3339(c.EndedAt), EndReason: c.EndReason, Transfer: c.Transfer, Legs: legs}
+		To: c.To, AnsweredBy: c.AnsweredBy, Status: status, StartedAt: rfc3339(c.StartedAt),
+		AnsweredAt: optRFC3339(c.AnsweredAt), EndedAt: optRFC3339(c.EndedAt), EndReason: c.EndReason,
+		Transfer: c.Transfer, Legs: legs, NodeID: c.NodeID}
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
