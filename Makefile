@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSubscribeHeaders$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzUA$$' -fuzztime $(FUZZTIME_UA) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCrypto$$' -fuzztime $(FUZZTIME) ./internal/media
+	$(GO) test -run '^$$' -fuzz '^FuzzReadRTCP$$' -fuzztime $(FUZZTIME) ./internal/media
 	$(GO) test -run '^$$' -fuzz '^FuzzPIDF$$' -fuzztime $(FUZZTIME) ./internal/emergency
 	$(GO) test -run '^$$' -fuzz '^FuzzMOS$$' -fuzztime $(FUZZTIME) ./internal/quality
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
@@ -28,7 +29,8 @@ const relatchAfter = time.Second
 const maxPortTries = 256
 
 // RTPEndpoint is the media of a SIP leg (desk phones, trunks): RTP over
-// one UDP socket, SDP offer/answer, no ICE or DTLS, no RTCP. SRTP keyed in
+// one UDP socket and RTCP over the next one (rtcp.go), SDP offer/answer, no
+// ICE or DTLS. SRTP keyed in
 // SDP (SDES, RFC 4568) is used when the remote's description carries a
 // usable a=crypto line; SetSRTP makes our offers carry one, or requires it.
 //
@@ -45,11 +47,13 @@ type RTPEndpoint struct {
 	local netip.AddrPort // advertised in SDP
 	start time.Time
 	wg    sync.WaitGroup
+	stop  chan struct{} // closed by Close: stops the RTCP timer
 
 	sink      atomic.Pointer[func(Packet)]
 	sent      atomic.Uint64
 	sentBytes atomic.Uint64
-	lastRecv  atomic.Int64 // time.Since(start) at the last RTP packet or remote description
+	lastRecv  atomic.Int64  // time.Since(start) at the last RTP or RTCP packet or remote description
+	rtt       atomic.Uint64 // float64 bits, ms; 0: none measured
 
 	mu        sync.Mutex // everything below
 	closed    bool
@@ -65,6 +69,7 @@ type RTPEndpoint struct {
 	formats   map[uint8]Packet // inbound payload types
 	clock     uint32           // inbound audio clock, for jitter
 	recv      receiveStats
+	rtcp      rtcpLeg
 
 	// SDES-SRTP (srtp.go).
 	srtpOffer   bool         // offers are RTP/SAVP with a=crypto
@@ -86,7 +91,7 @@ type RTPEndpoint struct {
 var _ Endpoint = (*RTPEndpoint)(nil)
 
 // NewRTP binds a UDP socket on localIP at a random free even port in
-// [portMin, portMax]; localIP is also the address announced in SDP, so it
+// [portMin, portMax], and the port after it for RTCP; localIP is also the address announced in SDP, so it
 // must be a specific address. log may be nil.
 func NewRTP(id string, localIP net.IP, portMin, portMax uint16, log *slog.Logger) (*RTPEndpoint, error) {
 	ip, ok := netip.AddrFromSlice(localIP)
@@ -101,40 +106,33 @@ func NewRTP(id string, localIP net.IP, portMin, portMax uint16, log *slog.Logger
 	if int(portMax) < lo {
 		return nil, fmt.Errorf("media: rtp port range %d..%d has no even port", portMin, portMax)
 	}
-	conn, err := bindEven(ip, lo, (int(portMax)-lo)/2+1)
+	conn, rtcpConn, err := bindPair(ip, lo, (int(portMax)-lo)/2+1)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("media: rtp bind on %s: %w", ip, err)
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	e := &RTPEndpoint{
-		id: id, log: log.With("leg", id), conn: conn, start: time.Now(),
+		id: id, log: log.With("leg", id), conn: conn, start: time.Now(), stop: make(chan struct{}),
+		rtcp:    rtcpLeg{conn: rtcpConn},
 		local:   netip.AddrPortFrom(ip, uint16(conn.LocalAddr().(*net.UDPAddr).Port)),
 		sessID:  mrand.Uint64N(1 << 62),
 		formats: defaultReceiveFormats(), clock: 8000, resync: true,
 		out: newRTPStream(binary.BigEndian.Uint32(b[:])),
 	}
-	e.wg.Add(1)
+	e.wg.Add(3)
 	go e.readLoop()
+	go e.rtcpLoop()
+	go e.rtcpTimer()
 	return e, nil
 }
 
-// bindEven tries even ports from a random one among count, upwards.
-func bindEven(ip netip.Addr, lo, count int) (*net.UDPConn, error) {
-	first := mrand.IntN(count)
-	var err error
-	for i := range min(count, maxPortTries) {
-		port := lo + 2*((first+i)%count)
-		var conn *net.UDPConn
-		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
-		if err == nil {
-			return conn, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-	}
-	return nil, fmt.Errorf("media: rtp bind on %s: %w", ip, err)
+// errInUse is the error of a bind to a port already taken.
+var errInUse = syscall.EADDRINUSE
+
+// listenUDP binds ip:port.
+func listenUDP(ip netip.Addr, port int) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 }
 
 // LocalAddr is the socket's address (also announced in SDP).
@@ -308,7 +306,9 @@ func (e *RTPEndpoint) applyLocked(r *remoteAudio, f, te Format) {
 	if r.addr != e.sdpAddr {
 		e.log.Debug("rtp: remote address", "sdp", r.addr, "previous", e.sdpAddr)
 		e.sdpAddr, e.sendAddr, e.latched, e.candidate = r.addr, r.addr, false, netip.AddrPort{}
+		e.rtcp.srcAddr = netip.AddrPort{}
 	}
+	e.rtcp.sdpAddr = r.rtcp
 	if e.negotiated && f != e.format {
 		e.log.Debug("rtp: codec change", "from", e.format.Codec, "to", f.Codec)
 	}
@@ -351,12 +351,16 @@ func (e *RTPEndpoint) readLoop() {
 			e.log.Debug("rtp: read", "err", err)
 			continue
 		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		var h rtp.Header
-		// Payload types 72-76 are RTCP multiplexed on the port (RFC 5761).
-		if _, err := h.Unmarshal(buf[:n]); err != nil || h.Version != 2 || (h.PayloadType >= 72 && h.PayloadType <= 76) {
+		if _, err := h.Unmarshal(buf[:n]); err != nil || h.Version != 2 {
 			continue
 		}
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		// Payload types 72-76 are RTCP multiplexed on the port (RFC 5761).
+		if h.PayloadType >= 72 && h.PayloadType <= 76 {
+			e.readRTCP(buf[:n], plain, src, true)
+			continue
+		}
 		e.mu.Lock()
 		raw, ok := e.unprotectLocked(buf[:n], plain)
 		var p rtp.Packet
@@ -497,7 +501,8 @@ func (e *RTPEndpoint) Stats() Stats {
 	defer e.mu.Unlock()
 	return Stats{Codec: string(e.format.Codec), PacketsSent: e.sent.Load(), PacketsReceived: e.recv.received,
 		PacketsLost: e.recv.lost(), JitterMillis: e.recv.jitterMillis(),
-		BytesSent: e.sentBytes.Load(), BytesReceived: e.recv.bytes, LossRuns: e.recv.lossRuns}
+		BytesSent: e.sentBytes.Load(), BytesReceived: e.recv.bytes, LossRuns: e.recv.lossRuns,
+		RTTMillis: math.Float64frombits(e.rtt.Load()), Remote: e.rtcp.remote}
 }
 
 // Close closes the socket and waits for the read goroutine. It is
@@ -511,7 +516,9 @@ func (e *RTPEndpoint) Close() error {
 	e.closed = true
 	e.mu.Unlock()
 	e.sink.Store(nil)
+	close(e.stop)
 	err := e.conn.Close()
+	_ = e.rtcp.conn.Close()
 	e.wg.Wait()
 	return err
 }

@@ -78,6 +78,7 @@ type remoteAudio struct {
 	// addr is where the remote receives RTP; invalid for c=0.0.0.0 (RFC 2543
 	// hold), when nothing may be sent.
 	addr      netip.AddrPort
+	rtcp      netip.AddrPort // from a=rtcp (RFC 3605); invalid when absent
 	direction string
 	formats   []sdpFormat // in m-line order
 }
@@ -168,7 +169,37 @@ func parseRemote(raw string, needSRTP bool) (*remoteAudio, error) {
 		}
 	}
 	r.formats = mediaFormats(m)
+	if r.addr.IsValid() {
+		r.rtcp = rtcpAttr(m.Attributes, r.addr.Addr())
+	}
 	return r, nil
+}
+
+// rtcpAttr reads a=rtcp:<port> [IN IP4|IP6 <address>] (RFC 3605) among
+// attrs; the address defaults to the RTP one. Invalid when absent or
+// malformed.
+func rtcpAttr(attrs []sdp.Attribute, rtpIP netip.Addr) netip.AddrPort {
+	for _, a := range attrs {
+		if a.Key != "rtcp" {
+			continue
+		}
+		f := strings.Fields(a.Value)
+		if len(f) == 0 {
+			return netip.AddrPort{}
+		}
+		port, err := strconv.ParseUint(f[0], 10, 16)
+		if err != nil || port == 0 {
+			return netip.AddrPort{}
+		}
+		ip := rtpIP
+		if len(f) == 4 {
+			if ip, err = netip.ParseAddr(f[3]); err != nil || ip.IsUnspecified() {
+				return netip.AddrPort{}
+			}
+		}
+		return netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	}
+	return netip.AddrPort{}
 }
 
 // direction returns the direction attribute among attrs, or "".

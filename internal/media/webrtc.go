@@ -57,7 +57,7 @@ type Stats struct {
 	// LossRuns counts gaps in the received sequence (runs of lost packets).
 	LossRuns uint64
 	// Remote is the device's last receiver report on what the server
-	// sends it (zero Reports: none yet; SIP legs have none).
+	// sends it (zero Reports: none yet).
 	Remote RemoteReport
 	// RTTMillis is the round-trip time from the device's last receiver
 	// report on our stream (RFC 3550 §6.4.1); 0 when none measured one.
@@ -436,6 +436,7 @@ func (w *WebRTCEndpoint) closePeer() error {
 type receiveStats struct {
 	lossRuns    uint64 // gaps in the sequence
 	received    uint64
+	ssrc        uint32 // of the last packet
 	bytes       uint64 // payload bytes
 	started     bool
 	baseSeq     uint32
@@ -447,6 +448,7 @@ type receiveStats struct {
 
 func (r *receiveStats) add(p *rtp.Packet, clock uint32, at time.Time) {
 	r.received++
+	r.ssrc = p.SSRC
 	r.bytes += uint64(len(p.Payload))
 	seq := uint32(p.SequenceNumber)
 	if !r.started {

@@ -23,7 +23,7 @@ type rtpActivity interface {
 // sends BYE). A leg on hold (sendonly, inactive, c=0.0.0.0) or recvonly
 // says it may not send, so silence is not a failure then. It is the media
 // watchdog that browser legs use (internal/media), fed with the RTP
-// endpoint's activity; plain RTP legs carry no RTCP, so RTP alone counts.
+// endpoint's activity (RTP or RTCP from the party).
 // The zero value is ready to use.
 type rtpWatch struct {
 	mu      sync.Mutex
