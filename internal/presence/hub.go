@@ -300,6 +300,16 @@ func (h *Hub) expire(user ident.UserID) {
 	}
 }
 
+// expireRemote is expire for another node's registration: that node
+// reports the lapse (see quietly).
+func (h *Hub) expireRemote(user ident.UserID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.users[user]; e != nil {
+		h.quietly(e, func() { h.recompute(user, e, false) })
+	}
+}
+
 // CallChanged reports user's part in one call: early (ringing or placing),
 // confirmed (answered), or terminated once it is over for them.
 func (h *Hub) CallChanged(user ident.UserID, d Dialog) {
@@ -324,8 +334,12 @@ func (h *Hub) CallChanged(user ident.UserID, d Dialog) {
 func (h *Hub) UserChanged(u *store.User) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.baseline(h.entryLocked(u.ID))
+	h.userChangedLocked(u)
+}
+
+func (h *Hub) userChangedLocked(u *store.User) {
 	e := h.entryLocked(u.ID)
-	h.baseline(e)
 	old := e.state
 	wasLoaded := e.loaded
 	e.setInfo(u)

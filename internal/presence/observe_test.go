@@ -56,3 +56,38 @@ func TestObserverHearsSummaryChanges(t *testing.T) {
 	wait("user_bob available>offline ") // the registration lapsed
 	require.Empty(t, o.take())
 }
+
+// In a cluster every node hears every change, and only the node where it
+// happened reports it to the observer: another node's share, its user
+// news and its registration lapsing change watchers' view here, not the
+// observer's. A node leaving is reported by the one node asked to.
+func TestObserverIgnoresOtherNodesNews(t *testing.T) {
+	h := newTestHub(t)
+	o := &observed{}
+	h.Observe(o.fn)
+	wait := func(want ...string) {
+		t.Helper()
+		var got []string
+		require.Eventually(t, func() bool { got = append(got, o.take()...); return len(got) >= len(want) }, 2*time.Second, 5*time.Millisecond)
+		require.Equal(t, want, got)
+	}
+	h.DeviceUp(alice, "sess_1") // a change here: reported
+	wait("user_alice offline>available ")
+	h.SetRemote("n2", alice, Share{Devices: 1, Dialogs: []Dialog{{ID: "call_9", State: DialogConfirmed}}})
+	h.RemoteUserChanged(&store.User{ID: alice, AccountID: acctA, Name: "Alice", Extension: "101", StatusText: "at n2"})
+	h.SetRemote("n3", bob, Share{RegisteredUntil: time.Now().Add(30 * time.Millisecond)})
+	require.Eventually(t, func() bool { // bob's registration at n3 lapsed, unheard
+		s, err := h.Get(bob)
+		return err == nil && s.Status == Offline
+	}, 2*time.Second, 5*time.Millisecond)
+	// The next change here is reported from what the news made of alice
+	// (on a call at n2), not from what this node last reported.
+	h.UserChanged(&store.User{ID: alice, AccountID: acctA, Name: "Alice", Extension: "101", StatusText: "back"})
+	wait("user_alice on_call>on_call back")
+	h.SetRemote("n2", bob, Share{Devices: 1})
+	h.DropNode("n2", false) // another node reports it
+	h.SetRemote("n2", bob, Share{Devices: 1})
+	h.DropNode("n2", true)
+	wait("user_bob available>offline lunch")
+	require.Empty(t, o.take())
+}

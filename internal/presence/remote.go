@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"github.com/switchboard-voice/switchboard/internal/store"
 	"maps"
 	"slices"
 	"time"
@@ -91,11 +92,35 @@ func (h *Hub) LocalUsers() []ident.UserID {
 
 // SetRemote takes another node's share of user's presence, replacing the
 // one it sent before; an empty share forgets the node's part. Calls the
-// node no longer lists are reported terminated once.
+// node no longer lists are reported terminated once. Watchers hear the
+// change; the observer does not (see quietly).
 func (h *Hub) SetRemote(node string, user ident.UserID, s Share) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.setRemoteLocked(node, user, s)
+	e := h.entryLocked(user)
+	h.quietly(e, func() { h.setRemoteLocked(node, user, s) })
+}
+
+// RemoteUserChanged is UserChanged for news another node published: its
+// watchers hear it, the observer does not (that node's observer did).
+func (h *Hub) RemoteUserChanged(u *store.User) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.quietly(h.entryLocked(u.ID), func() { h.userChangedLocked(u) })
+}
+
+// quietly applies change, news from another node, to e without the
+// observer hearing it: every node learns of every change, and only the
+// node where it happened reports it (one webhook event per change, not
+// one per node). A change of this node's own that the observer has not
+// heard yet stays to be heard, now with the news in it.
+func (h *Hub) quietly(e *entry, change func()) {
+	pending := e.reported != nil && *e.reported != e.summary()
+	change()
+	if e.reported != nil && !pending {
+		s := e.summary()
+		e.reported = &s
+	}
 }
 
 func (h *Hub) setRemoteLocked(node string, user ident.UserID, s Share) {
@@ -121,7 +146,7 @@ func (h *Hub) setRemoteLocked(node string, user ident.UserID, s Share) {
 		}
 		r := &remoteShare{share: s}
 		if d := time.Until(s.RegisteredUntil); d > 0 && !h.closed {
-			r.timer = time.AfterFunc(d, func() { h.expire(user) })
+			r.timer = time.AfterFunc(d, func() { h.expireRemote(user) })
 		}
 		e.remote[node] = r
 	}
@@ -129,12 +154,20 @@ func (h *Hub) setRemoteLocked(node string, user ident.UserID, s Share) {
 }
 
 // DropNode forgets every part node had (it left the cluster or died).
-func (h *Hub) DropNode(node string) {
+// The node cannot report what its leaving changed, so one of the others
+// does: report says whether the observer hears it on this node.
+func (h *Hub) DropNode(node string, report bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, e := range h.users {
-		if _, ok := e.remote[node]; ok {
+		if _, ok := e.remote[node]; !ok {
+			continue
+		}
+		if report {
+			h.baseline(e)
 			h.setRemoteLocked(node, id, Share{})
+		} else {
+			h.quietly(e, func() { h.setRemoteLocked(node, id, Share{}) })
 		}
 	}
 }

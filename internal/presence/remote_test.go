@@ -30,7 +30,7 @@ func TestRemoteShares(t *testing.T) {
 	require.Equal(t, []Dialog{{ID: "call_1", State: DialogTerminated}}, s.Dialogs)
 
 	// The node leaving takes its part with it.
-	h.DropNode("n2")
+	h.DropNode("n2", true)
 	r.waitFor(t, func(s State) bool { return s.Status == Offline })
 
 	// A remote registration lapses by itself.

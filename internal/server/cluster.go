@@ -301,7 +301,7 @@ func (l *clusterLink) onPresence(m cluster.PresenceMessage) {
 		l.hub.SetRemote(m.Node, user, *news.Share)
 	}
 	if i := news.Info; i != nil {
-		l.hub.UserChanged(&store.User{ID: user, AccountID: ident.AccountID(m.Account), Name: i.Name,
+		l.hub.RemoteUserChanged(&store.User{ID: user, AccountID: ident.AccountID(m.Account), Name: i.Name,
 			Extension: i.Extension, DoNotDisturb: i.DoNotDisturb, StatusText: i.StatusText})
 	}
 }
@@ -335,10 +335,15 @@ func (l *clusterLink) checkPeers() {
 		room = best.Node
 	}
 	l.room.Store(&room)
+	// The live node with the lowest id reports what a departure changed.
+	reporter := l.node.ID()
+	for n := range alive {
+		reporter = min(reporter, n)
+	}
 	for n := range l.peers {
 		if !alive[n] {
 			l.log.Info("cluster: node left", "peer", n)
-			l.hub.DropNode(n)
+			l.hub.DropNode(n, reporter == l.node.ID())
 		}
 	}
 	l.peers = alive

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -113,9 +114,36 @@ func presenceOf(t *testing.T, ph *softphone.Phone, user string, ok func(protocol
 	}
 }
 
+// presenceEvent is a presence.changed event's user and status.
+type presenceEvent struct{ user, status string }
+
+// nextPresence reads st's presence.changed events until one for user with
+// status, and returns those before it.
+func nextPresence(t *testing.T, st *rest.SSE, user, status string) []presenceEvent {
+	t.Helper()
+	var before []presenceEvent
+	for {
+		ev := st.Next(t, 15*time.Second)
+		var env struct {
+			Data struct {
+				UserID string `json:"user_id"`
+				Status string `json:"status"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(ev.Data), &env), ev.Data)
+		got := presenceEvent{env.Data.UserID, env.Data.Status}
+		if got == (presenceEvent{user, status}) {
+			return before
+		}
+		before = append(before, got)
+	}
+}
+
 // TestCluster: two switchboard processes share one nats-server. A softphone
 // on node 2 is located from node 1; node 1 lists both nodes; presence set
-// or changed on node 1 reaches a watcher on node 2; node 2 killed -9
+// or changed on node 1 reaches a watcher on node 2; each change is one
+// presence.changed event, from the node where it happened (a departed
+// node's, from the live node with the lowest id); node 2 killed -9
 // vanishes from node 1's view, with its locations, after the TTL.
 func TestCluster(t *testing.T) {
 	ns := harness.StartNATS(t)
@@ -139,6 +167,12 @@ func TestCluster(t *testing.T) {
 	require.Equal(t, "n1", nodes[0].Node)
 	require.Equal(t, "n2", nodes[1].Node)
 	require.Equal(t, n2.Addr, nodes[1].HTTP)
+	events := map[string]*rest.SSE{}
+	for name, n := range map[string]*harness.Process{"n1": n1, "n2": n2} {
+		events[name] = rest.OpenSSE(t, n.URL()+"/v1/events?types=presence.changed", harness.AdminKey, "")
+		require.Equal(t, 200, events[name].Status)
+		t.Cleanup(events[name].Close)
+	}
 
 	// Alice's softphone on node 2 is found from node 1.
 	start := time.Now()
@@ -190,6 +224,11 @@ func TestCluster(t *testing.T) {
 		}
 		return nil
 	})
+	// Each node reported what happened on it, and nothing else.
+	require.Equal(t, []presenceEvent{{bob, "offline"}}, nextPresence(t, events["n1"], carol, "available"),
+		"n1: bob's DND, then carol's device; not alice's device on n2")
+	require.Empty(t, nextPresence(t, events["n2"], alice, "available"))
+	require.Empty(t, nextPresence(t, events["n2"], bob, "available"), "n2: not carol's device on n1")
 	r = rest.Do(t, "GET", n1.URL()+"/v1/cluster/locations/"+strings.Repeat("x", 201), harness.AdminKey, nil)
 	require.Equal(t, 400, r.Status, string(r.Raw))
 
@@ -206,6 +245,8 @@ func TestCluster(t *testing.T) {
 		return nil
 	})
 	vanished := time.Since(killed)
+	// n1 reports what n2's death changed, and never reported n2's news.
+	require.Empty(t, nextPresence(t, events["n1"], alice, "offline"))
 	require.GreaterOrEqual(t, vanished, clusterHeartbeat, "entries outlive a kill by about the TTL, not less")
 	t.Logf("cluster: location on the other node after %s; presence set on node 1 seen on node 2 after %s, a device after %s; node killed -9 gone after %s (TTL %s)",
 		appeared.Round(time.Millisecond), setLatency.Round(time.Millisecond), deviceLatency.Round(time.Millisecond),
