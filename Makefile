@@ -99,6 +99,9 @@ clean:
 # default set (internal/media BenchmarkWebRTCRelay).
 BENCH_CALLS    ?= 10
 BENCH_DURATION ?= 10s
+# SIP↔SIP relay against a bare UDP relay: call counts, and runs per figure (median).
+BENCH_RELAY_CALLS ?= 100,300
+BENCH_RUNS ?= 3
 bench: deps
 	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION)
 	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION) -codec pcmu
@@ -106,6 +109,7 @@ bench: deps
 	$(GO) run ./bench/presence -changes 2000
 	$(GO) run ./bench/opus
 	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
+	$(GO) run ./bench/relay -calls $(BENCH_RELAY_CALLS) -duration $(BENCH_DURATION) -runs $(BENCH_RUNS)
 
 # The calling guide's examples and the web softphone in Debian's Chromium
 # against a server built from this tree (screenshots in test-artifacts/web).

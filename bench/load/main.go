@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/bench/internal/proc"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 )
@@ -82,9 +83,9 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 	}
 
 	fmt.Printf("switchboard load: %d calls for %s, callee codec %s, server pid %d\n", n, d, calleeCodec, srv.cmd.Process.Pid)
-	idleCPU0, idleRSS := procStat(srv.cmd.Process.Pid)
+	idleCPU0, idleRSS := proc.Stat(srv.cmd.Process.Pid)
 	time.Sleep(d) // the baseline: the same server, idle, for the same time
-	idleCPU1, _ := procStat(srv.cmd.Process.Pid)
+	idleCPU1, _ := proc.Stat(srv.cmd.Process.Pid)
 
 	pairs, err := connectPairs(srv, n, calleeCodec)
 	if err != nil {
@@ -96,9 +97,9 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 		}
 	}()
 	res := placeCalls(pairs)
-	cpu0, _ := procStat(srv.cmd.Process.Pid)
+	cpu0, _ := proc.Stat(srv.cmd.Process.Pid)
 	time.Sleep(d)
-	cpu1, rss := procStat(srv.cmd.Process.Pid)
+	cpu1, rss := proc.Stat(srv.cmd.Process.Pid)
 	heard := 0
 	var sent, lost int64
 	for _, p := range pairs {
@@ -320,18 +321,6 @@ func (p *pair) setup() (time.Duration, error) {
 }
 
 // procStat returns the process's CPU time and resident memory.
-func procStat(pid int) (time.Duration, int64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0
-	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	rssPages, _ := strconv.ParseInt(f[21], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond, rssPages * int64(os.Getpagesize())
-}
-
 func report(n int, d time.Duration, res results, heard int, idleCPU, cpu time.Duration, idleRSS, rss, recv, lost int64) {
 	sort.Slice(res.setup, func(i, j int) bool { return res.setup[i] < res.setup[j] })
 	pct := func(p float64) time.Duration {

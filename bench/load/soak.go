@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboard-voice/switchboard/bench/internal/proc"
 )
 
 // soak churns calls for d: each of the n pairs places a call, keeps it up
@@ -113,7 +115,7 @@ func (s stats) String() string {
 // sample reads the process's RSS and fds from /proc, and its goroutines
 // and live calls from /metrics.
 func sample(srv *server, pid int) stats {
-	_, rss := procStat(pid)
+	_, rss := proc.Stat(pid)
 	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	s := stats{rss: rss, fds: len(ents)}
 	req, _ := http.NewRequest("GET", srv.base+"/metrics", nil)
