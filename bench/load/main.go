@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,12 +41,18 @@ import (
 
 const adminKey = "bench-admin-key"
 
+var jsonOut = flag.Bool("json", false, "also print each result as a JSON line (for bench/suite)")
+
 func main() {
 	calls := flag.Int("calls", 10, "concurrent calls")
 	duration := flag.Duration("duration", 10*time.Second, "how long calls stay up (and the idle baseline lasts)")
 	codec := flag.String("codec", "opus", "callee codec: opus, or pcmu to make every call transcode")
 	bin := flag.String("bin", "", "switchboard binary (default: build one)")
 	soakFor := flag.Duration("soak", 0, "churn calls for this long and report growth (RSS, goroutines, fds)")
+	flag.Float64Var(&opts.rate, "rate", 0, "instead: place WebRTC calls at this rate a second for -duration (setup latency)")
+	flag.Float64Var(&opts.sipRate, "sip-rate", 0, "instead: place SIP calls with digest auth to *43 at this rate a second for -duration")
+	flag.IntVar(&opts.idle, "idle", 0, "instead: open this many idle authenticated sockets (memory per socket)")
+	flag.StringVar(&opts.profile, "profile", "", "save the server's CPU profile of the loaded window and a heap profile to this directory")
 	flag.Parse()
 	if *soakFor > 0 {
 		*duration = *soakFor
@@ -57,8 +64,16 @@ func main() {
 }
 
 type server struct {
-	cmd  *exec.Cmd
-	base string
+	cmd     *exec.Cmd
+	base    string
+	sipAddr string
+}
+
+// opts are the modes other than concurrent calls.
+var opts struct {
+	rate, sipRate float64
+	idle          int
+	profile       string
 }
 
 func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool) error {
@@ -81,6 +96,19 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 	if churn {
 		return soak(srv, n, d)
 	}
+	if opts.idle > 0 {
+		return idleSockets(srv, opts.idle)
+	}
+	if opts.rate > 0 || opts.sipRate > 0 {
+		idle0, _ := proc.Stat(srv.cmd.Process.Pid)
+		time.Sleep(min(d, 5*time.Second))
+		idle1, _ := proc.Stat(srv.cmd.Process.Pid)
+		idle := time.Duration(float64(idle1-idle0) * d.Seconds() / min(d, 5*time.Second).Seconds())
+		if opts.rate > 0 {
+			return setupRate(srv, opts.rate, d, idle)
+		}
+		return sipSetupRate(srv, srv.sipAddr, opts.sipRate, d, idle)
+	}
 
 	fmt.Printf("switchboard load: %d calls for %s, callee codec %s, server pid %d\n", n, d, calleeCodec, srv.cmd.Process.Pid)
 	idleCPU0, idleRSS := proc.Stat(srv.cmd.Process.Pid)
@@ -98,8 +126,10 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 	}()
 	res := placeCalls(pairs)
 	cpu0, _ := proc.Stat(srv.cmd.Process.Pid)
+	stopProfile := srv.profile(d)
 	time.Sleep(d)
 	cpu1, rss := proc.Stat(srv.cmd.Process.Pid)
+	stopProfile()
 	heard := 0
 	var sent, lost int64
 	for _, p := range pairs {
@@ -126,6 +156,21 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 		}
 	}
 	report(n, d, res, heard, idleCPU1-idleCPU0, cpu1-cpu0, idleRSS, rss, sent, lost)
+	path := "webrtc"
+	if calleeCodec != audio.Opus {
+		path = "webrtc-" + string(calleeCodec)
+	}
+	// Each call relays 50 packets a second each way (20-ms frames).
+	busy := (cpu1 - cpu0) - (idleCPU1 - idleCPU0)
+	r := Result{Path: path, Calls: n, Done: len(res.setup), Failed: res.failed,
+		UsPerPacket: float64(busy.Microseconds()) / (float64(n) * 100 * d.Seconds()),
+		PctPerCall:  100 * busy.Seconds() / d.Seconds() / float64(n), KiBPerUnit: float64(rss-idleRSS) / 1024 / float64(n),
+		P50Ms: percentile(res.setup, 0.5), P99Ms: percentile(res.setup, 0.99)}
+	if sent+lost > 0 {
+		r.LossPct = 100 * float64(lost) / float64(sent+lost)
+	}
+	fmt.Printf("server CPU per packet %.1f µs (100 packets a second per call relayed)\n", r.UsPerPacket)
+	emit(r)
 	if res.failed > 0 || heard < n {
 		return fmt.Errorf("%d calls failed, %d of %d had audio both ways", res.failed, heard, n)
 	}
@@ -140,16 +185,27 @@ func startServer(bin, dir string) (*server, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cfg := filepath.Join(dir, "load.yaml")
-	if err := os.WriteFile(cfg, []byte("media:\n  include_loopback: true\nsignal:\n  session_limit: 1000\nlog:\n  level: warn\n"), 0o600); err != nil {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--sip-listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--config", cfg)
+	sipAddr := pc.LocalAddr().String()
+	pc.Close()
+	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
+		return nil, err
+	}
+	args := []string{bin, "serve", "--listen", addr, "--sip-listen", sipAddr, "--data", filepath.Join(dir, "data"), "--config", cfg}
+	if pinned() {
+		args = append([]string{"taskset", "-c", "0"}, args...) // the server on core 0, this process on the others
+		_ = exec.Command("taskset", "-a", "-p", "-c", "1-"+strconv.Itoa(runtime.NumCPU()-1), strconv.Itoa(os.Getpid())).Run()
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY="+adminKey)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, base: "http://" + addr}
+	s := &server{cmd: cmd, base: "http://" + addr, sipAddr: sipAddr}
 	for i := 0; i < 100; i++ {
 		if resp, err := http.Get(s.base + "/healthz"); err == nil {
 			resp.Body.Close()
