@@ -98,3 +98,60 @@ func TestParkTimeoutRingsParkerBack(t *testing.T) {
 	rec := record(t, s, out.ID)
 	require.Contains(t, rec["transfer"], "not picked up, recalling the parker; answered by "+string(s.Bob.ID))
 }
+
+// TestParkByDeskPhoneREFER: a desk phone (sipp as Carol) calls Alice and
+// blind-transfers her to *70 (REFER): Alice is parked in 701 and hears
+// music; Bob's browser dials 701 and the two hear each other.
+func TestParkByDeskPhoneREFER(t *testing.T) {
+	s := harness.Start(t, func(c *config.Config) { c.SIP.MD5OnlyAgents = append(c.SIP.MD5OnlyAgents, "SIPp") })
+	alice := s.Phone(t, s.Alice, 440, "")
+	bob := s.Phone(t, s.Bob, 1000, "")
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_blind_refer.xml", Remote: s.SIP.Addr(),
+		Service: s.Alice.Extension, Keys: map[string]string{"consult": "*70", "user": "103"},
+		Args: []string{"-au", "103", "-ap", "carol-sip-pass", "-aa"}})
+	fromDesk := harness.NextIncoming(t, alice)
+	answer(t, fromDesk)
+	harness.Wait(t, fromDesk, protocol.TypeCallAnswered)
+	sipp.RequireSuccess(t)
+	require.Contains(t, sipp.Messages(), "Subscription-State: terminated")
+	harness.HearsMusic(t, fromDesk, 440)
+
+	pickup, err := bob.Call(harness.Ctx(t, 10*time.Second), "701")
+	require.NoError(t, err)
+	harness.Wait(t, pickup, protocol.TypeCallAnswered)
+	fromDesk.Detector().Reset()
+	harness.HearsTone(t, fromDesk, 1000)
+	harness.HearsTone(t, pickup, 440)
+	require.NoError(t, pickup.Hangup())
+	harness.WaitEnded(t, fromDesk, protocol.EndHangup)
+	rec := record(t, s, pickup.ID)
+	require.Equal(t, "picked up "+string(s.Alice.ID)+" from park slot 701", rec["transfer"])
+}
+
+// TestParkBLF: a desk phone's BLF key on 701 (SUBSCRIBE, dialog package)
+// shows the slot confirmed while a call is parked there and terminated
+// once it is picked up.
+func TestParkBLF(t *testing.T) {
+	s := harness.Start(t, nil)
+	carol := newBLFPhone(t, s.SIP.Addr(), s.Carol.SIPUsername, s.Carol.SIPPassword)
+	reg := carol.request("REGISTER", "sip:127.0.0.1", "reg-"+ident.Short(), "r1", "", "Expires: 600\n")
+	require.Equal(t, 200, reg.StatusCode, reg.String())
+	key, _, _ := carol.subscribe("701")
+
+	out, _ := parkCall(t, s)
+	carol.notifyWith(key, `<state>confirmed</state>`, `<remote><identity>sip:`+s.Alice.Extension+`@`)
+	phone := s.Phone(t, s.Carol, 700, "")
+	pickup, err := phone.Call(harness.Ctx(t, 10*time.Second), "701")
+	require.NoError(t, err)
+	pickedAt := time.Now()
+	terminated := carol.notifyWith(key, `<state>terminated</state>`)
+	harness.Wait(t, pickup, protocol.TypeCallAnswered)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 700)
+	t.Logf("BLF 701: terminated %v after the pickup was placed", max(0, terminated.at.Sub(pickedAt)).Round(time.Millisecond))
+
+	// A slot outside the range is nobody.
+	res := carol.request("SUBSCRIBE", "sip:799@127.0.0.1", "blf-"+ident.Short(), "x1", "",
+		"Event: dialog\nAccept: application/dialog-info+xml\nExpires: 600\n")
+	require.Equal(t, 404, res.StatusCode)
+}
