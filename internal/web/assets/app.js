@@ -302,7 +302,11 @@ class CallView {
     this.parkButton.disabled = true;
     const slot = await attempt('Park', () => this.call.park());
     this.parkButton.disabled = false;
-    if (slot) setStatus(`Parked in ${slot}: dial ${slot} to pick it up`);
+    if (!slot) return;
+    // After the call's own "ended (transferred)" line, which follows call.parked.
+    const show = () => setStatus(`Parked in ${slot}: dial ${slot} to pick it up`);
+    if (this.call.state === 'ended') show();
+    else this.call.once('ended', show);
   }
 
   destForm(name, label, submit, action) {
