@@ -184,6 +184,7 @@ func (c *Call) handPark(to *Call, slot int) {
 	c.setState(StateEnded)
 	c.rec.joinedInto(fmt.Sprintf("%s; picked up from park slot %d: %s joined into call %s", c.rec.record().Transfer, slot, partyName(o), to.id),
 		c.legStats(), o.id)
+	c.logTransfer()
 	c.moved.Store(to)
 	c.m.join(c, to)
 	c.done = true
