@@ -1,6 +1,7 @@
 package park
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -100,4 +101,25 @@ func TestWatch(t *testing.T) {
 	l.Claim(a, Parked{Call: "call_2"})
 	require.Len(t, got, 2, "no calls after cancel")
 	require.Empty(t, l.watchers)
+}
+
+// FuzzSlot: any dialled string either is a slot in range, spelt as its
+// number, or is not a slot; nothing panics.
+func FuzzSlot(f *testing.F) {
+	for _, s := range []string{"701", "720", "0701", "-1", "７０１", "70 1", "99999999999999999999", "park.701"} {
+		f.Add(s)
+	}
+	l := New(701, 720)
+	f.Fuzz(func(t *testing.T, dest string) {
+		slot, ok := l.Slot(dest)
+		if !ok {
+			return
+		}
+		if slot < 701 || slot > 720 || strconv.Itoa(slot) != dest {
+			t.Fatalf("%q parsed as slot %d", dest, slot)
+		}
+		if s, ok := l.SlotOfID(ID(slot)); !ok || s != slot {
+			t.Fatalf("slot %d: its id %q does not parse back", slot, ID(slot))
+		}
+	})
 }

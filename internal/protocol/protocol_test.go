@@ -127,6 +127,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"authenticate","token":"t"}`, `{"type":"call.create","destination":"1","sdp":"v"}`,
 		`{"type":"presence.subscribe","users":["user_a"]}`, `{}`, `[]`, `null`, `{"type":null}`,
 		`{"type":"call.transfer.attended","call_id":"c","step":"consult"}`,
+		`{"type":"call.park","call_id":"c","req_id":"r"}`, `{"type":"presence.subscribe","users":["park.701"]}`,
 	} {
 		f.Add([]byte(s))
 	}
