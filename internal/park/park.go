@@ -39,7 +39,8 @@ type Parked struct {
 }
 
 // Lot is every account's slots on this node. It is safe for concurrent
-// use; watchers are called under its lock and must not block.
+// use; watchers are called under its lock (so each sees the slot's
+// changes in order): they must not block nor call back into the Lot.
 type Lot struct {
 	first, last int
 

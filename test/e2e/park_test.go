@@ -62,6 +62,8 @@ func TestParkPickupFromDeskPhone(t *testing.T) {
 
 	desk.Command(t, "hangup", "")
 	harness.WaitEnded(t, out, protocol.EndHangup)
+	desk.Command(t, "dial", "sip:701@"+s.SIP.Addr())
+	desk.WaitPrinted(t, "404 Not Found", "an empty slot answers 404")
 
 	rec := record(t, s, out.ID)
 	require.Contains(t, rec["transfer"], "parked by "+string(s.Bob.ID)+" in 701; picked up from park slot 701")
