@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -30,6 +31,11 @@ func TestParkAndPickup(t *testing.T) {
 	w.quiet(b1)
 	require.Equal(t, []string{"music"}, w.media.playedAll())
 	require.Contains(t, lot.Busy("acct_a"), 701)
+	lc, ok := w.m.LiveCall(context.Background(), id)
+	require.True(t, ok)
+	require.Equal(t, StateParked, lc.State)
+	require.Len(t, lc.Legs, 1)
+	require.Equal(t, "parked", lc.Legs[0].Status)
 
 	c1 := w.device("sess_c1", "user_c")
 	pid := c1.dial("701")
