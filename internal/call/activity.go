@@ -102,6 +102,8 @@ func (c *Call) userParts() map[ident.UserID]UserPart {
 func (c *Call) partState(l *leg) PartState {
 	connected := c.state == StateActive || c.state == StateHeld
 	switch {
+	case l == c.caller && c.parked != nil: // waiting in a park slot: still on the call
+		return PartConfirmed
 	case l == c.caller:
 		if connected && (c.winner != nil || c.echo != nil) {
 			return PartConfirmed

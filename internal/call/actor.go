@@ -141,6 +141,7 @@ type Call struct {
 	xfer     *blindXfer   // a blind transfer ringing its target
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
+	parked   *parking     // the slot the remaining party waits in (park.go)
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string
@@ -458,6 +459,7 @@ func (c *Call) end(reason EndReason) {
 	}
 	c.stopPlaying()
 	c.unlink()
+	c.leavePark()
 	c.closeLeg(c.caller, reason)
 	for _, l := range c.callees {
 		c.closeLeg(l, reason)

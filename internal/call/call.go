@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/park"
 	"github.com/switchboard-voice/switchboard/internal/route"
 )
 
@@ -208,9 +209,10 @@ const (
 	StateActive
 	StateHeld
 	StateEnded
+	StateParked // the remaining party waits in a park slot (park.go)
 )
 
-var stateNames = [...]string{"unknown", "trying", "ringing", "answering", "active", "held", "ended"}
+var stateNames = [...]string{"unknown", "trying", "ringing", "answering", "active", "held", "ended", "parked"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -224,8 +226,9 @@ var transitions = map[State][]State{
 	StateTrying:    {StateRinging, StateActive, StateEnded}, // active: the echo test answers at once
 	StateRinging:   {StateAnswering, StateEnded},
 	StateAnswering: {StateActive, StateEnded},
-	StateActive:    {StateHeld, StateRinging, StateEnded}, // ringing: a blind transfer's target
-	StateHeld:      {StateActive, StateRinging, StateEnded},
+	StateActive:    {StateHeld, StateRinging, StateParked, StateEnded}, // ringing: a blind transfer's target
+	StateHeld:      {StateActive, StateRinging, StateParked, StateEnded},
+	StateParked:    {StateRinging, StateEnded}, // ringing: the park timed out, the parker is rung
 }
 
 // ErrIllegalTransition is returned for an edge the table does not have.
@@ -255,6 +258,12 @@ type Options struct {
 	// TransferRecall rings a blind transfer's transferor back when the
 	// target does not take the call.
 	TransferRecall bool
+	// Park holds the park slots (call.park, transfers to ParkCode,
+	// pickups by dialling a slot); nil: parking is refused.
+	Park *park.Lot
+	// ParkTimeout is how long a call stays parked before the parker is
+	// rung back; 0: park.DefaultTimeout.
+	ParkTimeout time.Duration
 	// Limits bound call creation (see limits.go); zero fields: no limit.
 	Limits Limits
 	// PeerWithRoom, when set, names a cluster node that takes calls and is

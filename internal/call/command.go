@@ -101,7 +101,10 @@ func isTrickle(cmd Command) bool {
 
 // reqIDOf is the request id a refusal of cmd echoes.
 func reqIDOf(cmd Command) string {
-	if a, ok := cmd.(AttendedTransfer); ok {
+	switch a := cmd.(type) {
+	case AttendedTransfer:
+		return a.ReqID
+	case Park:
 		return a.ReqID
 	}
 	return ""

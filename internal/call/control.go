@@ -95,7 +95,7 @@ func (c *Call) restore(key string) {
 	r := Restored{From: rec.From, FromName: rec.FromName, To: c.create.Destination,
 		Inbound: l.role == roleCallee, State: StateRinging, Muted: l.muted, AnsweredAt: c.answeredAt}
 	switch {
-	case c.xfer != nil: // waiting for a transfer's target: still a connected call to this party
+	case c.xfer != nil, c.parked != nil: // waiting for a transfer's target or in a park slot: still connected for this party
 		r.State = StateActive
 	case c.state == StateHeld && l.holding:
 		r.State, r.HeldBy = StateHeld, HeldLocal

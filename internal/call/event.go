@@ -45,9 +45,10 @@ const (
 	CodeNotFound                  // no such call for this party
 	CodeRateLimited               // a limit refused it (Refusal.Limit says which)
 	CodeAddressRequired           // calls out need a bound emergency address
+	CodeParkFull                  // every park slot of the account is taken
 )
 
-var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required"}
+var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required", "park-full"}
 
 func (c ErrorCode) String() string {
 	if int(c) < len(codeNames) {

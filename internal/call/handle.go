@@ -74,6 +74,8 @@ func (c *Call) handleCommand(dev Device, cmd Command) {
 		c.onTransfer(l, m.To, nil)
 	case AttendedTransfer:
 		c.onAttended(l, dev, m)
+	case Park:
+		c.onPark(l, &m, nil)
 	}
 }
 

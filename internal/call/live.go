@@ -161,6 +161,8 @@ func (c *Call) legStatus(l *leg) string {
 	switch {
 	case (l == c.caller || l == c.winner) && c.connected() && c.xfer == nil:
 		return "connected"
+	case l == c.caller && c.parked != nil:
+		return "parked"
 	case l == c.caller:
 		return "calling"
 	case l == c.winner:

@@ -30,6 +30,9 @@ func (c *Call) route() {
 		return
 	}
 	c.dest = c.create.Destination
+	if !c.inbound && c.routePark() {
+		return
+	}
 	p := c.plan(route.From{Account: c.account, User: c.fromUser, Inbound: c.inbound}, c.dest)
 	c.m.log.Debug("route", "call_id", c.id, "plan", p.Explain)
 	if c.needsAddress(p) {

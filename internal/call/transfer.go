@@ -55,6 +55,10 @@ func (c *Call) onTransfer(l *leg, dest string, done func(error)) {
 		}
 		refuse(l, code, "call.transfer: "+msg)
 	}
+	if dest == ParkCode {
+		c.onPark(l, nil, done)
+		return
+	}
 	if msg := c.transferable(l); msg != "" {
 		refuseTransfer(CodeInvalid, msg)
 		return

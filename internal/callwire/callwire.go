@@ -87,6 +87,8 @@ func Command(msg protocol.Message) (id ident.CallID, cmd call.Command, ok bool) 
 	case *protocol.CallTransferAttended:
 		callID, cmd = m.CallID, call.AttendedTransfer{Step: call.TransferStep(m.Step), ReqID: m.ReqID,
 			To: m.Destination, SDP: m.SDP}
+	case *protocol.CallPark:
+		callID, cmd = m.CallID, call.Park{ReqID: m.ReqID}
 	case *protocol.SDPOffer:
 		callID, cmd = m.CallID, call.Offer{SDP: m.SDP}
 	case *protocol.SDPAnswer:

@@ -42,6 +42,11 @@ func (p party) Held(by call.HeldBy) {
 
 func (p party) Resumed() { p.s.Send(&protocol.CallResumed{CallID: p.id()}) }
 
+// Parked answers call.park with the slot (call.ParkListener).
+func (p party) Parked(reqID, slot string) {
+	p.s.Send(&protocol.CallParked{ReqID: reqID, CallID: p.id(), Slot: slot})
+}
+
 func (p party) Ended(reason call.EndReason, duration *int) {
 	p.s.Send(&protocol.CallEnded{CallID: p.id(), Reason: EndReason(reason), DurationSeconds: duration})
 }

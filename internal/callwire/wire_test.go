@@ -29,6 +29,7 @@ func TestCommandFromFrames(t *testing.T) {
 		{`{"type":"call.transfer.attended","call_id":"c1","req_id":"r","step":"consult","destination":"104","sdp":"v=0"}`,
 			call.AttendedTransfer{Step: call.StepConsult, ReqID: "r", To: "104", SDP: "v=0"}},
 		{`{"type":"call.transfer.attended","call_id":"c1","step":"complete"}`, call.AttendedTransfer{Step: call.StepComplete}},
+		{`{"type":"call.park","call_id":"c1","req_id":"p"}`, call.Park{ReqID: "p"}},
 		{`{"type":"sdp.offer","call_id":"c1","sdp":"o"}`, call.Offer{SDP: "o"}},
 		{`{"type":"sdp.answer","call_id":"c1","sdp":"a"}`, call.AnswerSDP{SDP: "a"}},
 		{`{"type":"ice.candidate","call_id":"c1","candidate":"candidate:1","sdp_mid":"0","sdp_m_line_index":1}`,

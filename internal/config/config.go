@@ -49,7 +49,9 @@ type Config struct {
 	ICE    ICE    `yaml:"ice"`
 	Media  Media  `yaml:"media"`
 	Calls  Calls  `yaml:"calls"`
-	SIP    SIP    `yaml:"sip"`
+	// Park configures call park (park.go).
+	Park Park `yaml:"park"`
+	SIP  SIP  `yaml:"sip"`
 	// Shutdown says how SIGTERM drains the server.
 	Shutdown Shutdown `yaml:"shutdown"`
 	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
@@ -371,6 +373,7 @@ func Default() Config {
 		Webhooks:  defaultWebhooks(),
 		Store:     defaultStore(),
 		Cluster:   Cluster{Heartbeat: 10 * time.Second},
+		Park:      defaultPark(),
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
@@ -482,6 +485,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.Store.validate()...)
 	errs = append(errs, c.Cluster.validate()...)
+	errs = append(errs, c.Park.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}

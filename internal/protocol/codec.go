@@ -29,6 +29,7 @@ var clientMessages = map[Type]func() Message{
 	TypeICECandidate:         func() Message { return &ICECandidate{} },
 	TypeICEDone:              func() Message { return &ICEDone{} },
 	TypePresenceSubscribe:    func() Message { return &PresenceSubscribe{} },
+	TypeCallPark:             func() Message { return &CallPark{} },
 }
 
 // serverMessages maps every server → client type to a constructor.
@@ -54,6 +55,7 @@ var serverMessages = map[Type]func() Message{
 	TypePresenceList:   func() Message { return &PresenceList{} },
 	TypePresenceUpdate: func() Message { return &PresenceUpdate{} },
 	TypeNetworkChanged: func() Message { return &NetworkChanged{} },
+	TypeCallParked:     func() Message { return &CallParked{} },
 }
 
 // DecodeError is a frame that cannot be used. It carries the request and call
@@ -213,7 +215,7 @@ func (m *PresenceSubscribe) validate() error {
 		return fmt.Errorf("users: want 1 to 100 user ids, got %d", n)
 	}
 	for _, u := range m.Users {
-		if !strings.HasPrefix(u, "user_") {
+		if !watchable(u) {
 			return fmt.Errorf("users: %q is not a user id", u)
 		}
 	}

@@ -34,6 +34,7 @@ const (
 	TypeICECandidate         Type = "ice.candidate"
 	TypeICEDone              Type = "ice.done"
 	TypePresenceSubscribe    Type = "presence.subscribe"
+	TypeCallPark             Type = "call.park"
 )
 
 // Server → client message types (sdp.offer, sdp.answer, ice.candidate and
@@ -58,6 +59,7 @@ const (
 	// TypeNetworkChanged: the emergency address the socket presented is
 	// not bound to the network it comes from (see NetworkChanged).
 	TypeNetworkChanged Type = "network.changed"
+	TypeCallParked     Type = "call.parked"
 )
 
 // ErrorCode is the "code" of an error frame.
@@ -82,6 +84,8 @@ const (
 	// CodeEmergencyAddressRequired: the account requires an emergency
 	// address bound to the device's network for calls through trunks.
 	CodeEmergencyAddressRequired ErrorCode = "emergency_address_required"
+	// CodeParkFull: call.park found every park slot of the account taken.
+	CodeParkFull ErrorCode = "park_full"
 )
 
 // Fatal reports whether an error with this code closes the socket.

@@ -37,6 +37,11 @@ func TestDecodeClient(t *testing.T) {
 		{"complete", `{"type":"call.transfer.attended","call_id":"c","step":"complete"}`,
 			&CallTransferAttended{CallID: "c", Step: StepComplete}, "", "", ""},
 
+		{"park", `{"type":"call.park","call_id":"c","req_id":"p"}`, &CallPark{CallID: "c", ReqID: "p"}, "", "", ""},
+		{"presence of a park slot", `{"type":"presence.subscribe","users":["user_a","park.701"]}`,
+			&PresenceSubscribe{Users: []string{"user_a", "park.701"}}, "", "", ""},
+		{"park without call", `{"type":"call.park","req_id":"p"}`, nil, "call_id is required", "p", ""},
+
 		{"not json", `{`, nil, "not a JSON object", "", ""},
 		{"array", `[1]`, nil, "not a JSON object", "", ""},
 		{"no type", `{"req_id":"r"}`, nil, `no "type"`, "r", ""},
@@ -122,6 +127,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"authenticate","token":"t"}`, `{"type":"call.create","destination":"1","sdp":"v"}`,
 		`{"type":"presence.subscribe","users":["user_a"]}`, `{}`, `[]`, `null`, `{"type":null}`,
 		`{"type":"call.transfer.attended","call_id":"c","step":"consult"}`,
+		`{"type":"call.park","call_id":"c","req_id":"r"}`, `{"type":"presence.subscribe","users":["park.701"]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -12,7 +12,7 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeOf(ErrorCode("")): strs(CodeAuthFailed, CodeAuthExpired, CodeSessionRevoked,
 		CodeSessionReplaced, CodeSessionLimit, CodeIdleTimeout, CodeSlowConsumer, CodeGoingAway,
 		CodeInvalidMessage, CodeCallFailed, CodeCallNotFound, CodeRateLimited,
-		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired),
+		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired, CodeParkFull),
 	reflect.TypeOf(EndReason("")): strs(EndHangup, EndBusy, EndNoAnswer, EndFailed,
 		EndTransferred, EndRejected, EndAnsweredElsewhere, EndServerShutdown),
 	reflect.TypeOf(RejectReason("")):   strs(RejectDecline, RejectBusy),

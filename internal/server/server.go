@@ -136,7 +136,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.Config.Cluster.Enabled() {
 		s.cluster = newClusterLink(s)
 	}
-	s.Hub.SetPresence(s.presenceSink())
+	lot := newParkLot(s.Config.Park)
+	s.Hub.SetPresence(parkPresence{s.presenceSink(), lot})
 	engine, err := media.NewEngine(s.Config.Media, s.Log)
 	if err != nil {
 		return err
@@ -156,6 +157,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
+			Park: lot, ParkTimeout: s.Config.Park.Timeout,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
@@ -164,7 +166,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.SIP.SetCalls(s.Calls)
-	s.SIP.SetPresence(s.presenceSink())
+	s.SIP.SetPresence(parkPresence{s.presenceSink(), lot})
+	s.SIP.SetPark(lot)
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
 	}

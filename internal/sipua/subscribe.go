@@ -290,6 +290,9 @@ func (u *UA) watchedUser(subscriber *store.User, name string) (*store.User, erro
 	if name == "" {
 		return nil, store.ErrNotFound
 	}
+	if slot := u.parkTarget(subscriber, name); slot != nil {
+		return slot, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	target, err := u.store.GetUserByExtension(ctx, subscriber.AccountID, name)

@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/park"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -50,6 +51,7 @@ type UA struct {
 	metrics *sipMetrics
 	parser  *sip.Parser // sipgo's, with our wrappers (compat.go)
 	subs    *subTable   // dialog-package subscriptions (subscribe.go)
+	park    *park.Lot   // park slots BLF keys may watch (park.go); nil: none
 	logs    *limitedLog // rate-limited lines about what peers send
 	// presence, when set, hears of registrations and serves BLF (presence.go).
 	presence Presence

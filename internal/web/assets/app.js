@@ -262,6 +262,7 @@ class CallView {
     this.keypadButton = b('call-keypad', 'Keypad', () => this.toggle(this.keypad, this.keypadButton));
     this.transferButton = b('call-transfer', 'Transfer', () => this.toggle(this.transferForm, this.transferButton));
     this.attendedButton = b('call-attended', 'Attended transfer', () => this.toggle(this.attendedForm, this.attendedButton));
+    this.parkButton = b('call-park', 'Park', () => this.park());
     this.hangup = b('call-hangup', 'Hang up', () => attempt('Hang up', () => call.hangup()), 'danger');
     for (const btn of [this.keypadButton, this.transferButton, this.attendedButton]) {
       btn.setAttribute('aria-expanded', 'false');
@@ -290,10 +291,22 @@ class CallView {
       el('div', { class: 'call-head', id }, this.peer, this.dir, this.qualityIcon, this.duration),
       el('div', { class: 'call-state' }, this.stateText, this.mutedFlag),
       el('div', { class: 'actions' }, this.hold, this.mute, this.keypadButton, this.transferButton,
-        this.attendedButton, this.hangup),
+        this.attendedButton, this.parkButton, this.hangup),
       this.keypad, this.transferForm, this.attendedForm, this.consultBox);
     ui.calls.append(this.node);
     this.update();
+  }
+
+  /** Parks the other party (call park); anyone in the account dials the slot to pick it up. */
+  async park() {
+    this.parkButton.disabled = true;
+    const slot = await attempt('Park', () => this.call.park());
+    this.parkButton.disabled = false;
+    if (!slot) return;
+    // After the call's own "ended (transferred)" line, which follows call.parked.
+    const show = () => setStatus(`Parked in ${slot}: dial ${slot} to pick it up`);
+    if (this.call.state === 'ended') show();
+    else this.call.once('ended', show);
   }
 
   destForm(name, label, submit, action) {
@@ -371,7 +384,7 @@ class CallView {
     // progress: it is completed or cancelled from the consult box instead.
     const consulting = state.consults.has(call) || isConsult(call);
     this.keypadButton.hidden = !live;
-    this.transferButton.hidden = this.attendedButton.hidden = !live || consulting;
+    this.transferButton.hidden = this.attendedButton.hidden = this.parkButton.hidden = !live || consulting;
     this.hangup.hidden = ended;
     if (!live || consulting) {
       for (const p of live ? [this.transferForm, this.attendedForm] : [this.keypad, this.transferForm, this.attendedForm]) {

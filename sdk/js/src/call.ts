@@ -144,6 +144,8 @@ export class Call extends Emitter<CallEvents> {
   /** Who holds the call and which hold requests are in flight. */
   #hold: Hold = NO_HOLD;
   #completing = false;
+  /** A `park()` awaiting `call.parked`. */
+  #parking: { reqId: string; resolve: (slot: string) => void; reject: (err: PhoneError) => void } | null = null;
   /** For a consult call: the attended transfer's original call. */
   #original: Call | null = null;
   #muted = false;
@@ -398,6 +400,32 @@ export class Call extends Emitter<CallEvents> {
     this.#host.send({ type: 'call.transfer.attended', req_id: this.#host.reqId(), call_id: this.#id, step: 'complete' });
   }
 
+  /**
+   * Call park: the server puts the other party in the account's first free
+   * park slot, where it hears music. Resolves with the slot (e.g. `'701'`):
+   * anyone in the account picks the call up with `phone.call('701')`. This
+   * call then ends with `transferred`. Rejects with a {@link PhoneError}
+   * `park_full` when every slot is taken (the call goes on), or
+   * `invalid_state` on an ended call. If nobody picks it up within the
+   * server's park timeout, this user's devices ring with the parked party.
+   */
+  park(): Promise<string> {
+    if (this.#ended()) return Promise.reject(this.#error('invalid_state', 'the call has ended'));
+    if (this.#parking) return Promise.reject(this.#error('invalid_state', 'a park is already in progress'));
+    const reqId = this.#host.reqId();
+    return new Promise<string>((resolve, reject) => {
+      this.#parking = { reqId, resolve, reject };
+      this.#host.send({ type: 'call.park', req_id: reqId, call_id: this.#id });
+    });
+  }
+
+  #parked(m: P.CallParked): void {
+    const p = this.#parking;
+    if (!p || (m.req_id && m.req_id !== p.reqId)) return;
+    this.#parking = null;
+    p.resolve(m.slot);
+  }
+
   /** @internal Builds the offer for an outbound call; resolves with its SDP. */
   async _offer(): Promise<string> {
     const pc = this.#pc;
@@ -431,6 +459,8 @@ export class Call extends Emitter<CallEvents> {
         return this.#restored(m);
       case 'call.quality':
         return this.#onQuality(m);
+      case 'call.parked':
+        return this.#parked(m);
       case 'sdp.offer':
       case 'sdp.answer':
       case 'sdp.pranswer':
@@ -455,6 +485,11 @@ export class Call extends Emitter<CallEvents> {
   /** @internal Emits a server error about this call. */
   _error(err: PhoneError): void {
     this.#completing = false; // a refused completion may be retried
+    const p = this.#parking;
+    if (p && (!err.reqId || err.reqId === p.reqId)) {
+      this.#parking = null;
+      p.reject(err);
+    }
     this.emit('error', err);
   }
 
@@ -477,6 +512,9 @@ export class Call extends Emitter<CallEvents> {
     if (this.#ended()) return;
     this.#endReason = reason;
     this.#duration = duration;
+    const p = this.#parking;
+    this.#parking = null;
+    p?.reject(this.#error('invalid_state', `the call ended (${reason}) before it was parked`));
     this.#set('ended', () => {
       this.#onHold({ type: 'ended' });
       if (reason !== 'transferred') this.#original?._consultOver();

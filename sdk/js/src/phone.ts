@@ -239,7 +239,8 @@ export class Phone extends Emitter<PhoneEvents> {
   }
 
   /**
-   * Watches the presence of `users` (user ids). A `presence` event follows
+   * Watches the presence of `users` (user ids, or park slots such as
+   * `park.701`: `on_call` while a call is parked there). A `presence` event follows
    * with the snapshot, then one per change. Subscriptions are renewed after
    * reconnects.
    */

@@ -1,6 +1,6 @@
 // The web softphone served at / (internal/web), clicked through in Chromium:
 // sign in with a token, dial, answer, hold, mute, keypad, hang up, decline,
-// call waiting and swap, blind and attended transfers, history. Screenshots
+// call waiting and swap, blind and attended transfers, call park, history. Screenshots
 // go to test-artifacts/web/.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -255,6 +255,24 @@ describe('web softphone', () => {
     await expectTone(bob, 'carol');
     await expectTone(carol, 'bob');
     await expect.poll(() => tid(alice, 'calls').getByTestId('call').count(), { timeout: 10_000 }).toBe(0);
+    await callIn(carol, 0, 'call-hangup').click();
+    await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
+  });
+
+  it('park from the call controls, pick up by dialling the slot', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await aliceCallsBob();
+    await callIn(alice, 0, 'call-park').click();
+    await expect.poll(() => text(tid(alice, 'status'))).toBe('Parked in 701: dial 701 to pick it up');
+    await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe('Ended (transferred)');
+    expect(await attr(callItem(bob), 'data-state')).toBe('active'); // bob hears music, his call goes on
+    await tid(carol, 'dial-input').fill('701');
+    await tid(carol, 'dial-call').click();
+    await expect.poll(() => attr(callItem(carol), 'data-state')).toBe('active');
+    await useCall(bob);
+    await useCall(carol);
+    await expectTone(bob, 'carol');
+    await expectTone(carol, 'bob');
     await callIn(carol, 0, 'call-hangup').click();
     await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
   });
