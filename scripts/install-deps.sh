@@ -6,11 +6,13 @@ set -euo pipefail
 # libopus for transcoding; sipp, baresip and chromium are the real test peers;
 # sox checks recorded audio. With --test, also PostgreSQL and nats-server:
 # the store and cluster tests start their own throwaway instances of both
-# (`make run` needs neither).
+# (`make run` needs neither). With --bench, rtpengine (userspace) for
+# `make bench` to measure side by side, and taskset (util-linux) to pin.
 PACKAGES=(libopus-dev libopusfile-dev pkg-config sip-tester baresip-core chromium sox)
-if [[ ${1:-} == --test ]]; then
-  PACKAGES+=(postgresql nats-server)
-fi
+case ${1:-} in
+  --test) PACKAGES+=(postgresql nats-server) ;;
+  --bench) PACKAGES+=(rtpengine-daemon util-linux) ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -60,9 +60,18 @@ func main() {
 	runs := flag.Int("runs", 1, "runs per figure; the median is printed")
 	out := flag.String("out", "", "also write the table as Markdown to this file")
 	profile := flag.String("profile", "", "write each relay's CPU profile (<mode>-<calls>.cpu.pprof) to this directory")
+	flag.BoolVar(&jsonOut, "json", false, "also print each result as a JSON line (for bench/suite)")
+	search := flag.Bool("search", false, "instead: raise the calls of each mode until loss > 0.5 % or transit p99 > 20 ms, and print the knee")
 	flag.Parse()
 	if *serve != "" {
 		if err := child(*serve, *calls, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *search {
+		if err := capacity(*duration); err != nil {
 			fmt.Fprintln(os.Stderr, "relay:", err)
 			os.Exit(1)
 		}
@@ -98,7 +107,7 @@ func run(callList string, d time.Duration, runs int, out, profile string) error 
 	fmt.Printf("relay benchmark: %d-s windows, %d run(s) each, relay %s\n", int(d.Seconds()), runs, pin.describe())
 	var rows []result
 	for _, n := range counts {
-		for _, mode := range []string{"bare", "bridge"} {
+		for _, mode := range modes() {
 			var rs []result
 			for range runs {
 				r, err := measure(mode, n, d, pin, profile)
@@ -109,6 +118,7 @@ func run(callList string, d time.Duration, runs int, out, profile string) error 
 			}
 			slices.SortFunc(rs, func(a, b result) int { return int(a.usPerPkt*1000 - b.usPerPkt*1000) })
 			rows = append(rows, rs[len(rs)/2])
+			emit(rs[len(rs)/2])
 		}
 	}
 	table := render(rows)
@@ -123,23 +133,75 @@ func run(callList string, d time.Duration, runs int, out, profile string) error 
 	return nil
 }
 
-// render is the results as a Markdown table, each bridge row with its
-// ratio to the bare relay at the same call count.
+var jsonOut bool
+
+// emit prints r as a JSON line for bench/suite when asked to.
+func emit(r result) {
+	if !jsonOut {
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"path": "relay-" + r.mode, "calls": r.calls, "pps": r.pps,
+		"us_per_packet": r.usPerPkt, "pct_core_per_call": r.pctPerCall, "loss_pct": r.lossPct,
+		"p50_ms": float64(r.p50.Microseconds()) / 1000, "p99_ms": float64(r.p99.Microseconds()) / 1000})
+	fmt.Println(string(b))
+}
+
+// capacity raises each mode's calls by half again from 100 until a
+// window loses more than 0.5 % or its transit p99 passes 20 ms, and
+// prints the last count that held (the knee).
+func capacity(d time.Duration) error {
+	p := pinning()
+	for _, mode := range modes() {
+		knee := 0
+		for n := 100; n <= 20000; n = n * 3 / 2 {
+			r, err := measure(mode, n, d, p, "")
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-8s %5d calls: %.0f pkt/s, %.1f µs/pkt, loss %.2f %%, p99 %v\n", mode, n, r.pps, r.usPerPkt, r.lossPct, r.p99.Round(time.Microsecond))
+			if r.lossPct > 0.5 || r.p99 > 20*time.Millisecond {
+				break
+			}
+			knee = n
+		}
+		fmt.Printf("%-8s knee: %d calls (%d packets a second relayed)\n", mode, knee, knee*100)
+		if jsonOut {
+			b, _ := json.Marshal(map[string]any{"path": "knee-" + mode, "calls": knee})
+			fmt.Println(string(b))
+		}
+	}
+	return nil
+}
+
+// modes are the relays measured: ours, the bare baseline, and rtpengine
+// when installed.
+func modes() []string {
+	if haveRTPEngine() {
+		return []string{"bare", "bridge", "rtpengine"}
+	}
+	return []string{"bare", "bridge"}
+}
+
+// render is the results as a Markdown table, each row with its ratio to
+// the bare relay (and to rtpengine, when measured) at the same call count.
 func render(rows []result) string {
 	var b strings.Builder
-	b.WriteString("| mode | calls | pkt/s relayed | µs CPU per packet | ratio to bare | % core per call | loss | transit p50 / p99 / max |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
-	bare := map[int]float64{}
+	b.WriteString("| mode | calls | pkt/s relayed | µs CPU per packet | ratio to bare | ratio to rtpengine | % core per call | loss | transit p50 / p99 / max |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	base := map[string]float64{}
 	for _, r := range rows {
-		ratio := "1.00×"
-		if r.mode == "bare" {
-			bare[r.calls] = r.usPerPkt
-		} else if base := bare[r.calls]; base > 0 {
-			ratio = fmt.Sprintf("%.2f×", r.usPerPkt/base)
+		base[r.mode+strconv.Itoa(r.calls)] = r.usPerPkt
+	}
+	ratio := func(r result, mode string) string {
+		if v := base[mode+strconv.Itoa(r.calls)]; v > 0 {
+			return fmt.Sprintf("%.2f×", r.usPerPkt/v)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.1f | %s | %.3f %% | %.2f %% | %v / %v / %v |\n", r.mode, r.calls, r.pps,
-			r.usPerPkt, ratio, r.pctPerCall, r.lossPct, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond),
-			r.max.Round(time.Microsecond))
+		return "—"
+	}
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %.1f | %s | %s | %.3f %% | %.2f %% | %v / %v / %v |\n", r.mode, r.calls, r.pps,
+			r.usPerPkt, ratio(r, "bare"), ratio(r, "rtpengine"), r.pctPerCall, r.lossPct, r.p50.Round(time.Microsecond),
+			r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond))
 	}
 	return b.String()
 }
@@ -161,9 +223,12 @@ func (p pin) describe() string {
 	return "pinned to core " + p.relay + ", generator to core " + p.gen
 }
 
-// measure starts a relay child of mode with n calls, drives it for d after
-// a warm-up, and reads its CPU from /proc.
+// measure starts a relay child of mode with n calls (or rtpengine),
+// drives it for d after a warm-up, and reads its CPU from /proc.
 func measure(mode string, n int, d time.Duration, p pin, profile string) (result, error) {
+	if mode == "rtpengine" {
+		return measureRTPEngine(n, d, p)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
@@ -192,14 +257,20 @@ func measure(mode string, n int, d time.Duration, p pin, profile string) (result
 		return result{}, err
 	}
 	defer g.close()
+	return g.drive(mode, n, d, cmd.Process.Pid)
+}
+
+// drive sends the calls' packets through the relay pid for a warm-up and
+// then d, and measures the window.
+func (g *generator) drive(mode string, n int, d time.Duration, pid int) (result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := g.start(ctx)
 	time.Sleep(2 * time.Second) // latching, first packets, the runtime's warm-up
 	g.reset()
-	cpu0, _ := proc.Stat(cmd.Process.Pid)
+	cpu0, _ := proc.Stat(pid)
 	start := time.Now()
 	time.Sleep(d)
-	cpu1, _ := proc.Stat(cmd.Process.Pid)
+	cpu1, _ := proc.Stat(pid)
 	elapsed := time.Since(start)
 	sent, recv, transit := g.snapshot()
 	cancel()
@@ -211,7 +282,7 @@ func measure(mode string, n int, d time.Duration, p pin, profile string) (result
 	}
 	r.pctPerCall = 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds() / float64(n)
 	if sent > 0 {
-		r.lossPct = max(0, 100*float64(int64(sent)-int64(recv))/float64(sent))
+		r.lossPct = max(0, 100*float64(sent-recv)/float64(sent))
 	}
 	if len(transit) > 0 {
 		slices.Sort(transit)
