@@ -26,6 +26,9 @@ export function setUnauthorizedHandler(f: (e: ApiError) => void): void {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
+/** Paths that take the admin key only: a 401 there says nothing of an admin user's token. */
+const adminKeyOnly = (path: string): boolean => path === '/metrics' || path.startsWith('/v1/cluster/');
+
 /** Sends a request and returns the JSON answer (or text, for /metrics). */
 export async function api(method: string, path: string, body?: unknown, cred = credential.get()): Promise<Json> {
   const headers: Record<string, string> = {};
@@ -46,8 +49,11 @@ export async function api(method: string, path: string, body?: unknown, cred = c
     json = undefined;
   }
   if (!res.ok) {
-    const e = new ApiError(res.status, json?.code ?? `http_${res.status}`, json?.error ?? (text.trim() || res.statusText), json?.details?.field);
-    if (res.status === 401 && cred === credential.get()) onUnauthorized(e);
+    // /metrics and /v1/cluster answer {"error": {code, message}}; the REST API {error, code}.
+    const inner = typeof json?.error === 'object' ? json.error : json;
+    const e = new ApiError(res.status, inner?.code ?? `http_${res.status}`,
+      (typeof inner?.error === 'string' ? inner.error : inner?.message) ?? (text.trim() || res.statusText), json?.details?.field);
+    if (res.status === 401 && cred === credential.get() && !adminKeyOnly(path)) onUnauthorized(e);
     throw e;
   }
   return json ?? text;

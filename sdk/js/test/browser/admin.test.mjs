@@ -141,6 +141,15 @@ describe('Admin console', () => {
     await expect.poll(() => page().locator('header .who').textContent()).toContain('Frank');
     await open('trunks');
     await expect.poll(() => main().textContent()).toContain('admin API key');
+    // What needs the admin key says so and keeps the tab signed in.
+    await open('system');
+    await expect.poll(() => main().textContent()).toContain('the admin API key is required');
+    await open(`users?id=${state.frank.id}`);
+    await expect.poll(() => page().getByTestId('devices').textContent()).toContain('needs the admin key');
+    expect(await page().locator('header .who').textContent()).toContain('Frank');
+    // Another account's user is out of reach.
+    await page().goto(`${sb.url}/admin#users?id=user_not_mine`);
+    await expect.poll(() => main().textContent()).toContain('no users');
     await signOut();
     await signIn(sb.adminKey);
     await page().waitForSelector('main[data-page="users"]');

@@ -132,7 +132,7 @@ async function loadDevices(id: string, out: HTMLElement): Promise<void> {
     const e = err as ApiError;
     parts.push(h('p', { class: 'hint' }, e.code === 'cluster_disabled'
       ? 'The device list comes from the cluster location API, which needs cluster mode (cluster.nats_url).'
-      : `Devices: ${e.message}`));
+      : e.status === 401 ? 'The device list needs the admin key.' : `Devices: ${e.message}`));
   }
   replace(out, parts);
 }
