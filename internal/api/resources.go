@@ -363,5 +363,9 @@ func randomPassword() string {
 // CheckUser validates a user the way POST /v1/users does (for the CLI).
 func CheckUser(u store.User) error {
 	in := userInput{Name: &u.Name, Extension: &u.Extension, SIPUsername: &u.SIPUsername, SIPPassword: &u.SIPPassword}
+	if u.Role != "" {
+		role := string(u.Role)
+		in.Role = &role
+	}
 	return in.validate(true)
 }
