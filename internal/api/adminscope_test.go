@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/internal/call"
+	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/test/rest"
 )
@@ -135,4 +138,40 @@ func TestAdminRoleScope(t *testing.T) {
 	// Demoted, the same token loses admin.
 	ta.must(t, 200, "PATCH", "/v1/users/"+boss, map[string]any{"role": "user"})
 	require.Equal(t, 403, do(adminTok, "GET", "/v1/users", nil).Status)
+}
+
+// An admin user's token sees and supervises its own account's calls only.
+func TestAdminRoleCalls(t *testing.T) {
+	live := &fakeLive{}
+	ta := newTestAPI(t, func(a *API) { a.Live = live })
+	ctx := context.Background()
+	other := store.Account{Name: "Other"}
+	require.NoError(t, ta.Store.CreateAccount(ctx, &other))
+	boss := ta.must(t, 201, "POST", "/v1/users", map[string]any{"name": "Boss", "extension": "100", "role": "admin"})["id"].(string)
+	alice := ta.user(t, "Alice", "101")
+	tok := ta.token(t, boss)
+	now := time.Now()
+	live.calls = []call.LiveCall{
+		{ID: "call_mine", Account: ta.DefaultAccount, State: call.StateActive, FromUser: ident.UserID(alice), From: "101", To: "102", StartedAt: now},
+		{ID: "call_theirs", Account: other.ID, State: call.StateActive, From: "201", To: "202", StartedAt: now},
+	}
+	do := func(method, path string, body any) rest.Response {
+		t.Helper()
+		return rest.Do(t, method, ta.srv.URL+path, tok, body)
+	}
+	r := do("GET", "/v1/calls?status=active", nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	data := r.Body["data"].([]any)
+	require.Len(t, data, 1, "the other account's call is not listed")
+	require.Equal(t, "call_mine", data[0].(map[string]any)["id"])
+	r = do("GET", "/v1/calls?account_id="+string(other.ID), nil)
+	require.Equal(t, 403, r.Status, string(r.Raw))
+	require.Equal(t, "forbidden_account", r.Body["code"])
+
+	require.Equal(t, 404, do("POST", "/v1/calls/call_theirs/hangup", nil).Status)
+	require.Equal(t, 404, do("POST", "/v1/calls/call_theirs/transfer", map[string]any{"to": "103"}).Status)
+	require.Empty(t, live.got, "nothing reached the other account's call")
+	r = do("POST", "/v1/calls/call_mine/hangup", nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	require.Len(t, live.got, 1)
 }
