@@ -73,6 +73,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await hangupAll(alice, bob).catch(() => {});
+  // Leave the shared server as the other files expect it: no Frank, no trunk, no number.
+  const { body: trunks } = await rest('GET', '/v1/trunks?limit=200');
+  for (const t of trunks?.data ?? []) if (t.name === 'lab') await rest('DELETE', `/v1/trunks/${t.id}`);
+  const { body: nums } = await rest('GET', '/v1/phone_numbers?limit=200');
+  for (const n of nums?.data ?? []) if (n.number === '+14155550199') await rest('DELETE', `/v1/phone_numbers/${n.id}`);
+  if (state.frank) await rest('DELETE', `/v1/users/${state.frank.id}`);
   await Promise.all([admin, alice, bob].map((b) => b?.close()));
   registrar?.close();
 });
