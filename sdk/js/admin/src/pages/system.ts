@@ -62,7 +62,7 @@ async function showDeliveries(e: Json, out: HTMLElement): Promise<void> {
 /** The metrics the System page shows, from Prometheus text. */
 const shown: [string, string][] = [['switchboard_calls_active', 'Calls up'], ['switchboard_sockets_connected', 'Sockets'],
   ['switchboard_sip_registrations', 'SIP registrations'], ['switchboard_draining', 'Draining'],
-  ['process_resident_memory_bytes', 'Memory (bytes)'], ['go_goroutines', 'Goroutines']];
+  ['process_resident_memory_bytes', 'Memory'], ['go_goroutines', 'Goroutines']];
 
 export function parseMetrics(text: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -92,7 +92,7 @@ export const system: Page = {
       const m = parseMetrics(await api('GET', '/metrics'));
       const goInfo = [...m.keys()].find((k) => k.startsWith('go_info'));
       metrics = table('Metrics', ['Metric', 'Value'], [
-        ...shown.filter(([k]) => m.has(k)).map(([k, l]) => [l, m.get(k)!]),
+        ...shown.filter(([k]) => m.has(k)).map(([k, l]) => [l, k.endsWith('_bytes') ? `${(Number(m.get(k)) / 2 ** 20).toFixed(1)} MiB` : m.get(k)!]),
         goInfo ? ['Go runtime', /version="([^"]+)"/.exec(goInfo)?.[1] ?? ''] : null,
       ].filter((r): r is string[] => r !== null), 'metrics-table');
     } catch (err) {
