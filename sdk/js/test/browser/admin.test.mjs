@@ -252,6 +252,29 @@ describe('Admin console', () => {
     await expect.poll(() => page().getByTestId('quality').textContent()).toContain('average MOS');
   });
 
+  it('transfers a live call\'s caller', async () => {
+    for (const b of [alice, bob]) {
+      await reset(b);
+      await connectPhone(b);
+    }
+    await open('live');
+    await alice.page.evaluate(async () => { window.__t.call = await window.__t.phone.call('102'); });
+    await takeIncoming(bob);
+    await bob.page.evaluate(() => window.__t.call.answer());
+    const row = page().getByTestId('live-table').locator('tbody tr');
+    await expect.poll(() => row.first().textContent(), { timeout: 10_000 }).toContain('active');
+    await row.first().getByLabel('Transfer to', { exact: true }).fill('103');
+    await row.first().getByRole('button', { name: 'Transfer caller' }).click();
+    await expect.poll(() => main().getByRole('status').last().textContent()).toContain('Transfer started');
+    // Bob leaves (transferred) and alice is sent on to 103 (nobody is
+    // signed in there, so that ends the call); the record says who did it.
+    await expect.poll(() => bob.page.evaluate(() => window.__t.call.state), { timeout: 10_000 }).toBe('ended');
+    await hangupAll(alice, bob);
+    const { body } = await rest('GET', '/v1/calls?limit=1');
+    expect(body.data[0].transfer).toContain('by supervisor');
+    expect(body.data[0].transfer).toContain('103');
+  });
+
   it('is keyboard accessible', async () => {
     await open('users');
     await page().reload(); // focus starts at the top of the page
