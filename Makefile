@@ -50,9 +50,11 @@ sdk-deps:
 # the committed bundle the server embeds (a stale bundle fails here).
 sdk-test: sdk-deps
 	cd $(SDK) && npm run --silent typecheck && npm test --silent
-	cd $(SDK) && npm run --silent build
+	cd $(SDK) && npm run --silent build && npm run --silent build:admin
 	@git diff --quiet -- internal/web/assets/phone.js || \
 		{ echo "internal/web/assets/phone.js is stale: run 'cd sdk/js && npm run build' and commit it"; exit 1; }
+	@git diff --quiet -- internal/web/assets/admin || \
+		{ echo "internal/web/assets/admin is stale: run 'cd sdk/js && npm run build:admin' and commit it"; exit 1; }
 
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -83,10 +83,10 @@ func sub(args []string, stderr io.Writer, help string) (string, []string, error)
 const userHelp = `Usage: switchboard user <command> [flags]
 
 Commands:
-  create --name NAME --ext EXT [--sip-username U] [--sip-password P] [--can-call-external=false]
+  create --name NAME --ext EXT [--sip-username U] [--sip-password P] [--can-call-external=false] [--role admin]
   list
   update --id USER_ID [--name N] [--ext E] [--sip-password P] [--dnd=true|false] [--ring-timeout SECONDS]
-         [--can-call-external=true|false]
+         [--can-call-external=true|false] [--role user|admin]
   delete --id USER_ID
 
 ` + dataFlagsHelp
@@ -105,6 +105,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dnd := fs.Bool("dnd", false, "do-not-disturb")
 	ring := fs.Int("ring-timeout", 0, "ring timeout in seconds (5–600)")
 	external := fs.Bool("can-call-external", true, "may call numbers outside the account through trunks (emergency numbers always)")
+	role := fs.String("role", "user", "user, or admin: the user's token may use the admin API for their account")
 	srv, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch a.verb {
 	case "create":
 		u := store.User{AccountID: srv.Account, Name: *name, Extension: *ext, SIPUsername: *sipUser, SIPPassword: *sipPass,
-			CanCallExternal: *external}
+			CanCallExternal: *external, Role: store.Role(*role)}
 		if u.SIPUsername == "" {
 			u.SIPUsername = u.Extension
 		}
@@ -137,8 +138,8 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		for _, u := range users {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\tsip:%s\tdnd=%v\texternal=%v\n", u.ID, u.Extension, u.Name, u.SIPUsername,
-				u.DoNotDisturb, u.CanCallExternal)
+			fmt.Fprintf(stdout, "%s\t%s\t%s\tsip:%s\tdnd=%v\texternal=%v\trole=%s\n", u.ID, u.Extension, u.Name, u.SIPUsername,
+				u.DoNotDisturb, u.CanCallExternal, u.Role)
 		}
 		return nil
 	case "update":
@@ -173,6 +174,13 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if set["can-call-external"] {
 			p.CanCallExternal = external
+		}
+		if set["role"] {
+			r := store.Role(*role)
+			if !r.Valid() {
+				return fmt.Errorf("--role must be user or admin, not %q", *role)
+			}
+			p.Role = &r
 		}
 		u, err := srv.Store.UpdateUser(ctx, ident.UserID(*id), p)
 		if err != nil {

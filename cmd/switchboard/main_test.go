@@ -219,7 +219,15 @@ func TestRoutingCommands(t *testing.T) {
 	alice := userID.FindString(mustRun("user", "create", "--name", "Alice", "--ext", "101"))
 	bob := userID.FindString(mustRun("user", "create", "--name", "Bob", "--ext", "102"))
 	require.NotEmpty(t, alice)
-	require.Contains(t, mustRun("user", "list"), "\texternal=true")
+	require.Contains(t, mustRun("user", "list"), "\texternal=true\trole=user")
+	require.Contains(t, mustRun("user", "update", "--id", bob, "--role", "admin"), `"Role": "admin"`)
+	require.Contains(t, mustRun("user", "list"), "Bob\tsip:102\tdnd=false\texternal=true\trole=admin")
+	roleOut, roleErr := run("user", "update", "--id", bob, "--role", "root")
+	require.Error(t, roleErr)
+	require.Contains(t, roleOut, "--role must be user or admin")
+	roleOut, roleErr = run("user", "create", "--name", "Eve", "--ext", "109", "--role", "boss")
+	require.Error(t, roleErr)
+	require.Contains(t, roleOut, "role")
 
 	// Dial plan: set, then show reads the same back.
 	out := mustRun("dialplan", "set", "--country", "gb", "--emergency", "999,112", "--emergency-trunk", "CARRIER-A",

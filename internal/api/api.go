@@ -219,10 +219,16 @@ func (a *API) admin(h handler) handler {
 			return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "send the admin API key as Authorization: Bearer <key>")
 		}
 		if !a.AdminKey.Check(key) {
-			if _, err := a.Tokens.Verify(r.Context(), key); err == nil {
+			id, err := a.Tokens.Verify(r.Context(), key)
+			if err != nil {
+				return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "invalid admin API key")
+			}
+			if id.Role != store.RoleAdmin {
 				return 0, nil, apiErr(http.StatusForbidden, "admin_key_required", "a user token cannot use admin endpoints")
 			}
-			return 0, nil, apiErr(http.StatusUnauthorized, "unauthorized", "invalid admin API key")
+			httplimit.MarkAuthenticated(r.Context())
+			httplimit.NoteCaller(r.Context(), "user", string(id.AccountID))
+			return a.scopedAdmin(r, id, h)
 		}
 		httplimit.MarkAuthenticated(r.Context())
 		httplimit.NoteCaller(r.Context(), "admin", "")

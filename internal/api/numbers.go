@@ -90,7 +90,7 @@ func (a *API) createNumber(r *http.Request) (int, any, error) {
 	if !ValidE164(in.Number) {
 		return 0, nil, apiErr(http.StatusBadRequest, "invalid_e164", "number %q is not E.164 (+ and 7 to 15 digits)", in.Number)
 	}
-	n := store.PhoneNumber{AccountID: a.DefaultAccount, Number: in.Number}
+	n := store.PhoneNumber{AccountID: a.callerAccount(r), Number: in.Number}
 	if in.AccountID != nil {
 		if _, err := a.Store.GetAccount(r.Context(), ident.AccountID(*in.AccountID)); err != nil {
 			return 0, nil, apiErr(http.StatusBadRequest, "unknown_account", "account %q does not exist", *in.AccountID)
@@ -209,6 +209,12 @@ func (a *API) callScope(r *http.Request) (store.CallFilter, error) {
 	if err != nil {
 		return store.CallFilter{}, err
 	}
+	if id.Role == store.RoleAdmin { // the admin of the account sees its calls
+		if acct := r.URL.Query().Get("account_id"); acct != "" && acct != string(id.AccountID) {
+			return store.CallFilter{}, otherAccount("account_id")
+		}
+		return store.CallFilter{AccountID: id.AccountID}, nil
+	}
 	return store.CallFilter{AccountID: id.AccountID, UserID: id.UserID}, nil
 }
 
@@ -254,6 +260,9 @@ func (a *API) visibleCall(r *http.Request) (*store.CallRecord, error) {
 	c, err := a.Store.GetCallRecord(r.Context(), ident.CallID(r.PathValue("id")))
 	if err == nil && f.UserID != "" && c.FromUserID != f.UserID && c.ToUserID != f.UserID {
 		err = store.ErrNotFound
+	}
+	if err == nil && f.UserID == "" && f.AccountID != "" && c.AccountID != f.AccountID {
+		err = store.ErrNotFound // an account admin's token: that account's calls
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apiErr(http.StatusNotFound, "call_not_found", "no call %q", r.PathValue("id"))

@@ -37,6 +37,7 @@ type userJSON struct {
 	StatusText         string `json:"status_text"`
 	CanCallExternal    bool   `json:"can_call_external"`
 	RingTimeoutSeconds int    `json:"ring_timeout_seconds"`
+	Role               string `json:"role"`
 	CreatedAt          string `json:"created_at"`
 	UpdatedAt          string `json:"updated_at"`
 }
@@ -44,7 +45,7 @@ type userJSON struct {
 func userView(u *store.User) userJSON {
 	return userJSON{Object: "user", ID: string(u.ID), AccountID: string(u.AccountID), Name: u.Name,
 		Extension: u.Extension, SIPUsername: u.SIPUsername, DoNotDisturb: u.DoNotDisturb, StatusText: u.StatusText,
-		CanCallExternal: u.CanCallExternal, RingTimeoutSeconds: u.RingTimeoutSeconds, CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt)}
+		CanCallExternal: u.CanCallExternal, RingTimeoutSeconds: u.RingTimeoutSeconds, Role: string(u.Role), CreatedAt: rfc3339(u.CreatedAt), UpdatedAt: rfc3339(u.UpdatedAt)}
 }
 
 type listJSON[T any] struct {
@@ -76,17 +77,15 @@ type userInput struct {
 	DoNotDisturb       *bool   `json:"do_not_disturb"`
 	CanCallExternal    *bool   `json:"can_call_external"`
 	RingTimeoutSeconds *int    `json:"ring_timeout_seconds"`
+	Role               *string `json:"role"`
 }
 
 func (in *userInput) validate(create bool) error {
-	bad := func(code, format string, args ...any) error {
-		return apiErr(http.StatusBadRequest, code, format, args...)
-	}
 	if create && in.Name == nil {
-		return bad("missing_field", "name is required")
+		return badField("name", "missing_field", "name is required")
 	}
 	if create && in.Extension == nil {
-		return bad("missing_field", "extension is required")
+		return badField("extension", "missing_field", "extension is required")
 	}
 	if in.Name != nil {
 		if err := checkName("name", *in.Name); err != nil {
@@ -94,19 +93,27 @@ func (in *userInput) validate(create bool) error {
 		}
 	}
 	if in.Extension != nil && !extensionRe.MatchString(*in.Extension) {
-		return bad("invalid_extension", "extension %q must be 2 to 8 digits", *in.Extension)
+		return badField("extension", "invalid_extension", "extension %q must be 2 to 8 digits", *in.Extension)
 	}
 	if in.SIPUsername != nil && !sipUsernameRe.MatchString(*in.SIPUsername) {
-		return bad("invalid_sip_username", "sip_username must be 1 to 64 of A-Z a-z 0-9 . _ -")
+		return badField("sip_username", "invalid_sip_username", "sip_username must be 1 to 64 of A-Z a-z 0-9 . _ -")
 	}
 	if in.SIPPassword != nil && (len(*in.SIPPassword) < 8 || len(*in.SIPPassword) > 128 || strings.ContainsFunc(*in.SIPPassword, unicode.IsControl)) {
-		return bad("invalid_sip_password", "sip_password must be 8 to 128 printable characters")
+		return badField("sip_password", "invalid_sip_password", "sip_password must be 8 to 128 printable characters")
 	}
 	if in.RingTimeoutSeconds != nil && (*in.RingTimeoutSeconds < 5 || *in.RingTimeoutSeconds > 600) {
-		return bad("invalid_ring_timeout", "ring_timeout_seconds must be 5 to 600")
+		return badField("ring_timeout_seconds", "invalid_ring_timeout", "ring_timeout_seconds must be 5 to 600")
+	}
+	if in.Role != nil && !store.Role(*in.Role).Valid() {
+		e := badField("role", "invalid_role", "role must be \"user\" or \"admin\"")
+		e.Status = http.StatusUnprocessableEntity
+		return e
 	}
 	return nil
 }
+
+// conflictFields names the input field of each conflict code.
+var conflictFields = map[string]string{"extension_taken": "extension", "sip_username_taken": "sip_username", "number_taken": "number"}
 
 // conflictErr names which unique value is taken.
 func conflictErr(err error) error {
@@ -123,7 +130,11 @@ func conflictErr(err error) error {
 	case strings.Contains(msg, "number"):
 		code = "number_taken"
 	}
-	return apiErr(http.StatusConflict, code, "%s", strings.TrimSuffix(msg, ": conflict"))
+	e := apiErr(http.StatusConflict, code, "%s", strings.TrimSuffix(msg, ": conflict"))
+	if field := conflictFields[code]; field != "" {
+		e.Details = map[string]any{"field": field}
+	}
+	return e
 }
 
 func (a *API) createUser(r *http.Request) (int, any, error) {
@@ -134,7 +145,7 @@ func (a *API) createUser(r *http.Request) (int, any, error) {
 	if err := in.validate(true); err != nil {
 		return 0, nil, err
 	}
-	u := store.User{AccountID: a.DefaultAccount, Name: strings.TrimSpace(*in.Name), Extension: *in.Extension}
+	u := store.User{AccountID: a.callerAccount(r), Name: strings.TrimSpace(*in.Name), Extension: *in.Extension}
 	if in.AccountID != nil {
 		if _, err := a.Store.GetAccount(r.Context(), ident.AccountID(*in.AccountID)); err != nil {
 			return 0, nil, apiErr(http.StatusBadRequest, "unknown_account", "account %q does not exist", *in.AccountID)
@@ -161,13 +172,19 @@ func (a *API) createUser(r *http.Request) (int, any, error) {
 	if in.RingTimeoutSeconds != nil {
 		u.RingTimeoutSeconds = *in.RingTimeoutSeconds
 	}
+	u.Role = store.RoleUser
+	if in.Role != nil {
+		u.Role = store.Role(*in.Role)
+	}
 	if err := CheckExtensionLength(r.Context(), a.Store, u.AccountID, u.Extension); err != nil {
 		return 0, nil, err
 	}
 	// Name the extension clash first: the default SIP username is the
 	// extension, so the store could report either.
 	if _, err := a.Store.GetUserByExtension(r.Context(), u.AccountID, u.Extension); err == nil {
-		return 0, nil, apiErr(http.StatusConflict, "extension_taken", "extension %q is taken", u.Extension)
+		e := badField("extension", "extension_taken", "extension %q is taken", u.Extension)
+		e.Status = http.StatusConflict
+		return 0, nil, e
 	}
 	if err := a.Store.CreateUser(r.Context(), &u); err != nil {
 		return 0, nil, conflictErr(err)
@@ -216,7 +233,7 @@ func (a *API) updateUser(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if in.AccountID != nil {
-		return 0, nil, apiErr(http.StatusBadRequest, "immutable_field", "account_id cannot change")
+		return 0, nil, badField("account_id", "immutable_field", "account_id cannot change")
 	}
 	if err := in.validate(false); err != nil {
 		return 0, nil, err
@@ -236,14 +253,15 @@ func (a *API) updateUser(r *http.Request) (int, any, error) {
 		}
 		// Only H(username:realm:password) is stored: a new name needs the password again.
 		if in.SIPUsername != nil && *in.SIPUsername != u.SIPUsername && in.SIPPassword == nil {
-			return 0, nil, apiErr(http.StatusBadRequest, "sip_password_required",
+			return 0, nil, badField("sip_password", "sip_password_required",
 				"changing sip_username needs sip_password too: only a hash of both is stored")
 		}
 	}
 	a.presenceBefore(ident.UserID(r.PathValue("id")))
 	u, err := a.Store.UpdateUser(r.Context(), ident.UserID(r.PathValue("id")), store.UserPatch{
 		Name: in.Name, Extension: in.Extension, SIPUsername: in.SIPUsername, SIPPassword: in.SIPPassword,
-		DoNotDisturb: in.DoNotDisturb, CanCallExternal: in.CanCallExternal, RingTimeoutSeconds: in.RingTimeoutSeconds})
+		DoNotDisturb: in.DoNotDisturb, CanCallExternal: in.CanCallExternal, RingTimeoutSeconds: in.RingTimeoutSeconds,
+		Role: (*store.Role)(in.Role)})
 	if err != nil {
 		return 0, nil, conflictErr(userNotFound(r, err))
 	}
@@ -288,6 +306,9 @@ func (a *API) createUserSession(r *http.Request) (int, any, error) {
 		}
 	}
 	u, err := a.Store.GetUser(r.Context(), ident.UserID(in.User))
+	if acct, scoped := scopedAccount(r); scoped && err == nil && u.AccountID != acct {
+		err = store.ErrNotFound // another account's user: as if missing
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, apiErr(http.StatusNotFound, "user_not_found", "no user %q", in.User)
 	} else if err != nil {
@@ -342,5 +363,9 @@ func randomPassword() string {
 // CheckUser validates a user the way POST /v1/users does (for the CLI).
 func CheckUser(u store.User) error {
 	in := userInput{Name: &u.Name, Extension: &u.Extension, SIPUsername: &u.SIPUsername, SIPPassword: &u.SIPPassword}
+	if u.Role != "" {
+		role := string(u.Role)
+		in.Role = &role
+	}
 	return in.validate(true)
 }

@@ -129,7 +129,7 @@ func (a *API) createRingGroup(r *http.Request) (int, any, error) {
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
 	}
-	g := store.RingGroup{AccountID: a.DefaultAccount, RingSeconds: defaultRingGroupSeconds}
+	g := store.RingGroup{AccountID: a.callerAccount(r), RingSeconds: defaultRingGroupSeconds}
 	if in.AccountID != nil {
 		if _, err := a.Store.GetAccount(r.Context(), ident.AccountID(*in.AccountID)); err != nil {
 			return 0, nil, apiErr(http.StatusBadRequest, "unknown_account", "account %q does not exist", *in.AccountID)

@@ -124,7 +124,7 @@ func (a *API) createWebhookEndpoint(r *http.Request) (int, any, error) {
 	if err := checkEvents(*in.Events); err != nil {
 		return 0, nil, err
 	}
-	e := store.WebhookEndpoint{AccountID: a.DefaultAccount, URL: *in.URL, Events: slices.Compact(slices.Sorted(slices.Values(*in.Events))),
+	e := store.WebhookEndpoint{AccountID: a.callerAccount(r), URL: *in.URL, Events: slices.Compact(slices.Sorted(slices.Values(*in.Events))),
 		Enabled: in.Enabled == nil || *in.Enabled, Secret: webhook.NewSecret()}
 	if in.Account != nil && *in.Account != "" {
 		if _, err := a.Store.GetAccount(r.Context(), ident.AccountID(*in.Account)); err != nil {

@@ -64,6 +64,9 @@ type Claims struct {
 type Identity struct {
 	UserID    ident.UserID
 	AccountID ident.AccountID
+	// Role is the user's role when the token was checked: an admin's
+	// token may use the admin API for its own account.
+	Role      store.Role
 	ExpiresAt time.Time
 }
 
@@ -247,7 +250,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (Identity, error) {
 	if u.TokenGeneration != c.Generation || string(u.AccountID) != c.AccountID {
 		return Identity{}, ErrTokenRevoked
 	}
-	return Identity{UserID: u.ID, AccountID: u.AccountID, ExpiresAt: c.ExpiresAt.Time}, nil
+	return Identity{UserID: u.ID, AccountID: u.AccountID, Role: u.Role, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
 // Rotation is what RotateSigningKey did.

@@ -58,9 +58,24 @@ type User struct {
 	RingTimeoutSeconds int
 	// TokenGeneration is bumped to revoke every user token issued before.
 	TokenGeneration int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Role is RoleUser or RoleAdmin; empty is stored as RoleUser.
+	Role      Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Role is what a user may do beyond calling: an admin user's tokens may
+// use the admin API for their own account.
+type Role string
+
+// Roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
 
 // UserPatch holds the fields of an update; nil means unchanged.
 type UserPatch struct {
@@ -72,6 +87,7 @@ type UserPatch struct {
 	CanCallExternal    *bool
 	RingTimeoutSeconds *int
 	StatusText         *string
+	Role               *Role
 }
 
 // PhoneNumber is an E.164 number owned by an account, optionally routed to a user.

@@ -41,6 +41,10 @@ var routes = map[string]route{
 	"/sdk/phone.js": {"phone.js", "text/javascript; charset=utf-8"},
 	// The bundle's source map, when the SDK build writes one.
 	"/sdk/phone.js.map": {"phone.js.map", "application/json"},
+	// The admin console (admin.go), built from sdk/js/admin.
+	"/admin":           {adminPage, "text/html; charset=utf-8"},
+	"/admin/admin.js":  {"admin/admin.js", "text/javascript; charset=utf-8"},
+	"/admin/admin.css": {"admin/admin.css", "text/css; charset=utf-8"},
 }
 
 // contentSecurityPolicy keeps the page to its own scripts and styles and to
@@ -54,7 +58,7 @@ func Handler() http.Handler {
 	files := Assets()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt, ok := routes[path.Clean("/"+r.URL.Path)]
-		if ok && r.URL.Path != "/" && strings.HasSuffix(r.URL.Path, "/") {
+		if ok && r.URL.Path != "/" && r.URL.Path != "/admin/" && strings.HasSuffix(r.URL.Path, "/") {
 			ok = false
 		}
 		if !ok {
@@ -75,12 +79,17 @@ func Handler() http.Handler {
 		h.Set("Content-Type", rt.contentType)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
-		if rt.file == "index.html" {
+		switch rt.file {
+		case "index.html":
 			h.Set("Content-Security-Policy", contentSecurityPolicy)
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("X-Frame-Options", "DENY")
+			h.Set("Permissions-Policy", "microphone=(self)")
+		case adminPage:
+			adminHeaders(h)
+		default:
+			h.Set("Permissions-Policy", "microphone=(self)")
 		}
-		h.Set("Permissions-Policy", "microphone=(self)")
 		if r.Method == http.MethodHead {
 			return
 		}

@@ -14,7 +14,7 @@ import (
 
 // userCols leaves out sip_password: since 0005 only HA1s are kept.
 const userCols = "id, account_id, name, extension, sip_username, sip_ha1_md5, sip_ha1_sha256, " +
-	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at, status_text"
+	"do_not_disturb, can_call_external, ring_timeout_seconds, token_generation, created_at, updated_at, status_text, role"
 
 // CreateUser inserts u, filling in its ID and timestamps when unset. Of
 // SIPPassword only the HA1s are stored (u.SIPHA1 is set); u.SIPPassword is
@@ -29,13 +29,16 @@ func (d *DB) CreateUser(ctx context.Context, u *store.User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = u.CreatedAt
 	}
+	if u.Role == "" {
+		u.Role = store.RoleUser
+	}
 	u.SIPHA1 = secrets.DigestHA1(u.SIPUsername, d.realm, u.SIPPassword)
 	md5, sha := d.sealHA1(u.SIPHA1)
 	_, err := d.exec(ctx,
-		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		u.ID, u.AccountID, u.Name, u.Extension, u.SIPUsername, md5, sha,
 		u.DoNotDisturb, u.CanCallExternal, u.RingTimeoutSeconds, u.TokenGeneration,
-		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), u.StatusText)
+		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), u.StatusText, u.Role)
 	if err != nil {
 		return d.userWriteError(err, u.ID, u.Extension, u.SIPUsername)
 	}
@@ -173,6 +176,9 @@ func (d *DB) userPatchSets(p store.UserPatch, ha1 *secrets.HA1) ([]string, []any
 	if p.StatusText != nil {
 		add("status_text = ?", *p.StatusText)
 	}
+	if p.Role != nil {
+		add("role = ?", *p.Role)
+	}
 	return sets, args
 }
 
@@ -206,7 +212,7 @@ func (d *DB) scanUser(r rowScanner) (*store.User, error) {
 	var u store.User
 	var created, updated, md5, sha string
 	err := r.Scan(&u.ID, &u.AccountID, &u.Name, &u.Extension, &u.SIPUsername, &md5, &sha,
-		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated, &u.StatusText)
+		&u.DoNotDisturb, &u.CanCallExternal, &u.RingTimeoutSeconds, &u.TokenGeneration, &created, &updated, &u.StatusText, &u.Role)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func TestUpdateUser(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, got, stored)
 		require.Equal(t, store.User{ID: u.ID, AccountID: acme, Name: "Alicia", Extension: "110",
-			SIPUsername: "al", SIPHA1: secrets.DigestHA1("al", sqldb.DefaultRealm, "pw2"), RingTimeoutSeconds: 40, CreatedAt: old,
+			SIPUsername: "al", SIPHA1: secrets.DigestHA1("al", sqldb.DefaultRealm, "pw2"), RingTimeoutSeconds: 40, Role: store.RoleUser, CreatedAt: old,
 			UpdatedAt: stored.UpdatedAt}, *stored)
 
 		got, err = db.UpdateUser(ctx, u.ID, store.UserPatch{SIPPassword: ptr("pw3")})
