@@ -15,7 +15,7 @@ FUZZTIME ?= 100000x
 # waits for its answer (about 1.5 ms an exec).
 FUZZTIME_UA ?= 3000x
 
-.PHONY: all build run deps test-deps test unit fuzz lint fmt-check vet staticcheck generate clean bench sdk-deps sdk-test sdk-browser
+.PHONY: all build run deps test-deps test unit fuzz lint fmt-check vet staticcheck generate clean bench bench-deps sdk-deps sdk-test sdk-browser
 
 all: build
 
@@ -94,25 +94,29 @@ generate:
 clean:
 	rm -rf bin
 
-# Load test: N concurrent bridged calls against a real server process,
-# compared with the same server idle (see bench/load); then what a presence
-# change costs with 1 and 1,000 watchers (bench/presence); then the Opus
-# encoder at each complexity against libopus's default (bench/opus); then
+# Performance (docs/performance.md). bench/suite measures every media and
+# setup path against a baseline taken in the same run (a bare UDP relay;
+# rtpengine when `make bench-deps` installed it), with the server pinned to
+# one core, prints one table against the goals and writes it to
+# bench/results/ (about 10 minutes). QUICK=1: small loads, under 2 minutes.
+# PROFILE=1: CPU and heap profiles of the server at the highest load, and
+# of the relays, in bench/results/profiles/. A full run then measures the
+# parts: codecs (audio), a presence change with 1 and 1,000 watchers
+# (bench/presence), the Opus encoder at each complexity (bench/opus), and
 # WebRTC packets between two endpoints with our interceptors and pion's
 # default set (internal/media BenchmarkWebRTCRelay).
-BENCH_CALLS    ?= 10
-BENCH_DURATION ?= 10s
-# SIP↔SIP relay against a bare UDP relay: call counts, and runs per figure (median).
-BENCH_RELAY_CALLS ?= 100,300
-BENCH_RUNS ?= 3
 bench: deps
-	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION)
-	$(GO) run ./bench/load -calls $(BENCH_CALLS) -duration $(BENCH_DURATION) -codec pcmu
+	$(GO) run ./bench/suite $(if $(QUICK),-quick) $(if $(PROFILE),-profile bench/results/profiles)
+ifndef QUICK
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio
 	$(GO) run ./bench/presence -changes 2000
 	$(GO) run ./bench/opus
 	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
-	$(GO) run ./bench/relay -calls $(BENCH_RELAY_CALLS) -duration $(BENCH_DURATION) -runs $(BENCH_RUNS)
+endif
+
+# What make bench measures beside: rtpengine (userspace) and taskset.
+bench-deps: deps
+	./scripts/install-deps.sh --bench
 
 # The calling guide's examples and the web softphone in Debian's Chromium
 # against a server built from this tree (screenshots in test-artifacts/web).
