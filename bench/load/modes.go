@@ -87,6 +87,8 @@ func setupRate(srv *server, rate float64, d time.Duration, idle time.Duration) e
 	var failed, skipped atomic.Int64
 	var wg sync.WaitGroup
 	cpu0, _ := proc.Stat(srv.cmd.Process.Pid)
+	stopProfile := srv.profile(d)
+	defer stopProfile()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -195,6 +197,8 @@ func sipSetupRate(srv *server, sipAddr string, rate float64, d time.Duration, id
 	var failed atomic.Int64
 	var wg sync.WaitGroup
 	cpu0, _ := proc.Stat(srv.cmd.Process.Pid)
+	stopProfile := srv.profile(d)
+	defer stopProfile()
 	start := time.Now()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	for i := 0; time.Since(start) < d; i++ {
