@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCrypto$$' -fuzztime $(FUZZTIME) ./internal/media
 	$(GO) test -run '^$$' -fuzz '^FuzzPIDF$$' -fuzztime $(FUZZTIME) ./internal/emergency
 	$(GO) test -run '^$$' -fuzz '^FuzzMOS$$' -fuzztime $(FUZZTIME) ./internal/quality
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/recording
 
 lint: fmt-check vet staticcheck
 
