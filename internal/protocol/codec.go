@@ -29,6 +29,7 @@ var clientMessages = map[Type]func() Message{
 	TypeICECandidate:         func() Message { return &ICECandidate{} },
 	TypeICEDone:              func() Message { return &ICEDone{} },
 	TypePresenceSubscribe:    func() Message { return &PresenceSubscribe{} },
+	TypeCallRecord:           func() Message { return &CallRecord{} },
 }
 
 // serverMessages maps every server → client type to a constructor.
@@ -54,6 +55,7 @@ var serverMessages = map[Type]func() Message{
 	TypePresenceList:   func() Message { return &PresenceList{} },
 	TypePresenceUpdate: func() Message { return &PresenceUpdate{} },
 	TypeNetworkChanged: func() Message { return &NetworkChanged{} },
+	TypeCallRecording:  func() Message { return &CallRecording{} },
 }
 
 // DecodeError is a frame that cannot be used. It carries the request and call

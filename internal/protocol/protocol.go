@@ -34,6 +34,7 @@ const (
 	TypeICECandidate         Type = "ice.candidate"
 	TypeICEDone              Type = "ice.done"
 	TypePresenceSubscribe    Type = "presence.subscribe"
+	TypeCallRecord           Type = "call.record" // recording.go
 )
 
 // Server → client message types (sdp.offer, sdp.answer, ice.candidate and
@@ -58,6 +59,7 @@ const (
 	// TypeNetworkChanged: the emergency address the socket presented is
 	// not bound to the network it comes from (see NetworkChanged).
 	TypeNetworkChanged Type = "network.changed"
+	TypeCallRecording  Type = "call.recording" // recording.go
 )
 
 // ErrorCode is the "code" of an error frame.
