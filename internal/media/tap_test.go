@@ -1,0 +1,62 @@
+package media
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/audio"
+)
+
+// The tap hears each direction's decoded audio, marked by its talker;
+// a muted direction taps nothing; a beep replaces forwarded audio for a
+// moment.
+func TestBridgeTapAndBeep(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pcmu := Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}
+	a, b := &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: pcmu}}, &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: pcmu}}
+	br := NewBridge(a, b, nil, log)
+	defer br.Stop()
+	var mu sync.Mutex
+	got := map[bool]*audio.Detector{true: audio.NewDetector(TapRate, time.Second), false: audio.NewDetector(TapRate, time.Second)}
+	br.SetTap(func(fromA bool, pcm []int16) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[fromA].Write(pcm)
+	})
+	send := func(p *pipe, freq float64, frames int) {
+		enc, _ := audio.NewEncoder(audio.PCMU, 8000)
+		tone := audio.NewTone(freq, 8000, 0.3)
+		pcm := make([]int16, 160)
+		for i := range frames {
+			tone.Read(pcm)
+			payload, _ := enc.Encode(pcm)
+			p.handle(Packet{Format: pcmu, Payload: payload, Timestamp: uint32(i * 160)})
+		}
+	}
+	send(br.ab, 440, 50)
+	send(br.ba, 1000, 50)
+	require.InDelta(t, 440, got[true].Dominant(200, 3000), 5)
+	require.InDelta(t, 1000, got[false].Dominant(200, 3000), 5)
+
+	br.SetModes(Forward, Silence) // A muted: B hears silence, nothing tapped from A
+	n := got[true].Samples()
+	send(br.ab, 440, 10)
+	require.Equal(t, n, got[true].Samples())
+	br.SetModes(Forward, Forward)
+
+	before := b.count()
+	br.Beep()
+	send(br.ab, 440, 5) // while beeping, A's audio is not forwarded (only the beep)
+	require.Eventually(t, func() bool { return !br.ab.beeping.Load() }, 2*time.Second, 10*time.Millisecond)
+	frames := b.count() - before
+	require.InDelta(t, int(BeepDuration/audio.FrameDuration), frames, 2, "B got the beep's frames only")
+	br.SetTap(nil)
+	n = got[true].Samples()
+	send(br.ab, 440, 5)
+	require.Equal(t, n, got[true].Samples())
+}
