@@ -266,3 +266,10 @@ func (w *Writer) writeHeaderLocked() {
 	}
 	w.headAt = w.written
 }
+
+// result is the writer's progress so far (a span still open ends now).
+func (w *Writer) result() Result {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.resultLocked()
+}
