@@ -246,4 +246,3 @@ func TestNewWriterRejects(t *testing.T) {
 	_, err = newWriter(&memFile{}, rate, 0, nil)
 	require.ErrorIs(t, err, ErrUnsupported)
 }
-
