@@ -135,12 +135,14 @@ type Call struct {
 	planFrom route.From // who the last plan was made for
 	forwards int        // forwards followed so far (a bound against loops)
 	toUser   ident.UserID
-	joined   []*leg       // every leg that was connected, in order, for the record
-	player   Stopper      // ringback to the transferred party
-	echo     Stopper      // the echo test
-	xfer     *blindXfer   // a blind transfer ringing its target
-	consult  *consultLink // an attended transfer's consult call (on the original)
-	original *Call        // the original call this one consults for
+	joined   []*leg  // every leg that was connected, in order, for the record
+	player   Stopper // ringback to the transferred party
+	echo     Stopper // the echo test
+	// recording is the call's recording in progress (recording.go).
+	recording *activeRecording
+	xfer      *blindXfer   // a blind transfer ringing its target
+	consult   *consultLink // an attended transfer's consult call (on the original)
+	original  *Call        // the original call this one consults for
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string
@@ -453,6 +455,7 @@ func (c *Call) end(reason EndReason) {
 	for _, t := range c.timers {
 		t.Stop()
 	}
+	c.stopRecording("", nil, false)
 	if c.bridge != nil {
 		c.bridge.Stop()
 	}

@@ -74,6 +74,8 @@ func (c *Call) handleCommand(dev Device, cmd Command) {
 		c.onTransfer(l, m.To, nil)
 	case AttendedTransfer:
 		c.onAttended(l, dev, m)
+	case Record:
+		c.onRecord(l, m)
 	}
 }
 
@@ -144,6 +146,7 @@ func (c *Call) connect() {
 		c.bridge = br
 		c.applyFeeds()
 	}
+	c.tapBridge()
 	c.setState(StateActive)
 	if c.caller.holding {
 		c.setState(StateHeld)
@@ -161,6 +164,7 @@ func (c *Call) connect() {
 	c.logAnswered(w.party.Kind())
 	c.caller.party.Answered(at)
 	w.party.Answered(at)
+	c.recordAtAnswer()
 }
 
 func (c *Call) onReject(l *leg, busy bool) {

@@ -25,6 +25,8 @@ var errorCodes = map[call.ErrorCode]protocol.ErrorCode{
 	call.CodeNotFound:        protocol.CodeCallNotFound,
 	call.CodeRateLimited:     protocol.CodeRateLimited,
 	call.CodeAddressRequired: protocol.CodeEmergencyAddressRequired,
+	// recording.go
+	call.CodeRecordingNotAllowed: protocol.CodeRecordingNotAllowed,
 }
 
 // ErrorCode is the protocol code of a refusal (internal_error for one

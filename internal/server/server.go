@@ -54,6 +54,7 @@ type Server struct {
 	events      *webhook.Emitter  // registration and presence events (events.go); nil: no outbox
 	bell        *webhook.Bell     // rung when events are written: wakes the events streams
 	streams     *api.EventStreams // GET /v1/events
+	recordings  *recordings       // nil: the store keeps none (recordings.go)
 
 	ln       net.Listener
 	http     *http.Server
@@ -189,6 +190,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
 	a.Streams = s.streams
 	s.liveCalls(a)
+	if err := s.startRecordings(ctx, a); err != nil {
+		return err
+	}
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
@@ -310,6 +314,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.webhooks != nil {
 		s.webhooks.Stop()
 	}
+	s.stopRecordings()
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
 }
