@@ -29,7 +29,7 @@ type tapState struct {
 // SetTap routes each direction's decoded audio to t (nil: none). Only
 // what a listener hears from the talker is tapped: a muted or holding
 // talker taps nothing (the recording fills silence).
-func (br *Bridge) SetTap(t Tap) {
+func (br *Bridge) SetTap(t func(fromA bool, pcm []int16)) {
 	if t == nil {
 		br.ab.tap.fn.Store(nil)
 		br.ba.tap.fn.Store(nil)

@@ -108,3 +108,6 @@ func (r recorder) Start(ctx context.Context, id ident.CallID, account ident.Acco
 	}
 	return x, nil
 }
+
+// The media bridge is what the call core records through.
+var _ call.TappedBridge = bridge{}
