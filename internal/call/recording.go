@@ -39,6 +39,12 @@ type TappedBridge interface {
 	Beep()
 }
 
+// PromptPlayer is a Bridge that can play a named prompt to both parties
+// in place of the recording beep.
+type PromptPlayer interface {
+	PlayPrompt(name string) error
+}
+
 // RecordAction is what a recording request asks.
 type RecordAction string
 
@@ -207,12 +213,25 @@ func (c *Call) startRecording(ctx context.Context, auto bool, reqID string, by *
 	}
 	c.recording = &activeRecording{rec: rec, policy: p.Mode}
 	c.tapBridge()
-	if tb, ok := c.bridge.(TappedBridge); ok && p.Beep {
-		tb.Beep()
-	}
+	c.warnRecorded(p)
 	c.m.log.Info("recording started", "call_id", c.id, "recording_id", rec.ID(), "auto", auto)
 	c.tellRecording(reqID, by)
 	return nil
+}
+
+// warnRecorded plays the policy's announcement, else (or when it cannot
+// be played) the beep, if the policy has one.
+func (c *Call) warnRecorded(p *store.RecordingPolicy) {
+	if pp, ok := c.bridge.(PromptPlayer); ok && p.Announcement != "" {
+		err := pp.PlayPrompt(p.Announcement)
+		if err == nil {
+			return
+		}
+		c.m.log.Warn("recording: announcement", "call_id", c.id, "prompt", p.Announcement, "err", err)
+	}
+	if tb, ok := c.bridge.(TappedBridge); ok && p.Beep {
+		tb.Beep()
+	}
 }
 
 // tapBridge points the bridge's tap at the recording (after a new bridge).

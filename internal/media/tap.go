@@ -78,11 +78,20 @@ type beeper struct {
 // (the recording warning). Directions that carry silence or music skip
 // it. It returns at once; Stop waits for the tone.
 func (br *Bridge) Beep() {
+	pcm := make([]int16, int(BeepDuration/audio.FrameDuration)*audio.FrameSamples(bridgeRate))
+	audio.NewTone(beepFreq, bridgeRate, beepLevel).Read(pcm)
+	br.Announce(pcm)
+}
+
+// Announce plays pcm (at TapRate) once to both parties in place of what
+// they hear, as Beep does.
+func (br *Bridge) Announce(pcm []int16) {
 	select {
 	case <-br.stop:
 		return
 	default:
 	}
+	d := time.Duration(len(pcm)) * time.Second / bridgeRate
 	for _, p := range []*pipe{br.ab, br.ba} {
 		if Mode(p.mode.Load()) != Forward || !p.beeping.CompareAndSwap(false, true) {
 			continue
@@ -91,9 +100,22 @@ func (br *Bridge) Beep() {
 		go func() {
 			defer br.beeps.wg.Done()
 			defer p.beeping.Store(false)
-			p.play(audio.NewTone(beepFreq, bridgeRate, beepLevel), BeepDuration, br.stop)
+			p.play(&once{buf: pcm}, d, br.stop)
 		}()
 	}
+}
+
+// once plays a buffer once, then silence. The buffer is shared, never
+// written.
+type once struct {
+	buf []int16
+	pos int
+}
+
+func (o *once) Read(pcm []int16) {
+	n := copy(pcm, o.buf[o.pos:])
+	o.pos += n
+	clear(pcm[n:])
 }
 
 // play sends src to dst every 20 ms for d, or until stop closes.

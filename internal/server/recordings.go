@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/api"
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/media"
 	"github.com/switchboard-voice/switchboard/internal/recording"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
@@ -110,4 +114,24 @@ func (r recorder) Start(ctx context.Context, id ident.CallID, account ident.Acco
 }
 
 // The media bridge is what the call core records through.
-var _ call.TappedBridge = bridge{}
+var (
+	_ call.TappedBridge = bridge{}
+	_ call.PromptPlayer = bridge{}
+)
+
+// PromptDir holds recording announcements: <data_dir>/prompts.
+func PromptDir(dataDir string) string { return filepath.Join(dataDir, "prompts") }
+
+// PlayPrompt plays the WAV file name from the prompts directory to both
+// parties.
+func (b bridge) PlayPrompt(name string) error {
+	if name == "" || filepath.Base(name) != name || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("prompt %q: not a file name", name)
+	}
+	pcm, err := audio.LoadPrompt(filepath.Join(b.prompts, name), media.TapRate)
+	if err != nil {
+		return err
+	}
+	b.Announce(pcm)
+	return nil
+}

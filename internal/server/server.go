@@ -154,7 +154,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.bell = webhook.NewBell()
 	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
-	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
+	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges,
+		prompts: PromptDir(s.Config.DataDir)},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),

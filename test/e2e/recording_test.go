@@ -220,11 +220,23 @@ func TestRecordingPolicy(t *testing.T) {
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
 
-	r = s.Do(t, "PUT", "/v1/recording_policy", admin, map[string]any{"mode": "always", "beep": true, "retention_days": 30})
+	// An announcement (a WAV file in <data_dir>/prompts) plays to both
+	// parties as the recording starts, then the call's audio again.
+	prompt := make([]int16, 2*16000)
+	audio.NewTone(700, 16000, 0.3).Read(prompt)
+	require.NoError(t, os.MkdirAll(server.PromptDir(s.Config.DataDir), 0o700))
+	require.NoError(t, audio.WriteWAV(filepath.Join(server.PromptDir(s.Config.DataDir), "notice.wav"), prompt, 16000))
+	r = s.Do(t, "PUT", "/v1/recording_policy", admin, map[string]any{"announcement": "../notice.wav"})
+	require.Equal(t, 422, r.Status, string(r.Raw))
+	require.Equal(t, "announcement", r.Body["details"].(map[string]any)["field"])
+	r = s.Do(t, "PUT", "/v1/recording_policy", admin, map[string]any{"mode": "always", "beep": true,
+		"retention_days": 30, "announcement": "notice.wav"})
 	require.Equal(t, 200, r.Status, string(r.Raw))
 	out, in = harness.Connected(t, alice, bob, "102")
 	waitRecording(t, out, protocol.RecordingActive)
 	waitRecording(t, in, protocol.RecordingActive)
+	harness.HearsTone(t, in, 700)
+	harness.HearsTone(t, out, 700)
 	harness.HearsTone(t, in, 440)
 	require.NoError(t, out.Record(protocol.RecordStop, "a1"))
 	e = harness.Wait(t, out, protocol.TypeError).(*protocol.Error)
