@@ -295,3 +295,33 @@ func TestRecordingSurvivesKill(t *testing.T) {
 	recs := finishedRecordings(t, get, out.ID, 1)
 	require.InDelta(t, got.Milliseconds(), recs[0].DurationMS, 100)
 }
+
+// TestRecordingDeskPhone records a call from a browser (1000 Hz, Opus)
+// to a SIP desk phone (baresip, 440 Hz, PCMU), started over REST by the
+// admin: channel 1 carries the browser caller, channel 2 the desk phone.
+func TestRecordingDeskPhone(t *testing.T) {
+	s := harness.Start(t, nil)
+	desk, out := bobCallsDesk(t, s)
+	harness.HearsTone(t, out, 440)
+	r := s.Do(t, "POST", "/v1/calls/"+out.ID+"/recording", admin, map[string]any{"action": "start"})
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	waitRecording(t, out, protocol.RecordingActive)
+	harness.HearsFor(t, out, 3*time.Second)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	hungUp(t, desk)
+
+	recs := finishedRecordings(t, func(p string) harness.Response { return s.Do(t, "GET", p, admin, nil) }, out.ID, 1)
+	r = s.Do(t, "GET", "/v1/recordings/"+recs[0].ID+"/download-url", admin, nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	status, body := download(t, s.URL()+r.Body["url"].(string))
+	require.Equal(t, 200, status)
+	a, err := recording.Decode(body)
+	require.NoError(t, err)
+	end := time.Duration(recs[0].DurationMS)*time.Millisecond - 300*time.Millisecond
+	f0, _ := toneOf(a, 0, 300*time.Millisecond, end)
+	f1, _ := toneOf(a, 1, 300*time.Millisecond, end)
+	t.Logf("desk phone call: %d ms; channel 1 %.0f Hz, channel 2 %.0f Hz", recs[0].DurationMS, f0, f1)
+	require.InDelta(t, 1000, f0, 10, "channel 1: the browser caller")
+	require.InDelta(t, 440, f1, 10, "channel 2: the desk phone")
+}
