@@ -49,15 +49,20 @@ type Writer struct {
 	start    time.Time
 	now      func() time.Time
 
+	// ioMu orders the file's writes (the ticker, Pause, Resume, Close);
+	// it is taken before mu. Feed takes mu alone, so a slow disk never
+	// holds up the media goroutines that feed.
+	ioMu    sync.Mutex
+	headAt  int64  // frames the header counts (under ioMu)
+	scratch []byte // under ioMu
+
 	mu      sync.Mutex
 	bufs    [][]int16
-	written int64 // frames in the file
-	headAt  int64 // frames the header counts
+	written int64 // frames taken for the file
 	paused  bool
 	spans   []store.PausedSpan
 	err     error
 	closed  bool
-	scratch []byte
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -117,27 +122,30 @@ func (w *Writer) Feed(ch int, pcm []int16) {
 
 // Pause writes what came before and silence from now on.
 func (w *Writer) Pause() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed || w.paused {
-		return
-	}
-	w.flushLocked(w.frameAt(w.now()))
-	w.paused = true
-	w.spans = append(w.spans, store.PausedSpan{StartMS: w.ms(w.written), EndMS: -1})
-	w.clearLocked()
+	w.ioMu.Lock()
+	defer w.ioMu.Unlock()
+	w.flush(w.frameAt(w.now()), func() {
+		if w.paused {
+			return
+		}
+		w.paused = true
+		w.spans = append(w.spans, store.PausedSpan{StartMS: w.ms(w.written), EndMS: -1})
+		for c := range w.bufs {
+			w.bufs[c] = w.bufs[c][:0]
+		}
+	})
 }
 
 // Resume ends a pause: audio fed from now on is written again.
 func (w *Writer) Resume() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed || !w.paused {
-		return
-	}
-	w.flushLocked(w.frameAt(w.now()))
-	w.paused = false
-	w.spans[len(w.spans)-1].EndMS = w.ms(w.written)
+	w.ioMu.Lock()
+	defer w.ioMu.Unlock()
+	w.flush(w.frameAt(w.now()), func() {
+		if w.paused {
+			w.paused = false
+			w.spans[len(w.spans)-1].EndMS = w.ms(w.written)
+		}
+	})
 }
 
 // Paused reports whether the writer is paused.
@@ -154,25 +162,23 @@ func (w *Writer) Close() (Result, error) {
 	if w.running {
 		<-w.done
 	}
+	w.ioMu.Lock()
+	defer w.ioMu.Unlock()
+	closing := false
+	w.flush(w.frameAt(w.now().Add(jitterLag)), func() {
+		if w.paused {
+			w.spans[len(w.spans)-1].EndMS = w.ms(w.written)
+		}
+		w.closed, closing = true, true
+	})
+	if closing {
+		w.writeHeader()
+		if err := w.f.Close(); err != nil {
+			w.setErr(fmt.Errorf("recording: close: %w", err))
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
-		return w.resultLocked(), w.err
-	}
-	return w.closeLocked()
-}
-
-// closeLocked finishes the file (the goroutine is gone or never ran).
-func (w *Writer) closeLocked() (Result, error) {
-	w.flushLocked(w.frameAt(w.now().Add(jitterLag)))
-	if w.paused {
-		w.spans[len(w.spans)-1].EndMS = w.ms(w.written)
-	}
-	w.closed = true
-	w.writeHeaderLocked()
-	if err := w.f.Close(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("recording: close: %w", err)
-	}
 	return w.resultLocked(), w.err
 }
 
@@ -194,13 +200,13 @@ func (w *Writer) run() {
 		case <-t.C:
 		}
 		now := w.now()
-		w.mu.Lock()
-		w.flushLocked(w.frameAt(now))
+		w.ioMu.Lock()
+		w.flush(w.frameAt(now), nil)
 		if now.Sub(lastHeader) >= headerEvery {
-			w.writeHeaderLocked()
+			w.writeHeader()
 			lastHeader = now
 		}
-		w.mu.Unlock()
+		w.ioMu.Unlock()
 	}
 }
 
@@ -217,12 +223,35 @@ func (w *Writer) frames(d time.Duration) int64 { return int64(d) * int64(w.rate)
 
 func (w *Writer) ms(frames int64) int64 { return frames * 1000 / int64(w.rate) }
 
-// flushLocked appends frames up to target: each channel's buffered
-// audio, silence where a channel has none.
-func (w *Writer) flushLocked(target int64) {
+// flush appends the frames up to target (ioMu held): each channel's
+// buffered audio, silence where a channel has none. then, when set, runs
+// under mu right after the frames are taken (a state change at exactly
+// that frame). A closed writer does nothing.
+func (w *Writer) flush(target int64, then func()) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	out := w.takeLocked(target)
+	if then != nil {
+		then()
+	}
+	w.mu.Unlock()
+	if len(out) == 0 {
+		return
+	}
+	if _, err := w.f.Write(out); err != nil {
+		w.setErr(fmt.Errorf("recording: write: %w", err))
+	}
+}
+
+// takeLocked takes the frames up to target into w.scratch (mu and ioMu
+// held) and counts them written.
+func (w *Writer) takeLocked(target int64) []byte {
 	n := target - w.written
 	if n <= 0 || w.err != nil {
-		return
+		return nil
 	}
 	if max := int64(maxWAVData/(2*w.channels)) - w.written; n > max {
 		n = max
@@ -241,30 +270,32 @@ func (w *Writer) flushLocked(target int64) {
 		}
 		w.bufs[c] = append(buf[:0], buf[take:]...)
 	}
-	if _, err := w.f.Write(out); err != nil {
-		w.err = fmt.Errorf("recording: write: %w", err)
-		return
-	}
 	w.written += n
+	return out
 }
 
-func (w *Writer) clearLocked() {
-	for c := range w.bufs {
-		w.bufs[c] = w.bufs[c][:0]
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
 	}
 }
 
-// writeHeaderLocked rewrites the header's sizes for what is written.
-func (w *Writer) writeHeaderLocked() {
-	if w.headAt == w.written || w.err != nil {
+// writeHeader rewrites the header's sizes for what is written (ioMu held).
+func (w *Writer) writeHeader() {
+	w.mu.Lock()
+	written, err := w.written, w.err
+	w.mu.Unlock()
+	if w.headAt == written || err != nil {
 		return
 	}
-	data := uint32(w.written * int64(2*w.channels))
+	data := uint32(written * int64(2*w.channels))
 	if _, err := w.f.WriteAt(header(w.rate, w.channels, data), 0); err != nil {
-		w.err = fmt.Errorf("recording: rewrite header: %w", err)
+		w.setErr(fmt.Errorf("recording: rewrite header: %w", err))
 		return
 	}
-	w.headAt = w.written
+	w.headAt = written
 }
 
 // result is the writer's progress so far (a span still open ends now).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,9 +64,9 @@ func run(w *Writer, c *fakeClock, d time.Duration, srcs ...audio.Source) {
 			s.Read(frame)
 			w.Feed(ch, frame)
 		}
-		w.mu.Lock()
-		w.flushLocked(w.frameAt(c.now()))
-		w.mu.Unlock()
+		w.ioMu.Lock()
+		w.flush(w.frameAt(c.now()), nil)
+		w.ioMu.Unlock()
 	}
 }
 
@@ -245,4 +246,41 @@ func TestNewWriterRejects(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnsupported)
 	_, err = newWriter(&memFile{}, rate, 0, nil)
 	require.ErrorIs(t, err, ErrUnsupported)
+}
+
+// slowFile blocks every write after the header until release closes.
+type slowFile struct {
+	memFile
+	writes  atomic.Int32
+	release chan struct{}
+}
+
+func (s *slowFile) Write(p []byte) (int, error) {
+	if s.writes.Add(1) > 1 {
+		<-s.release
+	}
+	return s.memFile.Write(p)
+}
+
+// A disk that stalls never holds up Feed (it runs on media goroutines).
+func TestWriterFeedNeverWaitsForTheDisk(t *testing.T) {
+	f := &slowFile{release: make(chan struct{})}
+	w, err := NewWriter(f, rate, 2, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.writes.Load() > 1 }, 2*time.Second, tickEvery, "the ticker is stuck in Write")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10 {
+			w.Feed(0, make([]int16, 160))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("Feed waited for the disk")
+	}
+	close(f.release)
+	_, err = w.Close()
+	require.NoError(t, err)
 }
