@@ -85,6 +85,9 @@ func (SuperviseRecord) command() {}
 // RecordingNotice tells a party the call's recording changed; ReqID is
 // set for the party whose request it answers.
 type RecordingNotice struct {
+	// Requested: this party asked for the change (its copy answers the
+	// request; the others are news).
+	Requested   bool
 	ReqID       string
 	RecordingID ident.RecordingID
 	State       RecordingState
@@ -293,7 +296,7 @@ func (c *Call) tellRecordingState(reqID string, by *leg, id ident.RecordingID, s
 		}
 		n := RecordingNotice{RecordingID: id, State: st}
 		if l == by {
-			n.ReqID = reqID
+			n.ReqID, n.Requested = reqID, true
 		}
 		if rl, ok := l.party.(RecordingListener); ok {
 			rl.RecordingChanged(n)

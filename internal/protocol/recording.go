@@ -23,6 +23,12 @@ const (
 	RecordingStopped RecordingState = "stopped"
 )
 
+// FeatureRecording (authenticate.features): send call.recording for
+// recordings this device did not ask for (the other party's, a
+// supervisor's, the policy's). The answer to the device's own
+// call.record comes either way.
+const FeatureRecording = "recording"
+
 // CodeRecordingNotAllowed: the account's recording policy forbids the
 // request (recording is "never", or "always" and the request stops it).
 const CodeRecordingNotAllowed ErrorCode = "recording_not_allowed"

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -71,6 +72,28 @@ func waitRecording(t *testing.T, c *softphone.Call, st protocol.RecordingState) 
 	return m
 }
 
+// recPhone is s.Phone with the "recording" feature: it hears of
+// recordings it did not ask for.
+func recPhone(t *testing.T, s *harness.Server, u store.User, freq float64, codec audio.Codec) *softphone.Phone {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := softphone.Connect(ctx, softphone.Config{URL: s.WebSocketURL(), Token: s.Token(t, u, time.Hour),
+		Codec: codec, Source: audio.NewTone(freq, softphone.SourceRate, 0.3),
+		Features: []string{protocol.FeatureRecording}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// noRecordingNotice requires that c got no call.recording frame.
+func noRecordingNotice(t *testing.T, c *softphone.Call) {
+	t.Helper()
+	for _, m := range c.History() {
+		require.NotEqual(t, protocol.TypeCallRecording, m.MessageType(), "call %s: %+v", c.ID, m)
+	}
+}
+
 // download fetches a URL without credentials.
 func download(t *testing.T, url string) (int, []byte) {
 	t.Helper()
@@ -103,8 +126,8 @@ func TestRecordingTwoChannels(t *testing.T) {
 	require.Equal(t, 422, r.Status, string(r.Raw))
 	require.Equal(t, "retention_days", r.Body["details"].(map[string]any)["field"])
 
-	alice := s.Phone(t, s.Alice, 440, audio.Opus)
-	bob := s.Phone(t, s.Bob, 1000, audio.PCMU)
+	alice := recPhone(t, s, s.Alice, 440, audio.Opus)
+	bob := recPhone(t, s, s.Bob, 1000, audio.PCMU)
 	out, in := harness.Connected(t, alice, bob, "102")
 	harness.HearsTone(t, in, 440)
 	harness.HearsTone(t, out, 1000)
@@ -208,8 +231,8 @@ func TestRecordingPolicy(t *testing.T) {
 	r = s.Do(t, "PUT", "/v1/recording_policy", admin, map[string]any{"mode": "never"})
 	require.Equal(t, 200, r.Status, string(r.Raw))
 
-	alice := s.Phone(t, s.Alice, 440, audio.Opus)
-	bob := s.Phone(t, s.Bob, 1000, audio.Opus)
+	alice := s.Phone(t, s.Alice, 440, audio.Opus) // a client without the recording feature
+	bob := recPhone(t, s, s.Bob, 1000, audio.Opus)
 	out, in := harness.Connected(t, alice, bob, "102")
 	require.NoError(t, out.Record(protocol.RecordStart, "n1"))
 	e := harness.Wait(t, out, protocol.TypeError).(*protocol.Error)
@@ -233,7 +256,6 @@ func TestRecordingPolicy(t *testing.T) {
 		"retention_days": 30, "announcement": "notice.wav"})
 	require.Equal(t, 200, r.Status, string(r.Raw))
 	out, in = harness.Connected(t, alice, bob, "102")
-	waitRecording(t, out, protocol.RecordingActive)
 	waitRecording(t, in, protocol.RecordingActive)
 	harness.HearsTone(t, in, 700)
 	harness.HearsTone(t, out, 700)
@@ -246,6 +268,7 @@ func TestRecordingPolicy(t *testing.T) {
 	harness.WaitEnded(t, out, protocol.EndHangup)
 	recs := finishedRecordings(t, func(p string) harness.Response { return s.Do(t, "GET", p, admin, nil) }, out.ID, 1)
 	require.Greater(t, recs[0].DurationMS, int64(500))
+	noRecordingNotice(t, out) // alice never asked for recording frames nor sent call.record
 }
 
 // TestRecordingSurvivesKill kills the server (SIGKILL) while a call is
@@ -305,7 +328,7 @@ func TestRecordingDeskPhone(t *testing.T) {
 	harness.HearsTone(t, out, 440)
 	r := s.Do(t, "POST", "/v1/calls/"+out.ID+"/recording", admin, map[string]any{"action": "start"})
 	require.Equal(t, 200, r.Status, string(r.Raw))
-	waitRecording(t, out, protocol.RecordingActive)
+	require.Equal(t, "recording", r.Body["recording"].(map[string]any)["status"])
 	harness.HearsFor(t, out, 3*time.Second)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, out, protocol.EndHangup)
@@ -324,4 +347,5 @@ func TestRecordingDeskPhone(t *testing.T) {
 	t.Logf("desk phone call: %d ms; channel 1 %.0f Hz, channel 2 %.0f Hz", recs[0].DurationMS, f0, f1)
 	require.InDelta(t, 1000, f0, 10, "channel 1: the browser caller")
 	require.InDelta(t, 440, f1, 10, "channel 2: the desk phone")
+	noRecordingNotice(t, out) // a browser without the recording feature
 }
