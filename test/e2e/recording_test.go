@@ -349,3 +349,48 @@ func TestRecordingDeskPhone(t *testing.T) {
 	require.InDelta(t, 440, f1, 10, "channel 2: the desk phone")
 	noRecordingNotice(t, out) // a browser without the recording feature
 }
+
+// TestRecordingAcrossTransfer: a recording goes on through a blind
+// transfer: channel 1 keeps the caller, channel 2 carries the callee and
+// then the transfer's target.
+func TestRecordingAcrossTransfer(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := recPhone(t, s, s.Alice, 440, audio.Opus)
+	bob := s.Phone(t, s.Bob, 1000, audio.Opus)
+	carol := s.Phone(t, s.Carol, 700, audio.PCMU)
+	out, in := harness.Connected(t, alice, bob, "102")
+	harness.HearsTone(t, out, 1000)
+	require.NoError(t, out.Record(protocol.RecordStart, "t1"))
+	waitRecording(t, out, protocol.RecordingActive)
+	harness.HearsFor(t, out, 2*time.Second)
+	require.NoError(t, in.Transfer("103"))
+	harness.WaitEnded(t, in, protocol.EndTransferred)
+	toCarol := harness.NextIncoming(t, carol)
+	answer(t, toCarol)
+	harness.Wait(t, toCarol, protocol.TypeCallAnswered)
+	harness.HearsTone(t, out, 700)
+	harness.HearsFor(t, out, 2*time.Second)
+	require.NoError(t, out.Record(protocol.RecordStop, "t2"))
+	waitRecording(t, out, protocol.RecordingStopped)
+	require.NoError(t, toCarol.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+
+	recs := finishedRecordings(t, func(p string) harness.Response { return s.Do(t, "GET", p, admin, nil) }, out.ID, 1)
+	r := s.Do(t, "GET", "/v1/recordings/"+recs[0].ID+"/download-url", admin, nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	status, body := download(t, s.URL()+r.Body["url"].(string))
+	require.Equal(t, 200, status)
+	a, err := recording.Decode(body)
+	require.NoError(t, err)
+	total := time.Duration(recs[0].DurationMS) * time.Millisecond
+	first := [2]time.Duration{300 * time.Millisecond, 1500 * time.Millisecond}
+	last := [2]time.Duration{total - 1500*time.Millisecond, total - 300*time.Millisecond}
+	for _, c := range []struct {
+		ch   int
+		span [2]time.Duration
+		want float64
+	}{{0, first, 440}, {1, first, 1000}, {0, last, 440}, {1, last, 700}} {
+		f, _ := toneOf(a, c.ch, c.span[0], c.span[1])
+		require.InDelta(t, c.want, f, 10, "channel %d in %v", c.ch+1, c.span)
+	}
+}
