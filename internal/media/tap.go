@@ -118,7 +118,8 @@ func (o *once) Read(pcm []int16) {
 	clear(pcm[n:])
 }
 
-// play sends src to dst every 20 ms for d, or until stop closes.
+// play sends src to dst every 20 ms for d, until stop closes, or until
+// the direction stops forwarding (hold, mute: their generator takes over).
 func (p *pipe) play(src audio.Source, d time.Duration, stop <-chan struct{}) {
 	t := time.NewTicker(audio.FrameDuration)
 	defer t.Stop()
@@ -130,6 +131,9 @@ func (p *pipe) play(src audio.Source, d time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+		}
+		if Mode(p.mode.Load()) != Forward {
+			return
 		}
 		out, ok := p.dst.SendFormat()
 		if !ok {

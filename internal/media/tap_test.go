@@ -60,3 +60,18 @@ func TestBridgeTapAndBeep(t *testing.T) {
 	send(br.ab, 440, 5)
 	require.Equal(t, n, got[true].Samples())
 }
+
+// An announcement stops when its direction stops forwarding (a hold's
+// music or a mute's silence takes over, with no second writer).
+func TestBridgeAnnounceStopsOnHold(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pcmu := Format{Codec: audio.PCMU, PayloadType: 0, ClockRate: 8000}
+	a, b := &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: pcmu}}, &lockedEndpoint{fakeEndpoint: fakeEndpoint{format: pcmu}}
+	br := NewBridge(a, b, nil, log)
+	defer br.Stop()
+	br.Announce(make([]int16, 10*TapRate))
+	require.True(t, br.ab.beeping.Load())
+	br.SetModes(Silence, Silence)
+	require.Eventually(t, func() bool { return !br.ab.beeping.Load() && !br.ba.beeping.Load() },
+		time.Second, 10*time.Millisecond)
+}
