@@ -75,3 +75,29 @@ func TestBridgeAnnounceStopsOnHold(t *testing.T) {
 	require.Eventually(t, func() bool { return !br.ab.beeping.Load() && !br.ba.beeping.Load() },
 		time.Second, 10*time.Millisecond)
 }
+
+// BenchmarkTapOpus is the recording's cost per direction and 20 ms Opus
+// frame: the tap's decode to 8 kHz (what a recorded call adds to the
+// bridge).
+func BenchmarkTapOpus(b *testing.B) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opus := Format{Codec: audio.Opus, PayloadType: 111, ClockRate: 48000}
+	a, c := &fakeEndpoint{format: opus}, &fakeEndpoint{format: opus}
+	br := NewBridge(a, c, nil, log)
+	defer br.Stop()
+	enc, err := audio.NewEncoder(audio.Opus, 48000)
+	require.NoError(b, err)
+	pcm := make([]int16, 960)
+	audio.NewTone(440, 48000, 0.3).Read(pcm)
+	payload, err := enc.Encode(pcm)
+	require.NoError(b, err)
+	var n int
+	br.SetTap(func(_ bool, pcm []int16) { n += len(pcm) })
+	p := &pipe{dst: c, encOpts: audio.DefaultEncoderOptions(), log: log}
+	p.tap.fn.Store(br.ab.tap.fn.Load())
+	b.ResetTimer()
+	for i := range b.N {
+		p.feedTap(Packet{Format: opus, Payload: payload, Timestamp: uint32(i * 960)})
+	}
+	b.ReportMetric(float64(n)/float64(b.N), "samples/op")
+}
