@@ -75,6 +75,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPIDF$$' -fuzztime $(FUZZTIME) ./internal/emergency
 	$(GO) test -run '^$$' -fuzz '^FuzzMOS$$' -fuzztime $(FUZZTIME) ./internal/quality
 	$(GO) test -run '^$$' -fuzz '^FuzzSlot$$' -fuzztime $(FUZZTIME) ./internal/park
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/recording
 
 lint: fmt-check vet staticcheck
 

@@ -71,7 +71,10 @@ type API struct {
 	// LiveQuality, when set, reads a live call's quality series so far
 	// (quality.go); nil: series only after the call ended.
 	LiveQuality LiveQuality
-	now         func() time.Time
+	// RecordingFiles, when set, serves recordings (recordings.go); nil:
+	// the server keeps none.
+	RecordingFiles RecordingFiles
+	now            func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -134,6 +137,7 @@ func (a *API) Handler() *http.ServeMux {
 	a.emergencyRoutes(handle)
 	a.webhookRoutes(handle)
 	a.liveRoutes(handle)
+	a.recordingRoutes(handle, mux)
 	mux.HandleFunc("/v1/events", a.serveEvents)
 	handle("/v1/", map[string]handler{})
 	return mux

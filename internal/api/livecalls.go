@@ -130,11 +130,14 @@ func callStatus(r *http.Request) (string, error) {
 type callDetailJSON struct {
 	callJSON
 	Live *liveCallJSON `json:"live,omitempty"`
+	// Recordings are the call's recordings (recordings.go); null when
+	// the server keeps none.
+	Recordings []recordingJSON `json:"recordings"`
 }
 
 // withLive adds the live view to the record of a call that has not ended.
 func (a *API) withLive(r *http.Request, c *store.CallRecord) callDetailJSON {
-	out := callDetailJSON{callJSON: callView(c)}
+	out := callDetailJSON{callJSON: callView(c), Recordings: a.callRecordings(r.Context(), c.ID)}
 	if c.EndedAt != nil || a.Live == nil {
 		return out
 	}

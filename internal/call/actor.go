@@ -142,6 +142,8 @@ type Call struct {
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
 	parked   *parking     // the slot the remaining party waits in (park.go)
+	// recording is the call's recording in progress (recording.go).
+	recording *activeRecording
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string
@@ -454,6 +456,7 @@ func (c *Call) end(reason EndReason) {
 	for _, t := range c.timers {
 		t.Stop()
 	}
+	c.stopRecording("", nil, false)
 	if c.bridge != nil {
 		c.bridge.Stop()
 	}

@@ -46,9 +46,11 @@ const (
 	CodeRateLimited               // a limit refused it (Refusal.Limit says which)
 	CodeAddressRequired           // calls out need a bound emergency address
 	CodeParkFull                  // every park slot of the account is taken
+	CodeRecordingNotAllowed       // the account's recording policy forbids it (recording.go)
 )
 
-var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required", "park-full"}
+var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required", "park-full",
+	"recording-not-allowed"}
 
 func (c ErrorCode) String() string {
 	if int(c) < len(codeNames) {

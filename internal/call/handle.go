@@ -76,6 +76,8 @@ func (c *Call) handleCommand(dev Device, cmd Command) {
 		c.onAttended(l, dev, m)
 	case Park:
 		c.onPark(l, &m, nil)
+	case Record:
+		c.onRecord(l, m)
 	}
 }
 
@@ -146,6 +148,7 @@ func (c *Call) connect() {
 		c.bridge = br
 		c.applyFeeds()
 	}
+	c.tapBridge()
 	c.setState(StateActive)
 	if c.caller.holding {
 		c.setState(StateHeld)
@@ -163,6 +166,7 @@ func (c *Call) connect() {
 	c.logAnswered(w.party.Kind())
 	c.caller.party.Answered(at)
 	w.party.Answered(at)
+	c.recordAtAnswer()
 }
 
 func (c *Call) onReject(l *leg, busy bool) {

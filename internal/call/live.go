@@ -230,6 +230,8 @@ func (m *Manager) Supervise(ctx context.Context, id ident.CallID, cmd Command) e
 		apply = c.superviseHangup
 	case SuperviseTransfer:
 		apply = func() error { return c.superviseTransfer(x) }
+	case SuperviseRecord:
+		apply = func() error { return c.superviseRecord(x) }
 	default:
 		return fmt.Errorf("call: %T is not a supervisor command", cmd)
 	}

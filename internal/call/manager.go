@@ -21,10 +21,12 @@ type Manager struct {
 	phones  Phones
 	trunks  Trunks
 	records store.CallRecords
-	opt     Options
-	log     *slog.Logger
-	lim     *limits
-	reqs    *reqCalls // req_ids standing for calls (early trickle)
+	// recorder records calls (recording.go); nil: none.
+	recorder Recorder
+	opt      Options
+	log      *slog.Logger
+	lim      *limits
+	reqs     *reqCalls // req_ids standing for calls (early trickle)
 
 	mu       sync.Mutex
 	calls    map[ident.CallID]*Call // a call joined into another maps to that one

@@ -311,6 +311,7 @@ func (c *Call) adopt(d *leg, from *Call, resumeD bool) {
 		return
 	}
 	c.bridge = br
+	c.tapBridge()
 	c.applyFeeds()
 	c.settleHold()
 	c.rec.transferred(fmt.Sprintf("attended transfer by %s: %s joined with %s from call %s",

@@ -97,6 +97,8 @@ func Command(msg protocol.Message) (id ident.CallID, cmd call.Command, ok bool) 
 		callID, cmd = m.CallID, call.Candidate{Candidate: m.Candidate, Mid: m.SDPMid, Index: m.SDPMLineIndex}
 	case *protocol.ICEDone:
 		callID, cmd = m.CallID, call.CandidatesDone{}
+	case *protocol.CallRecord:
+		callID, cmd = m.CallID, recordCommand(m)
 	default:
 		return "", nil, false
 	}

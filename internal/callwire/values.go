@@ -26,6 +26,8 @@ var errorCodes = map[call.ErrorCode]protocol.ErrorCode{
 	call.CodeRateLimited:     protocol.CodeRateLimited,
 	call.CodeAddressRequired: protocol.CodeEmergencyAddressRequired,
 	call.CodeParkFull:        protocol.CodeParkFull,
+	// recording.go
+	call.CodeRecordingNotAllowed: protocol.CodeRecordingNotAllowed,
 }
 
 // ErrorCode is the protocol code of a refusal (internal_error for one

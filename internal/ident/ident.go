@@ -79,3 +79,9 @@ func NewEmergencyAddressID() EmergencyAddressID { return EmergencyAddressID(rand
 // Short returns a short random token for error ids that are shown to a
 // client and logged, so the two can be matched.
 func Short() string { return random("")[:8] }
+
+// RecordingID identifies a call recording; values start with "rec_".
+type RecordingID string
+
+// NewRecordingID returns a fresh recording id.
+func NewRecordingID() RecordingID { return RecordingID(random("rec_")) }

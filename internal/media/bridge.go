@@ -37,6 +37,7 @@ type Bridge struct {
 	ab, ba *pipe
 
 	digits   chan digit // injected events, played one after the other
+	beeps    beeper     // tap.go
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -84,6 +85,7 @@ func (br *Bridge) Stop() {
 	br.ba.setMode(Forward)
 	br.stopOnce.Do(func() { close(br.stop) })
 	<-br.done
+	br.beeps.wg.Wait()
 }
 
 // Digit limits and timing of injected events.
@@ -209,6 +211,9 @@ type pipe struct {
 	haveLast bool
 
 	transcoding atomic.Bool // set once this direction has transcoded a frame
+
+	tap     tapState    // the recording's tap (tap.go)
+	beeping atomic.Bool // a beep replaces the forwarded audio (tap.go)
 }
 
 func newPipe(dst Endpoint, music func() audio.Source, enc audio.EncoderOptions, log *slog.Logger) *pipe {
@@ -224,6 +229,10 @@ func (p *pipe) handle(pkt Packet) {
 		return // never forwarded as audio
 	}
 	if mode != Forward {
+		return
+	}
+	p.feedTap(pkt)
+	if p.beeping.Load() {
 		return
 	}
 	out, ok := p.dst.SendFormat()

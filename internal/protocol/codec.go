@@ -30,6 +30,7 @@ var clientMessages = map[Type]func() Message{
 	TypeICEDone:              func() Message { return &ICEDone{} },
 	TypePresenceSubscribe:    func() Message { return &PresenceSubscribe{} },
 	TypeCallPark:             func() Message { return &CallPark{} },
+	TypeCallRecord:           func() Message { return &CallRecord{} },
 }
 
 // serverMessages maps every server → client type to a constructor.
@@ -56,6 +57,7 @@ var serverMessages = map[Type]func() Message{
 	TypePresenceUpdate: func() Message { return &PresenceUpdate{} },
 	TypeNetworkChanged: func() Message { return &NetworkChanged{} },
 	TypeCallParked:     func() Message { return &CallParked{} },
+	TypeCallRecording:  func() Message { return &CallRecording{} },
 }
 
 // DecodeError is a frame that cannot be used. It carries the request and call

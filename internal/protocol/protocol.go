@@ -35,6 +35,7 @@ const (
 	TypeICEDone              Type = "ice.done"
 	TypePresenceSubscribe    Type = "presence.subscribe"
 	TypeCallPark             Type = "call.park"
+	TypeCallRecord           Type = "call.record" // recording.go
 )
 
 // Server → client message types (sdp.offer, sdp.answer, ice.candidate and
@@ -60,6 +61,7 @@ const (
 	// not bound to the network it comes from (see NetworkChanged).
 	TypeNetworkChanged Type = "network.changed"
 	TypeCallParked     Type = "call.parked"
+	TypeCallRecording  Type = "call.recording" // recording.go
 )
 
 // ErrorCode is the "code" of an error frame.

@@ -12,7 +12,7 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeOf(ErrorCode("")): strs(CodeAuthFailed, CodeAuthExpired, CodeSessionRevoked,
 		CodeSessionReplaced, CodeSessionLimit, CodeIdleTimeout, CodeSlowConsumer, CodeGoingAway,
 		CodeInvalidMessage, CodeCallFailed, CodeCallNotFound, CodeRateLimited,
-		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired, CodeParkFull),
+		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired, CodeParkFull, CodeRecordingNotAllowed),
 	reflect.TypeOf(EndReason("")): strs(EndHangup, EndBusy, EndNoAnswer, EndFailed,
 		EndTransferred, EndRejected, EndAnsweredElsewhere, EndServerShutdown),
 	reflect.TypeOf(RejectReason("")):   strs(RejectDecline, RejectBusy),
@@ -21,6 +21,8 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeOf(Direction("")):      strs(DirectionInbound, DirectionOutbound),
 	reflect.TypeOf(TransferStep("")):   strs(StepConsult, StepComplete),
 	reflect.TypeOf(PresenceStatus("")): strs(PresenceAvailable, PresenceOnCall, PresenceOffline),
+	reflect.TypeOf(RecordAction("")):   strs(RecordStart, RecordPause, RecordResume, RecordStop),
+	reflect.TypeOf(RecordingState("")): strs(RecordingActive, RecordingPaused, RecordingStopped),
 }
 
 func strs[T ~string](vs ...T) []string {

@@ -46,6 +46,7 @@ type mediaAdapter struct {
 	rtpIP   net.IP // where SIP parties send RTP
 	log     *slog.Logger
 	bridges *bridgeSet // live bridges, for metrics
+	prompts string     // the directory of recording announcements (recordings.go)
 }
 
 // bridgeSet holds the live bridges.
@@ -116,13 +117,14 @@ func (a mediaAdapter) Bridge(x, y call.MediaLeg) (call.Bridge, error) {
 	a.bridges.mu.Lock()
 	a.bridges.m[b] = struct{}{}
 	a.bridges.mu.Unlock()
-	return bridge{b, a.bridges}, nil
+	return bridge{b, a.bridges, a.prompts}, nil
 }
 
 // bridge maps the call core's feeds onto media modes.
 type bridge struct {
 	*media.Bridge
-	set *bridgeSet
+	set     *bridgeSet
+	prompts string
 }
 
 // Stop ends the bridge and forgets it.

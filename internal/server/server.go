@@ -54,6 +54,7 @@ type Server struct {
 	events      *webhook.Emitter  // registration and presence events (events.go); nil: no outbox
 	bell        *webhook.Bell     // rung when events are written: wakes the events streams
 	streams     *api.EventStreams // GET /v1/events
+	recordings  *recordings       // nil: the store keeps none (recordings.go)
 
 	ln       net.Listener
 	http     *http.Server
@@ -154,7 +155,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.bell = webhook.NewBell()
 	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
-	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
+	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges,
+		prompts: PromptDir(s.Config.DataDir)},
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Park: lot, ParkTimeout: s.Config.Park.Timeout,
@@ -192,6 +194,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
 	a.Streams = s.streams
 	s.liveCalls(a)
+	if err := s.startRecordings(ctx, a); err != nil {
+		return err
+	}
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
@@ -313,6 +318,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.webhooks != nil {
 		s.webhooks.Stop()
 	}
+	s.stopRecordings()
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
 }

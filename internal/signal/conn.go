@@ -39,6 +39,9 @@ type conn struct {
 	// quality: the client asked for call.quality frames (authenticate
 	// features); set before the socket joins a session, then read only.
 	quality bool
+	// recording: the client asked for call.recording notices it did
+	// not request (recording.go); set like quality.
+	recording bool
 
 	mu      sync.Mutex
 	session *Session
@@ -237,6 +240,7 @@ func (c *conn) authenticate() *Session {
 		return nil
 	}
 	c.quality = am.HasFeature(protocol.FeatureQuality)
+	c.recording = am.HasFeature(protocol.FeatureRecording)
 	s, how, perr := h.attach(c, id, ident.SessionID(am.SessionID))
 	if perr != nil {
 		perr.ReqID = am.ReqID

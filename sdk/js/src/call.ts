@@ -75,7 +75,18 @@ export interface CallEvents {
    * audio (its estimated MOS, loss and jitter in the last window).
    */
   quality: [quality: CallQuality];
+  /**
+   * The call's recording changed (this device's request, the other party's,
+   * a supervisor's, or the account's policy `always` at the answer).
+   */
+  recording: [state: RecordingState];
 }
+
+/** A call's recording state: `recording`, `paused` or `stopped`. */
+export type RecordingState = P.RecordingState;
+
+/** What {@link Call.record} asks: `start`, `pause`, `resume` or `stop`. */
+export type RecordAction = P.RecordAction;
 
 /**
  * One 5-s window of this device's audio as the server received it.
@@ -149,6 +160,7 @@ export class Call extends Emitter<CallEvents> {
   /** For a consult call: the attended transfer's original call. */
   #original: Call | null = null;
   #muted = false;
+  #recording: RecordingState | null = null;
   #answeredAt: Date | null = null;
   #duration: number | null = null;
   #endReason: EndReason | null = null;
@@ -426,6 +438,33 @@ export class Call extends Emitter<CallEvents> {
     p.resolve(m.slot);
   }
 
+  /**
+   * Starts, pauses, resumes or stops the call's recording (`call.record`).
+   * A `recording` event follows from the server; a refusal is an `error`
+   * event (`recording_not_allowed` when the account's policy forbids it,
+   * `invalid_message` when the call's recording is not in a state for it).
+   * Does nothing on an ended call.
+   */
+  record(action: RecordAction): void {
+    if (this.#ended()) return;
+    this.#host.send({ type: 'call.record', req_id: this.#host.reqId(), call_id: this.#id, action });
+  }
+
+  /** Starts recording the call: `record('start')`. */
+  startRecording(): void {
+    this.record('start');
+  }
+
+  /** Stops recording the call: `record('stop')`. */
+  stopRecording(): void {
+    this.record('stop');
+  }
+
+  /** The call's recording state as the server last said, `null` before any. */
+  get recordingState(): RecordingState | null {
+    return this.#recording;
+  }
+
   /** @internal Builds the offer for an outbound call; resolves with its SDP. */
   async _offer(): Promise<string> {
     const pc = this.#pc;
@@ -461,6 +500,10 @@ export class Call extends Emitter<CallEvents> {
         return this.#onQuality(m);
       case 'call.parked':
         return this.#parked(m);
+      case 'call.recording':
+        if (this.#ended()) return;
+        this.#recording = m.state;
+        return this.emit('recording', m.state);
       case 'sdp.offer':
       case 'sdp.answer':
       case 'sdp.pranswer':

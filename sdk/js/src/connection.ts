@@ -219,9 +219,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.#ws = ws;
       this.#waiter = { resolve, reject };
       ws.onopen = () => {
-        // features: the optional frames this SDK understands (call.quality);
-        // servers ignore names they do not know.
-        const auth: P.Authenticate = { type: 'authenticate', req_id: this.reqId(), token: this.#token, features: ['quality'] };
+        // features: the optional frames this SDK understands (call.quality,
+        // call.recording); servers ignore names they do not know.
+        const auth: P.Authenticate = { type: 'authenticate', req_id: this.reqId(), token: this.#token, features: ['quality', 'recording'] };
         if (this.#sessionId) auth.session_id = this.#sessionId;
         this.#write(ws, auth);
       };

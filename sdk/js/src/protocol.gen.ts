@@ -5,9 +5,11 @@ export const SUBPROTOCOL = "dialstack.webrtc.v1";
 export type CallState = 'ringing' | 'active' | 'held';
 export type Direction = 'inbound' | 'outbound';
 export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown';
-export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required' | 'park_full';
+export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required' | 'park_full' | 'recording_not_allowed';
 export type HeldBy = 'local' | 'remote';
 export type PresenceStatus = 'available' | 'on_call' | 'offline';
+export type RecordAction = 'start' | 'pause' | 'resume' | 'stop';
+export type RecordingState = 'recording' | 'paused' | 'stopped';
 export type RejectReason = 'decline' | 'busy';
 export type TransferStep = 'consult' | 'complete';
 
@@ -67,6 +69,13 @@ export interface CallPark {
   type: 'call.park';
   req_id?: string;
   call_id: string;
+}
+
+export interface CallRecord {
+  type: 'call.record';
+  req_id?: string;
+  call_id: string;
+  action: RecordAction;
 }
 
 export interface CallReject {
@@ -193,6 +202,14 @@ export interface CallQuality {
   rtt: number | null;
 }
 
+export interface CallRecording {
+  type: 'call.recording';
+  req_id?: string;
+  call_id: string;
+  recording_id: string;
+  state: RecordingState;
+}
+
 export interface CallRestored {
   type: 'call.restored';
   call_id: string;
@@ -263,6 +280,6 @@ export interface SDPPranswer {
   sdp: string;
 }
 
-export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallPark | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
+export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallPark | CallRecord | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
-export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallParked | CallQuality | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
+export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallParked | CallQuality | CallRecording | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;

@@ -79,7 +79,7 @@ describe('Connection: authentication', () => {
     expect(env.ws.url).toBe('wss://pbx.test/v1/webrtc');
     expect(env.ws.protocols).toBe(SUBPROTOCOL);
     env.ws.open();
-    expect(env.ws.sent).toEqual([{ type: 'authenticate', req_id: 'r1', token: 'tok', features: ['quality'] }]);
+    expect(env.ws.sent).toEqual([{ type: 'authenticate', req_id: 'r1', token: 'tok', features: ['quality', 'recording'] }]);
     env.ws.receive({ ...AUTHENTICATED, req_id: 'r1' });
     await p;
     expect(env.conn.state).toBe('open');

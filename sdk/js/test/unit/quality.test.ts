@@ -6,7 +6,7 @@ describe('call quality', () => {
   it('asks for call.quality when it authenticates', async () => {
     const env = setup();
     await connect(env);
-    expect(env.ws.last('authenticate').features).toEqual(['quality']);
+    expect(env.ws.last('authenticate').features).toEqual(['quality', 'recording']);
   });
 
   it("emits 'quality' with the call's own figures, rtt null when unknown, and none after the end", async () => {
