@@ -95,7 +95,9 @@ clean:
 # change costs with 1 and 1,000 watchers (bench/presence); then the Opus
 # encoder at each complexity against libopus's default (bench/opus); then
 # WebRTC packets between two endpoints with our interceptors and pion's
-# default set (internal/media BenchmarkWebRTCRelay).
+# default set (internal/media BenchmarkWebRTCRelay); then a conference's
+# mixing cost per participant, Opus and PCMU, 3/5/10 participants
+# (internal/media BenchmarkMixer: µs and % of a core per participant).
 BENCH_CALLS    ?= 10
 BENCH_DURATION ?= 10s
 bench: deps
@@ -105,6 +107,7 @@ bench: deps
 	$(GO) run ./bench/presence -changes 2000
 	$(GO) run ./bench/opus
 	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
+	$(GO) test -run '^$$' -bench Mixer -benchtime 2000x ./internal/media
 
 # The calling guide's examples and the web softphone in Debian's Chromium
 # against a server built from this tree (screenshots in test-artifacts/web).
