@@ -50,6 +50,8 @@ type Config struct {
 	Media  Media  `yaml:"media"`
 	Calls  Calls  `yaml:"calls"`
 	SIP    SIP    `yaml:"sip"`
+	// Conference bounds merged calls (conference.go).
+	Conference Conference `yaml:"conference"`
 	// Shutdown says how SIGTERM drains the server.
 	Shutdown Shutdown `yaml:"shutdown"`
 	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
@@ -364,14 +366,15 @@ type CallLimits struct {
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
-		Listen:    "127.0.0.1:8080",
-		SIPListen: "127.0.0.1:5060",
-		DataDir:   "./data",
-		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
-		Webhooks:  defaultWebhooks(),
-		Store:     defaultStore(),
-		Cluster:   Cluster{Heartbeat: 10 * time.Second},
-		Log:       Log{Level: "info", Format: "text"},
+		Listen:     "127.0.0.1:8080",
+		SIPListen:  "127.0.0.1:5060",
+		DataDir:    "./data",
+		Shutdown:   Shutdown{DrainTimeout: 30 * time.Minute},
+		Webhooks:   defaultWebhooks(),
+		Conference: defaultConference(),
+		Store:      defaultStore(),
+		Cluster:    Cluster{Heartbeat: 10 * time.Second},
+		Log:        Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
 			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128, CORSOrigins: []string{}},
@@ -482,6 +485,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.Store.validate()...)
 	errs = append(errs, c.Cluster.validate()...)
+	errs = append(errs, c.Conference.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}
