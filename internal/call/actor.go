@@ -141,6 +141,8 @@ type Call struct {
 	xfer     *blindXfer   // a blind transfer ringing its target
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
+	conf     *conference  // set once calls were merged into this one (conference.go)
+	merging  *mergeReq    // a call.merge waiting for the other call
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string
@@ -456,6 +458,7 @@ func (c *Call) end(reason EndReason) {
 	if c.bridge != nil {
 		c.bridge.Stop()
 	}
+	c.conf.stop()
 	c.stopPlaying()
 	c.unlink()
 	c.closeLeg(c.caller, reason)

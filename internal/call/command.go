@@ -104,6 +104,9 @@ func reqIDOf(cmd Command) string {
 	if a, ok := cmd.(AttendedTransfer); ok {
 		return a.ReqID
 	}
+	if r, ok := cmd.(interface{ requestID() string }); ok { // conference.go
+		return r.requestID()
+	}
 	return ""
 }
 

@@ -20,6 +20,9 @@ const (
 	EndRejected          EndReason = "rejected"
 	EndAnsweredElsewhere EndReason = "answered-elsewhere"
 	EndServerShutdown    EndReason = "server-shutdown"
+	// EndMerged: the device's call was merged into its other call (a
+	// conference); its other party goes on there.
+	EndMerged EndReason = "merged"
 )
 
 func (r EndReason) String() string { return string(r) }
@@ -45,9 +48,10 @@ const (
 	CodeNotFound                  // no such call for this party
 	CodeRateLimited               // a limit refused it (Refusal.Limit says which)
 	CodeAddressRequired           // calls out need a bound emergency address
+	CodeConferenceFull            // a conference has conference.max_participants already
 )
 
-var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required"}
+var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required", "conference-full"}
 
 func (c ErrorCode) String() string {
 	if int(c) < len(codeNames) {

@@ -33,6 +33,8 @@ type consultLink struct {
 // message, or "".
 func (c *Call) transferable(l *leg) string {
 	switch {
+	case c.conferencing():
+		return "a conference cannot be transferred; remove participants instead"
 	case !c.connected() || c.winner == nil || (l != c.caller && l != c.winner):
 		return "only an answered call can be transferred"
 	case l.user == "":

@@ -96,7 +96,7 @@ func Command(msg protocol.Message) (id ident.CallID, cmd call.Command, ok bool) 
 	case *protocol.ICEDone:
 		callID, cmd = m.CallID, call.CandidatesDone{}
 	default:
-		return "", nil, false
+		return conferenceCommand(msg)
 	}
 	return ident.CallID(callID), cmd, true
 }

@@ -25,6 +25,7 @@ var errorCodes = map[call.ErrorCode]protocol.ErrorCode{
 	call.CodeNotFound:        protocol.CodeCallNotFound,
 	call.CodeRateLimited:     protocol.CodeRateLimited,
 	call.CodeAddressRequired: protocol.CodeEmergencyAddressRequired,
+	call.CodeConferenceFull:  protocol.CodeConferenceFull,
 }
 
 // ErrorCode is the protocol code of a refusal (internal_error for one

@@ -34,6 +34,10 @@ const (
 	TypeICECandidate         Type = "ice.candidate"
 	TypeICEDone              Type = "ice.done"
 	TypePresenceSubscribe    Type = "presence.subscribe"
+	// Conference requests (conference.go).
+	TypeCallMerge             Type = "call.merge"
+	TypeCallParticipantMute   Type = "call.participant.mute"
+	TypeCallParticipantRemove Type = "call.participant.remove"
 )
 
 // Server → client message types (sdp.offer, sdp.answer, ice.candidate and
@@ -58,6 +62,8 @@ const (
 	// TypeNetworkChanged: the emergency address the socket presented is
 	// not bound to the network it comes from (see NetworkChanged).
 	TypeNetworkChanged Type = "network.changed"
+	// TypeConferenceUpdated lists a conference's participants to its host.
+	TypeConferenceUpdated Type = "conference.updated"
 )
 
 // ErrorCode is the "code" of an error frame.
@@ -82,6 +88,9 @@ const (
 	// CodeEmergencyAddressRequired: the account requires an emergency
 	// address bound to the device's network for calls through trunks.
 	CodeEmergencyAddressRequired ErrorCode = "emergency_address_required"
+	// CodeConferenceFull: call.merge would take the conference past
+	// conference.max_participants.
+	CodeConferenceFull ErrorCode = "conference_full"
 )
 
 // Fatal reports whether an error with this code closes the socket.
@@ -110,6 +119,9 @@ const (
 	// EndServerShutdown: the server ended a live call as it stopped (a
 	// second SIGTERM, or shutdown.drain_timeout passed while draining).
 	EndServerShutdown EndReason = "server-shutdown"
+	// EndMerged: the device merged this call into its other call
+	// (call.merge); the conversation goes on under that call's id.
+	EndMerged EndReason = "merged"
 )
 
 // RejectReason is the optional reason of call.reject.

@@ -4,8 +4,8 @@ export const SUBPROTOCOL = "dialstack.webrtc.v1";
 
 export type CallState = 'ringing' | 'active' | 'held';
 export type Direction = 'inbound' | 'outbound';
-export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown';
-export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required';
+export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown' | 'merged';
+export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required' | 'conference_full';
 export type HeldBy = 'local' | 'remote';
 export type PresenceStatus = 'available' | 'on_call' | 'offline';
 export type RejectReason = 'decline' | 'busy';
@@ -18,6 +18,15 @@ export interface PresenceEntry {
   do_not_disturb: boolean;
   status_text?: string;
   updated_at: string;
+}
+
+export interface ConferenceParticipant {
+  participant_id: string;
+  name?: string;
+  number?: string;
+  host: boolean;
+  muted: boolean;
+  held: boolean;
 }
 
 export interface AuthRefresh {
@@ -58,9 +67,31 @@ export interface CallHold {
   call_id: string;
 }
 
+export interface CallMerge {
+  type: 'call.merge';
+  req_id?: string;
+  call_id: string;
+  with_call_id: string;
+}
+
 export interface CallMute {
   type: 'call.mute';
   call_id: string;
+}
+
+export interface CallParticipantMute {
+  type: 'call.participant.mute';
+  req_id?: string;
+  call_id: string;
+  participant_id: string;
+  muted: boolean;
+}
+
+export interface CallParticipantRemove {
+  type: 'call.participant.remove';
+  req_id?: string;
+  call_id: string;
+  participant_id: string;
 }
 
 export interface CallReject {
@@ -209,6 +240,13 @@ export interface CallTrying {
   req_id?: string;
 }
 
+export interface ConferenceUpdated {
+  type: 'conference.updated';
+  req_id?: string;
+  call_id: string;
+  participants: ConferenceParticipant[];
+}
+
 export interface Error {
   type: 'error';
   code: ErrorCode;
@@ -250,6 +288,6 @@ export interface SDPPranswer {
   sdp: string;
 }
 
-export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
+export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMerge | CallMute | CallParticipantMute | CallParticipantRemove | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
-export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallQuality | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
+export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallQuality | CallRestored | CallResumed | CallRinging | CallTrying | ConferenceUpdated | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
