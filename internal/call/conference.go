@@ -124,9 +124,9 @@ func (c *Call) conferenceCommand(l *leg, dev Device, cmd Command) bool {
 	case Merge:
 		c.onMerge(l, dev, m)
 	case ParticipantMute:
-		c.onParticipant(l, dev, m.ReqID, m.Participant, "call.participant.mute", func(p *leg) { c.confMute(p, m.On, m.ReqID) })
+		c.onParticipant(l, m.ReqID, m.Participant, "call.participant.mute", func(p *leg) { c.confMute(p, m.On, m.ReqID) })
 	case ParticipantRemove:
-		c.onParticipant(l, dev, m.ReqID, m.Participant, "call.participant.remove", func(p *leg) {
+		c.onParticipant(l, m.ReqID, m.Participant, "call.participant.remove", func(p *leg) {
 			if p == l {
 				p.endedBy = ""
 			} else {
@@ -413,9 +413,9 @@ func (c *Call) confMute(l *leg, on bool, reqID string) {
 }
 
 // onParticipant applies a host's request about one participant.
-func (c *Call) onParticipant(l *leg, dev Device, reqID string, id ident.LegID, what string, apply func(p *leg)) {
-	refuse := func(code ErrorCode, msg string) {
-		dev.Party(c.id).Refused(Refusal{Code: code, ReqID: reqID, Msg: what + ": " + msg})
+func (c *Call) onParticipant(l *leg, reqID string, id ident.LegID, what string, apply func(p *leg)) {
+	refuse := func(code ErrorCode, msg string) { // under the call id l's party knows
+		l.party.Refused(Refusal{Code: code, ReqID: reqID, Msg: what + ": " + msg})
 	}
 	if c.conf == nil {
 		refuse(CodeInvalid, "the call is not a conference")
