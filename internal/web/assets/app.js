@@ -263,6 +263,11 @@ class CallView {
     this.transferButton = b('call-transfer', 'Transfer', () => this.toggle(this.transferForm, this.transferButton));
     this.attendedButton = b('call-attended', 'Attended transfer', () => this.toggle(this.attendedForm, this.attendedButton));
     this.hangup = b('call-hangup', 'Hang up', () => attempt('Hang up', () => call.hangup()), 'danger');
+    // Merge: this call and the phone's one other answered call become a
+    // conference under this call (the other ends "merged").
+    this.mergeButton = b('call-merge', 'Merge', () => this.merge());
+    this.confText = el('span', { class: 'conference', dataset: { testid: 'call-conference' }, hidden: true });
+    call.on('conference', () => this.update());
     for (const btn of [this.keypadButton, this.transferButton, this.attendedButton]) {
       btn.setAttribute('aria-expanded', 'false');
     }
@@ -288,9 +293,9 @@ class CallView {
     const id = `call-${Math.random().toString(36).slice(2, 8)}`;
     this.node = el('li', { class: 'call', dataset: { testid: 'call', callId: call.id ?? '' }, 'aria-labelledby': id },
       el('div', { class: 'call-head', id }, this.peer, this.dir, this.qualityIcon, this.duration),
-      el('div', { class: 'call-state' }, this.stateText, this.mutedFlag),
+      el('div', { class: 'call-state' }, this.stateText, this.mutedFlag, this.confText),
       el('div', { class: 'actions' }, this.hold, this.mute, this.keypadButton, this.transferButton,
-        this.attendedButton, this.hangup),
+        this.attendedButton, this.mergeButton, this.hangup),
       this.keypad, this.transferForm, this.attendedForm, this.consultBox);
     ui.calls.append(this.node);
     this.update();
@@ -330,6 +335,17 @@ class CallView {
     this.keypadButton.setAttribute('aria-expanded', String(!this.keypad.hidden));
     this.transferButton.setAttribute('aria-expanded', String(!this.transferForm.hidden));
     this.attendedButton.setAttribute('aria-expanded', String(!this.attendedForm.hidden));
+  }
+
+  /** The phone's other answered calls this one could merge with. */
+  mergeable() {
+    return (state.phone?.activeCalls ?? []).filter((c) => c !== this.call && connected(c) &&
+      !isConsult(c) && !state.consults.has(c));
+  }
+
+  async merge() {
+    const [other] = this.mergeable();
+    if (other) await attempt('Merge', () => this.call.merge(other));
   }
 
   async toggleHold() {
@@ -373,6 +389,10 @@ class CallView {
     this.keypadButton.hidden = !live;
     this.transferButton.hidden = this.attendedButton.hidden = !live || consulting;
     this.hangup.hidden = ended;
+    this.mergeButton.hidden = !live || consulting || this.mergeable().length !== 1;
+    const parts = call.participants ?? [];
+    this.confText.hidden = ended || parts.length === 0;
+    this.confText.textContent = ` · conference: ${parts.filter((p) => !p.host).map((p) => p.name || p.number || p.participant_id).join(', ')}`;
     if (!live || consulting) {
       for (const p of live ? [this.transferForm, this.attendedForm] : [this.keypad, this.transferForm, this.attendedForm]) {
         p.hidden = true;

@@ -25,7 +25,9 @@ export type HeldBy = P.HeldBy;
 
 /**
  * Why a call ended: `hangup`, `busy`, `no-answer`, `failed`, `transferred`,
- * `rejected` or `answered-elsewhere` (another device of the user answered).
+ * `rejected`, `answered-elsewhere` (another device of the user answered),
+ * `server-shutdown`, or `merged` (this device merged the call into its
+ * other call with {@link Call.merge}; the conversation goes on there).
  */
 export type EndReason = P.EndReason;
 
@@ -75,7 +77,16 @@ export interface CallEvents {
    * audio (its estimated MOS, loss and jitter in the last window).
    */
   quality: [quality: CallQuality];
+  /**
+   * The conference this device hosts changed (after {@link Call.merge},
+   * a participant request, or a participant leaving, holding or muting):
+   * the participants now, this device's own leg included.
+   */
+  conference: [participants: ConferenceParticipant[]];
 }
+
+/** One party of a conference: `participant_id`, `name`, `number`, `host`, `muted`, `held`. */
+export type ConferenceParticipant = P.ConferenceParticipant;
 
 /**
  * One 5-s window of this device's audio as the server received it.
@@ -169,6 +180,7 @@ export class Call extends Emitter<CallEvents> {
   #ringtone: Sound | undefined;
   #playback: Playback | undefined;
   #quality: CallQuality | undefined;
+  #participants: ConferenceParticipant[] = [];
 
   /** @internal Calls are created by Phone. */
   constructor(host: CallHost, init: CallInit) {
@@ -398,6 +410,48 @@ export class Call extends Emitter<CallEvents> {
     this.#host.send({ type: 'call.transfer.attended', req_id: this.#host.reqId(), call_id: this.#id, step: 'complete' });
   }
 
+  /**
+   * Merges `other` (another answered call of this phone, possibly held)
+   * into this call: the server mixes both other parties and this device
+   * into one conference under this call's id. `other` ends with `merged`,
+   * this call emits `conference` with the participants and `resumed` if
+   * this device held it. A refusal (the other call is not answered,
+   * `conference_full`, …) is an `error` event on this call, which goes on.
+   *
+   * @throws PhoneError `invalid_argument` when `other` is this call
+   */
+  merge(other: Call): void {
+    if (other === this) throw this.#error('invalid_argument', 'a call cannot be merged with itself');
+    if (this.#ended() || other.state === 'ended') return;
+    this.#host.send({ type: 'call.merge', req_id: this.#host.reqId(), call_id: this.#id, with_call_id: other.id });
+  }
+
+  /** The conference's participants as last reported (`[]` unless this device merged calls into this one). */
+  get participants(): ConferenceParticipant[] {
+    return [...this.#participants];
+  }
+
+  /**
+   * Mutes (or, with `muted` false, unmutes) one participant of the
+   * conference this device hosts, for everyone; `conference` follows.
+   */
+  muteParticipant(participantId: string, muted = true): void {
+    if (this.#ended()) return;
+    this.#host.send({
+      type: 'call.participant.mute',
+      req_id: this.#host.reqId(),
+      call_id: this.#id,
+      participant_id: participantId,
+      muted,
+    });
+  }
+
+  /** Hangs up one participant of the conference this device hosts; `conference` follows. */
+  removeParticipant(participantId: string): void {
+    if (this.#ended()) return;
+    this.#host.send({ type: 'call.participant.remove', req_id: this.#host.reqId(), call_id: this.#id, participant_id: participantId });
+  }
+
   /** @internal Builds the offer for an outbound call; resolves with its SDP. */
   async _offer(): Promise<string> {
     const pc = this.#pc;
@@ -431,6 +485,10 @@ export class Call extends Emitter<CallEvents> {
         return this.#restored(m);
       case 'call.quality':
         return this.#onQuality(m);
+      case 'conference.updated':
+        if (this.#ended()) return;
+        this.#participants = m.participants;
+        return this.emit('conference', this.participants);
       case 'sdp.offer':
       case 'sdp.answer':
       case 'sdp.pranswer':
