@@ -165,3 +165,38 @@ func TestConferenceMergeRefusals(t *testing.T) {
 	harness.ExpectRefused(t, carol, in2, protocol.CallParticipantRemove{CallID: in2.ID, ParticipantID: "leg_x"},
 		protocol.CodeInvalidMessage)
 }
+
+// TestConferenceWithTrunkCall: a call out through a trunk (sipp, PCMU,
+// playing a tone) merged with a browser on PCMU by a browser on Opus: the
+// two browsers hear the trunk and each other, never themselves. (sipp
+// cannot analyse what it hears; the desk phone test checks a SIP party's
+// side through the same RTP endpoint.)
+func TestConferenceWithTrunkCall(t *testing.T) {
+	const trunkHz = 1300.0
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_answer_tone.xml", ToneHz: trunkHz, ToneFor: 40 * time.Second,
+		Timeout: 60 * time.Second})
+	s := startWithTrunks(t, trunkTo("carrier", sipp, 0))
+	bob := s.Phone(t, s.Bob, hostHz, "")
+	host := dial(t, bob, external)
+	harness.Wait(t, host, protocol.TypeCallAnswered)
+	harness.HearsTone(t, host, trunkHz)
+	require.NoError(t, host.Hold())
+	harness.Wait(t, host, protocol.TypeCallHeld)
+	toCarol, carol := harness.Connected(t, bob, s.Phone(t, s.Carol, carolHz, audio.PCMU), "103")
+	require.NoError(t, host.Merge(toCarol))
+	harness.WaitEnded(t, toCarol, protocol.EndMerged)
+	up := harness.Wait(t, host, protocol.TypeConferenceUpdated).(*protocol.ConferenceUpdated)
+	require.Len(t, up.Participants, 3)
+
+	harness.HearsMix(t, host, []float64{trunkHz, carolHz}, []float64{hostHz})
+	harness.HearsMix(t, carol, []float64{trunkHz, hostHz}, []float64{carolHz})
+
+	// The host removes the trunk call: it gets its BYE, the browsers go on.
+	require.NoError(t, host.RemoveParticipant(participant(t, up.Participants, external)))
+	up = harness.Wait(t, host, protocol.TypeConferenceUpdated).(*protocol.ConferenceUpdated)
+	require.Len(t, up.Participants, 2)
+	harness.HearsMix(t, carol, []float64{hostHz}, []float64{trunkHz, carolHz})
+	sipp.RequireSuccess(t)
+	require.NoError(t, carol.Hangup())
+	harness.WaitEnded(t, host, protocol.EndHangup)
+}
