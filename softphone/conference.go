@@ -9,6 +9,12 @@ func (c *Call) Merge(other *Call) error {
 	return c.p.Send(protocol.CallMerge{CallID: c.ID, WithCallID: other.ID})
 }
 
+// Add rings destination and joins whoever answers to c, which becomes a
+// conference this phone hosts.
+func (c *Call) Add(destination string) error {
+	return c.p.Send(protocol.CallAdd{CallID: c.ID, Destination: destination})
+}
+
 // MuteParticipant mutes (or unmutes) a participant of the conference c
 // hosts, for everyone.
 func (c *Call) MuteParticipant(participantID string, muted bool) error {

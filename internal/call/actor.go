@@ -142,7 +142,7 @@ type Call struct {
 	consult  *consultLink // an attended transfer's consult call (on the original)
 	original *Call        // the original call this one consults for
 	conf     *conference  // set once calls were merged into this one (conference.go)
-	merging  *mergeReq    // a call.merge waiting for the other call
+	merging  mergeSet     // merges (and answered adds) waiting for the other call
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string

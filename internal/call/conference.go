@@ -94,16 +94,17 @@ type ConferenceListener interface {
 // conference is a call whose parties are mixed rather than bridged.
 type conference struct {
 	mixer Mixer
-	host  *leg   // the user who merged the calls
-	parts []*leg // live participants, in the order they joined
+	host  *leg               // the user who merged the calls
+	parts []*leg             // live participants, in the order they joined
+	adds  map[string]*adding // call.add calls still ringing, by their caller's key
 }
 
-// mergeReq is a call.merge waiting for the other call's party.
+// mergeReq is a call.merge (or an answered call.add) waiting for the
+// other call's party.
 type mergeReq struct {
 	reqID string
-	dev   Device
-	host  *leg
-	with  *Call
+	what  string // the request, for refusals: "call.merge", "call.add"
+	host  *leg   // the requester, told the outcome
 }
 
 // conferencing reports whether the call is a conference.
@@ -123,6 +124,8 @@ func (c *Call) conferenceCommand(l *leg, dev Device, cmd Command) bool {
 	switch m := cmd.(type) {
 	case Merge:
 		c.onMerge(l, dev, m)
+	case Add:
+		c.onAdd(l, m)
 	case ParticipantMute:
 		c.onParticipant(l, m.ReqID, m.Participant, "call.participant.mute", func(p *leg) { c.confMute(p, m.On, m.ReqID) })
 	case ParticipantRemove:
@@ -157,12 +160,20 @@ func (c *Call) mergeRefusal(l *leg, with ident.CallID) (ErrorCode, string) {
 		return CodeInvalid, "only the conference's host can merge calls into it"
 	case c.consult != nil || c.original != nil || c.xfer != nil:
 		return CodeInvalid, "a call in a transfer cannot be merged"
-	case c.merging != nil:
-		return CodeInvalid, "a merge is already under way on this call"
-	case c.size()+1 > c.maxParticipants():
+	case c.size()+c.pending()+1 > c.maxParticipants():
 		return CodeConferenceFull, fmt.Sprintf("a conference has at most %d participants", c.maxParticipants())
 	}
 	return CodeUnknown, ""
+}
+
+// pending counts the parties on their way in: merges under way and
+// added parties still ringing.
+func (c *Call) pending() int {
+	n := len(c.merging)
+	if c.conf != nil {
+		n += len(c.conf.adds)
+	}
+	return n
 }
 
 // size is the number of parties talking in the call.
@@ -187,7 +198,7 @@ func (c *Call) onMerge(l *leg, dev Device, m Merge) {
 		refuse(CodeNotFound, fmt.Sprintf("no call %s on this session", m.With))
 		return
 	}
-	c.merging = &mergeReq{reqID: m.ReqID, dev: dev, host: l, with: c2}
+	c.expectMerge(c2, &mergeReq{reqID: m.ReqID, what: "call.merge", host: l})
 	key := l.party.Key()
 	c2.post(event{fn: func() { c2.mergeOut(c, key) }, dropped: func() {
 		c.post(event{fn: func() { c.mergeFailed(c2, "the other call has ended") }})
@@ -197,12 +208,23 @@ func (c *Call) onMerge(l *leg, dev Device, m Merge) {
 // mergeFailed answers a merge that could not happen; the call stays as it
 // was.
 func (c *Call) mergeFailed(with *Call, msg string) {
-	req := c.merging
-	if req == nil || req.with != with {
+	req := c.merging[with]
+	if req == nil {
 		return
 	}
-	c.merging = nil
-	req.dev.Party(c.id).Refused(Refusal{Code: CodeFailed, ReqID: req.reqID, Msg: "call.merge: " + msg})
+	delete(c.merging, with)
+	req.host.party.Refused(Refusal{Code: CodeFailed, ReqID: req.reqID, Msg: req.what + ": " + msg})
+}
+
+// mergeSet holds the merges under way, by the call that hands over.
+type mergeSet map[*Call]*mergeReq
+
+// expectMerge records that with is to hand its other party over.
+func (c *Call) expectMerge(with *Call, req *mergeReq) {
+	if c.merging == nil {
+		c.merging = mergeSet{}
+	}
+	c.merging[with] = req
 }
 
 // mergeOutRefusal says why this call cannot hand its other party over to
@@ -259,13 +281,9 @@ func (c *Call) mergeOut(into *Call, hostKey string) {
 // adoptMerged runs on the conference: d, the merged call's other party,
 // joins it (the call becomes a conference on its first merge).
 func (c *Call) adoptMerged(from *Call, d *leg, resumeD bool) {
-	req := c.merging
-	if req != nil && req.with == from {
-		c.merging = nil
-	} else {
-		req = nil
-	}
-	if c.state == StateEnded || req == nil || req.host.ended {
+	req := c.merging[from]
+	delete(c.merging, from)
+	if c.state == StateEnded || req == nil || (req.host.ended && c.conf == nil) {
 		d.party.Ended(EndHangup, nil)
 		_ = d.media.Close()
 		return
@@ -275,7 +293,7 @@ func (c *Call) adoptMerged(from *Call, d *leg, resumeD bool) {
 			c.m.log.Error("conference: mixer", "call_id", c.id, "err", err)
 			d.party.Ended(EndFailed, nil)
 			_ = d.media.Close()
-			req.dev.Party(c.id).Refused(Refusal{Code: CodeFailed, ReqID: req.reqID, Msg: "call.merge: " + err.Error()})
+			req.host.party.Refused(Refusal{Code: CodeFailed, ReqID: req.reqID, Msg: req.what + ": " + err.Error()})
 			return
 		}
 	}
@@ -346,6 +364,7 @@ func (cf *conference) add(l *leg) error {
 func (cf *conference) stop() {
 	if cf != nil {
 		cf.mixer.Stop()
+		cf.cancelAdds()
 	}
 }
 

@@ -14,6 +14,8 @@ func conferenceCommand(msg protocol.Message) (id ident.CallID, cmd call.Command,
 	switch m := msg.(type) {
 	case *protocol.CallMerge:
 		return ident.CallID(m.CallID), call.Merge{ReqID: m.ReqID, With: ident.CallID(m.WithCallID)}, true
+	case *protocol.CallAdd:
+		return ident.CallID(m.CallID), call.Add{ReqID: m.ReqID, Destination: m.Destination}, true
 	case *protocol.CallParticipantMute:
 		return ident.CallID(m.CallID), call.ParticipantMute{ReqID: m.ReqID,
 			Participant: ident.LegID(m.ParticipantID), On: m.Muted}, true

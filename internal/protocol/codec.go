@@ -30,6 +30,7 @@ var clientMessages = map[Type]func() Message{
 	TypeICEDone:               func() Message { return &ICEDone{} },
 	TypePresenceSubscribe:     func() Message { return &PresenceSubscribe{} },
 	TypeCallMerge:             func() Message { return &CallMerge{} },
+	TypeCallAdd:               func() Message { return &CallAdd{} },
 	TypeCallParticipantMute:   func() Message { return &CallParticipantMute{} },
 	TypeCallParticipantRemove: func() Message { return &CallParticipantRemove{} },
 }

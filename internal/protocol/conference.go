@@ -14,6 +14,15 @@ type CallMerge struct {
 	WithCallID string `json:"with_call_id"`
 }
 
+// CallAdd rings Destination (an extension or number, routed as the
+// device's own call) and joins whoever answers to CallID, which becomes a
+// conference with the device as its host.
+type CallAdd struct {
+	ReqID       string `json:"req_id,omitempty"`
+	CallID      string `json:"call_id"`
+	Destination string `json:"destination"`
+}
+
 // CallParticipantMute mutes (or, with Muted false, unmutes) one
 // conference participant for everyone; host only.
 type CallParticipantMute struct {
@@ -50,6 +59,7 @@ type ConferenceUpdated struct {
 }
 
 func (CallMerge) MessageType() Type             { return TypeCallMerge }
+func (CallAdd) MessageType() Type               { return TypeCallAdd }
 func (CallParticipantMute) MessageType() Type   { return TypeCallParticipantMute }
 func (CallParticipantRemove) MessageType() Type { return TypeCallParticipantRemove }
 func (ConferenceUpdated) MessageType() Type     { return TypeConferenceUpdated }
@@ -62,6 +72,10 @@ func (m *CallMerge) validate() error {
 		return fmt.Errorf("with_call_id: must name another call than call_id")
 	}
 	return nil
+}
+
+func (m *CallAdd) validate() error {
+	return required("call_id", m.CallID, "destination", m.Destination)
 }
 
 func (m *CallParticipantMute) validate() error {

@@ -36,6 +36,7 @@ const (
 	TypePresenceSubscribe    Type = "presence.subscribe"
 	// Conference requests (conference.go).
 	TypeCallMerge             Type = "call.merge"
+	TypeCallAdd               Type = "call.add"
 	TypeCallParticipantMute   Type = "call.participant.mute"
 	TypeCallParticipantRemove Type = "call.participant.remove"
 )

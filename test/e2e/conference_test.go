@@ -200,3 +200,41 @@ func TestConferenceWithTrunkCall(t *testing.T) {
 	require.NoError(t, carol.Hangup())
 	harness.WaitEnded(t, host, protocol.EndHangup)
 }
+
+// TestConferenceAddByNumber: call.add rings an extension from an answered
+// call; whoever answers joins, and everyone hears the others. An add
+// nobody takes is refused to the host and changes nothing.
+func TestConferenceAddByNumber(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := s.Phone(t, s.Alice, deskHz, "")
+	bob := s.Phone(t, s.Bob, hostHz, audio.PCMU)
+	carol := s.Phone(t, s.Carol, carolHz, "")
+	host, toBob := harness.Connected(t, alice, bob, "102")
+
+	require.NoError(t, host.Add("103"))
+	up := harness.Wait(t, host, protocol.TypeConferenceUpdated).(*protocol.ConferenceUpdated)
+	require.Len(t, up.Participants, 2, "accepted: carol is ringing")
+	in := harness.NextIncoming(t, carol)
+	require.Equal(t, "101", in.From, "carol sees the host calling")
+	answer(t, in)
+	up = harness.Wait(t, host, protocol.TypeConferenceUpdated).(*protocol.ConferenceUpdated)
+	require.Len(t, up.Participants, 3)
+
+	harness.HearsMix(t, host, []float64{hostHz, carolHz}, []float64{deskHz})
+	harness.HearsMix(t, toBob, []float64{deskHz, carolHz}, []float64{hostHz})
+	harness.HearsMix(t, in, []float64{deskHz, hostHz}, []float64{carolHz})
+
+	// Carol leaves; a second add that is declined is refused to the host.
+	require.NoError(t, in.Hangup())
+	harness.Wait(t, host, protocol.TypeConferenceUpdated)
+	require.NoError(t, host.Add("103"))
+	harness.Wait(t, host, protocol.TypeConferenceUpdated)
+	again := harness.NextIncoming(t, carol)
+	require.NoError(t, again.Reject(protocol.RejectBusy))
+	e := harness.Wait(t, host, protocol.TypeError).(*protocol.Error)
+	require.Equal(t, protocol.CodeCallFailed, e.Code, e.Message)
+	require.Contains(t, e.Message, "busy")
+	harness.HearsMix(t, toBob, []float64{deskHz}, []float64{hostHz, carolHz})
+	require.NoError(t, host.Hangup())
+	harness.WaitEnded(t, toBob, protocol.EndHangup)
+}

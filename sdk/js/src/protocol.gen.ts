@@ -44,6 +44,13 @@ export interface Authenticate {
   features?: string[];
 }
 
+export interface CallAdd {
+  type: 'call.add';
+  req_id?: string;
+  call_id: string;
+  destination: string;
+}
+
 export interface CallAnswer {
   type: 'call.answer';
   call_id: string;
@@ -288,6 +295,6 @@ export interface SDPPranswer {
   sdp: string;
 }
 
-export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMerge | CallMute | CallParticipantMute | CallParticipantRemove | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
+export type ClientMessage = AuthRefresh | Authenticate | CallAdd | CallAnswer | CallCreate | CallHangup | CallHold | CallMerge | CallMute | CallParticipantMute | CallParticipantRemove | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
 export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallQuality | CallRestored | CallResumed | CallRinging | CallTrying | ConferenceUpdated | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
