@@ -426,6 +426,19 @@ export class Call extends Emitter<CallEvents> {
     this.#host.send({ type: 'call.merge', req_id: this.#host.reqId(), call_id: this.#id, with_call_id: other.id });
   }
 
+  /**
+   * Rings `destination` (extension or E.164, routed as this user's own
+   * call) and joins whoever answers to this call, which becomes a
+   * conference this device hosts. `conference` is emitted when the server
+   * accepts the request and again when the party joins; a destination
+   * that is busy, declines or does not answer is an `error` event
+   * (`call_failed`) and changes nothing.
+   */
+  add(destination: string): void {
+    if (this.#ended()) return;
+    this.#host.send({ type: 'call.add', req_id: this.#host.reqId(), call_id: this.#id, destination });
+  }
+
   /** The conference's participants as last reported (`[]` unless this device merged calls into this one). */
   get participants(): ConferenceParticipant[] {
     return [...this.#participants];

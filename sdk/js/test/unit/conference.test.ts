@@ -44,6 +44,9 @@ describe('merge', () => {
     expect(first.participants).toEqual(parts);
     expect(first.state).toBe('active');
 
+    first.add('105');
+    expect(env.ws.last('call.add')).toMatchObject({ call_id: 'call_1', destination: '105' });
+
     first.muteParticipant('leg_c');
     expect(env.ws.last('call.participant.mute')).toMatchObject({ call_id: 'call_1', participant_id: 'leg_c', muted: true });
     first.muteParticipant('leg_c', false);
