@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadWAV$$' -fuzztime $(FUZZTIME) ./audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDispatch$$' -fuzztime $(FUZZTIME) ./internal/callwire
+	$(GO) test -run '^$$' -fuzz '^FuzzConference$$' -fuzztime $(FUZZTIME) ./internal/callwire
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(FUZZTIME) ./internal/sipua
