@@ -243,3 +243,15 @@ func TestMergeRefused(t *testing.T) {
 		})
 	}
 }
+
+// A host whose session resumes hears call.restored, then the conference.
+func TestConferenceRestored(t *testing.T) {
+	w := newWorld(t)
+	a1, b1, d1, _, _ := merged(t, w)
+	w.m.Restore(a1)
+	h := w.expect(a1, "restored:active", "conference")
+	require.Len(t, h[1].info.(ConferenceInfo).Participants, 3)
+	w.m.Restore(b1)
+	w.expect(b1, "restored:active")
+	w.quiet(a1, b1, d1)
+}

@@ -115,6 +115,9 @@ func (c *Call) restore(key string) {
 		r.State = StateActive
 	}
 	l.party.Restored(r)
+	if c.conf != nil && l == c.conf.host { // the host's view of its conference
+		c.confUpdated("")
+	}
 }
 
 // restorable reports whether the party with key has a live part in the
