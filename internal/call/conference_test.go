@@ -255,3 +255,47 @@ func TestConferenceRestored(t *testing.T) {
 	w.expect(b1, "restored:active")
 	w.quiet(a1, b1, d1)
 }
+
+func TestConferenceAdd(t *testing.T) {
+	w := newWorld(t)
+	a1, b1, id := connected(t, w)
+	d1 := w.device("sess_d1", "user_d")
+	a1.do(id, Add{ReqID: "a1", Destination: "104"})
+	h := w.expect(a1, "conference")
+	require.Equal(t, "a1", h[0].info.(ConferenceInfo).ReqID)
+	require.Len(t, h[0].info.(ConferenceInfo).Participants, 2, "dave rings")
+	h = w.expect(d1, "incoming", "offer")
+	require.Equal(t, Info{From: "101", FromName: "Alice", To: "104"}, h[0].info, "dave sees alice calling")
+	added := ident.CallID(h[0].call)
+	d1.answer(added)
+	w.expect(d1, "answered")
+	h = w.expect(a1, "conference")
+	require.Len(t, h[0].info.(ConferenceInfo).Participants, 3)
+	w.quiet(a1, b1, d1)
+	legs, _, _, _ := mixersOf(w.media)[0].state()
+	require.Equal(t, 3, legs)
+	require.Equal(t, string(EndMerged), w.record(added).EndReason)
+
+	// An add nobody takes is refused to the host; a ringing add ends with
+	// the conference.
+	e1 := w.device("sess_e1", "user_e")
+	a1.do(id, Add{ReqID: "a2", Destination: "105"})
+	w.expect(a1, "conference")
+	h = w.expect(e1, "incoming", "offer")
+	e1.reject(ident.CallID(h[0].call), false)
+	w.expect(e1, "ended:rejected")
+	h = w.expect(a1, "error:call_failed")
+	require.Equal(t, "a2", h[0].info.(Refusal).ReqID)
+	require.Contains(t, h[0].info.(Refusal).Msg, "105: rejected")
+
+	a1.do(id, Add{ReqID: "a3", Destination: "105"})
+	w.expect(a1, "conference")
+	w.expect(e1, "incoming", "offer")
+	a1.hangup(id) // host leaves: bob and dave stay, erin still rings
+	w.expect(a1, "ended:hangup")
+	d1.hangup(added)
+	w.expect(d1, "ended:hangup")
+	w.expect(b1, "ended:hangup")
+	w.expect(e1, "ended:hangup")
+	w.noCalls()
+}

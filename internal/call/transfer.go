@@ -272,6 +272,8 @@ func (c *Call) handOverRefusal(t *leg, oKey string) string {
 	switch {
 	case t == nil || c.state == StateEnded:
 		return "the consultation call has ended"
+	case c.conferencing():
+		return "the call to replace is a conference"
 	case !c.connected() || c.winner == nil:
 		return "the consultation call is not answered yet"
 	case c.other(t).party.Key() == oKey:
