@@ -366,15 +366,16 @@ type CallLimits struct {
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
-		Listen:     "127.0.0.1:8080",
-		SIPListen:  "127.0.0.1:5060",
-		DataDir:    "./data",
-		Shutdown:   Shutdown{DrainTimeout: 30 * time.Minute},
-		Webhooks:   defaultWebhooks(),
+		Listen:    "127.0.0.1:8080",
+		SIPListen: "127.0.0.1:5060",
+		DataDir:   "./data",
+		Shutdown:  Shutdown{DrainTimeout: 30 * time.Minute},
+		Webhooks:  defaultWebhooks(),
+		Store:     defaultStore(),
+		Cluster:   Cluster{Heartbeat: 10 * time.Second},
+		Log:       Log{Level: "info", Format: "text"},
+		// conference.go
 		Conference: defaultConference(),
-		Store:      defaultStore(),
-		Cluster:    Cluster{Heartbeat: 10 * time.Second},
-		Log:        Log{Level: "info", Format: "text"},
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
 			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128, CORSOrigins: []string{}},
