@@ -343,10 +343,26 @@ func (c *Call) startConference(host *leg) error {
 	}
 	for _, l := range []*leg{c.caller, c.winner} {
 		if err := c.conf.add(l); err != nil {
+			c.unmix()
 			return err
 		}
 	}
 	return nil
+}
+
+// unmix undoes a conference that could not start: the two parties are
+// bridged again (or, failing that, the call fails).
+func (c *Call) unmix() {
+	c.conf.stop()
+	c.conf = nil
+	br, err := c.m.media.Bridge(c.caller.media, c.winner.media)
+	if err != nil {
+		c.m.log.Error("conference: bridge again", "call_id", c.id, "err", err)
+		c.end(EndFailed)
+		return
+	}
+	c.bridge = br
+	c.applyFeeds()
 }
 
 // add mixes l in with its hold and mute as they stand.
