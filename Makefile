@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadWAV$$' -fuzztime $(FUZZTIME) ./audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDispatch$$' -fuzztime $(FUZZTIME) ./internal/callwire
+	$(GO) test -run '^$$' -fuzz '^FuzzConference$$' -fuzztime $(FUZZTIME) ./internal/callwire
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(FUZZTIME) ./internal/sipua
@@ -105,7 +106,9 @@ clean:
 # parts: codecs (audio), a presence change with 1 and 1,000 watchers
 # (bench/presence), the Opus encoder at each complexity (bench/opus), and
 # WebRTC packets between two endpoints with our interceptors and pion's
-# default set (internal/media BenchmarkWebRTCRelay).
+# default set (internal/media BenchmarkWebRTCRelay); then a conference's
+# mixing cost per participant, Opus and PCMU, 3/5/10 participants
+# (internal/media BenchmarkMixer: µs and % of a core per participant).
 bench: deps
 	$(GO) run ./bench/suite $(if $(QUICK),-quick) $(if $(PROFILE),-profile bench/results/profiles)
 ifndef QUICK
@@ -113,6 +116,7 @@ ifndef QUICK
 	$(GO) run ./bench/presence -changes 2000
 	$(GO) run ./bench/opus
 	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
+	$(GO) test -run '^$$' -bench Mixer -benchtime 2000x ./internal/media
 endif
 
 # What make bench measures beside: rtpengine (userspace) and taskset.

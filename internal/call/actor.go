@@ -144,6 +144,8 @@ type Call struct {
 	parked   *parking     // the slot the remaining party waits in (park.go)
 	// recording is the call's recording in progress (recording.go).
 	recording *activeRecording
+	conf      *conference // set once calls were merged into this one (conference.go)
+	merging   mergeSet    // merges (and answered adds) waiting for the other call
 
 	emergency bool // an emergency call: the trunk cap does not apply
 	trunkPref string
@@ -460,6 +462,7 @@ func (c *Call) end(reason EndReason) {
 	if c.bridge != nil {
 		c.bridge.Stop()
 	}
+	c.conf.stop()
 	c.stopPlaying()
 	c.unlink()
 	c.leavePark()

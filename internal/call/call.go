@@ -266,6 +266,8 @@ type Options struct {
 	ParkTimeout time.Duration
 	// Limits bound call creation (see limits.go); zero fields: no limit.
 	Limits Limits
+	// Conference bounds merged calls (conference.go).
+	Conference ConferenceOptions
 	// PeerWithRoom, when set, names a cluster node that takes calls and is
 	// under its ceiling ("" when none), for a call refused at this node's
 	// (Limits.MaxCalls). It is called under the manager's lock: it must

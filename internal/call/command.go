@@ -107,6 +107,9 @@ func reqIDOf(cmd Command) string {
 	case Park:
 		return a.ReqID
 	}
+	if r, ok := cmd.(interface{ requestID() string }); ok { // conference.go
+		return r.requestID()
+	}
 	return ""
 }
 

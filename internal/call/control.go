@@ -18,6 +18,8 @@ func (c *Call) other(l *leg) *leg {
 
 func (c *Call) onHold(l *leg) {
 	switch {
+	case c.conferencing():
+		c.confHold(l, true)
 	case !c.connected() || c.winner == nil:
 		refuse(l, CodeInvalid, "call.hold: the call is not active")
 	case l.holding:
@@ -34,6 +36,10 @@ func (c *Call) onHold(l *leg) {
 }
 
 func (c *Call) onResume(l *leg) {
+	if c.conferencing() {
+		c.confHold(l, false)
+		return
+	}
 	if !c.connected() || !l.holding || c.winner == nil {
 		refuse(l, CodeInvalid, "call.resume: the call is not on hold from this side")
 		return
@@ -50,6 +56,10 @@ func (c *Call) onResume(l *leg) {
 // onMute records the party's mute; it takes effect at once when bridged and
 // at the answer otherwise. Repeating the current state is harmless.
 func (c *Call) onMute(l *leg, on bool) {
+	if c.conferencing() {
+		c.confMute(l, on, "")
+		return
+	}
 	l.muted = on
 	c.applyFeeds()
 }
@@ -105,6 +115,9 @@ func (c *Call) restore(key string) {
 		r.State = StateActive
 	}
 	l.party.Restored(r)
+	if c.conf != nil && l == c.conf.host { // the host's view of its conference
+		c.confUpdated("")
+	}
 }
 
 // restorable reports whether the party with key has a live part in the

@@ -31,6 +31,10 @@ func (c *Call) mediaDead(l *leg, cause string, idle time.Duration) {
 	}
 	c.m.log.Warn("call media dead, ending the call", "call_id", c.id, "account", c.account, "leg", l.id,
 		"role", l.role, "cause", cause, "idle", idle.Round(time.Millisecond))
+	if c.conferencing() { // the others can still hear each other
+		c.leave(l, EndFailed, "")
+		return
+	}
 	c.end(EndFailed)
 }
 

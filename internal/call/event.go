@@ -20,6 +20,9 @@ const (
 	EndRejected          EndReason = "rejected"
 	EndAnsweredElsewhere EndReason = "answered-elsewhere"
 	EndServerShutdown    EndReason = "server-shutdown"
+	// EndMerged: the device's call was merged into its other call (a
+	// conference); its other party goes on there.
+	EndMerged EndReason = "merged"
 )
 
 func (r EndReason) String() string { return string(r) }
@@ -39,18 +42,19 @@ type ErrorCode int
 
 // Error codes.
 const (
-	CodeUnknown         ErrorCode = iota
-	CodeInvalid                   // the request is malformed or not allowed in the call's state
-	CodeFailed                    // the request was fine but could not be carried out
-	CodeNotFound                  // no such call for this party
-	CodeRateLimited               // a limit refused it (Refusal.Limit says which)
-	CodeAddressRequired           // calls out need a bound emergency address
-	CodeParkFull                  // every park slot of the account is taken
-	CodeRecordingNotAllowed       // the account's recording policy forbids it (recording.go)
+	CodeUnknown             ErrorCode = iota
+	CodeInvalid                       // the request is malformed or not allowed in the call's state
+	CodeFailed                        // the request was fine but could not be carried out
+	CodeNotFound                      // no such call for this party
+	CodeRateLimited                   // a limit refused it (Refusal.Limit says which)
+	CodeAddressRequired               // calls out need a bound emergency address
+	CodeParkFull                      // every park slot of the account is taken
+	CodeRecordingNotAllowed           // the account's recording policy forbids it (recording.go)
+	CodeConferenceFull                // a conference has conference.max_participants already
 )
 
 var codeNames = [...]string{"unknown", "invalid", "failed", "not-found", "rate-limited", "address-required", "park-full",
-	"recording-not-allowed"}
+	"recording-not-allowed", "conference-full"}
 
 func (c ErrorCode) String() string {
 	if int(c) < len(codeNames) {

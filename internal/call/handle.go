@@ -78,6 +78,8 @@ func (c *Call) handleCommand(dev Device, cmd Command) {
 		c.onPark(l, &m, nil)
 	case Record:
 		c.onRecord(l, m)
+	default:
+		c.conferenceCommand(l, dev, cmd)
 	}
 }
 
@@ -184,6 +186,10 @@ func (c *Call) onReject(l *leg, busy bool) {
 }
 
 func (c *Call) onHangup(l *leg) {
+	if c.conferencing() {
+		c.leave(l, EndHangup, "")
+		return
+	}
 	if l != c.caller && l != c.winner {
 		c.onReject(l, false) // hanging up a ringing call declines it
 		return
@@ -192,7 +198,7 @@ func (c *Call) onHangup(l *leg) {
 }
 
 func (c *Call) onReoffer(l *leg, offer string) {
-	if l != c.caller && (l != c.winner || !c.connected()) {
+	if !c.conferencing() && l != c.caller && (l != c.winner || !c.connected()) {
 		refuse(l, CodeInvalid, "sdp.offer: only a connected call can be re-offered")
 		return
 	}
@@ -218,6 +224,8 @@ func (c *Call) deviceGone(dev Device) {
 	l := c.legOf(string(dev.SessionID()))
 	switch {
 	case l == nil:
+	case c.conferencing():
+		c.leave(l, EndHangup, "")
 	case l == c.caller || l == c.winner:
 		c.end(EndHangup)
 	default:

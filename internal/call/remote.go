@@ -32,6 +32,10 @@ func (r remote) Rejected(key string, busy bool) {
 
 func (r remote) Failed(key string, reason EndReason) {
 	r.post(key, func(c *Call, l *leg) {
+		if c.conferencing() {
+			c.leave(l, EndFailed, "")
+			return
+		}
 		if l == c.caller || l == c.winner {
 			c.end(EndFailed)
 			return

@@ -24,7 +24,8 @@ func (p *simParty) Restored(Restored)         { p.hear(heard{what: "restored"}) 
 // codeWords names refusals as the browser protocol does, so that the
 // tests read like the frames a device gets.
 var codeWords = map[ErrorCode]string{CodeInvalid: "invalid_message", CodeFailed: "call_failed",
-	CodeNotFound: "call_not_found", CodeRateLimited: "rate_limited", CodeAddressRequired: "emergency_address_required"}
+	CodeNotFound: "call_not_found", CodeRateLimited: "rate_limited", CodeAddressRequired: "emergency_address_required",
+	CodeConferenceFull: "conference_full"}
 
 // simDevice is a device session (a browser tab).
 type simDevice struct {

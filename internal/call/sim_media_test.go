@@ -20,7 +20,8 @@ type simMedia struct {
 	bridges []*simBridge
 	played  []string // "ringback", "music", "echo"
 	stopped int
-	noAudio bool // Bridge fails
+	noAudio bool        // Bridge fails
+	mixers  []*simMixer // conference mixes made (conference_test.go)
 }
 
 type simLeg struct {

@@ -33,6 +33,8 @@ type consultLink struct {
 // message, or "".
 func (c *Call) transferable(l *leg) string {
 	switch {
+	case c.conferencing():
+		return "a conference cannot be transferred; remove participants instead"
 	case !c.connected() || c.winner == nil || (l != c.caller && l != c.winner):
 		return "only an answered call can be transferred"
 	case l.user == "":
@@ -274,6 +276,8 @@ func (c *Call) handOverRefusal(t *leg, oKey string) string {
 	switch {
 	case t == nil || c.state == StateEnded:
 		return "the consultation call has ended"
+	case c.conferencing():
+		return "the call to replace is a conference"
 	case !c.connected() || c.winner == nil:
 		return "the consultation call is not answered yet"
 	case c.other(t).party.Key() == oKey:

@@ -100,7 +100,7 @@ func Command(msg protocol.Message) (id ident.CallID, cmd call.Command, ok bool) 
 	case *protocol.CallRecord:
 		callID, cmd = m.CallID, recordCommand(m)
 	default:
-		return "", nil, false
+		return conferenceCommand(msg)
 	}
 	return ident.CallID(callID), cmd, true
 }

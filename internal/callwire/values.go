@@ -28,6 +28,7 @@ var errorCodes = map[call.ErrorCode]protocol.ErrorCode{
 	call.CodeParkFull:        protocol.CodeParkFull,
 	// recording.go
 	call.CodeRecordingNotAllowed: protocol.CodeRecordingNotAllowed,
+	call.CodeConferenceFull:      protocol.CodeConferenceFull,
 }
 
 // ErrorCode is the protocol code of a refusal (internal_error for one

@@ -52,6 +52,8 @@ type Config struct {
 	// Park configures call park (park.go).
 	Park Park `yaml:"park"`
 	SIP  SIP  `yaml:"sip"`
+	// Conference bounds merged calls (conference.go).
+	Conference Conference `yaml:"conference"`
 	// Shutdown says how SIGTERM drains the server.
 	Shutdown Shutdown `yaml:"shutdown"`
 	// Trunks connect to upstream PBXs or carriers for E.164 numbers.
@@ -375,6 +377,8 @@ func Default() Config {
 		Cluster:   Cluster{Heartbeat: 10 * time.Second},
 		Park:      defaultPark(),
 		Log:       Log{Level: "info", Format: "text"},
+		// conference.go
+		Conference: defaultConference(),
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
 			MaxHeaderBytes: 64 << 10, MaxUnauthenticatedPerSource: 128, CORSOrigins: []string{}},
@@ -486,6 +490,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Store.validate()...)
 	errs = append(errs, c.Cluster.validate()...)
 	errs = append(errs, c.Park.validate()...)
+	errs = append(errs, c.Conference.validate()...)
 	if c.MasterKeyFile != "" && c.DataDir != "" && secrets.Inside(c.MasterKeyFile, c.DataDir) {
 		bad("master_key_file %q: must be outside data_dir (a copy of the data would carry its key)", c.MasterKeyFile)
 	}

@@ -31,6 +31,11 @@ var clientMessages = map[Type]func() Message{
 	TypePresenceSubscribe:    func() Message { return &PresenceSubscribe{} },
 	TypeCallPark:             func() Message { return &CallPark{} },
 	TypeCallRecord:           func() Message { return &CallRecord{} },
+	// conference.go
+	TypeCallMerge:             func() Message { return &CallMerge{} },
+	TypeCallAdd:               func() Message { return &CallAdd{} },
+	TypeCallParticipantMute:   func() Message { return &CallParticipantMute{} },
+	TypeCallParticipantRemove: func() Message { return &CallParticipantRemove{} },
 }
 
 // serverMessages maps every server → client type to a constructor.
@@ -58,6 +63,8 @@ var serverMessages = map[Type]func() Message{
 	TypeNetworkChanged: func() Message { return &NetworkChanged{} },
 	TypeCallParked:     func() Message { return &CallParked{} },
 	TypeCallRecording:  func() Message { return &CallRecording{} },
+	// conference.go
+	TypeConferenceUpdated: func() Message { return &ConferenceUpdated{} },
 }
 
 // DecodeError is a frame that cannot be used. It carries the request and call

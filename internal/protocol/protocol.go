@@ -36,6 +36,11 @@ const (
 	TypePresenceSubscribe    Type = "presence.subscribe"
 	TypeCallPark             Type = "call.park"
 	TypeCallRecord           Type = "call.record" // recording.go
+	// Conference requests (conference.go).
+	TypeCallMerge             Type = "call.merge"
+	TypeCallAdd               Type = "call.add"
+	TypeCallParticipantMute   Type = "call.participant.mute"
+	TypeCallParticipantRemove Type = "call.participant.remove"
 )
 
 // Server → client message types (sdp.offer, sdp.answer, ice.candidate and
@@ -62,6 +67,8 @@ const (
 	TypeNetworkChanged Type = "network.changed"
 	TypeCallParked     Type = "call.parked"
 	TypeCallRecording  Type = "call.recording" // recording.go
+	// TypeConferenceUpdated lists a conference's participants to its host.
+	TypeConferenceUpdated Type = "conference.updated"
 )
 
 // ErrorCode is the "code" of an error frame.
@@ -88,6 +95,9 @@ const (
 	CodeEmergencyAddressRequired ErrorCode = "emergency_address_required"
 	// CodeParkFull: call.park found every park slot of the account taken.
 	CodeParkFull ErrorCode = "park_full"
+	// CodeConferenceFull: call.merge would take the conference past
+	// conference.max_participants.
+	CodeConferenceFull ErrorCode = "conference_full"
 )
 
 // Fatal reports whether an error with this code closes the socket.
@@ -116,6 +126,9 @@ const (
 	// EndServerShutdown: the server ended a live call as it stopped (a
 	// second SIGTERM, or shutdown.drain_timeout passed while draining).
 	EndServerShutdown EndReason = "server-shutdown"
+	// EndMerged: the device merged this call into its other call
+	// (call.merge); the conversation goes on under that call's id.
+	EndMerged EndReason = "merged"
 )
 
 // RejectReason is the optional reason of call.reject.

@@ -12,9 +12,9 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeOf(ErrorCode("")): strs(CodeAuthFailed, CodeAuthExpired, CodeSessionRevoked,
 		CodeSessionReplaced, CodeSessionLimit, CodeIdleTimeout, CodeSlowConsumer, CodeGoingAway,
 		CodeInvalidMessage, CodeCallFailed, CodeCallNotFound, CodeRateLimited,
-		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired, CodeParkFull, CodeRecordingNotAllowed),
+		CodePresenceUnavailable, CodeInternalError, CodeEmergencyAddressRequired, CodeParkFull, CodeRecordingNotAllowed, CodeConferenceFull),
 	reflect.TypeOf(EndReason("")): strs(EndHangup, EndBusy, EndNoAnswer, EndFailed,
-		EndTransferred, EndRejected, EndAnsweredElsewhere, EndServerShutdown),
+		EndTransferred, EndRejected, EndAnsweredElsewhere, EndServerShutdown, EndMerged),
 	reflect.TypeOf(RejectReason("")):   strs(RejectDecline, RejectBusy),
 	reflect.TypeOf(HeldBy("")):         strs(HeldLocal, HeldRemote),
 	reflect.TypeOf(CallState("")):      strs(StateRinging, StateActive, StateHeld),
@@ -52,6 +52,7 @@ func TypeScript() string {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%s\n", tsInterface(reflect.TypeOf(PresenceEntry{}), ""))
+	fmt.Fprintf(&b, "%s\n", tsInterface(reflect.TypeOf(ConferenceParticipant{}), ""))
 	client := writeMessages(&b, "Client", clientMessages)
 	server := writeMessages(&b, "Server", serverMessages)
 	fmt.Fprintf(&b, "export type ClientMessage = %s;\n\n", strings.Join(client, " | "))

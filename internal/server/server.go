@@ -161,7 +161,7 @@ func (s *Server) Start(ctx context.Context) error {
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Park: lot, ParkTimeout: s.Config.Park.Timeout,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
-			Activity: presenceActivity{s.presenceSink()}}, s.Log)
+			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference)}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {

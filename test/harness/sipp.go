@@ -55,6 +55,8 @@ type SippOptions struct {
 	// TonePCAP writes tone.pcap (PCMU RTP, ToneHz, 4 s) beside the
 	// scenario, for <exec play_pcap_audio="tone.pcap"/>.
 	ToneHz float64
+	// ToneFor is tone.pcap's length (default 4 s).
+	ToneFor time.Duration
 	// Keys are -key name value pairs, used as [name] in the scenario.
 	Keys map[string]string
 	// Timeout ends sipp (as a failure) after this long; default 30 s.
@@ -87,7 +89,10 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, o.Scenario), scenario, 0o600))
 	if o.ToneHz > 0 {
-		require.NoError(t, WriteTonePCAP(filepath.Join(dir, "tone.pcap"), o.ToneHz, 4*time.Second))
+		if o.ToneFor <= 0 {
+			o.ToneFor = 4 * time.Second
+		}
+		require.NoError(t, WriteTonePCAP(filepath.Join(dir, "tone.pcap"), o.ToneHz, o.ToneFor))
 	}
 	network, transport := "udp", "u1"
 	if o.TCP {

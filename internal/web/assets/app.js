@@ -264,6 +264,13 @@ class CallView {
     this.attendedButton = b('call-attended', 'Attended transfer', () => this.toggle(this.attendedForm, this.attendedButton));
     this.parkButton = b('call-park', 'Park', () => this.park());
     this.hangup = b('call-hangup', 'Hang up', () => attempt('Hang up', () => call.hangup()), 'danger');
+    // Merge: this call and the phone's one other answered call become a
+    // conference under this call (the other ends "merged").
+    this.mergeButton = b('call-merge', 'Merge', () => this.merge());
+    this.addButton = b('call-add', 'Add party', () => this.toggle(this.addForm, this.addButton));
+    this.addButton.setAttribute('aria-expanded', 'false');
+    this.confText = el('span', { class: 'conference', dataset: { testid: 'call-conference' }, hidden: true });
+    call.on('conference', () => this.update());
     for (const btn of [this.keypadButton, this.transferButton, this.attendedButton]) {
       btn.setAttribute('aria-expanded', 'false');
     }
@@ -284,15 +291,18 @@ class CallView {
         refresh();
       }
     });
+    this.addForm = this.destForm('add', 'Add to the call', 'Call', async (dest) => {
+      await attempt('Add party', () => call.add(dest));
+    });
     this.consultBox = el('div', { class: 'consult', dataset: { testid: 'consult' }, hidden: true });
 
     const id = `call-${Math.random().toString(36).slice(2, 8)}`;
     this.node = el('li', { class: 'call', dataset: { testid: 'call', callId: call.id ?? '' }, 'aria-labelledby': id },
       el('div', { class: 'call-head', id }, this.peer, this.dir, this.qualityIcon, this.duration),
-      el('div', { class: 'call-state' }, this.stateText, this.mutedFlag),
+      el('div', { class: 'call-state' }, this.stateText, this.mutedFlag, this.confText),
       el('div', { class: 'actions' }, this.hold, this.mute, this.keypadButton, this.transferButton,
-        this.attendedButton, this.parkButton, this.hangup),
-      this.keypad, this.transferForm, this.attendedForm, this.consultBox);
+        this.attendedButton, this.parkButton, this.mergeButton, this.addButton, this.hangup),
+      this.keypad, this.transferForm, this.attendedForm, this.addForm, this.consultBox);
     ui.calls.append(this.node);
     this.update();
   }
@@ -332,7 +342,7 @@ class CallView {
 
   toggle(panel, button) {
     const open = panel.hidden;
-    for (const p of [this.keypad, this.transferForm, this.attendedForm]) p.hidden = true;
+    for (const p of [this.keypad, this.transferForm, this.attendedForm, this.addForm]) p.hidden = true;
     panel.hidden = !open;
     this.syncExpanded();
     if (open) (panel.querySelector('input') ?? panel.querySelector('button'))?.focus();
@@ -343,6 +353,18 @@ class CallView {
     this.keypadButton.setAttribute('aria-expanded', String(!this.keypad.hidden));
     this.transferButton.setAttribute('aria-expanded', String(!this.transferForm.hidden));
     this.attendedButton.setAttribute('aria-expanded', String(!this.attendedForm.hidden));
+    this.addButton.setAttribute('aria-expanded', String(!this.addForm.hidden));
+  }
+
+  /** The phone's other answered calls this one could merge with. */
+  mergeable() {
+    return (state.phone?.activeCalls ?? []).filter((c) => c !== this.call && connected(c) &&
+      !isConsult(c) && !state.consults.has(c));
+  }
+
+  async merge() {
+    const [other] = this.mergeable();
+    if (other) await attempt('Merge', () => this.call.merge(other));
   }
 
   async toggleHold() {
@@ -386,6 +408,12 @@ class CallView {
     this.keypadButton.hidden = !live;
     this.transferButton.hidden = this.attendedButton.hidden = this.parkButton.hidden = !live || consulting;
     this.hangup.hidden = ended;
+    this.mergeButton.hidden = !live || consulting || this.mergeable().length !== 1;
+    this.addButton.hidden = !live || consulting;
+    if (this.addButton.hidden) this.addForm.hidden = true;
+    const parts = call.participants ?? [];
+    this.confText.hidden = ended || parts.length === 0;
+    this.confText.textContent = ` · conference: ${parts.filter((p) => !p.host).map((p) => p.name || p.number || p.participant_id).join(', ')}`;
     if (!live || consulting) {
       for (const p of live ? [this.transferForm, this.attendedForm] : [this.keypad, this.transferForm, this.attendedForm]) {
         p.hidden = true;

@@ -25,7 +25,9 @@ export type HeldBy = P.HeldBy;
 
 /**
  * Why a call ended: `hangup`, `busy`, `no-answer`, `failed`, `transferred`,
- * `rejected` or `answered-elsewhere` (another device of the user answered).
+ * `rejected`, `answered-elsewhere` (another device of the user answered),
+ * `server-shutdown`, or `merged` (this device merged the call into its
+ * other call with {@link Call.merge}; the conversation goes on there).
  */
 export type EndReason = P.EndReason;
 
@@ -80,6 +82,12 @@ export interface CallEvents {
    * a supervisor's, or the account's policy `always` at the answer).
    */
   recording: [state: RecordingState];
+  /**
+   * The conference this device hosts changed (after {@link Call.merge},
+   * a participant request, or a participant leaving, holding or muting):
+   * the participants now, this device's own leg included.
+   */
+  conference: [participants: ConferenceParticipant[]];
 }
 
 /** A call's recording state: `recording`, `paused` or `stopped`. */
@@ -87,6 +95,9 @@ export type RecordingState = P.RecordingState;
 
 /** What {@link Call.record} asks: `start`, `pause`, `resume` or `stop`. */
 export type RecordAction = P.RecordAction;
+
+/** One party of a conference: `participant_id`, `name`, `number`, `host`, `muted`, `held`. */
+export type ConferenceParticipant = P.ConferenceParticipant;
 
 /**
  * One 5-s window of this device's audio as the server received it.
@@ -183,6 +194,7 @@ export class Call extends Emitter<CallEvents> {
   #ringtone: Sound | undefined;
   #playback: Playback | undefined;
   #quality: CallQuality | undefined;
+  #participants: ConferenceParticipant[] = [];
 
   /** @internal Calls are created by Phone. */
   constructor(host: CallHost, init: CallInit) {
@@ -465,6 +477,61 @@ export class Call extends Emitter<CallEvents> {
     return this.#recording;
   }
 
+  /**
+   * Merges `other` (another answered call of this phone, possibly held)
+   * into this call: the server mixes both other parties and this device
+   * into one conference under this call's id. `other` ends with `merged`,
+   * this call emits `conference` with the participants and `resumed` if
+   * this device held it. A refusal (the other call is not answered,
+   * `conference_full`, …) is an `error` event on this call, which goes on.
+   *
+   * @throws PhoneError `invalid_argument` when `other` is this call
+   */
+  merge(other: Call): void {
+    if (other === this) throw this.#error('invalid_argument', 'a call cannot be merged with itself');
+    if (this.#ended() || other.state === 'ended') return;
+    this.#host.send({ type: 'call.merge', req_id: this.#host.reqId(), call_id: this.#id, with_call_id: other.id });
+  }
+
+  /**
+   * Rings `destination` (extension or E.164, routed as this user's own
+   * call) and joins whoever answers to this call, which becomes a
+   * conference this device hosts. `conference` is emitted when the server
+   * accepts the request and again when the party joins; a destination
+   * that is busy, declines or does not answer is an `error` event
+   * (`call_failed`) and changes nothing.
+   */
+  add(destination: string): void {
+    if (this.#ended()) return;
+    this.#host.send({ type: 'call.add', req_id: this.#host.reqId(), call_id: this.#id, destination });
+  }
+
+  /** The conference's participants as last reported (`[]` unless this device merged calls into this one). */
+  get participants(): ConferenceParticipant[] {
+    return [...this.#participants];
+  }
+
+  /**
+   * Mutes (or, with `muted` false, unmutes) one participant of the
+   * conference this device hosts, for everyone; `conference` follows.
+   */
+  muteParticipant(participantId: string, muted = true): void {
+    if (this.#ended()) return;
+    this.#host.send({
+      type: 'call.participant.mute',
+      req_id: this.#host.reqId(),
+      call_id: this.#id,
+      participant_id: participantId,
+      muted,
+    });
+  }
+
+  /** Hangs up one participant of the conference this device hosts; `conference` follows. */
+  removeParticipant(participantId: string): void {
+    if (this.#ended()) return;
+    this.#host.send({ type: 'call.participant.remove', req_id: this.#host.reqId(), call_id: this.#id, participant_id: participantId });
+  }
+
   /** @internal Builds the offer for an outbound call; resolves with its SDP. */
   async _offer(): Promise<string> {
     const pc = this.#pc;
@@ -504,6 +571,10 @@ export class Call extends Emitter<CallEvents> {
         if (this.#ended()) return;
         this.#recording = m.state;
         return this.emit('recording', m.state);
+      case 'conference.updated':
+        if (this.#ended()) return;
+        this.#participants = m.participants;
+        return this.emit('conference', this.participants);
       case 'sdp.offer':
       case 'sdp.answer':
       case 'sdp.pranswer':

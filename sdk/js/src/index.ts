@@ -7,7 +7,7 @@
 export { Phone } from './phone.js';
 export type { PhoneOptions, PhoneEvents, CallOptions, PresenceEvent } from './phone.js';
 export { Call } from './call.js';
-export type { CallEvents, CallQuality, RecordAction, RecordingState, CallState, CallDirection, CallSummary, EndReason, HeldBy, RejectReason } from './call.js';
+export type { CallEvents, CallQuality, ConferenceParticipant, RecordAction, RecordingState, CallState, CallDirection, CallSummary, EndReason, HeldBy, RejectReason } from './call.js';
 export { PhoneError } from './errors.js';
 export type { ClientErrorCode, PhoneErrorCode, PhoneErrorInit } from './errors.js';
 export { Emitter } from './emitter.js';

@@ -4,8 +4,8 @@ export const SUBPROTOCOL = "dialstack.webrtc.v1";
 
 export type CallState = 'ringing' | 'active' | 'held';
 export type Direction = 'inbound' | 'outbound';
-export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown';
-export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required' | 'park_full' | 'recording_not_allowed';
+export type EndReason = 'hangup' | 'busy' | 'no-answer' | 'failed' | 'transferred' | 'rejected' | 'answered-elsewhere' | 'server-shutdown' | 'merged';
+export type ErrorCode = 'auth_failed' | 'auth_expired' | 'session_revoked' | 'session_replaced' | 'session_limit' | 'idle_timeout' | 'slow_consumer' | 'going_away' | 'invalid_message' | 'call_failed' | 'call_not_found' | 'rate_limited' | 'presence_unavailable' | 'internal_error' | 'emergency_address_required' | 'park_full' | 'recording_not_allowed' | 'conference_full';
 export type HeldBy = 'local' | 'remote';
 export type PresenceStatus = 'available' | 'on_call' | 'offline';
 export type RecordAction = 'start' | 'pause' | 'resume' | 'stop';
@@ -22,6 +22,15 @@ export interface PresenceEntry {
   updated_at: string;
 }
 
+export interface ConferenceParticipant {
+  participant_id: string;
+  name?: string;
+  number?: string;
+  host: boolean;
+  muted: boolean;
+  held: boolean;
+}
+
 export interface AuthRefresh {
   type: 'auth.refresh';
   req_id?: string;
@@ -35,6 +44,13 @@ export interface Authenticate {
   session_id?: string;
   emergency_address_id?: string;
   features?: string[];
+}
+
+export interface CallAdd {
+  type: 'call.add';
+  req_id?: string;
+  call_id: string;
+  destination: string;
 }
 
 export interface CallAnswer {
@@ -60,6 +76,13 @@ export interface CallHold {
   call_id: string;
 }
 
+export interface CallMerge {
+  type: 'call.merge';
+  req_id?: string;
+  call_id: string;
+  with_call_id: string;
+}
+
 export interface CallMute {
   type: 'call.mute';
   call_id: string;
@@ -69,6 +92,21 @@ export interface CallPark {
   type: 'call.park';
   req_id?: string;
   call_id: string;
+}
+
+export interface CallParticipantMute {
+  type: 'call.participant.mute';
+  req_id?: string;
+  call_id: string;
+  participant_id: string;
+  muted: boolean;
+}
+
+export interface CallParticipantRemove {
+  type: 'call.participant.remove';
+  req_id?: string;
+  call_id: string;
+  participant_id: string;
 }
 
 export interface CallRecord {
@@ -239,6 +277,13 @@ export interface CallTrying {
   req_id?: string;
 }
 
+export interface ConferenceUpdated {
+  type: 'conference.updated';
+  req_id?: string;
+  call_id: string;
+  participants: ConferenceParticipant[];
+}
+
 export interface Error {
   type: 'error';
   code: ErrorCode;
@@ -280,6 +325,6 @@ export interface SDPPranswer {
   sdp: string;
 }
 
-export type ClientMessage = AuthRefresh | Authenticate | CallAnswer | CallCreate | CallHangup | CallHold | CallMute | CallPark | CallRecord | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
+export type ClientMessage = AuthRefresh | Authenticate | CallAdd | CallAnswer | CallCreate | CallHangup | CallHold | CallMerge | CallMute | CallPark | CallParticipantMute | CallParticipantRemove | CallRecord | CallReject | CallResume | CallTransfer | CallTransferAttended | CallUnmute | ICECandidate | ICEDone | Ping | PresenceSubscribe | SDPAnswer | SDPOffer;
 
-export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallParked | CallQuality | CallRecording | CallRestored | CallResumed | CallRinging | CallTrying | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;
+export type ServerMessage = AuthRefreshed | Authenticated | CallAnswered | CallEnded | CallHeld | CallIncoming | CallParked | CallQuality | CallRecording | CallRestored | CallResumed | CallRinging | CallTrying | ConferenceUpdated | Error | ICECandidate | ICEDone | NetworkChanged | Pong | PresenceList | PresenceUpdate | SDPAnswer | SDPOffer | SDPPranswer;

@@ -1,10 +1,10 @@
 // The web softphone served at / (internal/web), clicked through in Chromium:
 // sign in with a token, dial, answer, hold, mute, keypad, hang up, decline,
-// call waiting and swap, blind and attended transfers, call park, history. Screenshots
+// call waiting and swap, blind and attended transfers, call park, merge, history. Screenshots
 // go to test-artifacts/web/.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  expectSilence, expectTone, hangupAll, openBrowser, sb, screenshot, serverIdle,
+  dominant, expectSilence, expectTone, hangupAll, openBrowser, sb, screenshot, serverIdle,
 } from './helpers.mjs';
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -346,6 +346,45 @@ describe('web softphone', () => {
     await expectTone(bob, 'alice');
     expect(await attr(tid(alice, 'status'), 'data-kind')).not.toBe('error');
     await callIn(alice, 0, 'call-hangup').click();
+    await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
+  });
+  /** Polls until b hears one of the others' tones on its current call (a conference: never its own). */
+  async function expectOneOf(b, others) {
+    const tones = others.map((u) => sb.users[u].tone);
+    await expect.poll(() => dominant(b), { timeout: 15_000, interval: 100, message: `${b.user} hears ${others}` })
+      .toSatisfy((f) => tones.some((want) => Math.abs(f - want) <= Math.max(12, want * 0.02)));
+  }
+
+  it('merge two calls into a conference from the call controls', async () => {
+    await Promise.all([signIn(alice), signIn(bob), signIn(carol)]);
+    await aliceCallsBob();
+    expect(await callIn(alice, 0, 'call-merge').isVisible()).toBe(false);
+    await callIn(alice, 0, 'call-hold').click();
+    await expect.poll(() => attr(callItem(bob), 'data-held-by')).toBe('remote');
+    await tid(alice, 'dial-input').fill('103');
+    await tid(alice, 'dial-call').click();
+    await tid(carol, 'incoming-answer').click();
+    await expect.poll(() => attr(callItem(alice, 1), 'data-state')).toBe('active');
+    await expect.poll(() => callIn(alice, 1, 'call-merge').isVisible()).toBe(true);
+
+    await callIn(alice, 1, 'call-merge').click();
+    await expect.poll(() => text(callIn(alice, 0, 'call-state'))).toBe('Ended (merged)');
+    await expect.poll(() => text(callIn(alice, 1, 'call-conference'))).toMatch(/Bob|102/);
+    await expect.poll(() => attr(callItem(bob), 'data-state')).toBe('active'); // bob's hold ended with the merge
+    await screenshot(alice.page, '14-conference-alice-desktop');
+    await useCall(alice);
+    await useCall(bob);
+    await useCall(carol);
+    await expectOneOf(alice, ['bob', 'carol']);
+    await expectOneOf(bob, ['alice', 'carol']);
+    await expectOneOf(carol, ['alice', 'bob']);
+
+    // carol leaves: alice and bob go on in the same call.
+    await callIn(carol, 0, 'call-hangup').click();
+    await expectTone(alice, 'bob');
+    await expectTone(bob, 'alice');
+    // (the merged call's row may be gone from the list by now)
+    await alice.page.locator('[data-testid="call"][data-state="active"] [data-testid="call-hangup"]').click();
     await expect.poll(() => text(callIn(bob, 0, 'call-state'))).toBe('Ended (hangup)');
   });
 });
