@@ -71,7 +71,11 @@ type API struct {
 	// LiveQuality, when set, reads a live call's quality series so far
 	// (quality.go); nil: series only after the call ended.
 	LiveQuality LiveQuality
-	now         func() time.Time
+	// Devices lists users' live devices, System describes the server
+	// (system.go); nil: none listed, an empty summary.
+	Devices UserDevices
+	System  SystemFunc
+	now     func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -134,6 +138,7 @@ func (a *API) Handler() *http.ServeMux {
 	a.emergencyRoutes(handle)
 	a.webhookRoutes(handle)
 	a.liveRoutes(handle)
+	a.consoleRoutes(handle)
 	mux.HandleFunc("/v1/events", a.serveEvents)
 	handle("/v1/", map[string]handler{})
 	return mux

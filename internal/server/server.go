@@ -45,6 +45,8 @@ type Server struct {
 	AdminKey *auth.AdminKey
 	// FreshAdminKey is a key generated at this start, to print once.
 	FreshAdminKey string
+	// Version is the build's version (GET /v1/system); empty: "dev".
+	Version string
 
 	callMetrics *callMetrics
 	timed       timedStore // the store as calls and SIP use it, timed
@@ -192,6 +194,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.streams = api.NewEventStreams(s.bell, s.Config.Webhooks.MaxStreams)
 	a.Streams = s.streams
 	s.liveCalls(a)
+	s.consoleAPI(a)
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}
