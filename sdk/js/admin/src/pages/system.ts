@@ -127,7 +127,7 @@ async function systemSummary(): Promise<HTMLElement> {
   }
   const problems = (s.config_problems as Json[]);
   return h('div', null,
-    table('Server', ['', ''], [
+    table('Server', ['Property', 'Value'], [
       ['Version', s.version], ['Node', s.node_id ?? 'single node'], ['Started', when(s.started_at)],
       ['Uptime', uptime(s.uptime_s)], ['Store', s.store], ['Cluster', s.cluster ? 'on' : 'off'],
       ['Live calls', String(s.counts.live_calls)], ['Sockets', String(s.counts.sockets)],
