@@ -3,7 +3,9 @@
 // them in the softphone's directory, route a number, add a trunk and watch
 // it register (to a stub registrar on loopback), edit follow-me and watch
 // route test change, watch a live call between two softphone pages and
-// hang it up, find it in history with its quality. Every page is
+// hang it up, find it in history (filtered by the server) with its quality,
+// list a softphone page among its user's devices, show the version and the
+// config's problems on System. Every page is
 // screenshotted at desktop and phone (390 px) width into test-artifacts/admin/.
 import dgram from 'node:dgram';
 import { mkdir } from 'node:fs/promises';
@@ -281,6 +283,7 @@ describe('Admin console', () => {
     expect(text).toContain('Chrome'); // the page's User-Agent
     expect(text).toContain('127.0.0.1');
     expect(text).toContain('connected since');
+    await screenshot('user-devices');
   });
 
   it('shows the version and the running config\'s problems', async () => {
