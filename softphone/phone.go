@@ -44,6 +44,9 @@ type Config struct {
 	// HTTPClient dials the socket (e.g. from a chosen local address);
 	// nil uses http.DefaultClient.
 	HTTPClient *http.Client
+	// UserAgent is sent on the socket's upgrade request (the server lists
+	// it with the user's devices); empty: "switchboard-softphone".
+	UserAgent string
 	// Codec is the only audio codec this phone offers and accepts:
 	// audio.Opus (the default), audio.PCMU or audio.PCMA.
 	Codec audio.Codec

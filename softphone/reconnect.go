@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -53,8 +54,12 @@ func (p *Phone) lostErr() error {
 
 // dial opens a socket to the configured URL offering protocol.Subprotocol.
 func (p *Phone) dial(ctx context.Context) (*websocket.Conn, error) {
+	ua := p.cfg.UserAgent
+	if ua == "" {
+		ua = "switchboard-softphone"
+	}
 	conn, _, err := websocket.Dial(ctx, p.cfg.URL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol},
-		HTTPClient: p.cfg.HTTPClient})
+		HTTPClient: p.cfg.HTTPClient, HTTPHeader: http.Header{"User-Agent": {ua}}})
 	if err != nil {
 		return nil, fmt.Errorf("softphone: dial %s: %w", p.cfg.URL, err)
 	}

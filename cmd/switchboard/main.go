@@ -188,6 +188,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	srv.Version = version
 	// In demo mode with no key from the environment, a fresh admin key is
 	// made at each start so it can be printed (only its hash is stored).
 	if err := srv.LoadAdminKey(ctx, cfg.Demo && cfg.AdminKey == ""); err != nil {

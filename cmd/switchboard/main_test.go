@@ -22,16 +22,16 @@ import (
 	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t *testing.T, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "switchboard")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...).CombinedOutput()
 	require.NoError(t, err, string(out))
 	return bin
 }
 
 func TestServeDemoAndSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
+	bin := buildBinary(t, "-ldflags", "-X main.version=v0.0.0-test")
 	data := t.TempDir()
 	addr := harness.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--demo", "--listen", addr, "--sip-listen", "127.0.0.1:0", "--data", data)
@@ -67,6 +67,11 @@ func TestServeDemoAndSIGTERM(t *testing.T) {
 	for _, ext := range []string{`"101"`, `"102"`, `"103"`} {
 		require.Contains(t, string(r.Raw), ext)
 	}
+	// The system summary has the build's version and flags the demo.
+	r = rest.Do(t, "GET", "http://"+addr+"/v1/system", key, nil)
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	require.Equal(t, "v0.0.0-test", r.Body["version"])
+	require.Contains(t, string(r.Raw), `"code":"demo_mode"`)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

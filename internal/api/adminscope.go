@@ -39,7 +39,7 @@ func (a *API) callerAccount(r *http.Request) ident.AccountID {
 }
 
 // serverOnly lists path prefixes of resources shared by every account.
-var serverOnly = []string{"/v1/trunks"}
+var serverOnly = []string{"/v1/trunks", "/v1/system"}
 
 // scopedAdmin runs h for an admin-role user's token, limited to id's account.
 func (a *API) scopedAdmin(r *http.Request, id auth.Identity, h handler) (int, any, error) {

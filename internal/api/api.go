@@ -74,7 +74,11 @@ type API struct {
 	// RecordingFiles, when set, serves recordings (recordings.go); nil:
 	// the server keeps none.
 	RecordingFiles RecordingFiles
-	now            func() time.Time
+	// Devices lists users' live devices, System describes the server
+	// (system.go); nil: none listed, an empty summary.
+	Devices UserDevices
+	System  SystemFunc
+	now     func() time.Time
 }
 
 // Error is an API failure with its HTTP status and stable code.
@@ -138,6 +142,7 @@ func (a *API) Handler() *http.ServeMux {
 	a.webhookRoutes(handle)
 	a.liveRoutes(handle)
 	a.recordingRoutes(handle, mux)
+	a.consoleRoutes(handle)
 	mux.HandleFunc("/v1/events", a.serveEvents)
 	handle("/v1/", map[string]handler{})
 	return mux

@@ -112,6 +112,9 @@ func liveVisible(lc call.LiveCall, f store.CallFilter) bool {
 	if f.AccountID != "" && lc.Account != f.AccountID {
 		return false
 	}
+	if f.Party != "" && !lc.HasUser(f.Party) || f.Direction != "" && lc.Direction != f.Direction {
+		return false
+	}
 	return f.UserID == "" || lc.HasUser(f.UserID)
 }
 

@@ -226,6 +226,9 @@ func (a *API) listCalls(r *http.Request) (int, any, error) {
 	if f.ListOptions, err = listOptions(r); err != nil {
 		return 0, nil, err
 	}
+	if f.CallQuery, err = callQuery(r); err != nil {
+		return 0, nil, err
+	}
 	if status, err := callStatus(r); err != nil {
 		return 0, nil, err
 	} else if status == "active" {

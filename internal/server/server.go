@@ -45,6 +45,8 @@ type Server struct {
 	AdminKey *auth.AdminKey
 	// FreshAdminKey is a key generated at this start, to print once.
 	FreshAdminKey string
+	// Version is the build's version (GET /v1/system); empty: "dev".
+	Version string
 
 	callMetrics *callMetrics
 	timed       timedStore // the store as calls and SIP use it, timed
@@ -197,6 +199,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.startRecordings(ctx, a); err != nil {
 		return err
 	}
+	s.consoleAPI(a)
 	if s.Config.Demo {
 		a.DemoUsers = s.demoUsers
 	}

@@ -25,6 +25,8 @@ type conn struct {
 	ws  *websocket.Conn
 	// remote is the socket's source address (emergency address binding).
 	remote netip.Addr
+	// userAgent is the upgrade request's User-Agent (devices.go).
+	userAgent string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -66,7 +68,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The request's values (the connection's authenticated mark) without its
 	// cancellation: the socket outlives the handler's request.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel, remote: remoteIP(r),
+	c := &conn{hub: h, ws: ws, ctx: ctx, cancel: cancel, remote: remoteIP(r), userAgent: clip(r.UserAgent()),
 		out: make(chan []byte, h.cfg.WriteQueue), fatalc: make(chan *protocol.Error, 1),
 		wdone: make(chan struct{}), wrote: make(chan struct{}, 1)}
 	if !h.addConn(c) {

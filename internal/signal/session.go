@@ -37,8 +37,11 @@ type Session struct {
 	// location is the emergency address bound for the current socket's
 	// network (emergency.go).
 	location *emergency.Location
-	// lastSource is the source address of the latest socket (devices.go).
+	// lastSource and userAgent are the source address and User-Agent of
+	// the latest socket, startedAt when the session began (devices.go).
 	lastSource netip.Addr
+	userAgent  string
+	startedAt  time.Time
 	// missed holds the other frames sent while the socket was down (at
 	// most maxBacklog), for a client that resumes without session_id: it
 	// gets no call.restored, so it needs them (the answer of a call that
@@ -52,7 +55,7 @@ type ending struct {
 }
 
 func newSession(h *Hub, id auth.Identity) *Session {
-	return &Session{ID: ident.NewSessionID(), UserID: id.UserID, AccountID: id.AccountID, hub: h}
+	return &Session{ID: ident.NewSessionID(), UserID: id.UserID, AccountID: id.AccountID, hub: h, startedAt: time.Now()}
 }
 
 // Send queues msg for the device. Of the frames sent while the socket is
@@ -96,7 +99,7 @@ func (s *Session) Connected() bool {
 func (s *Session) bind(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, s.conn, s.lastSource = s.conn, c, c.remote
+	old, s.conn, s.lastSource, s.userAgent = s.conn, c, c.remote, c.userAgent
 	s.missed = nil // call.restored sums them up
 	if s.grace != nil {
 		s.grace.Stop()
@@ -114,7 +117,7 @@ func (s *Session) claim(c *conn) bool {
 	if s.conn != nil || s.ended {
 		return false
 	}
-	s.conn, s.lastSource = c, c.remote
+	s.conn, s.lastSource, s.userAgent = c, c.remote, c.userAgent
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil

@@ -26,6 +26,7 @@ type Contact struct {
 	Transport string // udp, tcp, tls
 	Expires   time.Time
 	CallID    string
+	UserAgent string // the REGISTER's User-Agent header (cut to 256 bytes)
 }
 
 // Registrar keeps users' registered contacts (RFC 3261 §10) in memory:
@@ -298,7 +299,7 @@ func (g *Registrar) update(u *store.User, req *sip.Request, defaultExpiry time.D
 		}
 		expiry = min(expiry, g.cfg.MaxExpires)
 		live = append(live, Contact{User: u.ID, URI: uri, Source: req.Source(), Transport: strings.ToLower(req.Transport()),
-			Expires: g.now().Add(expiry), CallID: req.CallID().Value()})
+			Expires: g.now().Add(expiry), CallID: req.CallID().Value(), UserAgent: registeredAgent(req)})
 	}
 	if len(live) > g.cfg.MaxContacts { // keep the newest
 		sort.Slice(live, func(i, j int) bool { return live[i].Expires.After(live[j].Expires) })
@@ -324,4 +325,17 @@ func host(hostport string) string {
 		return hostport
 	}
 	return h
+}
+
+// registeredAgent is req's User-Agent, cut to 256 bytes at a rune boundary.
+func registeredAgent(req *sip.Request) string {
+	h := req.GetHeader("User-Agent")
+	if h == nil {
+		return ""
+	}
+	ua := h.Value()
+	if len(ua) > 256 {
+		ua = strings.ToValidUTF8(ua[:256], "")
+	}
+	return ua
 }

@@ -32,6 +32,8 @@ type fixture struct {
 	host   string
 	port   int
 	alice  *store.User
+	// agent, when set, is sent as REGISTER's User-Agent.
+	agent string
 }
 
 func start(t *testing.T, mutate func(*config.Config)) *fixture {
@@ -92,6 +94,9 @@ func (f *fixture) register(t *testing.T, user, contact string, expires int, chal
 	}
 	if expires >= 0 {
 		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	}
+	if f.agent != "" {
+		req.AppendHeader(sip.NewHeader("User-Agent", f.agent))
 	}
 	if chal != nil {
 		creds, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: req.Recipient.String(),
@@ -161,11 +166,13 @@ func TestRegisterChallengeAndBindings(t *testing.T) {
 	require.Equal(t, 423, res.StatusCode)
 	require.Equal(t, "60", res.GetHeader("Min-Expires").Value())
 	// Over the maximum is clamped.
+	f.agent = "Yealink SIP-T46U 108.86.0.45"
 	res = f.register(t, "101", "<sip:101@127.0.0.1:6000>", 99999, f.challenge(t, "MD5"), "alice-secret")
 	require.Equal(t, 200, res.StatusCode)
 	c := f.ua.Registrar.Contacts(f.alice.ID)[0]
 	require.WithinDuration(t, time.Now().Add(time.Hour), c.Expires, 5*time.Second)
 	require.Equal(t, "udp", c.Transport)
+	require.Equal(t, "Yealink SIP-T46U 108.86.0.45", c.UserAgent, "the REGISTER's User-Agent is kept")
 }
 
 func TestRegisterRefusals(t *testing.T) {

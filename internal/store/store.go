@@ -271,7 +271,19 @@ type ListOptions struct {
 type CallFilter struct {
 	AccountID ident.AccountID
 	UserID    ident.UserID
+	CallQuery
 	ListOptions
+}
+
+// CallQuery is what a history search asks for (GET /v1/calls filters):
+// each set field narrows the listing. Party keeps the calls a user placed
+// or received; From and To bound StartedAt (From inclusive, To exclusive,
+// compared in whole seconds).
+type CallQuery struct {
+	Party     ident.UserID
+	Direction string
+	EndReason string
+	From, To  time.Time
 }
 
 // Accounts stores accounts.

@@ -87,6 +87,7 @@ func (d *DB) ListCallRecords(ctx context.Context, f store.CallFilter) ([]store.C
 		q.where = append(q.where, "(from_user_id = ? OR to_user_id = ?)")
 		q.args = append(q.args, f.UserID, f.UserID)
 	}
+	q.where, q.args = callQueryWhere(f.CallQuery, q.where, q.args)
 	return q.run(ctx, d, f.ListOptions)
 }
 

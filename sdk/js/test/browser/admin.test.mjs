@@ -3,7 +3,9 @@
 // them in the softphone's directory, route a number, add a trunk and watch
 // it register (to a stub registrar on loopback), edit follow-me and watch
 // route test change, watch a live call between two softphone pages and
-// hang it up, find it in history with its quality. Every page is
+// hang it up, find it in history (filtered by the server) with its quality,
+// list a softphone page among its user's devices, show the version and the
+// config's problems on System. Every page is
 // screenshotted at desktop and phone (390 px) width into test-artifacts/admin/.
 import dgram from 'node:dgram';
 import { mkdir } from 'node:fs/promises';
@@ -151,7 +153,8 @@ describe('Admin console', () => {
     await open('system');
     await expect.poll(() => main().textContent()).toContain('the admin API key is required');
     await open(`users?id=${state.frank.id}`);
-    await expect.poll(() => page().getByTestId('devices').textContent()).toContain('needs the admin key');
+    // An account admin lists its users' devices (GET /v1/users/{id}/devices).
+    await expect.poll(() => page().getByTestId('devices').textContent()).toContain('No devices connected');
     expect(await page().locator('header .who').textContent()).toContain('Frank');
     // Another account's user is out of reach.
     await page().goto(`${sb.url}/admin#users?id=user_not_mine`);
@@ -243,13 +246,55 @@ describe('Admin console', () => {
     await hangupAll(alice, bob);
 
     await open('history');
-    await page().getByLabel('User', { exact: true }).selectOption(sb.users.alice.id);
     const hist = page().getByTestId('history-table');
+    const urls = [];
+    page().on('request', (r) => urls.push(r.url()));
+    // The server filters: Frank has no calls, alice's list names her in every row.
+    await page().getByLabel('User', { exact: true }).selectOption(state.frank.id);
+    await expect.poll(() => main().textContent()).toContain('No calls match.');
+    await page().getByLabel('User', { exact: true }).selectOption(sb.users.alice.id);
     const first = hist.locator('tbody tr').first();
+    await expect.poll(() => first.textContent()).toContain('hangup');
+    expect(urls.some((u) => u.includes(`/v1/calls?`) && u.includes(`user=${sb.users.alice.id}`))).toBe(true);
+    const { body: mine } = await rest('GET', `/v1/calls?limit=50&user=${sb.users.alice.id}`);
+    await expect.poll(() => hist.locator('tbody tr').count()).toBe(mine.data.length);
+    for (const r of await hist.locator('tbody tr').allTextContents()) expect(r).toMatch(/Alice|101/);
+    // A bad value is answered next to its field.
+    await page().getByLabel('Until date', { exact: true }).fill('2020-01-01');
+    await page().getByLabel('From date', { exact: true }).fill('2021-01-01');
+    await page().getByLabel('From date', { exact: true }).dispatchEvent('change');
+    await expect.poll(() => page().locator('[data-field="to"] .err').textContent()).toContain('after from');
+    await page().getByLabel('Until date', { exact: true }).fill('');
+    await page().getByLabel('From date', { exact: true }).fill('');
+    await page().getByLabel('From date', { exact: true }).dispatchEvent('change');
     await expect.poll(() => first.textContent()).toContain('hangup');
     expect(await first.locator('td[data-label="MOS"]').textContent()).toMatch(/\d\.\d\d/);
     await first.getByRole('button', { name: /Quality/ }).click();
     await expect.poll(() => page().getByTestId('quality').textContent()).toContain('average MOS');
+  });
+
+  it('lists the devices of a connected softphone page', async () => {
+    await reset(alice);
+    await connectPhone(alice);
+    await open(`users?id=${sb.users.alice.id}`);
+    const devices = page().getByTestId('devices-table');
+    await expect.poll(() => devices.textContent(), { timeout: 10_000 }).toContain('WebRTC');
+    const text = await devices.textContent();
+    expect(text).toContain('Chrome'); // the page's User-Agent
+    expect(text).toContain('127.0.0.1');
+    expect(text).toContain('connected since');
+    await screenshot('user-devices');
+  });
+
+  it('shows the version and the running config\'s problems', async () => {
+    await open('system');
+    const sys = page().getByTestId('system-table');
+    await expect.poll(() => sys.textContent()).toContain('Version');
+    const { body } = await rest('GET', '/v1/system');
+    expect(await sys.textContent()).toContain(body.version);
+    // The test server runs with --demo: the console says to turn it off.
+    await expect.poll(() => page().getByTestId('config-problems').textContent()).toContain('demo mode is on');
+    expect(await page().locator('[data-testid="config-problems"] li[data-code="demo_mode"]').count()).toBe(1);
   });
 
   it('transfers a live call\'s caller', async () => {

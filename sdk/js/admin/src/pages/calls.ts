@@ -2,7 +2,7 @@
 // history (filters, quality).
 import { api, enc, listAll, type Json } from '../api.js';
 import { button, h, note, replace, setText, table, tableRow, when } from '../dom.js';
-import { fieldBlock, readValues, showError, type Field } from '../form.js';
+import { clearErrors, fieldBlock, readValues, showError, type Field } from '../form.js';
 import type { Page } from '../page.js';
 
 /** The lowest MOS among legs: a live leg's latest window or a record's average. */
@@ -84,41 +84,83 @@ function actions(c: Json, status: HTMLElement): HTMLElement {
 }
 
 const directions: [string, string][] = [['', 'any'], ['internal', 'internal'], ['inbound', 'inbound'], ['outbound', 'outbound']];
+const reasons = ['hangup', 'busy', 'no-answer', 'failed', 'transferred', 'rejected', 'answered-elsewhere', 'server-shutdown'];
+const historyHead = ['Started', 'From', 'To', 'Direction', 'Talked', 'End', 'MOS', ''];
+
+/** A date input's day (local time) as an RFC 3339 instant, shifted by `days`. */
+function dayStart(day: string, days = 0): string {
+  const d = new Date(`${day}T00:00:00`);
+  d.setDate(d.getDate() + days);
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The GET /v1/calls query of the History filters (the server filters). */
+export function historyQuery(v: Record<string, string>): string {
+  const q = new URLSearchParams({ limit: '50' });
+  if (v.user) q.set('user', v.user);
+  if (v.direction) q.set('direction', v.direction);
+  if (v.reason) q.set('reason', v.reason);
+  if (v.from) q.set('from', dayStart(v.from));
+  if (v.to) q.set('to', dayStart(v.to, 1)); // the whole "until" day
+  return `/v1/calls?${q}`;
+}
 
 export const history: Page = {
   id: 'history',
   title: 'History',
   async render(root) {
-    const [calls, users] = await Promise.all([listAll('/v1/calls', 1000), listAll('/v1/users')]);
+    const users = await listAll('/v1/users');
     const names = new Map(users.map((u) => [u.id, `${u.name} (${u.extension})`]));
-    const reasons = [...new Set(calls.map((c) => c.end_reason).filter(Boolean))].sort();
     const fields: Field[] = [
       { name: 'user', label: 'User', type: 'select', options: [['', 'anyone'], ...users.map((u): [string, string] => [u.id, `${u.name} (${u.extension})`])] },
       { name: 'direction', label: 'Direction', type: 'select', options: directions },
       { name: 'reason', label: 'End reason', type: 'select', options: [['', 'any'], ...reasons.map((r): [string, string] => [r, r])] },
       { name: 'from', label: 'From date', type: 'date' },
-      { name: 'until', label: 'Until date', type: 'date' },
+      { name: 'to', label: 'Until date', type: 'date' },
     ];
-    const filters = h('form', { class: 'filters', 'aria-label': 'Filters', role: 'search' }, fields.map((f) => fieldBlock('hist', f)));
-    const out = h('div');
+    const filters = h('form', { class: 'filters', 'aria-label': 'Filters', role: 'search' },
+      fields.map((f) => fieldBlock('hist', f)), h('p', { class: 'form-err', role: 'alert' }));
+    const out = h('div', { 'aria-busy': 'false' });
     const detail = h('div', { 'aria-live': 'polite' });
-    const show = () => {
-      const v = readValues(filters, fields) as Record<string, string>;
-      const from = v.from ? new Date(`${v.from}T00:00:00`).getTime() : -Infinity;
-      const until = v.until ? new Date(`${v.until}T23:59:59`).getTime() : Infinity;
-      const shown = calls.filter((c) => (!v.user || c.from_user === v.user || c.to_user === v.user)
-        && (!v.direction || c.direction === v.direction) && (!v.reason || c.end_reason === v.reason)
-        && Date.parse(c.started_at) >= from && Date.parse(c.started_at) <= until);
-      replace(out, shown.length ? table('Call history', ['Started', 'From', 'To', 'Direction', 'Talked', 'End', 'MOS', ''],
-        shown.map((c) => [when(c.started_at), c.from_user ? names.get(c.from_user) ?? c.from : party(c.from_name, c.from),
-          c.to_user ? names.get(c.to_user) ?? c.to : c.to, c.direction, talked(c), c.end_reason ?? c.status, mosOf(c.legs),
-          button('Quality', () => quality(c, detail), { 'aria-label': `Quality of ${c.from} to ${c.to}` })]), 'history-table')
-        : note('No calls match.'));
+    const row = (c: Json) => tableRow(historyHead, [when(c.started_at),
+      c.from_user ? names.get(c.from_user) ?? c.from : party(c.from_name, c.from),
+      c.to_user ? names.get(c.to_user) ?? c.to : c.to, c.direction, talked(c), c.end_reason ?? c.status, mosOf(c.legs),
+      button('Quality', () => quality(c, detail), { 'aria-label': `Quality of ${c.from} to ${c.to}` })]);
+    let gen = 0;
+    const show = async () => {
+      const mine = ++gen;
+      const path = historyQuery(readValues(filters, fields) as Record<string, string>);
+      out.setAttribute('aria-busy', 'true');
+      let page: Json;
+      try {
+        page = await api('GET', path);
+      } catch (err) {
+        if (mine === gen) showError(filters, err);
+        return;
+      } finally {
+        if (mine === gen) out.setAttribute('aria-busy', 'false');
+      }
+      if (mine !== gen) return; // a newer filter won
+      clearErrors(filters);
+      if (!page.data.length) {
+        replace(out, note('No calls match.'));
+        return;
+      }
+      const tbody = h('tbody', null, (page.data as Json[]).map(row));
+      const more = h('div', { class: 'actions' });
+      const addMore = (last: Json, hasMore: boolean) => replace(more, hasMore && button('More', async () => {
+        const next = await api('GET', `${path}&starting_after=${enc(last.id)}`);
+        tbody.append(...(next.data as Json[]).map(row));
+        addMore(next.data[next.data.length - 1] ?? last, next.has_more && next.data.length > 0);
+      }));
+      addMore(page.data[page.data.length - 1], page.has_more);
+      replace(out, h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Call history', 'data-testid': 'history-table' },
+        h('thead', null, h('tr', null, historyHead.map((c) => h('th', { scope: 'col' }, c)))), tbody)), more);
     };
-    filters.addEventListener('change', show);
+    filters.addEventListener('change', () => void show());
     filters.addEventListener('submit', (e) => e.preventDefault());
     replace(root, h('h2', null, 'History'), filters, out, detail);
-    show();
+    await show();
   },
 };
 

@@ -86,7 +86,7 @@ export const system: Page = {
         return `${(err as ApiError).status} ${(err as ApiError).code}`;
       }
     };
-    const [health, ready] = await Promise.all([probe('/healthz'), probe('/readyz')]);
+    const [health, ready, summary] = await Promise.all([probe('/healthz'), probe('/readyz'), systemSummary()]);
     let metrics: HTMLElement;
     try {
       const m = parseMetrics(await api('GET', '/metrics'));
@@ -108,9 +108,42 @@ export const system: Page = {
       nodes = (err as ApiError).code === 'cluster_disabled' ? h('p', null, 'A single node (cluster mode is off).')
         : note(`Nodes: ${(err as Error).message}`, 'bad');
     }
-    replace(root, h('h2', null, 'System'),
+    replace(root, h('h2', null, 'System'), summary,
       table('Health', ['Check', 'Answer'], [['/healthz', health], ['/readyz', ready]], 'health-table'),
       h('h3', null, 'Metrics'), metrics,
       h('h3', null, 'Nodes'), nodes);
   },
 };
+
+/** GET /v1/system: version, node, uptime, counts and the config's problems (admin key only). */
+async function systemSummary(): Promise<HTMLElement> {
+  let s: Json;
+  try {
+    s = await api('GET', '/v1/system');
+  } catch (err) {
+    const e = err as ApiError;
+    return e.code === 'admin_key_required' ? h('p', { class: 'hint' }, 'The system summary needs the admin key.')
+      : note(`System: ${e.message}`, 'bad');
+  }
+  const problems = (s.config_problems as Json[]);
+  return h('div', null,
+    table('Server', ['Property', 'Value'], [
+      ['Version', s.version], ['Node', s.node_id ?? 'single node'], ['Started', when(s.started_at)],
+      ['Uptime', uptime(s.uptime_s)], ['Store', s.store], ['Cluster', s.cluster ? 'on' : 'off'],
+      ['Live calls', String(s.counts.live_calls)], ['Sockets', String(s.counts.sockets)],
+      ['SIP registrations', String(s.counts.registrations)],
+    ], 'system-table'),
+    h('h3', null, 'Config problems'),
+    problems.length
+      ? h('ul', { class: 'problems', 'data-testid': 'config-problems' },
+        problems.map((p) => h('li', { 'data-code': p.code }, h('code', null, p.field), ': ', p.message)))
+      : note('None: the running config has no known problems.', 'ok'));
+}
+
+/** Seconds as "3 d 4 h", "5 h 6 min" or "7 min 8 s". */
+export function uptime(sec: number): string {
+  const d = Math.floor(sec / 86400), hr = Math.floor(sec / 3600) % 24, m = Math.floor(sec / 60) % 60, s = sec % 60;
+  if (d) return `${d} d ${hr} h`;
+  if (hr) return `${hr} h ${m} min`;
+  return `${m} min ${s} s`;
+}

@@ -123,16 +123,26 @@ async function loadDevices(id: string, out: HTMLElement): Promise<void> {
     if (!(err instanceof ApiError && err.status === 404)) parts.push(note((err as Error).message, 'bad'));
   }
   try {
+    const { data } = await api('GET', `/v1/users/${enc(id)}/devices`);
+    parts.push(data.length
+      ? table('Devices on this node', ['Kind', 'Device', 'User agent', 'Address', 'State'],
+        (data as Json[]).map((d) => d.kind === 'sip'
+          ? ['SIP', d.contact, d.user_agent, `${d.source} (${d.transport})`, `registered until ${when(d.expires_at)}`]
+          : ['WebRTC', d.session_id, d.user_agent, d.source, `${d.state} since ${when(d.connected_at)}`]), 'devices-table')
+      : h('p', null, 'No devices connected or registered on this node.'));
+  } catch (err) {
+    parts.push(note(`Devices: ${(err as Error).message}`, 'bad'));
+  }
+  try {
     const l = await api('GET', `/v1/cluster/locations/${enc(id)}`);
     parts.push(l.data.length
-      ? table('Registered devices', ['Kind', 'Device', 'Address', 'Node', 'Expires'],
+      ? table('Devices in the cluster', ['Kind', 'Device', 'Address', 'Node', 'Expires'],
         l.data.map((d: Json) => [d.kind, d.device, d.flow ?? '', d.node, when(d.expires)]))
-      : h('p', null, 'No registered devices.'));
+      : h('p', null, 'No devices elsewhere in the cluster.'));
   } catch (err) {
+    // Outside cluster mode (or with an admin user's token) the node's list above is all there is.
     const e = err as ApiError;
-    parts.push(h('p', { class: 'hint' }, e.code === 'cluster_disabled'
-      ? 'The device list comes from the cluster location API, which needs cluster mode (cluster.nats_url).'
-      : e.status === 401 ? 'The device list needs the admin key.' : `Devices: ${e.message}`));
+    if (e.code !== 'cluster_disabled' && e.status !== 401 && e.status !== 403) parts.push(note(`Cluster devices: ${e.message}`, 'bad'));
   }
   replace(out, parts);
 }
