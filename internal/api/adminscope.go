@@ -133,6 +133,15 @@ func (a *API) ownedByAccount(r *http.Request, acct ident.AccountID) error {
 		return nil // looked up in the (rewritten) query's account
 	case strings.HasPrefix(p, "/v1/calls/"):
 		owner, err = a.callAccount(r.Context(), ident.CallID(id))
+	case strings.HasPrefix(p, "/v1/recordings/"):
+		rs, ok := a.Store.(store.Recordings)
+		if !ok {
+			return apiErr(http.StatusNotFound, "not_found", "no recording %q", id)
+		}
+		var rec *store.Recording
+		if rec, err = rs.GetRecording(r.Context(), ident.RecordingID(id)); err == nil {
+			owner = rec.AccountID
+		}
 	default:
 		return apiErr(http.StatusForbidden, "admin_key_required", "%s needs the admin API key", p)
 	}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -175,3 +177,44 @@ func TestAdminRoleCalls(t *testing.T) {
 	require.Equal(t, 200, r.Status, string(r.Raw))
 	require.Len(t, live.got, 1)
 }
+
+// An admin-role token reads its own account's recordings and not
+// another's, which answer as missing.
+func TestAdminRoleRecordings(t *testing.T) {
+	ta := newTestAPI(t, func(a *API) { a.RecordingFiles = noFiles{} })
+	ctx := context.Background()
+	other := store.Account{Name: "Other"}
+	require.NoError(t, ta.Store.CreateAccount(ctx, &other))
+	boss := ta.must(t, 201, "POST", "/v1/users", map[string]any{"name": "Boss", "extension": "100", "role": "admin"})["id"].(string)
+	tok := ta.token(t, boss)
+	rs := ta.Store.(store.Recordings)
+	mk := func(acct ident.AccountID, call ident.CallID) string {
+		r := &store.Recording{CallID: call, AccountID: acct, StorageKey: "k/" + string(call), SampleRate: 8000, Channels: 2, StartedAt: time.Now()}
+		require.NoError(t, rs.CreateRecording(ctx, r))
+		return string(r.ID)
+	}
+	mine, theirs := mk(ta.DefaultAccount, "call_mine"), mk(other.ID, "call_theirs")
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/v1/recordings/" + mine, 200},
+		{"/v1/recordings/" + theirs, 404},
+		{"/v1/recordings/rec_nope", 404},
+		{"/v1/recordings/" + theirs + "/download-url", 404},
+		{"/v1/recordings/" + mine + "/download-url", 200},
+	} {
+		r := rest.Do(t, "GET", ta.srv.URL+tt.path, tok, nil)
+		require.Equal(t, tt.want, r.Status, "%s: %s", tt.path, r.Raw)
+	}
+	require.Equal(t, 200, rest.Do(t, "GET", ta.srv.URL+"/v1/recordings/"+theirs, testAdminKey, nil).Status, "the admin key sees every account's")
+}
+
+// noFiles keeps recordings' rows, never their files.
+type noFiles struct{}
+
+func (noFiles) Open(string) (io.ReadSeekCloser, int64, error) { return nil, 0, os.ErrNotExist }
+func (noFiles) SignedURL(id ident.RecordingID, exp time.Time) string {
+	return "/v1/recordings/" + string(id) + "/file?expires=1&signature=x"
+}
+func (noFiles) ValidURL(ident.RecordingID, string, string, time.Time) bool { return false }

@@ -11,7 +11,7 @@ const adminPage = "admin/index.html"
 // adminCSP is stricter than the softphone's: the console needs no media,
 // no microphone and no form posts; scripts and styles are its own files.
 const adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; manifest-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; media-src 'self'; manifest-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // AdminBudget is the most the console's files may weigh, each gzipped, in
 // total (a test checks the committed build).

@@ -225,11 +225,13 @@ describe('Admin console', () => {
     expect(after).toContain('103');
   });
 
-  it('shows a live call, hangs it up, and finds it in history with its quality', async () => {
+  it('shows a live call, hangs it up, and finds it in history with its quality and recording', async () => {
     for (const b of [alice, bob]) {
       await reset(b);
       await connectPhone(b);
     }
+    const before = (await rest('GET', '/v1/recording_policy')).body;
+    expect((await rest('PATCH', '/v1/recording_policy', { mode: 'always' })).status).toBe(200);
     await open('live');
     await alice.page.evaluate(async () => { window.__t.call = await window.__t.phone.call('102'); });
     await takeIncoming(bob);
@@ -271,6 +273,18 @@ describe('Admin console', () => {
     expect(await first.locator('td[data-label="MOS"]').textContent()).toMatch(/\d\.\d\d/);
     await first.getByRole('button', { name: /Quality/ }).click();
     await expect.poll(() => page().getByTestId('quality').textContent()).toContain('average MOS');
+    // Recorded (policy always): played from a signed URL that needs no key.
+    expect((await rest('PATCH', '/v1/recording_policy', { mode: before.mode })).status).toBe(200);
+    await first.getByRole('button', { name: /Recordings/ }).click();
+    const recs = page().getByTestId('recordings');
+    await expect.poll(() => recs.textContent(), { timeout: 10_000 }).toMatch(/\d+\.\d s · completed/);
+    await recs.getByRole('button', { name: /Play recording/ }).first().click();
+    const src = await page().getByTestId('recording-audio').first().getAttribute('src');
+    expect(src).toMatch(/\/v1\/recordings\/rec_[^/]+\/file\?/);
+    const wav = await fetch(new URL(src, sb.url));
+    expect(wav.status).toBe(200);
+    expect(Buffer.from(await wav.arrayBuffer()).subarray(0, 4).toString()).toBe('RIFF');
+    await screenshot('history-recording');
   });
 
   it('lists the devices of a connected softphone page', async () => {

@@ -125,7 +125,9 @@ export const history: Page = {
     const row = (c: Json) => tableRow(historyHead, [when(c.started_at),
       c.from_user ? names.get(c.from_user) ?? c.from : party(c.from_name, c.from),
       c.to_user ? names.get(c.to_user) ?? c.to : c.to, c.direction, talked(c), c.end_reason ?? c.status, mosOf(c.legs),
-      button('Quality', () => quality(c, detail), { 'aria-label': `Quality of ${c.from} to ${c.to}` })]);
+      h('span', { class: 'actions' },
+        button('Quality', () => quality(c, detail), { 'aria-label': `Quality of ${c.from} to ${c.to}` }),
+        button('Recordings', () => recordings(c, detail), { 'aria-label': `Recordings of ${c.from} to ${c.to}` }))]);
     let gen = 0;
     const show = async () => {
       const mine = ++gen;
@@ -180,6 +182,29 @@ async function quality(c: Json, out: HTMLElement): Promise<void> {
           : 'no rated window'))),
       (q.legs as Json[]).map((l) => table(`Windows of leg ${l.leg_id}`, ['Offset', 'MOS', 'Loss %', 'Jitter ms'],
         (l.samples as Json[]).map((s) => [`${s.offset_s} s`, s.mos.toFixed(2), s.loss_pct.toFixed(1), s.jitter_ms.toFixed(1)]))));
+  } catch (err) {
+    replace(out, note((err as Error).message, 'bad'));
+  }
+}
+
+/** Lists a call's recordings, each with a player that fetches a signed, expiring URL when asked. */
+async function recordings(c: Json, out: HTMLElement): Promise<void> {
+  try {
+    const rec = await api('GET', `/v1/calls/${enc(c.id)}`);
+    const list = (rec.recordings ?? []) as Json[];
+    replace(out, h('section', { class: 'card', 'data-testid': 'recordings' },
+      h('h3', null, `Recordings of ${c.from} → ${c.to}`),
+      list.length ? list.map((r) => {
+        const slot = h('div');
+        const paused = (r.paused_spans as Json[] | null)?.map((p) => `${(p.start_ms / 1000).toFixed(1)}–${(p.end_ms / 1000).toFixed(1)} s`).join(', ');
+        return h('div', { class: 'recording' },
+          h('p', null, `${when(r.started_at)} · ${(r.duration_ms / 1000).toFixed(1)} s · ${r.status}`, paused ? ` · paused ${paused}` : ''),
+          button('Play', async () => {
+            const u = await api('GET', `/v1/recordings/${enc(r.id)}/download-url`);
+            replace(slot, h('audio', { controls: true, src: u.url, 'data-testid': 'recording-audio' }),
+              h('a', { href: u.url, download: `${r.id}.wav` }, 'Download'));
+          }, { 'aria-label': `Play recording ${r.id}` }), slot);
+      }) : note('No recordings of this call.')));
   } catch (err) {
     replace(out, note((err as Error).message, 'bad'));
   }
