@@ -144,9 +144,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
 	var peerWithRoom func() string
+	node := ""
 	if s.cluster != nil {
 		s.timed.node = s.Config.Cluster.Node()
 		peerWithRoom = s.cluster.peerWithRoom
+		node = s.Config.Cluster.Node()
 	}
 	limits := callLimits(s.Config.Calls.Limits)
 	limits.MaxCalls = s.Config.Cluster.MaxCalls
@@ -157,7 +159,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.timed, hubDevices{s.Hub}, s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
-			Activity: presenceActivity{s.presenceSink()}}, s.Log)
+			Activity: presenceActivity{s.presenceSink()}, Node: node}, s.Log)
 	s.Hub.SetHandler(callHandler{s.Calls})
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
