@@ -156,11 +156,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges},
-		s.timed, hubDevices{s.Hub}, s.timed,
+		s.timed, s.callDevices(), s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}, Node: node}, s.Log)
-	s.Hub.SetHandler(callHandler{s.Calls})
+	s.Hub.SetHandler(s.callHandler())
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err

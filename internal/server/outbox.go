@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/switchboard-voice/switchboard/internal/cluster"
+)
+
+// outboxDepth bounds the messages waiting for one node.
+const outboxDepth = 1024
+
+// outbox sends requests to other nodes without blocking the sender, in
+// order per destination node: one goroutine per node sends its queue one
+// request at a time. close stops them all.
+type outbox struct {
+	node *cluster.Node
+	log  *slog.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+
+	mu     sync.Mutex
+	queues map[string]chan outMsg
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type outMsg struct {
+	subject string
+	body    any
+	failed  func(error) // nil: failures are only logged
+}
+
+func newOutbox(node *cluster.Node, log *slog.Logger) *outbox {
+	ctx, stop := context.WithCancel(context.Background())
+	return &outbox{node: node, log: log, ctx: ctx, stop: stop, queues: map[string]chan outMsg{}}
+}
+
+// send queues a request to subject on node to; failed hears why it failed
+// (on the queue's goroutine). A full queue drops the message.
+func (o *outbox) send(to, subject string, body any, failed func(error)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	q, ok := o.queues[to]
+	if !ok {
+		q = make(chan outMsg, outboxDepth)
+		o.queues[to] = q
+		o.wg.Add(1)
+		go o.run(q)
+	}
+	select {
+	case q <- outMsg{subject: subject, body: body, failed: failed}:
+	default:
+		o.log.Warn("cluster: relay queue full, message dropped", "node", to, "subject", subject)
+	}
+}
+
+func (o *outbox) run(q chan outMsg) {
+	defer o.wg.Done()
+	for {
+		select {
+		case <-o.ctx.Done():
+			return
+		case m := <-q:
+			ctx, cancel := context.WithTimeout(o.ctx, relayTimeout)
+			_, err := cluster.Request[struct{}](ctx, o.node, m.subject, m.body)
+			cancel()
+			if err != nil && o.ctx.Err() == nil {
+				if m.failed != nil {
+					m.failed(err)
+				} else {
+					o.log.Warn("cluster: relay", "subject", m.subject, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// close stops the queues; what is still queued is dropped.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.stop()
+	o.wg.Wait()
+}

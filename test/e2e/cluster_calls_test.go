@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/harness"
+	"github.com/switchboard-voice/switchboard/test/rest"
+)
+
+// startCluster starts nats-server and n switchboard processes n1…nN on
+// per-node copies of one seeded data directory, and waits until each
+// node sees them all.
+func startCluster(t *testing.T, n int) []*harness.Process {
+	t.Helper()
+	ns := harness.StartNATS(t)
+	bin := harness.BuildBinary(t)
+	dirs := seedDataDir(t, bin, n)
+	nodes := make([]*harness.Process, n)
+	for i := range nodes {
+		conf := fmt.Sprintf("cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n", ns.URL, i+1, clusterHeartbeat)
+		nodes[i] = harness.StartProcessIn(t, bin, dirs[i], conf)
+	}
+	for _, p := range nodes {
+		harness.CheckFor(t, 10*time.Second, func() error {
+			seen := nodesOn(t, p)
+			if len(seen) != n {
+				return fmt.Errorf("nodes %+v", seen)
+			}
+			for _, s := range seen {
+				if !s.Reachable {
+					return fmt.Errorf("node %s unreachable", s.Node)
+				}
+			}
+			return nil
+		})
+	}
+	return nodes
+}
+
+// waitLocated waits until from sees user's WebRTC devices on the nodes
+// listed (one entry per device).
+func waitLocated(t *testing.T, from *harness.Process, user string, nodes ...string) {
+	t.Helper()
+	harness.CheckFor(t, 10*time.Second, func() error {
+		var got []string
+		for _, l := range locationsOn(t, from, user) {
+			got = append(got, l.Node)
+		}
+		if strings.Join(got, ",") != strings.Join(nodes, ",") {
+			return fmt.Errorf("%s located on %v, want %v", user, got, nodes)
+		}
+		return nil
+	})
+}
+
+// recordOn waits for the closed record of call id on node p.
+func recordOn(t *testing.T, p *harness.Process, id string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	harness.CheckFor(t, 5*time.Second, func() error {
+		r := adminGet(t, p, "/v1/calls/"+id)
+		if r.Status != 200 || r.Body["ended_at"] == nil {
+			return fmt.Errorf("record not closed: %d %s", r.Status, r.Raw)
+		}
+		rec = r.Body
+		return nil
+	})
+	return rec
+}
+
+func adminGet(t *testing.T, p *harness.Process, path string) harness.Response {
+	t.Helper()
+	return rest.Do(t, "GET", p.URL()+path, harness.AdminKey, nil)
+}
+
+// TestClusterCalls: three nodes on one nats-server. Alice on node 1 calls
+// Bob, whose devices are on nodes 2 and 3: both ring, the one on node 3
+// answers, node 2's hears answered-elsewhere; audio flows both ways to
+// node 1 (the owner, which anchors the media); hold and DTMF work from
+// either side; Bob hangs up on node 3 and both ends hear it; node 1
+// writes the record. Then Bob on node 2 calls Alice on node 1: node 2
+// owns that call.
+func TestClusterCalls(t *testing.T) {
+	nodes := startCluster(t, 3)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	bobID := userID(t, n1, "102")
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob2, err := processPhone(t, n2, "102", 700)
+	require.NoError(t, err)
+	bob3, err := processPhone(t, n3, "102", 1000)
+	require.NoError(t, err)
+	waitLocated(t, n1, bobID, "n2", "n3")
+
+	start := time.Now()
+	out := dial(t, alice, "102")
+	require.True(t, strings.HasPrefix(out.ID, "call_n1-"), "the owner's id is in the call id: %s", out.ID)
+	in2 := harness.NextIncoming(t, bob2)
+	in3 := harness.NextIncoming(t, bob3)
+	ringing := time.Since(start)
+	require.Equal(t, out.ID, in2.ID)
+	require.Equal(t, out.ID, in3.ID)
+	require.Equal(t, "101", in3.From)
+	require.Equal(t, "Alice", in3.FromName)
+	harness.Wait(t, out, protocol.TypeCallRinging)
+	answer(t, in3)
+	harness.Wait(t, in3, protocol.TypeCallAnswered)
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	answered := time.Since(start)
+	harness.WaitEnded(t, in2, protocol.EndAnsweredElsewhere)
+	harness.HearsTone(t, in3, 440)
+	harness.HearsTone(t, out, 1000)
+	audio := time.Since(start)
+
+	// The loser's late answer changes nothing.
+	require.NoError(t, bob2.Send(&protocol.CallAnswer{CallID: in2.ID}))
+
+	// Bob (node 3) holds and resumes; then Alice (node 1) does.
+	require.NoError(t, in3.Hold())
+	require.Equal(t, protocol.HeldLocal, heldBy(t, harness.Wait(t, in3, protocol.TypeCallHeld)))
+	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, out, protocol.TypeCallHeld)))
+	harness.HearsMusic(t, out, 1000)
+	harness.ExpectRefused(t, bob3, in3, &protocol.CallHold{CallID: in3.ID}, protocol.CodeInvalidMessage)
+	require.NoError(t, in3.Resume())
+	harness.Wait(t, in3, protocol.TypeCallResumed)
+	harness.Wait(t, out, protocol.TypeCallResumed)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 1000)
+	require.NoError(t, out.Hold())
+	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, in3, protocol.TypeCallHeld)))
+	harness.HearsMusic(t, in3, 440)
+	require.NoError(t, out.Resume())
+	harness.Wait(t, in3, protocol.TypeCallResumed)
+	in3.Detector().Reset()
+	harness.HearsTone(t, in3, 440)
+
+	// DTMF both ways, and mute from node 3.
+	require.NoError(t, out.SendDTMF("123#"))
+	require.NoError(t, in3.SendDTMF("9"))
+	harness.CheckFor(t, 10*time.Second, func() error {
+		if a, b := string(in3.DTMF()), string(out.DTMF()); a != "123#" || b != "9" {
+			return fmt.Errorf("bob got %q, alice got %q", a, b)
+		}
+		return nil
+	})
+	require.NoError(t, in3.Mute())
+	harness.HearsSilence(t, out)
+	require.NoError(t, in3.Unmute())
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 1000)
+
+	// Bob hangs up on node 3.
+	require.NoError(t, in3.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	harness.WaitEnded(t, in3, protocol.EndHangup)
+	rec := recordOn(t, n1, out.ID)
+	require.Equal(t, bob3.SessionID(), rec["answered_by"])
+	require.Equal(t, bobID, rec["to_user"])
+	require.Equal(t, "n1", rec["node_id"])
+	for _, l := range rec["legs"].([]any) {
+		if l := l.(map[string]any); l["role"] == "callee" && l["answered"] == true {
+			require.Greater(t, l["packets_received"].(float64), 10.0)
+		}
+	}
+	require.Equal(t, 404, adminGet(t, n3, "/v1/calls/"+out.ID).Status, "only the owner keeps the record")
+
+	// Bob on node 2 calls Alice on node 1: node 2 owns it; Bob hangs up.
+	start = time.Now()
+	out2 := dial(t, bob2, "101")
+	require.True(t, strings.HasPrefix(out2.ID, "call_n2-"), out2.ID)
+	inA := harness.NextIncoming(t, alice)
+	answer(t, inA)
+	harness.Wait(t, out2, protocol.TypeCallAnswered)
+	answered2 := time.Since(start)
+	harness.HearsTone(t, inA, 700)
+	harness.HearsTone(t, out2, 440)
+	require.NoError(t, out2.Hangup())
+	harness.WaitEnded(t, inA, protocol.EndHangup)
+	harness.WaitEnded(t, out2, protocol.EndHangup)
+	rec = recordOn(t, n2, out2.ID)
+	require.Equal(t, alice.SessionID(), rec["answered_by"])
+
+	// A command for a call that is over gets call_not_found from the owner.
+	require.NoError(t, alice.Send(&protocol.CallHangup{CallID: inA.ID}))
+	select {
+	case e := <-alice.Errors():
+		require.Equal(t, protocol.CodeCallNotFound, e.Code, e.Message)
+		require.Equal(t, inA.ID, e.CallID)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no call_not_found for a call that is over")
+	}
+	t.Logf("cross-node call: both remote devices ringing after %s, answered (answer to call.answered at the caller) after %s, tones heard both ways after %s; reverse call answered after %s",
+		ringing.Round(time.Millisecond), answered.Round(time.Millisecond), audio.Round(time.Millisecond),
+		answered2.Round(time.Millisecond))
+}
