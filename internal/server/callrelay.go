@@ -29,6 +29,8 @@ type callRelay struct {
 	// remote: device side, each session's calls owned by other nodes
 	// (call → owner), learnt from the owners' party messages.
 	remote map[ident.SessionID]map[ident.CallID]string
+	// legs: owner side, the remote devices in this node's calls, by node.
+	legs map[string]map[remoteLeg]remoteDevice
 }
 
 // commandMsg is what a device's node forwards to a call's owner.
@@ -50,7 +52,8 @@ const (
 )
 
 func newCallRelay(l *clusterLink) *callRelay {
-	return &callRelay{s: l.s, link: l, log: l.log, remote: map[ident.SessionID]map[ident.CallID]string{}}
+	return &callRelay{s: l.s, link: l, log: l.log, remote: map[ident.SessionID]map[ident.CallID]string{},
+		legs: map[string]map[remoteLeg]remoteDevice{}}
 }
 
 // start answers the relay's requests on node.
@@ -86,6 +89,7 @@ func (r *callRelay) toParty(d remoteDevice, m partyMsg) {
 		return
 	}
 	m.Owner = node.ID()
+	r.noteLeg(d, m)
 	r.out.send(d.node, cluster.NodeSubject(d.node, methodParty), m, func(err error) {
 		var ce *cluster.Error
 		if errors.As(err, &ce) && (ce.Code == cluster.CodeNotFound || ce.Code == cluster.CodeUnavailable) {
@@ -108,7 +112,7 @@ func (r *callRelay) onParty(_ context.Context, raw json.RawMessage) (any, error)
 	if sess == nil {
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
-	if m.CallID != "" {
+	if m.CallID != "" && (joins(m.Method) || m.Method == pmEnded) {
 		r.track(m.Session, m.CallID, m.Owner, m.Method != pmEnded)
 	}
 	p := callwire.Device{S: sess}.Party(m.CallID)

@@ -352,6 +352,7 @@ func (l *clusterLink) checkPeers() {
 		if !alive[n] {
 			l.log.Info("cluster: node left", "peer", n)
 			l.hub.DropNode(n, reporter == l.node.ID())
+			l.calls.nodeLeft(n)
 		}
 	}
 	l.peers = alive
