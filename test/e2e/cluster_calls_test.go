@@ -199,3 +199,40 @@ func TestClusterCalls(t *testing.T) {
 		ringing.Round(time.Millisecond), answered.Round(time.Millisecond), audio.Round(time.Millisecond),
 		answered2.Round(time.Millisecond))
 }
+
+// TestClusterCallsNodeDies: a node killed -9 mid-call. When it held the
+// callee's device, the owner's call ends and its record is closed; when
+// it owned the call, devices on the other nodes hear call.ended (failed).
+func TestClusterCallsNodeDies(t *testing.T) {
+	nodes := startCluster(t, 3)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n2, "102", 700)
+	require.NoError(t, err)
+	carol, err := processPhone(t, n3, "103", 1000)
+	require.NoError(t, err)
+	waitLocated(t, n1, userID(t, n1, "102"), "n2")
+	waitLocated(t, n3, userID(t, n1, "101"), "n1")
+
+	// Bob's node dies: Alice's call (owned by node 1) ends.
+	out, in := harness.Connected(t, alice, bob, "102")
+	harness.HearsTone(t, in, 440)
+	n2.Kill(t)
+	killed := time.Now()
+	e := harness.Wait(t, out, protocol.TypeCallEnded).(*protocol.CallEnded)
+	ended := time.Since(killed)
+	rec := recordOn(t, n1, out.ID)
+	require.Equal(t, string(e.Reason), rec["end_reason"])
+
+	// Carol (node 3) calls Alice (node 1); node 3 dies: Alice hears failed.
+	out2, in2 := harness.Connected(t, carol, alice, "101")
+	require.True(t, strings.HasPrefix(out2.ID, "call_n3-"), out2.ID)
+	harness.HearsTone(t, in2, 1000)
+	n3.Kill(t)
+	killed = time.Now()
+	harness.WaitEnded(t, in2, protocol.EndFailed)
+	ownerGone := time.Since(killed)
+	t.Logf("device's node killed: the owner ended the call (%s) after %s; owner killed: the device heard failed after %s (heartbeat %s)",
+		e.Reason, ended.Round(time.Millisecond), ownerGone.Round(time.Millisecond), clusterHeartbeat)
+}
