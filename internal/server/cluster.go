@@ -241,7 +241,7 @@ func (l *clusterLink) sync(user ident.UserID) {
 		want[string(b.Kind)+" "+b.Device] = b
 	}
 	for _, c := range l.s.SIP.Registrar.Contacts(user) {
-		b := cluster.Binding{UserID: string(user), Kind: cluster.KindSIP, Device: c.URI, Expires: c.Expires}
+		b := cluster.Binding{UserID: string(user), Kind: cluster.KindSIP, Device: c.URI, Expires: c.Expires, Source: c.Source}
 		if c.Transport != "" && c.Transport != "udp" {
 			b.Flow = c.Transport + " " + c.Source // connection-oriented: reached back over the same flow
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/cluster"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/sipua"
 )
 
 // A call crosses nodes like this (docs/adr/0010-cross-node-calls.md): the
@@ -179,4 +180,58 @@ func (s *Server) callHandler() callHandler {
 		h.relay = s.cluster.calls
 	}
 	return h
+}
+
+// callPhones is where calls find a user's SIP phones: the ones registered
+// here and, in a cluster, UDP phones registered via other nodes (rung
+// straight from this node).
+func (s *Server) callPhones() call.Phones {
+	if s.cluster == nil {
+		return s.SIP
+	}
+	return clusterPhones{ua: s.SIP, r: s.cluster.calls}
+}
+
+// clusterPhones adds phones registered via other nodes.
+type clusterPhones struct {
+	ua *sipua.UA
+	r  *callRelay
+}
+
+func (p clusterPhones) CalleeParties(user ident.UserID, rem call.Remote) []call.Party {
+	out := p.ua.CalleeParties(user, rem)
+	if cs := p.r.remoteContacts(user); len(cs) > 0 {
+		out = append(out, p.ua.ContactParties(cs, rem)...)
+	}
+	return out
+}
+
+// remoteContacts lists user's SIP phones registered via other nodes
+// that this node can reach (UDP); TCP, TLS and WebSocket phones are
+// reached only through the node that holds their connection, which the
+// relay does not do yet.
+func (r *callRelay) remoteContacts(user ident.UserID) []sipua.Contact {
+	node := r.node()
+	if node == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	locs, err := node.Lookup(ctx, string(user))
+	if err != nil {
+		r.log.Warn("cluster: ring: lookup", "user", user, "err", err)
+		return nil
+	}
+	var out []sipua.Contact
+	for _, l := range locs {
+		if l.Node == node.ID() || l.Kind != cluster.KindSIP {
+			continue
+		}
+		if l.Flow != "" || l.Source == "" {
+			r.log.Debug("cluster: ring: phone on a connection held by another node skipped", "user", user, "node", l.Node, "flow", l.Flow)
+			continue
+		}
+		out = append(out, sipua.Contact{User: user, URI: l.Device, Source: l.Source, Transport: "udp", Expires: l.Expires})
+	}
+	return out
 }

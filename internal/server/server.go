@@ -170,7 +170,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
 	}
-	s.Calls.SetPhones(s.SIP)
+	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)
 	s.startEvents()
 	if err := s.SIP.Start(); err != nil {

@@ -236,3 +236,47 @@ func TestClusterCallsNodeDies(t *testing.T) {
 	t.Logf("device's node killed: the owner ended the call (%s) after %s; owner killed: the device heard failed after %s (heartbeat %s)",
 		e.Reason, ended.Round(time.Millisecond), ownerGone.Round(time.Millisecond), clusterHeartbeat)
 }
+
+// TestClusterCallsDeskPhone: Bob's desk phone registers (UDP) via node 3
+// and his browser is on node 2; Alice on node 1 calls him: both ring,
+// node 1 sends the desk phone its INVITE directly, the desk phone
+// answers (baresip answers by itself) and the browser hears
+// answered-elsewhere; audio flows both ways; Alice hangs up and the desk
+// phone gets the BYE.
+func TestClusterCallsDeskPhone(t *testing.T) {
+	nodes := startCluster(t, 3)
+	n1, n2 := nodes[0], nodes[1]
+	bobID := userID(t, n1, "102")
+	var sip3 string
+	for _, n := range nodesOn(t, n1) {
+		if n.Node == "n3" {
+			sip3 = n.SIP
+		}
+	}
+	require.NotEmpty(t, sip3)
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: sip3, ToneHz: 440})
+	alice, err := processPhone(t, n1, "101", 1000)
+	require.NoError(t, err)
+	tab, err := processPhone(t, n2, "102", 700)
+	require.NoError(t, err)
+	waitLocated(t, n1, bobID, "n2", "n3")
+
+	start := time.Now()
+	out := dial(t, alice, "102")
+	in := harness.NextIncoming(t, tab)
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	answered := time.Since(start)
+	harness.WaitEnded(t, in, protocol.EndAnsweredElsewhere)
+	harness.HearsTone(t, out, 440)
+	desk.HeardTone(t, 1000)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	hungUp(t, desk)
+	rec := recordOn(t, n1, out.ID)
+	var kinds []string
+	for _, l := range rec["legs"].([]any) {
+		kinds = append(kinds, l.(map[string]any)["kind"].(string))
+	}
+	require.ElementsMatch(t, []string{"webrtc", "sip"}, kinds, "the caller and the leg that answered")
+	t.Logf("desk phone registered via node 3 answered a call owned by node 1 after %s", answered.Round(time.Millisecond))
+}
