@@ -144,6 +144,10 @@ func (r *callRelay) onParty(_ context.Context, raw json.RawMessage) (any, error)
 		if m.Restored != nil {
 			p.Restored(*m.Restored)
 		}
+	case pmQuality:
+		if q, ok := p.(call.QualityListener); ok && m.Quality != nil {
+			q.Quality(*m.Quality)
+		}
 	default:
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "unknown party method %q", m.Method)
 	}

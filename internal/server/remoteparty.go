@@ -30,19 +30,20 @@ const relayTimeout = 3 * time.Second
 
 // partyMsg is one Party method call relayed to a device's node.
 type partyMsg struct {
-	Owner    string          `json:"owner"`
-	Session  ident.SessionID `json:"session"`
-	CallID   ident.CallID    `json:"call_id"`
-	Method   string          `json:"method"`
-	ReqID    string          `json:"req_id,omitempty"`
-	Info     *call.Info      `json:"info,omitempty"`
-	SDP      string          `json:"sdp,omitempty"`
-	At       time.Time       `json:"at,omitzero"`
-	HeldBy   call.HeldBy     `json:"held_by,omitempty"`
-	Reason   call.EndReason  `json:"reason,omitempty"`
-	Duration *int            `json:"duration,omitempty"`
-	Refusal  *call.Refusal   `json:"refusal,omitempty"`
-	Restored *call.Restored  `json:"restored,omitempty"`
+	Owner    string              `json:"owner"`
+	Session  ident.SessionID     `json:"session"`
+	CallID   ident.CallID        `json:"call_id"`
+	Method   string              `json:"method"`
+	ReqID    string              `json:"req_id,omitempty"`
+	Info     *call.Info          `json:"info,omitempty"`
+	SDP      string              `json:"sdp,omitempty"`
+	At       time.Time           `json:"at,omitzero"`
+	HeldBy   call.HeldBy         `json:"held_by,omitempty"`
+	Reason   call.EndReason      `json:"reason,omitempty"`
+	Duration *int                `json:"duration,omitempty"`
+	Refusal  *call.Refusal       `json:"refusal,omitempty"`
+	Restored *call.Restored      `json:"restored,omitempty"`
+	Quality  *call.QualityReport `json:"quality,omitempty"`
 }
 
 // Party methods relayed.
@@ -57,6 +58,7 @@ const (
 	pmEnded    = "ended"
 	pmRefused  = "refused"
 	pmRestored = "restored"
+	pmQuality  = "quality"
 )
 
 // remoteDevice is, on the owner, a device session held by another node.
@@ -68,7 +70,10 @@ type remoteDevice struct {
 	account ident.AccountID
 }
 
-var _ call.Device = remoteDevice{}
+var (
+	_ call.Device          = remoteDevice{}
+	_ call.QualityListener = remoteParty{}
+)
 
 func (d remoteDevice) SessionID() ident.SessionID { return d.sess }
 func (d remoteDevice) User() ident.UserID         { return d.user }
@@ -109,6 +114,10 @@ func (p remoteParty) Ended(reason call.EndReason, duration *int) {
 
 func (p remoteParty) Refused(r call.Refusal)   { p.send(partyMsg{Method: pmRefused, Refusal: &r}) }
 func (p remoteParty) Restored(r call.Restored) { p.send(partyMsg{Method: pmRestored, Restored: &r}) }
+
+// Quality passes the leg's window on; the device's session sends it only
+// when the client asked for it.
+func (p remoteParty) Quality(r call.QualityReport) { p.send(partyMsg{Method: pmQuality, Quality: &r}) }
 
 // NewMedia makes the leg's WebRTC endpoint here, on the owner: the
 // device's ICE and DTLS reach this node directly.
