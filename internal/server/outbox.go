@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/switchboard-voice/switchboard/internal/cluster"
 )
@@ -61,30 +62,49 @@ func (o *outbox) send(to, subject string, body any, failed func(error)) {
 
 func (o *outbox) run(q chan outMsg) {
 	defer o.wg.Done()
-	for {
-		select {
-		case <-o.ctx.Done():
-			return
-		case m := <-q:
-			ctx, cancel := context.WithTimeout(o.ctx, relayTimeout)
-			_, err := cluster.Request[struct{}](ctx, o.node, m.subject, m.body)
-			cancel()
-			if err != nil && o.ctx.Err() == nil {
-				if m.failed != nil {
-					m.failed(err)
-				} else {
-					o.log.Warn("cluster: relay", "subject", m.subject, "err", err)
-				}
+	for m := range q {
+		if o.ctx.Err() != nil {
+			continue // stopped: drop the rest
+		}
+		ctx, cancel := context.WithTimeout(o.ctx, relayTimeout)
+		_, err := cluster.Request[struct{}](ctx, o.node, m.subject, m.body)
+		cancel()
+		if err != nil && o.ctx.Err() == nil {
+			if m.failed != nil {
+				m.failed(err)
+			} else {
+				o.log.Warn("cluster: relay", "subject", m.subject, "err", err)
 			}
 		}
 	}
 }
 
-// close stops the queues; what is still queued is dropped.
+// flushTimeout bounds how long close sends what is queued (the last
+// call.ended frames of a node shutting down).
+const flushTimeout = 2 * time.Second
+
+// close takes no more messages, sends what is queued for up to
+// flushTimeout, drops the rest and stops the goroutines.
 func (o *outbox) close() {
 	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
 	o.closed = true
+	for _, q := range o.queues {
+		close(q)
+	}
 	o.mu.Unlock()
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	t := time.NewTimer(flushTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		o.log.Warn("cluster: relay queues not flushed in time: the rest is dropped")
+	}
 	o.stop()
-	o.wg.Wait()
+	<-done
 }
