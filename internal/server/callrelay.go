@@ -234,10 +234,21 @@ func (r *callRelay) sessionEnded(s *signal.Session) {
 	}
 }
 
-// sessionRestored asks the owners to describe the session's remote calls.
+// sessionRestored asks the owners to describe the session's remote calls
+// and waits for them (as the local calls are waited for), so that
+// call.restored goes out before the frames kept while the socket was away.
 func (r *callRelay) sessionRestored(s *signal.Session) {
+	node := r.node()
+	if node == nil {
+		return
+	}
 	for _, o := range r.owners(s.SessionID(), false) {
-		r.command(s, o, opRestore, nil, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), relayTimeout)
+		m := commandMsg{From: node.ID(), Op: opRestore, Session: s.SessionID(), User: s.User(), Account: s.Account()}
+		if _, err := cluster.Request[struct{}](ctx, node, cluster.NodeSubject(o, methodCommand), m); err != nil {
+			r.log.Info("cluster: restore: owner", "node", o, "err", err)
+		}
+		cancel()
 	}
 }
 
@@ -267,7 +278,10 @@ func (r *callRelay) onCommand(_ context.Context, raw json.RawMessage) (any, erro
 	case opGone:
 		r.s.Calls.DeviceGone(dev)
 	case opRestore:
+		// The device's node waits for this reply before it sends what it
+		// kept for the session: call.restored must reach it first.
 		r.s.Calls.Restore(dev)
+		r.out.flushed(dev.node, relayTimeout)
 	default:
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "unknown op %q", m.Op)
 	}

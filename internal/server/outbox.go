@@ -31,6 +31,9 @@ type outMsg struct {
 	subject string
 	body    any
 	failed  func(error) // nil: failures are only logged
+	// done, when set, makes the message a barrier: closed once every
+	// message queued before it has been sent (nothing is sent for it).
+	done chan struct{}
 }
 
 func newOutbox(node *cluster.Node, log *slog.Logger) *outbox {
@@ -60,9 +63,38 @@ func (o *outbox) send(to, subject string, body any, failed func(error)) {
 	}
 }
 
+// flushed waits until what is queued for node to has been sent, or d
+// has passed.
+func (o *outbox) flushed(to string, d time.Duration) {
+	done := make(chan struct{})
+	o.mu.Lock()
+	q, ok := o.queues[to]
+	if !ok || o.closed {
+		o.mu.Unlock()
+		return
+	}
+	select {
+	case q <- outMsg{done: done}:
+	default:
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 func (o *outbox) run(q chan outMsg) {
 	defer o.wg.Done()
 	for m := range q {
+		if m.done != nil {
+			close(m.done)
+			continue
+		}
 		if o.ctx.Err() != nil {
 			continue // stopped: drop the rest
 		}

@@ -280,3 +280,45 @@ func TestClusterCallsDeskPhone(t *testing.T) {
 	require.ElementsMatch(t, []string{"webrtc", "sip"}, kinds, "the caller and the leg that answered")
 	t.Logf("desk phone registered via node 3 answered a call owned by node 1 after %s", answered.Round(time.Millisecond))
 }
+
+// TestClusterCallSurvivesDroppedSocket: Bob on node 2 is in a call node 1
+// owns; his socket drops and comes back to node 2. The call goes on
+// (media is between his phone and node 1), his node keeps his session
+// for it, and on resuming he gets call.restored from the owner before
+// the call.held he missed, then controls the call again.
+func TestClusterCallSurvivesDroppedSocket(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n2, "102", 1000)
+	require.NoError(t, err)
+	waitLocated(t, n1, userID(t, n1, "102"), "n2")
+	out, in := harness.Connected(t, alice, bob, "102")
+	harness.HearsTone(t, in, 440)
+	sessionID := bob.SessionID()
+
+	bob.DropConnection()
+	in.Detector().Reset()
+	out.Detector().Reset()
+	harness.HearsTone(t, in, 440)
+	harness.HearsTone(t, out, 1000)
+	require.NoError(t, out.Hold())
+	harness.Wait(t, out, protocol.TypeCallHeld)
+
+	require.NoError(t, bob.Reconnect(harness.Ctx(t, 10*time.Second)))
+	require.True(t, bob.Reconnected())
+	require.Equal(t, sessionID, bob.SessionID())
+	r := harness.Wait(t, in, protocol.TypeCallRestored).(*protocol.CallRestored)
+	require.Equal(t, in.ID, r.CallID)
+	require.Equal(t, protocol.StateHeld, r.State)
+	require.Equal(t, protocol.HeldRemote, r.HeldBy)
+	require.Equal(t, "101", r.From)
+	harness.HearsMusic(t, in, 440)
+
+	require.NoError(t, out.Resume())
+	harness.Wait(t, in, protocol.TypeCallResumed)
+	require.NoError(t, in.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	harness.WaitEnded(t, in, protocol.EndHangup)
+}
