@@ -58,6 +58,9 @@ func joins(method string) bool {
 // answers (a late heartbeat on a loaded machine is no death).
 func (r *callRelay) nodeLeft(node string) {
 	if n := r.node(); n != nil {
+		if node == n.ID() {
+			return // this node's own heartbeat was late
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := n.Status(ctx, node)
 		cancel()
