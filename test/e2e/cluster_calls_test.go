@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/store/pgtest"
 	"github.com/switchboard-voice/switchboard/test/harness"
 	"github.com/switchboard-voice/switchboard/test/rest"
 )
@@ -16,15 +18,31 @@ import (
 // startCluster starts nats-server and n switchboard processes n1…nN on
 // per-node copies of one seeded data directory, and waits until each
 // node sees them all.
-func startCluster(t *testing.T, n int) []*harness.Process {
+func startCluster(t *testing.T, n int) []*harness.Process { return startClusterOn(t, n, "") }
+
+// startClusterOn is startCluster with, when dsn is set, one shared
+// PostgreSQL store (as a real cluster has) instead of SQLite copies.
+func startClusterOn(t *testing.T, n int, dsn string) []*harness.Process {
 	t.Helper()
 	ns := harness.StartNATS(t)
 	bin := harness.BuildBinary(t)
-	dirs := seedDataDir(t, bin, n)
 	nodes := make([]*harness.Process, n)
-	for i := range nodes {
-		conf := fmt.Sprintf("cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n", ns.URL, i+1, clusterHeartbeat)
-		nodes[i] = harness.StartProcessIn(t, bin, dirs[i], conf)
+	if dsn == "" {
+		dirs := seedDataDir(t, bin, n)
+		for i := range nodes {
+			conf := fmt.Sprintf("cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n", ns.URL, i+1, clusterHeartbeat)
+			nodes[i] = harness.StartProcessIn(t, bin, dirs[i], conf)
+		}
+	} else {
+		keyFile := filepath.Join(t.TempDir(), "master.key") // shared: the store is
+		for i := range nodes {
+			conf := fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nmaster_key_file: %s\n"+
+				"cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n", dsn, keyFile, ns.URL, i+1, clusterHeartbeat)
+			nodes[i] = harness.StartProcessIn(t, bin, filepath.Join(t.TempDir(), "data"), conf)
+			if i == 0 {
+				nodes[0].Token(t, "103") // the demo users exist before the next node seeds
+			}
+		}
 	}
 	for _, p := range nodes {
 		harness.CheckFor(t, 10*time.Second, func() error {
@@ -79,15 +97,26 @@ func adminGet(t *testing.T, p *harness.Process, path string) harness.Response {
 	return rest.Do(t, "GET", p.URL()+path, harness.AdminKey, nil)
 }
 
-// TestClusterCalls: three nodes on one nats-server. Alice on node 1 calls
+// TestClusterCalls: three nodes on one nats-server, each with its own
+// SQLite copy (TestClusterCallsPostgres: one shared PostgreSQL). Alice on node 1 calls
 // Bob, whose devices are on nodes 2 and 3: both ring, the one on node 3
 // answers, node 2's hears answered-elsewhere; audio flows both ways to
 // node 1 (the owner, which anchors the media); hold and DTMF work from
 // either side; Bob hangs up on node 3 and both ends hear it; node 1
 // writes the record. Then Bob on node 2 calls Alice on node 1: node 2
 // owns that call.
-func TestClusterCalls(t *testing.T) {
-	nodes := startCluster(t, 3)
+func TestClusterCalls(t *testing.T) { clusterCalls(t, startCluster(t, 3), false) }
+
+// TestClusterCallsPostgres is TestClusterCalls on a shared PostgreSQL
+// store: nats-server, Postgres and three switchboard processes.
+func TestClusterCallsPostgres(t *testing.T) {
+	clusterCalls(t, startClusterOn(t, 3, pgtest.DSN(t)), true)
+}
+
+// clusterCalls is the cross-node call scenario on three running nodes;
+// shared says whether they share one store (then every node reads the
+// owner's record).
+func clusterCalls(t *testing.T, nodes []*harness.Process, shared bool) {
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	bobID := userID(t, n1, "102")
 	alice, err := processPhone(t, n1, "101", 440)
@@ -168,7 +197,11 @@ func TestClusterCalls(t *testing.T) {
 			require.Greater(t, l["packets_received"].(float64), 10.0)
 		}
 	}
-	require.Equal(t, 404, adminGet(t, n3, "/v1/calls/"+out.ID).Status, "only the owner keeps the record")
+	if shared {
+		require.Equal(t, "n1", recordOn(t, n3, out.ID)["node_id"], "one record, the owner's")
+	} else {
+		require.Equal(t, 404, adminGet(t, n3, "/v1/calls/"+out.ID).Status, "only the owner keeps the record")
+	}
 
 	// Bob on node 2 calls Alice on node 1: node 2 owns it; Bob hangs up.
 	start = time.Now()
