@@ -3,10 +3,13 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
@@ -78,4 +81,57 @@ func TestClusterTransfers(t *testing.T) {
 	rec = recordOn(t, n1, out.ID)
 	require.Contains(t, rec["transfer"], "attended transfer by "+bobID)
 	require.Equal(t, "transferred", recordOn(t, n1, cons.ID)["end_reason"])
+}
+
+// TestClusterCallWaiting: Alice (node 2) has two calls owned by two other
+// nodes: Bob's from node 1 and Carol's from node 3. The second waits
+// while the first is active; she swaps between them; each owner relays
+// to the same session.
+func TestClusterCallWaiting(t *testing.T) {
+	nodes := startCluster(t, 3)
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	bob, err := processPhone(t, n1, "102", 1000)
+	require.NoError(t, err)
+	alice, err := processPhone(t, n2, "101", 440)
+	require.NoError(t, err)
+	carol, err := processPhone(t, n3, "103", 700)
+	require.NoError(t, err)
+	aliceID := userID(t, n1, "101")
+	waitLocated(t, n1, aliceID, "n2")
+	waitLocated(t, n3, aliceID, "n2")
+
+	fromBob, toAlice := harness.Connected(t, bob, alice, "101")
+	require.True(t, strings.HasPrefix(fromBob.ID, "call_n1-"), fromBob.ID)
+	toAlice.SetSource(audio.NewTone(440, softphone.SourceRate, 0.3))
+	harness.HearsTone(t, fromBob, 440)
+	fromCarol, err := carol.Call(harness.Ctx(t, 10*time.Second), "101")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(fromCarol.ID, "call_n3-"), fromCarol.ID)
+	waiting := harness.NextIncoming(t, alice)
+	require.Equal(t, "103", waiting.From)
+	harness.Wait(t, fromCarol, protocol.TypeCallRinging)
+
+	require.NoError(t, toAlice.Hold())
+	harness.Wait(t, toAlice, protocol.TypeCallHeld)
+	waiting.SetSource(audio.NewTone(440, softphone.SourceRate, 0.3))
+	answer(t, waiting)
+	harness.Wait(t, fromCarol, protocol.TypeCallAnswered)
+	harness.HearsTone(t, waiting, 700)
+	harness.HearsTone(t, fromCarol, 440)
+	harness.HearsMusic(t, fromBob, 440)
+
+	require.NoError(t, waiting.Hold())
+	harness.Wait(t, waiting, protocol.TypeCallHeld)
+	require.NoError(t, toAlice.Resume())
+	harness.Wait(t, toAlice, protocol.TypeCallResumed)
+	fromBob.Detector().Reset()
+	harness.HearsTone(t, fromBob, 440)
+	harness.HearsMusic(t, fromCarol, 440)
+
+	require.NoError(t, fromCarol.Hangup())
+	harness.WaitEnded(t, waiting, protocol.EndHangup)
+	require.NoError(t, toAlice.Hangup())
+	harness.WaitEnded(t, fromBob, protocol.EndHangup)
+	require.Equal(t, "n1", recordOn(t, n1, fromBob.ID)["node_id"])
+	require.Equal(t, "n3", recordOn(t, n3, fromCarol.ID)["node_id"])
 }
