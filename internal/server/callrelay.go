@@ -44,6 +44,10 @@ type commandMsg struct {
 	Frame json.RawMessage `json:"frame,omitempty"`
 }
 
+// codeNotConnected answers a call.incoming for a session whose socket is
+// away (in its reconnect grace): it is not rung, as on a single node.
+const codeNotConnected = "not_connected"
+
 // Command operations.
 const (
 	opFrame   = "frame"   // a call frame from the session
@@ -92,6 +96,10 @@ func (r *callRelay) toParty(d remoteDevice, m partyMsg) {
 	r.noteLeg(d, m)
 	r.out.send(d.node, cluster.NodeSubject(d.node, methodParty), m, func(err error) {
 		var ce *cluster.Error
+		if errors.As(err, &ce) && ce.Code == codeNotConnected {
+			r.s.Calls.LeaveCall(d, m.CallID) // as a local session away is not rung
+			return
+		}
 		if errors.As(err, &ce) && (ce.Code == cluster.CodeNotFound || ce.Code == cluster.CodeUnavailable) {
 			r.log.Info("cluster: remote device gone", "node", d.node, "session", d.sess, "err", err)
 			r.s.Calls.DeviceGone(d)
@@ -111,6 +119,9 @@ func (r *callRelay) onParty(_ context.Context, raw json.RawMessage) (any, error)
 	sess := r.s.Hub.Session(m.Session)
 	if sess == nil {
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
+	}
+	if m.Method == pmIncoming && !sess.Connected() {
+		return nil, cluster.Errorf(codeNotConnected, "session %s is away", m.Session)
 	}
 	if m.CallID != "" && (joins(m.Method) || m.Method == pmEnded) {
 		r.track(m.Session, m.CallID, m.Owner, m.Method != pmEnded)

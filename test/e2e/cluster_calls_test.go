@@ -338,6 +338,13 @@ func TestClusterCallSurvivesDroppedSocket(t *testing.T) {
 	harness.HearsTone(t, out, 1000)
 	require.NoError(t, out.Hold())
 	harness.Wait(t, out, protocol.TypeCallHeld)
+	// A call to Bob meanwhile does not ring his session that is away (as
+	// on a single node), and leaves his call alone.
+	carol, err := processPhone(t, n1, "103", 700)
+	require.NoError(t, err)
+	toBob := dial(t, carol, "102")
+	e := harness.Wait(t, toBob, protocol.TypeCallEnded).(*protocol.CallEnded)
+	t.Logf("a call to a user whose only session is away on another node ends: %s", e.Reason)
 
 	require.NoError(t, bob.Reconnect(harness.Ctx(t, 10*time.Second)))
 	require.True(t, bob.Reconnected())
@@ -348,6 +355,11 @@ func TestClusterCallSurvivesDroppedSocket(t *testing.T) {
 	require.Equal(t, protocol.HeldRemote, r.HeldBy)
 	require.Equal(t, "101", r.From)
 	harness.HearsMusic(t, in, 440)
+	select {
+	case c := <-bob.Incoming():
+		t.Fatalf("bob was rung while away: %s", c.ID)
+	default:
+	}
 
 	require.NoError(t, out.Resume())
 	harness.Wait(t, in, protocol.TypeCallResumed)
