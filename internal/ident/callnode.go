@@ -16,9 +16,8 @@ func NewCallIDOn(node string) CallID {
 }
 
 // Node is the cluster node that owns the call ("" for a plain id, or one
-// that is not a call id). Node ids never hold "-" in their last 16
-// characters' place: the random part has no "-", so the last "-" ends the
-// node id.
+// that is not a call id). The random part never holds "-", so the last
+// "-" ends the node id (which may hold "-" itself).
 func (id CallID) Node() string {
 	s, ok := strings.CutPrefix(string(id), "call_")
 	if !ok {

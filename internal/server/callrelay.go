@@ -31,6 +31,8 @@ type callRelay struct {
 	remote map[ident.SessionID]map[ident.CallID]string
 	// legs: owner side, the remote devices in this node's calls, by node.
 	legs map[string]map[remoteLeg]remoteDevice
+	// looked: owner side, users' registry entries just read (lookup).
+	looked map[ident.UserID]cachedLookup
 }
 
 // commandMsg is what a device's node forwards to a call's owner.
@@ -57,7 +59,7 @@ const (
 
 func newCallRelay(l *clusterLink) *callRelay {
 	return &callRelay{s: l.s, link: l, log: l.log, remote: map[ident.SessionID]map[ident.CallID]string{},
-		legs: map[string]map[remoteLeg]remoteDevice{}}
+		legs: map[string]map[remoteLeg]remoteDevice{}, looked: map[ident.UserID]cachedLookup{}}
 }
 
 // start answers the relay's requests on node.

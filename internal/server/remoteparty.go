@@ -147,13 +147,9 @@ func (r *callRelay) remoteDevices(user ident.UserID) []call.Device {
 	if node == nil {
 		return nil
 	}
+	locs := r.lookup(node, user)
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	locs, err := node.Lookup(ctx, string(user))
-	if err != nil {
-		r.log.Warn("cluster: ring: lookup", "user", user, "err", err)
-		return nil
-	}
 	var out []call.Device
 	var acct ident.AccountID
 	for _, l := range locs {
@@ -224,15 +220,8 @@ func (r *callRelay) remoteContacts(user ident.UserID) []sipua.Contact {
 	if node == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	locs, err := node.Lookup(ctx, string(user))
-	if err != nil {
-		r.log.Warn("cluster: ring: lookup", "user", user, "err", err)
-		return nil
-	}
 	var out []sipua.Contact
-	for _, l := range locs {
+	for _, l := range r.lookup(node, user) {
 		if l.Node == node.ID() || l.Kind != cluster.KindSIP {
 			continue
 		}
@@ -243,4 +232,42 @@ func (r *callRelay) remoteContacts(user ident.UserID) []sipua.Contact {
 		out = append(out, sipua.Contact{User: user, URI: l.Device, Source: l.Source, Transport: "udp", Expires: l.Expires})
 	}
 	return out
+}
+
+// lookupFresh is how long a user's registry entries are reused: ringing a
+// user reads them twice in a row (sessions, then phones).
+const lookupFresh = 250 * time.Millisecond
+
+// cachedLookup is one user's registry entries as read at.
+type cachedLookup struct {
+	at   time.Time
+	locs []cluster.Location
+}
+
+// lookup reads user's entries in the location registry (none when it does
+// not answer within lookupTimeout), reusing a read under lookupFresh old.
+func (r *callRelay) lookup(node *cluster.Node, user ident.UserID) []cluster.Location {
+	now := time.Now()
+	r.mu.Lock()
+	if c, ok := r.looked[user]; ok && now.Sub(c.at) < lookupFresh {
+		r.mu.Unlock()
+		return c.locs
+	}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	locs, err := node.Lookup(ctx, string(user))
+	if err != nil {
+		r.log.Warn("cluster: ring: lookup", "user", user, "err", err)
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for u, c := range r.looked { // a few entries: drop the stale ones
+		if now.Sub(c.at) >= lookupFresh {
+			delete(r.looked, u)
+		}
+	}
+	r.looked[user] = cachedLookup{at: now, locs: locs}
+	return locs
 }
