@@ -161,7 +161,7 @@ const outboundRingLimit = 3 * time.Minute
 
 func newCall(m *Manager, dev Device, cr Create) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
+	c := &Call{id: m.newCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: cr, round: newRound(false)}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: dev.Party(c.id), dev: dev, user: dev.User()}
 	c.account, c.fromUser = dev.Account(), dev.User()
@@ -172,7 +172,7 @@ func newCall(m *Manager, dev Device, cr Create) *Call {
 // newCallFrom is a call placed by a non-device party (a SIP phone).
 func newCallFrom(m *Manager, p Party, pl Placement) *Call {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c := &Call{id: ident.NewCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
+	c := &Call{id: m.newCallID(), m: m, events: make(chan event, 64), ctx: ctx, cancel: cancel,
 		state: StateTrying, create: Create{Destination: pl.Destination, SDP: pl.SDP}, round: newRound(false),
 		account: pl.Account, fromUser: pl.User, inbound: pl.Inbound, from: pl.From, fromName: pl.FromName}
 	c.caller = &leg{id: ident.NewLegID(), role: roleCaller, party: p, user: pl.User}

@@ -279,4 +279,10 @@ type Options struct {
 	Activity Activity
 	// Clock makes the actors' timers; nil is the wall clock.
 	Clock Clock
+	// Node, in a cluster, is this node's id: call ids carry it (the node
+	// that receives a call owns it). Empty: plain call ids.
+	Node string
 }
+
+// newCallID is a fresh id for a call this manager runs.
+func (m *Manager) newCallID() ident.CallID { return ident.NewCallIDOn(m.opt.Node) }

@@ -127,7 +127,7 @@ func (c *Call) recall() bool {
 	}
 	x.recalling = true
 	c.rec.noted("; not taken, recalling the transferor")
-	c.recallID = ident.NewCallID()
+	c.recallID = c.m.newCallID()
 	c.m.alias(c.recallID, c)
 	c.round = newRound(c.round.told)
 	c.round.plan([]route.Step{{Targets: []route.Target{{User: x.by}}, Ring: c.m.opt.RingTimeout}}, "", route.From{})

@@ -29,6 +29,9 @@ type Binding struct {
 	// Flow is how the node reaches a SIP phone over TCP, TLS or WebSocket
 	// (transport and source address); empty for UDP and WebRTC.
 	Flow string `json:"flow,omitempty"`
+	// Source is where a SIP phone registered from (host:port): where
+	// another node sends it an INVITE over UDP.
+	Source string `json:"source,omitempty"`
 	// Expires ends the binding even if nobody unbinds it (a SIP
 	// registration's expiry); zero: until Unbind.
 	Expires time.Time `json:"expires,omitzero"`

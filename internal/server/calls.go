@@ -16,15 +16,37 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/signal"
 )
 
-// callHandler connects the signalling hub to the call manager.
-type callHandler struct{ m *call.Manager }
+// callHandler connects the signalling hub to the call manager and, in a
+// cluster, to the calls other nodes own (relay; nil on a single node).
+type callHandler struct {
+	m     *call.Manager
+	relay *callRelay
+}
 
 func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) {
+	if h.relay != nil && h.relay.forward(s, msg) {
+		return
+	}
 	callwire.Handle(h.m, s, msg)
 }
-func (h callHandler) SessionRestored(s *signal.Session)   { h.m.Restore(callwire.Device{S: s}) }
-func (h callHandler) SessionEnded(s *signal.Session)      { h.m.DeviceGone(callwire.Device{S: s}) }
-func (h callHandler) HasLiveCalls(s *signal.Session) bool { return h.m.HasLiveCalls(s.ID) }
+
+func (h callHandler) SessionRestored(s *signal.Session) {
+	h.m.Restore(callwire.Device{S: s})
+	if h.relay != nil {
+		h.relay.sessionRestored(s)
+	}
+}
+
+func (h callHandler) SessionEnded(s *signal.Session) {
+	h.m.DeviceGone(callwire.Device{S: s})
+	if h.relay != nil {
+		h.relay.sessionEnded(s)
+	}
+}
+
+func (h callHandler) HasLiveCalls(s *signal.Session) bool {
+	return h.m.HasLiveCalls(s.ID) || h.relay != nil && h.relay.hasCalls(s)
+}
 
 // hubDevices lists a user's connected sessions as call devices.
 type hubDevices struct{ hub *signal.Hub }

@@ -33,6 +33,7 @@ type clusterLink struct {
 	// joined is closed once node is set (the trunk gate waits for it).
 	joined chan struct{}
 	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
+	calls  *callRelay   // calls across nodes (callrelay.go)
 	// room is a peer with room for calls ("" none), refreshed each
 	// heartbeat, for calls refused at this node's ceiling.
 	room atomic.Pointer[string]
@@ -71,6 +72,7 @@ func newClusterLink(s *Server) *clusterLink {
 		bound: map[ident.UserID]map[string]cluster.Binding{}, peers: map[string]bool{},
 		stop: make(chan struct{}), done: make(chan struct{}), reaped: make(chan struct{})}
 	l.trunks = newTrunkLeases(l)
+	l.calls = newCallRelay(l)
 	return l
 }
 
@@ -138,6 +140,11 @@ func (l *clusterLink) start(ctx context.Context) error {
 		_ = node.Close()
 		return err
 	}
+	if err := l.calls.start(node); err != nil {
+		l.calls.close()
+		_ = node.Close()
+		return err
+	}
 	l.node = node
 	close(l.joined)
 	go l.loop()
@@ -178,6 +185,7 @@ func (l *clusterLink) close() error {
 	close(l.stop)
 	<-l.done
 	<-l.reaped
+	l.calls.close()
 	return l.node.Close()
 }
 
@@ -233,7 +241,7 @@ func (l *clusterLink) sync(user ident.UserID) {
 		want[string(b.Kind)+" "+b.Device] = b
 	}
 	for _, c := range l.s.SIP.Registrar.Contacts(user) {
-		b := cluster.Binding{UserID: string(user), Kind: cluster.KindSIP, Device: c.URI, Expires: c.Expires}
+		b := cluster.Binding{UserID: string(user), Kind: cluster.KindSIP, Device: c.URI, Expires: c.Expires, Source: c.Source}
 		if c.Transport != "" && c.Transport != "udp" {
 			b.Flow = c.Transport + " " + c.Source // connection-oriented: reached back over the same flow
 		}
@@ -344,6 +352,7 @@ func (l *clusterLink) checkPeers() {
 		if !alive[n] {
 			l.log.Info("cluster: node left", "peer", n)
 			l.hub.DropNode(n, reporter == l.node.ID())
+			l.calls.nodeLeft(n)
 		}
 	}
 	l.peers = alive

@@ -148,9 +148,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
 	var peerWithRoom func() string
+	node := ""
 	if s.cluster != nil {
 		s.timed.node = s.Config.Cluster.Node()
 		peerWithRoom = s.cluster.peerWithRoom
+		node = s.Config.Cluster.Node()
 	}
 	limits := callLimits(s.Config.Calls.Limits)
 	limits.MaxCalls = s.Config.Cluster.MaxCalls
@@ -159,12 +161,12 @@ func (s *Server) Start(ctx context.Context) error {
 	s.bridges = newBridgeSet()
 	s.Calls = call.NewManager(mediaAdapter{engine: engine, cfg: s.Config.Media, rtpIP: rtpIP(s.Config), log: s.Log, bridges: s.bridges,
 		prompts: PromptDir(s.Config.DataDir)},
-		s.timed, hubDevices{s.Hub}, s.timed,
+		s.timed, s.callDevices(), s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Park: lot, ParkTimeout: s.Config.Park.Timeout,
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
-			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference)}, s.Log)
-	s.Hub.SetHandler(callHandler{s.Calls})
+			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference), Node: node}, s.Log)
+	s.Hub.SetHandler(s.callHandler())
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err
@@ -175,7 +177,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
 	}
-	s.Calls.SetPhones(s.SIP)
+	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)
 	s.startEvents()
 	if err := s.SIP.Start(); err != nil {

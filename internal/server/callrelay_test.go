@@ -1,0 +1,41 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/ident"
+)
+
+// The device side keeps a session's remote calls from the first party
+// message that joins it to one until that call's end.
+func TestRelayTracksRemoteCalls(t *testing.T) {
+	r := &callRelay{remote: map[ident.SessionID]map[ident.CallID]string{}, legs: map[string]map[remoteLeg]remoteDevice{}}
+	for _, step := range []struct {
+		call, owner, method string
+		want                []string // owners of sess_a's calls after the step
+	}{
+		{"call_n1-aaaaaaaaaaaaaaaa", "n1", pmRefused, nil}, // an error about no call joins nothing
+		{"call_n1-aaaaaaaaaaaaaaaa", "n1", pmIncoming, []string{"n1"}},
+		{"call_n2-bbbbbbbbbbbbbbbb", "n2", pmTrying, []string{"n1", "n2"}},
+		{"call_n1-aaaaaaaaaaaaaaaa", "n1", pmAnswered, []string{"n1", "n2"}},
+		{"call_n1-aaaaaaaaaaaaaaaa", "n1", pmEnded, []string{"n2"}},
+		{"call_n2-bbbbbbbbbbbbbbbb", "n2", pmEnded, nil},
+	} {
+		if joins(step.method) || step.method == pmEnded {
+			r.track("sess_a", ident.CallID(step.call), step.owner, step.method != pmEnded)
+		}
+		require.ElementsMatch(t, step.want, r.owners("sess_a", false), "after %s %s", step.method, step.call)
+	}
+	require.Empty(t, r.remote, "nothing left behind")
+
+	// The owner side keeps the remote devices in its calls, by node.
+	d := remoteDevice{r: r, node: "n2", sess: "sess_b"}
+	r.noteLeg(d, partyMsg{CallID: "call_n1-cccccccccccccccc", Method: pmIncoming})
+	r.noteLeg(d, partyMsg{CallID: "call_n1-dddddddddddddddd", Method: pmIncoming})
+	r.noteLeg(d, partyMsg{CallID: "call_n1-cccccccccccccccc", Method: pmEnded})
+	require.Len(t, r.legs["n2"], 1)
+	r.noteLeg(d, partyMsg{CallID: "call_n1-dddddddddddddddd", Method: pmEnded})
+	require.Empty(t, r.legs)
+}
