@@ -16,7 +16,7 @@ var callDirections = []string{"inbound", "outbound", "internal"}
 // callEndReasons are the end reasons a call record can hold.
 var callEndReasons = []protocol.EndReason{protocol.EndHangup, protocol.EndBusy, protocol.EndNoAnswer,
 	protocol.EndFailed, protocol.EndTransferred, protocol.EndRejected, protocol.EndAnsweredElsewhere,
-	protocol.EndServerShutdown}
+	protocol.EndServerShutdown, protocol.EndMerged}
 
 // callQuery reads the history filters of GET /v1/calls: user (either
 // party), direction, reason, and from/to (RFC 3339, on started_at).

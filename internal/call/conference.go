@@ -265,6 +265,7 @@ func (c *Call) mergeOut(into *Call, hostKey string) {
 	}
 	d.endedFor = ""
 	into.members.Store(d.party.Key(), struct{}{})
+	c.stopRecording("", nil, false) // the call's recording ends with it
 	c.setState(StateEnded)
 	c.rec.mergedInto(fmt.Sprintf("merged by %s: %s joined conference call %s", partyName(t), partyName(d), into.id),
 		c.legStats(), d.id)
@@ -329,6 +330,9 @@ func (c *Call) startConference(host *leg) error {
 		return err
 	}
 	o := c.other(host)
+	// The mixer has no recording tap: a recording stops (and says so)
+	// rather than go on writing silence.
+	c.stopRecording("", nil, true)
 	if c.bridge != nil {
 		c.bridge.Stop()
 		c.bridge = nil

@@ -116,7 +116,7 @@ func (c *Call) parkTimedOut(slot int) {
 	}
 	c.xfer = &blindXfer{resume: p.resume, by: p.by, recalling: true}
 	c.rec.noted("; not picked up, recalling the parker")
-	c.recallID = ident.NewCallID()
+	c.recallID = c.m.newCallID()
 	c.m.alias(c.recallID, c)
 	c.round.plan([]route.Step{{Targets: []route.Target{{User: p.by}}, Ring: c.m.opt.RingTimeout}}, "", route.From{})
 	c.nextStep()
@@ -181,6 +181,7 @@ func (c *Call) handPark(to *Call, slot int) {
 	}
 	o.endedFor = ""
 	to.members.Store(o.party.Key(), struct{}{})
+	c.stopRecording("", nil, false) // the call's recording ends with it
 	c.setState(StateEnded)
 	c.rec.joinedInto(fmt.Sprintf("%s; picked up from park slot %d: %s joined into call %s", c.rec.record().Transfer, slot, partyName(o), to.id),
 		c.legStats(), o.id)
@@ -227,4 +228,5 @@ func (c *Call) adoptParked(o *leg, slot int, resume bool) {
 	if resume {
 		o.party.Resumed()
 	}
+	c.recordAtAnswer() // an account that records every call records this one
 }

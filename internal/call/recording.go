@@ -153,6 +153,9 @@ func (c *Call) record(action RecordAction, reqID string, by *leg) error {
 	if !c.connected() || c.winner == nil {
 		return fmt.Errorf("%w: only an answered call can be recorded (the call is %s)", ErrCallState, c.state)
 	}
+	if c.conf != nil {
+		return fmt.Errorf("%w: a conference cannot be recorded", ErrRecordingNotAllowed)
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)
 	defer cancel()
 	r := c.recording
@@ -304,7 +307,7 @@ func (c *Call) tellRecordingState(reqID string, by *leg, id ident.RecordingID, s
 // recordAtAnswer starts the recording of an account that records every
 // call; a failure is logged, the call goes on.
 func (c *Call) recordAtAnswer() {
-	if c.m.recorder == nil || c.recording != nil {
+	if c.m.recorder == nil || c.recording != nil || c.conf != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)

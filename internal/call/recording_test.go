@@ -138,3 +138,57 @@ func TestRecordWithoutRecorder(t *testing.T) {
 	require.ErrorIs(t, w.m.Supervise(context.Background(), id, SuperviseRecord{Action: RecordStart}), ErrNoRecorder)
 	w.quiet(a1, b1)
 }
+
+// A call that hands its party to another call (a park picked up, here)
+// stops its recording there: the writer does not run on after the call;
+// the picker's call, under policy always, records afresh.
+func TestRecordingEndsWithHandOver(t *testing.T) {
+	w, _ := parkWorld(t, 701, 720)
+	rec := &fakeRecorder{mode: store.RecordingAlways}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	w.expect(a1, "recording:recording/")
+	w.expect(b1, "recording:recording/")
+	a1.park(id)
+	w.expect(a1, "parked:701", "ended:transferred")
+	c1 := w.device("sess_c1", "user_c")
+	pid := c1.dial("701")
+	w.expect(c1, "answer", "answered", "recording:recording/")
+	w.checkFor(func() bool { return len(rec.got()) == 3 }, "recordings: %v", rec.got())
+	// The stop is written off the actor: it may land after the new start.
+	require.ElementsMatch(t, []string{"start", "stop", "start"}, rec.got(), "the parked call's recording stops at the pickup")
+	w.expect(b1, "recording:recording/")
+	c1.hangup(pid)
+	w.expect(b1, "ended:hangup")
+	w.checkFor(func() bool { return len(rec.got()) == 4 }, "recordings: %v", rec.got())
+	require.ElementsMatch(t, []string{"start", "stop", "start", "stop"}, rec.got())
+}
+
+// A call merged into a conference stops its recording (and says so): the
+// mixer has no recording tap, so it would record silence. call.record on
+// a conference is refused.
+func TestRecordingStopsAtMerge(t *testing.T) {
+	w := newWorld(t)
+	rec := &fakeRecorder{mode: store.RecordingOnDemand}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	a1.do(id, Record{Action: RecordStart, ReqID: "q"})
+	w.expect(a1, "recording:recording/q")
+	w.expect(b1, "recording:recording/")
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(b1, "held:remote")
+	d1 := w.device("sess_d1", "user_d")
+	id2 := a1.dial("104")
+	w.expect(d1, "incoming", "offer")
+	d1.answer(id2)
+	w.expect(a1, "answer", "ringing", "answered")
+	w.expect(d1, "answered")
+	a1.do(id, Merge{ReqID: "r1", With: id2})
+	w.expect(a1, "ended:merged", "recording:stopped/", "resumed", "conference")
+	w.expect(b1, "recording:stopped/", "resumed")
+	w.checkFor(func() bool { return len(rec.got()) == 2 }, "recordings: %v", rec.got())
+	a1.do(id, Record{Action: RecordStart, ReqID: "q2"})
+	w.expect(a1, "error:recording_not_allowed")
+	w.quiet(b1, d1)
+}

@@ -255,6 +255,7 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 	d.endedFor = ""
 	orig.members.Store(d.party.Key(), struct{}{})
 	c.original = nil
+	c.stopRecording("", nil, false) // the call's recording ends with it
 	c.setState(StateEnded)
 	c.rec.joinedInto(fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id),
 		c.legStats(), d.id)
