@@ -99,6 +99,9 @@ func (e *RTPEndpoint) readRTCP(pkt, plain []byte, src netip.AddrPort, muxed bool
 			return
 		}
 	}
+	if !e.fromPeerLocked(src) {
+		return // anyone can send to the port: only the peer's reports count
+	}
 	pkts, err := rtcp.Unmarshal(pkt)
 	if err != nil {
 		return
@@ -107,6 +110,17 @@ func (e *RTPEndpoint) readRTCP(pkt, plain []byte, src netip.AddrPort, muxed bool
 	e.lastRecv.Store(int64(time.Since(e.start)))
 	e.rtcp.srcAddr, e.rtcp.muxed = src, muxed
 	e.takeReportsLocked(pkts, now)
+}
+
+// fromPeerLocked says whether src is the peer's host: the address RTP
+// latched to, or one its description names (RTCP's port may differ).
+func (e *RTPEndpoint) fromPeerLocked(src netip.AddrPort) bool {
+	for _, a := range []netip.AddrPort{e.sendAddr, e.sdpAddr, e.rtcp.sdpAddr} {
+		if a.IsValid() && a.Addr() == src.Addr() {
+			return true
+		}
+	}
+	return false
 }
 
 // takeReportsLocked reads the peer's sender reports, its reception report

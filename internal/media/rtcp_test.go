@@ -259,6 +259,24 @@ func TestRTCPMuxedAndAnnouncedPorts(t *testing.T) {
 	})
 }
 
+// RTCP from a host that is not the peer's is ignored: it can neither
+// fake the figures nor redirect the reports.
+func TestRTCPFromAnotherHostIgnored(t *testing.T) {
+	fastRTCP(t)
+	p := newRTCPPhone(t)
+	p.sendSeq(1)
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	require.NoError(t, err)
+	defer stranger.Close()
+	p.sendRTCP(p.rtcpPort(), stranger, &rtcp.ReceiverReport{SSRC: 9, Reports: []rtcp.ReceptionReport{{SSRC: p.ep.out.ssrc, FractionLost: 255}}})
+	p.sendRTCP(p.rtcpPort(), p.rtcpConn, &rtcp.ReceiverReport{SSRC: 7, Reports: []rtcp.ReceptionReport{{SSRC: p.ep.out.ssrc, FractionLost: 32}}})
+	require.Eventually(t, func() bool { return p.ep.Stats().Remote.Reports >= 1 }, 3*time.Second, 5*time.Millisecond)
+	s := p.ep.Stats()
+	require.Equal(t, uint64(1), s.Remote.Reports, "only the peer's report counted")
+	require.InDelta(t, 12.5, s.Remote.LossPct, 1e-9)
+	readRTCPFrom(t, p.rtcpConn) // reports still go to the peer
+}
+
 func TestRTCPAttr(t *testing.T) {
 	rtpIP := netip.MustParseAddr("127.0.0.1")
 	tests := []struct {
