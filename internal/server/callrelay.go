@@ -186,6 +186,13 @@ func (r *callRelay) track(sess ident.SessionID, id ident.CallID, owner string, l
 	calls[id] = owner
 }
 
+// knows says whether owner told the session of call id.
+func (r *callRelay) knows(sess ident.SessionID, id ident.CallID, owner string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.remote[sess][id] == owner
+}
+
 // owners lists the nodes owning the session's remote calls; forget drops
 // them too.
 func (r *callRelay) owners(sess ident.SessionID, forget bool) []string {
@@ -215,6 +222,12 @@ func (r *callRelay) forward(s *signal.Session, msg protocol.Message) bool {
 	}
 	owner := id.Node()
 	if owner == "" || owner == node.ID() {
+		return false
+	}
+	// Only calls an owner told this session about are forwarded: a call id
+	// the client made up (any node name) is not found here, and never
+	// makes a relay queue for a node that does not exist.
+	if !r.knows(s.SessionID(), id, owner) {
 		return false
 	}
 	frame, err := protocol.Encode(msg)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,11 @@ func TestRelayTracksRemoteCalls(t *testing.T) {
 		if joins(step.method) || step.method == pmEnded {
 			r.track("sess_a", ident.CallID(step.call), step.owner, step.method != pmEnded)
 		}
+		// Commands are forwarded only for the calls an owner told of.
+		require.Equal(t, slices.Contains(step.want, step.owner), r.knows("sess_a", ident.CallID(step.call), step.owner),
+			"after %s %s", step.method, step.call)
+		require.False(t, r.knows("sess_a", ident.CallID(step.call), "n9"), "another owner for the id")
+		require.False(t, r.knows("sess_b", ident.CallID(step.call), step.owner), "another session")
 		require.ElementsMatch(t, step.want, r.owners("sess_a", false), "after %s %s", step.method, step.call)
 	}
 	require.Empty(t, r.remote, "nothing left behind")
