@@ -121,7 +121,7 @@ func (c nodeCPU) perCall() float64 {
 
 // runSize starts size nodes, measures them idle for d, then with calls
 // calls up for d.
-func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.Duration) (row, error) {
+func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.Duration) (r row, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return row{}, err
 	}
@@ -129,7 +129,14 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 	if err != nil {
 		return row{}, err
 	}
-	defer stopAll(ns, nodes)
+	defer func() {
+		stopAll(ns, nodes)
+		if err != nil || r.heard < calls {
+			for _, n := range nodes {
+				fmt.Fprintf(os.Stderr, "%s's log:\n%s", n.id, tail(n.log.String(), 4000))
+			}
+		}
+	}()
 
 	idle := cpuOf(nodes)
 	time.Sleep(d) // the baseline: the same nodes, idle, for the same time
@@ -149,7 +156,7 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 	time.Sleep(d)
 	loaded = since(nodes, loaded)
 
-	r := row{nodes: size, calls: calls, answered: len(setups)}
+	r = row{nodes: size, calls: calls, answered: len(setups)}
 	for _, p := range pairs {
 		if p.in != nil && p.out != nil && p.in.Detector().Level(440) > 0.5 && p.out.Detector().Level(1000) > 0.5 {
 			r.heard++
@@ -347,4 +354,11 @@ func printTable(rows []row) {
 			100*float64(r.cross)/float64(max(r.calls, 1)), r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
 			strings.Join(per, ", "), r.total, ratio)
 	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }

@@ -58,7 +58,7 @@ func startNATS(dir string) (*natsServer, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(bin, "-js", "-sd", dir, "-a", "127.0.0.1", "-p", port, "-n", "sb-bench-"+port)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -99,6 +99,7 @@ type node struct {
 	id   string
 	base string
 	cmd  *exec.Cmd
+	log  *bytes.Buffer // stderr (warnings and errors), read once it has exited
 }
 
 // startNode runs bin on dataDir with benchConfig plus extra, and waits
@@ -118,11 +119,11 @@ func startNode(bin, dataDir, id, extra string) (*node, error) {
 	}
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--sip-listen", sipAddr, "--config", cfg)
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_ADMIN_KEY="+adminKey)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	n := &node{id: id, base: "http://" + addr, cmd: cmd, log: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = io.Discard, n.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	n := &node{id: id, base: "http://" + addr, cmd: cmd}
 	for i := 0; i < 200; i++ {
 		if resp, err := http.Get(n.base + "/healthz"); err == nil {
 			resp.Body.Close()
@@ -133,7 +134,7 @@ func startNode(bin, dataDir, id, extra string) (*node, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	n.stop()
-	return nil, fmt.Errorf("node %s did not become healthy", id)
+	return nil, fmt.Errorf("node %s did not become healthy:\n%s", id, n.log)
 }
 
 func (n *node) pid() int      { return n.cmd.Process.Pid }
