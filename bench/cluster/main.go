@@ -101,6 +101,7 @@ type row struct {
 	p50, p99                             time.Duration
 	perNode                              []nodeCPU
 	total                                float64 // ms of CPU a second, summed over nodes, per call
+	nats                                 float64 // the nats-server's, per call
 }
 
 // nodeCPU is one node's busy CPU (loaded minus idle, ms a second) and the
@@ -138,9 +139,12 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 		}
 	}()
 
+	natsPid := ns.cmd.Process.Pid
+	natsIdle, _ := proc.Stat(natsPid)
 	idle := cpuOf(nodes)
 	time.Sleep(d) // the baseline: the same nodes, idle, for the same time
 	idle = since(nodes, idle)
+	natsIdle = first(proc.Stat(natsPid)) - natsIdle
 
 	pairs, err := connectPairs(nodes, users, calls)
 	defer func() {
@@ -152,9 +156,11 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 		return row{}, err
 	}
 	setups, _ := placeCalls(pairs)
+	natsLoaded, _ := proc.Stat(natsPid)
 	loaded := cpuOf(nodes)
 	time.Sleep(d)
 	loaded = since(nodes, loaded)
+	natsLoaded = first(proc.Stat(natsPid)) - natsLoaded
 
 	r = row{nodes: size, calls: calls, answered: len(setups)}
 	for _, p := range pairs {
@@ -188,6 +194,7 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 	}
 	if calls > 0 {
 		r.total = busy / float64(calls)
+		r.nats = (ms(natsLoaded) - ms(natsIdle)) / float64(calls)
 	}
 	return r, nil
 }
@@ -329,14 +336,14 @@ func (r row) print() {
 		fmt.Printf("  %-3s owns %2d relays %2d  idle %.1f%% of a core  busy %.1f ms/s  per call %.2f ms/s  RSS %.0f MiB\n",
 			c.id, c.owned, c.relayed, c.idlePct, c.busy, c.perCall(), c.rssMiB)
 	}
-	fmt.Printf("  total busy CPU per call %.2f ms/s (%.2f%% of a core)\n", r.total, r.total/10)
+	fmt.Printf("  total busy CPU per call %.2f ms/s (%.2f%% of a core); nats-server %.2f ms/s per call\n", r.total, r.total/10, r.nats)
 }
 
 // printTable prints one line per cluster size; CPU is milliseconds of
 // CPU a second (10 ms/s = 1% of a core) above each node's idle baseline.
 func printTable(rows []row) {
-	fmt.Println("\nnodes | calls | cross-node | setup p50 / p99 | CPU per call per node (ms/s) | total CPU per call (ms/s, × 1 node)")
-	fmt.Println("------|-------|------------|-----------------|------------------------------|------------------------------------")
+	fmt.Println("\nnodes | calls | cross-node | setup p50 / p99 | CPU per call per node (ms/s) | total CPU per call (ms/s, × 1 node) | nats-server per call")
+	fmt.Println("------|-------|------------|-----------------|------------------------------|-------------------------------------|---------------------")
 	var base float64
 	for _, r := range rows {
 		if r.nodes == 1 {
@@ -350,9 +357,9 @@ func printTable(rows []row) {
 		if base > 0 {
 			ratio = fmt.Sprintf("× %.2f", r.total/base)
 		}
-		fmt.Printf("%5d | %5d | %9.0f%% | %6v / %-6v | %-28s | %.2f (%s)\n", r.nodes, r.calls,
+		fmt.Printf("%5d | %5d | %9.0f%% | %6v / %-6v | %-28s | %-35s | %.2f\n", r.nodes, r.calls,
 			100*float64(r.cross)/float64(max(r.calls, 1)), r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond),
-			strings.Join(per, ", "), r.total, ratio)
+			strings.Join(per, ", "), fmt.Sprintf("%.2f (%s)", r.total, ratio), r.nats)
 	}
 }
 
@@ -362,3 +369,5 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+func first(d time.Duration, _ int64) time.Duration { return d }
