@@ -178,6 +178,16 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 	}
 	r.p50, r.p99 = percentile(setups, 0.5), percentile(setups, 0.99)
 	ms := func(c time.Duration) float64 { return float64(c.Milliseconds()) / d.Seconds() }
+	r.account(nodes, pairs, idle, loaded, ms)
+	if calls > 0 {
+		r.nats = (ms(natsLoaded) - ms(natsIdle)) / float64(calls)
+	}
+	return r, nil
+}
+
+// account fills in each node's CPU above its idle baseline (ms/s) per
+// call it owns or relays, and the total per call.
+func (r *row) account(nodes []*node, pairs []*pair, idle, loaded []sample, ms func(time.Duration) float64) {
 	var busy float64
 	for i, n := range nodes {
 		c := nodeCPU{id: n.id, busy: ms(loaded[i].cpu) - ms(idle[i].cpu), idlePct: ms(idle[i].cpu) / 10,
@@ -192,11 +202,9 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 		busy += c.busy
 		r.perNode = append(r.perNode, c)
 	}
-	if calls > 0 {
-		r.total = busy / float64(calls)
-		r.nats = (ms(natsLoaded) - ms(natsIdle)) / float64(calls)
+	if r.calls > 0 {
+		r.total = busy / float64(r.calls)
 	}
-	return r, nil
 }
 
 type sample struct {
