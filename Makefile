@@ -117,6 +117,7 @@ ifndef QUICK
 	$(GO) run ./bench/opus
 	$(GO) test -run '^$$' -bench WebRTCRelay -benchtime 20000x ./internal/media
 	$(GO) test -run '^$$' -bench Mixer -benchtime 2000x ./internal/media
+	$(GO) run ./bench/cluster
 endif
 
 # What make bench measures beside: rtpengine (userspace) and taskset.
