@@ -1,6 +1,7 @@
 package call
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/park"
 	"github.com/switchboard-voice/switchboard/internal/route"
+	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
 // ParkCode is the destination of a blind transfer that parks the call.
@@ -72,7 +74,8 @@ func (c *Call) onPark(l *leg, req *Park, done func(error)) {
 		return
 	}
 	o := c.other(l)
-	slot, ok := lot.Claim(c.account, park.Parked{Call: c.id, From: o.num, FromName: o.name, By: l.user})
+	slot, ok := lot.Claim(c.account, park.Parked{Call: c.id, From: o.num, FromName: o.name, By: l.user},
+		func(s int) bool { return c.extensionTaken(strconv.Itoa(s)) })
 	if !ok {
 		fail(CodeParkFull, "every park slot of the account is taken")
 		return
@@ -134,7 +137,7 @@ func (c *Call) leavePark() {
 // reports whether the destination is a slot.
 func (c *Call) routePark() bool {
 	slot, ok := c.m.opt.Park.Slot(c.dest)
-	if !ok {
+	if !ok || c.extensionTaken(c.dest) {
 		return false
 	}
 	var parked *Call
@@ -149,6 +152,20 @@ func (c *Call) routePark() bool {
 		c.post(event{fn: func() { c.pickupFailed(slot) }})
 	}})
 	return true
+}
+
+// extensionTaken says whether ext is a user's or a ring group's extension
+// in the call's account: such a number is theirs, never a park slot (an
+// account that had users at 701–720 keeps reaching them), and parking
+// skips it. A lookup that fails counts as taken.
+func (c *Call) extensionTaken(ext string) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	if _, err := c.m.dir.GetUserByExtension(ctx, c.account, ext); !errors.Is(err, store.ErrNotFound) {
+		return true
+	}
+	_, err := c.m.dir.GetRingGroupByExtension(ctx, c.account, ext)
+	return !errors.Is(err, store.ErrNotFound)
 }
 
 // pickupFailed ends a pickup of an empty slot: call_failed and

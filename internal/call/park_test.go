@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/park"
+	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
 func init() { codeWords[CodeParkFull] = "park_full" }
@@ -156,4 +157,32 @@ func TestParkTimeout(t *testing.T) {
 			require.Contains(t, w.record(id).Transfer, "parked by user_a in 701; not picked up, recalling the parker; answered by user_a")
 		})
 	}
+}
+
+// A number that is a user's extension is theirs, not a park slot: parking
+// skips the slot, and dialling it rings the user. (An account with users
+// at 701–720 keeps reaching them when call park comes.)
+func TestParkSkipsExtensions(t *testing.T) {
+	w, lot := parkWorld(t, 701, 703)
+	w.dir.mu.Lock()
+	w.dir.users["701"] = &store.User{ID: "user_f", AccountID: "acct_a", Extension: "701", Name: "Frank", RingTimeoutSeconds: 20}
+	w.dir.mu.Unlock()
+	a1, b1, id := connected(t, w)
+	a1.park(id)
+	w.expect(a1, "parked:702", "ended:transferred")
+	w.quiet(b1)
+	require.Contains(t, lot.Busy("acct_a"), 702)
+
+	f1 := w.device("sess_f1", "user_f")
+	c1 := w.device("sess_c1", "user_c")
+	fid := c1.dial("701")
+	w.expect(f1, "incoming", "offer") // Frank's phone rings: 701 is his
+	f1.answer(fid)
+	w.expect(c1, "answer", "ringing", "answered")
+	w.expect(f1, "answered")
+	c1.hangup(fid)
+	w.expect(f1, "ended:hangup")
+	b1.hangup(id)
+	w.expect(b1, "ended:hangup")
+	w.noCalls()
 }

@@ -91,14 +91,14 @@ func (l *Lot) SlotOfID(user ident.UserID) (int, bool) {
 // ID is a slot's presence id.
 func ID(slot int) ident.UserID { return ident.UserID(fmt.Sprintf("%s%d", SlotPrefix, slot)) }
 
-// Claim puts p in the account's first free slot; ok is false when every
-// slot is taken.
-func (l *Lot) Claim(account ident.AccountID, p Parked) (slot int, ok bool) {
+// Claim puts p in the account's first free slot that skip (nil: none)
+// does not rule out; ok is false when every slot is taken.
+func (l *Lot) Claim(account ident.AccountID, p Parked, skip func(slot int) bool) (slot int, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for s := l.first; s <= l.last; s++ {
 		k := slotKey{account, s}
-		if _, busy := l.taken[k]; busy {
+		if _, busy := l.taken[k]; busy || skip != nil && skip(s) {
 			continue
 		}
 		l.taken[k] = p

@@ -38,13 +38,13 @@ func TestClaimTakeRelease(t *testing.T) {
 	l := New(701, 703)
 	a, b := ident.AccountID("acct_a"), ident.AccountID("acct_b")
 	for i, want := range []int{701, 702, 703} {
-		s, ok := l.Claim(a, Parked{Call: ident.CallID("call_" + string(rune('1'+i)))})
+		s, ok := l.Claim(a, Parked{Call: ident.CallID("call_" + string(rune('1'+i)))}, nil)
 		require.True(t, ok)
 		require.Equal(t, want, s, "the first free slot")
 	}
-	_, ok := l.Claim(a, Parked{Call: "call_x"})
+	_, ok := l.Claim(a, Parked{Call: "call_x"}, nil)
 	require.False(t, ok, "every slot taken")
-	s, ok := l.Claim(b, Parked{Call: "call_b"})
+	s, ok := l.Claim(b, Parked{Call: "call_b"}, nil)
 	require.True(t, ok, "another account has its own slots")
 	require.Equal(t, 701, s)
 
@@ -53,7 +53,7 @@ func TestClaimTakeRelease(t *testing.T) {
 	require.Equal(t, ident.CallID("call_2"), p.Call)
 	_, ok = l.Take(a, 702)
 	require.False(t, ok, "a slot is picked up once")
-	s, ok = l.Claim(a, Parked{Call: "call_4"})
+	s, ok = l.Claim(a, Parked{Call: "call_4"}, nil)
 	require.True(t, ok)
 	require.Equal(t, 702, s, "a freed slot is reused first")
 
@@ -79,9 +79,9 @@ func TestWatch(t *testing.T) {
 	require.Equal(t, ident.UserID("park.701"), cur.User)
 	require.Equal(t, "701", cur.Extension)
 
-	l.Claim("acct_other", Parked{Call: "call_o"})
+	l.Claim("acct_other", Parked{Call: "call_o"}, nil)
 	require.Empty(t, got, "another account's slot is another slot")
-	l.Claim(a, Parked{Call: "call_1", From: "103"})
+	l.Claim(a, Parked{Call: "call_1", From: "103"}, nil)
 	require.Len(t, got, 1)
 	require.Equal(t, presence.OnCall, got[0].Status)
 	require.Equal(t, []presence.Dialog{{ID: "call_1", State: presence.DialogConfirmed, Remote: "103"}}, got[0].Dialogs)
@@ -98,7 +98,7 @@ func TestWatch(t *testing.T) {
 
 	cancel()
 	cancel()
-	l.Claim(a, Parked{Call: "call_2"})
+	l.Claim(a, Parked{Call: "call_2"}, nil)
 	require.Len(t, got, 2, "no calls after cancel")
 	require.Empty(t, l.watchers)
 }

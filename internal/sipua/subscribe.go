@@ -290,14 +290,14 @@ func (u *UA) watchedUser(subscriber *store.User, name string) (*store.User, erro
 	if name == "" {
 		return nil, store.ErrNotFound
 	}
-	if slot := u.parkTarget(subscriber, name); slot != nil {
-		return slot, nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	target, err := u.store.GetUserByExtension(ctx, subscriber.AccountID, name)
 	if !errors.Is(err, store.ErrNotFound) {
-		return target, err
+		return target, err // a user's extension wins over a park slot's number
+	}
+	if slot := u.parkTarget(subscriber, name); slot != nil {
+		return slot, nil
 	}
 	target, err = u.store.GetUserBySIPUsername(ctx, name)
 	if err != nil {
