@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/test/harness"
+	"github.com/switchboard-voice/switchboard/test/rest"
 )
 
 // checkpointInterval is internal/call's: how often a live call's record is
@@ -66,4 +67,13 @@ func TestKilledServerClosesRecordsAtLastMedia(t *testing.T) {
 		require.Greater(t, l.PacketsSent, uint64(250), "leg %s (%s)", l.LegID, l.Role)
 	}
 	require.Contains(t, p2.Output(), "closed call records left open by an earlier run")
+
+	// The events stream (and webhooks) hear how the call ended, too.
+	st := rest.OpenSSE(t, p2.URL()+"/v1/events?types=call.ended", harness.AdminKey, "evt_0") // unknown: replay all
+	require.Equal(t, 200, st.Status)
+	defer st.Close()
+	ev := st.Next(t, 10*time.Second)
+	require.Equal(t, "call.ended", ev.Event)
+	require.Contains(t, ev.Data, `"id":"`+string(out.ID)+`"`)
+	require.Contains(t, ev.Data, `"end_reason":"failed"`)
 }

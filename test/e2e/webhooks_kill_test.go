@@ -40,6 +40,17 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	out, in := harness.Connected(t, alice, bob, "102")
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
+	// The record (and its call.ended, in the same transaction) is written
+	// off the call's goroutine: wait for it, so the kill comes with every
+	// event queued and one delivery in flight. (A record a kill leaves
+	// open is closed at the restart, with its call.ended: failed.)
+	harness.CheckFor(t, 10*time.Second, func() error {
+		r := rest.Do(t, "GET", p.URL()+"/v1/calls/"+out.ID, admin, nil)
+		if r.Status != 200 || r.Body["ended_at"] == nil {
+			return fmt.Errorf("record of %s not closed yet: %d %s", out.ID, r.Status, r.Raw)
+		}
+		return nil
+	})
 
 	var hung string
 	harness.CheckFor(t, 10*time.Second, func() error {

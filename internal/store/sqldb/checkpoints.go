@@ -85,14 +85,31 @@ func (d *DB) closeOpen(ctx context.Context, scope openScope, reason string, at t
 		if err != nil {
 			return 0, fmt.Errorf("close call record %q: %w", id, err)
 		}
-		if k, err := res.RowsAffected(); err == nil {
-			n += int(k)
+		k, err := res.RowsAffected()
+		if err != nil || k == 0 {
+			continue
+		}
+		n += int(k)
+		if err := d.endedEvent(ctx, tx, id, end); err != nil {
+			return 0, err
 		}
 	}
 	if err := tx.commit(); err != nil {
 		return 0, fmt.Errorf("close open call records: %w", err)
 	}
 	return n, nil
+}
+
+// endedEvent queues the call.ended event of a record closed here, in the
+// same transaction: a call whose server died before it wrote the end
+// still tells webhooks and the events stream how it ended.
+func (d *DB) endedEvent(ctx context.Context, tx *tx, id ident.CallID, end time.Time) error {
+	r, err := scanCall(tx.queryRow(ctx, "SELECT "+callCols+" FROM call_records WHERE id = ?", id))
+	if err != nil {
+		return fmt.Errorf("close call record %q: %w", id, err)
+	}
+	return d.appendEvent(ctx, tx, store.WebhookEvent{Type: store.EventCallEnded, AccountID: r.AccountID, CallID: r.ID,
+		At: end, Data: r.View()})
 }
 
 // openRecordEnds reads the open records in scope and when each should end.

@@ -298,9 +298,19 @@ func TestCloseOpenCallRecords(t *testing.T) {
 		got, err := db.GetCallRecord(ctx, closed.ID)
 		require.NoError(t, err)
 		require.Equal(t, closed, got)
+		// Each closed record told its account's event log how it ended.
+		evs, err := db.EventsAfter(ctx, "acct_a", 0, nil, 10)
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, store.EventCallEnded, evs[0].Type)
+		require.Equal(t, open1.ID, evs[0].CallID)
+		require.Contains(t, string(evs[0].Payload), `"end_reason":"server_restart"`)
 
 		n, err = db.CloseOpenCallRecords(ctx, "server_restart", at)
 		require.NoError(t, err)
 		require.Zero(t, n)
+		evs, err = db.EventsAfter(ctx, "acct_b", 0, nil, 10)
+		require.NoError(t, err)
+		require.Len(t, evs, 1, "closed once, told once")
 	})
 }
