@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -199,6 +201,54 @@ func TestConferenceWithTrunkCall(t *testing.T) {
 	sipp.RequireSuccess(t)
 	require.NoError(t, carol.Hangup())
 	harness.WaitEnded(t, host, protocol.EndHangup)
+}
+
+// TestConferenceBrowserDeskPhoneTrunk: the three kinds of party in one
+// merged call — a browser (Opus, the host), a desk phone (baresip, PCMU)
+// and a call out through a trunk (a baresip "carrier" answering at the
+// trunk's address, PCMU) — each hear both others and never themselves,
+// the trunk's side checked in what its far end recorded.
+func TestConferenceBrowserDeskPhoneTrunk(t *testing.T) {
+	const trunkHz = 1300.0
+	carrier := harness.StartBaresip(t, harness.BaresipOptions{User: external, Password: "unused", Registrar: "127.0.0.1",
+		ToneHz: int(trunkHz), NoRegister: true})
+	host, port, err := net.SplitHostPort(carrier.SIPAddr)
+	require.NoError(t, err)
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	s := startWithTrunks(t, config.Trunk{Name: "carrier", Host: host, Port: p})
+	desk := aliceDesk(t, s, harness.BaresipOptions{ToneHz: int(deskHz)})
+	bob := s.Phone(t, s.Bob, hostHz, "")
+
+	toDesk := dial(t, bob, "101")
+	harness.Wait(t, toDesk, protocol.TypeCallAnswered)
+	harness.HearsTone(t, toDesk, deskHz)
+	require.NoError(t, toDesk.Hold())
+	harness.Wait(t, toDesk, protocol.TypeCallHeld)
+	toTrunk := dial(t, bob, external)
+	harness.Wait(t, toTrunk, protocol.TypeCallAnswered)
+	harness.HearsTone(t, toTrunk, trunkHz)
+	require.NoError(t, toDesk.Merge(toTrunk))
+	harness.WaitEnded(t, toTrunk, protocol.EndMerged)
+	up := harness.Wait(t, toDesk, protocol.TypeConferenceUpdated).(*protocol.ConferenceUpdated)
+	require.Len(t, up.Participants, 3)
+
+	harness.HearsMix(t, toDesk, []float64{deskHz, trunkHz}, []float64{hostHz})
+	desk.HeardMix(t, []float64{hostHz, trunkHz}, []float64{deskHz})
+	carrier.HeardMix(t, []float64{hostHz, deskHz}, []float64{trunkHz})
+
+	require.NoError(t, toDesk.Hangup()) // host_leaves: stay: the phone and the trunk go on
+	harness.WaitEnded(t, toDesk, protocol.EndHangup)
+	desk.HeardMix(t, []float64{trunkHz}, []float64{hostHz, deskHz})
+	carrier.HeardMix(t, []float64{deskHz}, []float64{hostHz, trunkHz})
+	desk.Command(t, "hangup", "") // one party left: the conference ends, the trunk gets its BYE
+	carrier.WaitPrinted(t, "closed", "the trunk's call did not end")
+	harness.CheckFor(t, 10*time.Second, func() error {
+		if n := s.Calls.Count(); n != 0 {
+			return strErr("calls still up")
+		}
+		return nil
+	})
 }
 
 // TestConferenceAddByNumber: call.add rings an extension from an answered

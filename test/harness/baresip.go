@@ -43,6 +43,9 @@ type BaresipOptions struct {
 	// MediaEnc is the account's media encryption ("srtp", "srtp-mand");
 	// it loads the srtp module.
 	MediaEnc string
+	// NoRegister makes the phone only answer calls to User at its own
+	// address (a carrier at the end of a trunk): no REGISTER is sent.
+	NoRegister bool
 }
 
 // StartBaresip runs a baresip phone registering to o.Registrar. It is
@@ -98,8 +101,12 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 	if o.MediaEnc != "" {
 		params = ";mediaenc=" + o.MediaEnc
 	}
-	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;answermode=%s;audio_codecs=pcmu%s\n",
-		o.User, uri, o.Password, mode, params)
+	regint := 60
+	if o.NoRegister {
+		regint = 0
+	}
+	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=%d;answermode=%s;audio_codecs=pcmu%s\n",
+		o.User, uri, o.Password, regint, mode, params)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600))
 	b := &Baresip{Dir: dir, SIPAddr: fmt.Sprintf("127.0.0.1:%d", sipPort), Ctrl: fmt.Sprintf("127.0.0.1:%d", ctrl),
 		out: &syncbuf.Buffer{}}
