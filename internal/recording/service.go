@@ -29,6 +29,10 @@ type Service struct {
 	Store   store.Recordings
 	Storage Storage
 	Log     *slog.Logger
+	// CallPrefix limits crash recovery and pruning to the recordings of
+	// calls whose id starts with it (a cluster node's own: its files are
+	// on its disk); "" takes every recording.
+	CallPrefix string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -127,7 +131,7 @@ func (x *Session) save(ctx context.Context, status string, ended *time.Time) err
 // it finished. Run it before calls start (a cluster node: only for the
 // recordings of calls it owned).
 func (s *Service) Recover(ctx context.Context) (int, error) {
-	open, err := s.Store.OpenRecordings(ctx)
+	open, err := s.Store.OpenRecordings(ctx, s.CallPrefix)
 	if err != nil {
 		return 0, err
 	}
@@ -192,7 +196,7 @@ func (s *Service) repair(r store.Recording) (int64, error) {
 func (s *Service) Prune(ctx context.Context) (int, error) {
 	n := 0
 	for {
-		old, err := s.Store.ExpiredRecordings(ctx, s.now(), 100)
+		old, err := s.Store.ExpiredRecordings(ctx, s.now(), 100, s.CallPrefix)
 		if err != nil || len(old) == 0 {
 			return n, err
 		}

@@ -50,12 +50,15 @@ func (s *Server) startRecordings(ctx context.Context, a *api.API) error {
 		return err
 	}
 	svc := &recording.Service{Store: rs, Storage: recording.Dir{Root: RecordingDir(s.Config.DataDir)}, Log: s.Log}
-	if s.cluster == nil { // a cluster node cannot tell its own open recordings from a live peer's
-		if n, err := svc.Recover(ctx); err != nil {
-			s.Log.Warn("recordings: recover", "err", err)
-		} else if n > 0 {
-			s.Log.Info("recordings left open by a crash finished", "count", n)
-		}
+	if s.Config.Cluster.Enabled() {
+		// A node's files are on its own disk: it finishes and prunes the
+		// recordings of the calls it owned, never a peer's.
+		svc.CallPrefix = "call_" + s.Config.Cluster.Node() + "-"
+	}
+	if n, err := svc.Recover(ctx); err != nil {
+		s.Log.Warn("recordings: recover", "err", err)
+	} else if n > 0 {
+		s.Log.Info("recordings left open by a crash finished", "count", n)
 	}
 	rec := &recordings{svc: svc, signer: recording.Signer{Key: []byte(key)}, done: make(chan struct{})}
 	pctx, cancel := context.WithCancel(context.Background())

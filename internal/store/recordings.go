@@ -98,10 +98,12 @@ type Recordings interface {
 	// ListCallRecordings returns a call's recordings, oldest first.
 	ListCallRecordings(ctx context.Context, call ident.CallID) ([]Recording, error)
 	// ExpiredRecordings returns up to limit recordings of any account that
-	// started before now minus the account's retention.
-	ExpiredRecordings(ctx context.Context, now time.Time, limit int) ([]Recording, error)
+	// started before now minus the account's retention, of calls whose id
+	// starts with callPrefix ("": any).
+	ExpiredRecordings(ctx context.Context, now time.Time, limit int, callPrefix string) ([]Recording, error)
 	// OpenRecordings returns the recordings not finished (left by a
-	// crash: their files hold what was written up to it).
-	OpenRecordings(ctx context.Context) ([]Recording, error)
+	// crash: their files hold what was written up to it), of calls whose
+	// id starts with callPrefix ("": any).
+	OpenRecordings(ctx context.Context, callPrefix string) ([]Recording, error)
 	DeleteRecording(ctx context.Context, id ident.RecordingID) error
 }

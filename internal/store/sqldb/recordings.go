@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,17 +116,28 @@ func (d *DB) ListCallRecordings(ctx context.Context, call ident.CallID) ([]store
 // ExpiredRecordings returns up to limit recordings older than their
 // account's retention (the default retention for accounts without a
 // policy), oldest first.
-func (d *DB) ExpiredRecordings(ctx context.Context, at time.Time, limit int) ([]store.Recording, error) {
+func (d *DB) ExpiredRecordings(ctx context.Context, at time.Time, limit int, callPrefix string) ([]store.Recording, error) {
+	where, args := callPrefixWhere("r.", callPrefix)
 	q := "SELECT " + prefixed("r.", recordingCols) + ` FROM recordings r
 		LEFT JOIN recording_policies p ON p.account_id = r.account_id
-		WHERE r.ended_at IS NOT NULL AND r.started_ms < ? - COALESCE(p.retention_days, ?) * 86400000
+		WHERE r.ended_at IS NOT NULL AND r.started_ms < ? - COALESCE(p.retention_days, ?) * 86400000` + where + `
 		ORDER BY r.started_ms LIMIT ?`
-	return d.listRecordings(ctx, q, at.UnixMilli(), store.DefaultRetentionDays, limit)
+	return d.listRecordings(ctx, q, append(append([]any{at.UnixMilli(), store.DefaultRetentionDays}, args...), limit)...)
 }
 
 // OpenRecordings returns the recordings that never finished.
-func (d *DB) OpenRecordings(ctx context.Context) ([]store.Recording, error) {
-	return d.listRecordings(ctx, "SELECT "+recordingCols+" FROM recordings WHERE ended_at IS NULL ORDER BY started_ms")
+func (d *DB) OpenRecordings(ctx context.Context, callPrefix string) ([]store.Recording, error) {
+	where, args := callPrefixWhere("", callPrefix)
+	return d.listRecordings(ctx, "SELECT "+recordingCols+" FROM recordings WHERE ended_at IS NULL"+where+" ORDER BY started_ms", args...)
+}
+
+// callPrefixWhere narrows a query to recordings of calls whose id starts
+// with prefix (a cluster node's, "call_<node>-"); "" narrows nothing.
+func callPrefixWhere(table, prefix string) (string, []any) {
+	if prefix == "" {
+		return "", nil
+	}
+	return " AND substr(" + table + "call_id, 1, " + strconv.Itoa(len(prefix)) + ") = ?", []any{prefix}
 }
 
 // DeleteRecording removes the recording's row.

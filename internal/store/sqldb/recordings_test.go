@@ -63,10 +63,10 @@ func TestRecordings(t *testing.T) {
 		dfltOld := mk(dflt.ID, "call_b", 30*24*time.Hour)
 		dfltExpired := mk(dflt.ID, "call_b", 100*24*time.Hour)
 
-		open, err := db.OpenRecordings(ctx)
+		open, err := db.OpenRecordings(ctx, "")
 		require.NoError(t, err)
 		require.Len(t, open, 4)
-		expired, err := db.ExpiredRecordings(ctx, now, 10)
+		expired, err := db.ExpiredRecordings(ctx, now, 10, "")
 		require.NoError(t, err)
 		require.Empty(t, expired, "recordings still open never expire")
 
@@ -86,13 +86,27 @@ func TestRecordings(t *testing.T) {
 		require.NotNil(t, list[0].EndedAt)
 		require.True(t, list[0].StartedAt.Equal(old.StartedAt))
 
-		expired, err = db.ExpiredRecordings(ctx, now, 10)
+		expired, err = db.ExpiredRecordings(ctx, now, 10, "")
 		require.NoError(t, err)
 		ids := []ident.RecordingID{}
 		for _, r := range expired {
 			ids = append(ids, r.ID)
 		}
 		require.Equal(t, []ident.RecordingID{dfltExpired.ID, old.ID}, ids)
+		// A cluster node takes only its own calls' recordings.
+		n1 := mk(short.ID, "call_n1-aaaaaaaaaaaaaaaa", 72*time.Hour)
+		mk(short.ID, "call_n2-bbbbbbbbbbbbbbbb", 72*time.Hour)
+		open, err = db.OpenRecordings(ctx, "call_n1-")
+		require.NoError(t, err)
+		require.Len(t, open, 1)
+		require.Equal(t, n1.ID, open[0].ID)
+		end := n1.StartedAt.Add(time.Minute)
+		n1.EndedAt, n1.Status = &end, store.RecordingFinished
+		require.NoError(t, db.UpdateRecording(ctx, n1))
+		expired, err = db.ExpiredRecordings(ctx, now, 10, "call_n1-")
+		require.NoError(t, err)
+		require.Len(t, expired, 1)
+		require.Equal(t, n1.ID, expired[0].ID)
 
 		require.NoError(t, db.DeleteRecording(ctx, old.ID))
 		_, err = db.GetRecording(ctx, old.ID)
