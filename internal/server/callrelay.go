@@ -161,6 +161,18 @@ func (r *callRelay) onParty(_ context.Context, raw json.RawMessage) (any, error)
 		if q, ok := p.(call.QualityListener); ok && m.Quality != nil {
 			q.Quality(*m.Quality)
 		}
+	case pmParked:
+		if l, ok := p.(call.ParkListener); ok {
+			l.Parked(m.ReqID, m.Slot)
+		}
+	case pmRecording:
+		if l, ok := p.(call.RecordingListener); ok && m.Recording != nil {
+			l.RecordingChanged(*m.Recording)
+		}
+	case pmConference:
+		if l, ok := p.(call.ConferenceListener); ok && m.Conference != nil {
+			l.Conference(*m.Conference)
+		}
 	default:
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "unknown party method %q", m.Method)
 	}

@@ -44,6 +44,11 @@ type partyMsg struct {
 	Refusal  *call.Refusal       `json:"refusal,omitempty"`
 	Restored *call.Restored      `json:"restored,omitempty"`
 	Quality  *call.QualityReport `json:"quality,omitempty"`
+	// Slot is a park's (pmParked); Recording and Conference are their
+	// notices (pmRecording, pmConference).
+	Slot       string                `json:"slot,omitempty"`
+	Recording  *call.RecordingNotice `json:"recording,omitempty"`
+	Conference *call.ConferenceInfo  `json:"conference,omitempty"`
 }
 
 // Party methods relayed.
@@ -59,6 +64,12 @@ const (
 	pmRefused  = "refused"
 	pmRestored = "restored"
 	pmQuality  = "quality"
+	// The additions a device only hears when it used them (park,
+	// recording, conference): relayed so that a device on another node
+	// hears them as a local one does.
+	pmParked     = "parked"
+	pmRecording  = "recording"
+	pmConference = "conference"
 )
 
 // remoteDevice is, on the owner, a device session held by another node.
@@ -71,8 +82,11 @@ type remoteDevice struct {
 }
 
 var (
-	_ call.Device          = remoteDevice{}
-	_ call.QualityListener = remoteParty{}
+	_ call.Device             = remoteDevice{}
+	_ call.QualityListener    = remoteParty{}
+	_ call.ParkListener       = remoteParty{}
+	_ call.RecordingListener  = remoteParty{}
+	_ call.ConferenceListener = remoteParty{}
 )
 
 func (d remoteDevice) SessionID() ident.SessionID { return d.sess }
@@ -118,6 +132,21 @@ func (p remoteParty) Restored(r call.Restored) { p.send(partyMsg{Method: pmResto
 // Quality passes the leg's window on; the device's session sends it only
 // when the client asked for it.
 func (p remoteParty) Quality(r call.QualityReport) { p.send(partyMsg{Method: pmQuality, Quality: &r}) }
+
+// Parked answers the device's call.park with the slot.
+func (p remoteParty) Parked(reqID, slot string) {
+	p.send(partyMsg{Method: pmParked, ReqID: reqID, Slot: slot})
+}
+
+// RecordingChanged tells the device of the call's recording.
+func (p remoteParty) RecordingChanged(n call.RecordingNotice) {
+	p.send(partyMsg{Method: pmRecording, Recording: &n})
+}
+
+// Conference tells the device, the host, of its conference.
+func (p remoteParty) Conference(info call.ConferenceInfo) {
+	p.send(partyMsg{Method: pmConference, Conference: &info})
+}
 
 // NewMedia makes the leg's WebRTC endpoint here, on the owner: the
 // device's ICE and DTLS reach this node directly.
