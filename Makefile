@@ -102,7 +102,8 @@ clean:
 # one core, prints one table against the goals and writes it to
 # bench/results/ (about 10 minutes). QUICK=1: small loads, under 2 minutes.
 # PROFILE=1: CPU and heap profiles of the server at the highest load, and
-# of the relays, in bench/results/profiles/. A full run then measures the
+# of the relays, in bench/results/profiles/. SEARCH=1: instead, the
+# capacity search of every path (about 15 minutes). A full run then measures the
 # parts: codecs (audio), a presence change with 1 and 1,000 watchers
 # (bench/presence), the Opus encoder at each complexity (bench/opus), and
 # WebRTC packets between two endpoints with our interceptors and pion's
@@ -110,7 +111,7 @@ clean:
 # mixing cost per participant, Opus and PCMU, 3/5/10 participants
 # (internal/media BenchmarkMixer: µs and % of a core per participant).
 bench: deps
-	$(GO) run ./bench/suite $(if $(QUICK),-quick) $(if $(PROFILE),-profile bench/results/profiles)
+	$(GO) run ./bench/suite $(if $(QUICK),-quick) $(if $(PROFILE),-profile bench/results/profiles) $(if $(SEARCH),-search)
 ifndef QUICK
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./audio
 	$(GO) run ./bench/presence -changes 2000

@@ -53,9 +53,15 @@ func main() {
 	flag.Float64Var(&opts.sipRate, "sip-rate", 0, "instead: place SIP calls with digest auth to *43 at this rate a second for -duration")
 	flag.IntVar(&opts.idle, "idle", 0, "instead: open this many idle authenticated sockets (memory per socket)")
 	flag.StringVar(&opts.profile, "profile", "", "save the server's CPU profile of the loaded window and a heap profile to this directory")
+	searchMax := flag.Int("search-max", 5000, "with -search, the most calls tried")
+	search := flag.Bool("search", false, "instead: raise -calls by half again (a fresh server each step) until a step loses more than 0.5 %, fails a call or lacks audio; print the knee")
 	flag.Parse()
 	if *soakFor > 0 {
 		*duration = *soakFor
+	}
+	if *search {
+		capacity(*calls, *searchMax, *duration, audio.Codec(*codec), *bin)
+		return
 	}
 	if err := run(*calls, *duration, audio.Codec(*codec), *bin, *soakFor > 0); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)

@@ -46,8 +46,12 @@ type Result struct {
 	GoroutinesPer float64 `json:"goroutines_per_unit,omitempty"`
 }
 
+// lastResult is the last result emitted (for -search).
+var lastResult Result
+
 // emit prints r as a JSON line when asked to.
 func emit(r Result) {
+	lastResult = r
 	if *jsonOut {
 		b, _ := json.Marshal(r)
 		fmt.Println(string(b))
@@ -404,4 +408,29 @@ func (s *server) save(path, name string) {
 		return
 	}
 	fmt.Printf("profile               %s\n", file)
+}
+
+// capacity is -search: the most concurrent calls of this kind a server
+// (pinned to one core) carries with no failed call, audio both ways in
+// every call and at most 0.5 % loss.
+func capacity(from, most int, d time.Duration, codec audio.Codec, bin string) {
+	knee := 0
+	for n := max(from, 2); n <= most; n = n * 3 / 2 {
+		err := run(n, d, codec, bin, false)
+		r := lastResult
+		fmt.Printf("search                %d calls: loss %.2f %%, %d failed, err %v\n", n, r.LossPct, r.Failed, err)
+		if err != nil || r.LossPct > 0.5 || r.Failed > 0 {
+			break
+		}
+		knee = n
+	}
+	path := "webrtc"
+	if codec != audio.Opus {
+		path = "webrtc-" + string(codec)
+	}
+	fmt.Printf("%s knee: %d calls\n", path, knee)
+	if *jsonOut {
+		b, _ := json.Marshal(map[string]any{"path": "knee-" + path, "calls": knee})
+		fmt.Println(string(b))
+	}
 }

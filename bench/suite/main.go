@@ -62,7 +62,15 @@ func main() {
 	q := flag.Bool("quick", false, "small loads, under two minutes")
 	out := flag.String("out", "", "write the table as Markdown here (default for a full run: bench/results/<date>-<host>.md)")
 	profile := flag.String("profile", "", "save server CPU and heap profiles (and the relay's) to this directory")
+	search := flag.Bool("search", false, "instead: the capacity search of every path (the knee: most calls with loss ≤ 0.5 % and, for relays, transit p99 ≤ 20 ms)")
 	flag.Parse()
+	if *search {
+		if err := searchAll(); err != nil {
+			fmt.Fprintln(os.Stderr, "suite:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	p := full
 	if *q {
 		p = quick
@@ -203,4 +211,39 @@ func machine() string {
 		pin = "server/relay pinned to core 0, load on the others"
 	}
 	return fmt.Sprintf("%s, %d cores, %s, %s", model, runtime.NumCPU(), runtime.Version(), pin)
+}
+
+// searchAll runs the capacity search of each path and prints the knees.
+func searchAll() error {
+	tmp, err := os.MkdirTemp("", "switchboard-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"switchboard": "./cmd/switchboard", "load": "./bench/load", "relay": "./bench/relay"} {
+		bins[name] = filepath.Join(tmp, name)
+		if b, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	var figs []figure
+	for _, args := range [][]string{
+		{bins["relay"], "-json", "-search", "-duration", "10s"},
+		{bins["load"], "-json", "-bin", bins["switchboard"], "-search", "-calls", "20", "-duration", "10s"},
+		{bins["load"], "-json", "-bin", bins["switchboard"], "-search", "-calls", "20", "-duration", "10s", "-codec", "pcmu"},
+	} {
+		f, err := runTool(args...)
+		figs = append(figs, f...)
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nknees (%s)\n\n| path | most calls, loss ≤ 0.5 %% |\n|---|---|\n", machine())
+	for _, f := range figs {
+		if p, _ := f["path"].(string); strings.HasPrefix(p, "knee-") {
+			fmt.Printf("| %s | %d |\n", strings.TrimPrefix(p, "knee-"), int(f.num("calls")))
+		}
+	}
+	return nil
 }
