@@ -186,3 +186,25 @@ func TestParkSkipsExtensions(t *testing.T) {
 	w.expect(b1, "ended:hangup")
 	w.noCalls()
 }
+
+// A park that comes while a merge into the call is under way is refused:
+// the party being merged would be left behind.
+func TestParkRefusedDuringMerge(t *testing.T) {
+	w, lot := parkWorld(t, 701, 720)
+	a1, b1, id := connected(t, w)
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(b1, "held:remote")
+	d1 := w.device("sess_d1", "user_d")
+	id2 := a1.dial("104")
+	w.expect(d1, "incoming", "offer")
+	d1.answer(id2)
+	w.expect(a1, "answer", "ringing", "answered")
+	w.expect(d1, "answered")
+	a1.do(id, Merge{ReqID: "r1", With: id2})
+	a1.park(id) // during the merge (refused: under way) or after it (refused: a conference)
+	require.ElementsMatch(t, []string{"error:invalid_message", "ended:merged", "resumed", "conference"}, whats(w.next(a1, 4)))
+	require.Empty(t, lot.Busy("acct_a"), "nobody was parked")
+	w.expect(b1, "resumed") // the merge ended the host's hold
+	w.quiet(b1, d1)
+}

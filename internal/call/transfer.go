@@ -35,6 +35,8 @@ func (c *Call) transferable(l *leg) string {
 	switch {
 	case c.conferencing():
 		return "a conference cannot be transferred; remove participants instead"
+	case len(c.merging) > 0:
+		return "a merge into this call is under way"
 	case !c.connected() || c.winner == nil || (l != c.caller && l != c.winner):
 		return "only an answered call can be transferred"
 	case l.user == "":
