@@ -1,14 +1,16 @@
 // The admin console (/admin) in Chromium against the real server: sign in
 // with the admin key and with an admin user's token, create a user and find
 // them in the softphone's directory, route a number, add a trunk and watch
-// it register (to a stub registrar on loopback), edit follow-me and watch
+// it register (to sipp playing a registrar on loopback), edit follow-me and watch
 // route test change, watch a live call between two softphone pages and
 // hang it up, find it in history (filtered by the server) with its quality,
 // list a softphone page among its user's devices, show the version and the
 // config's problems on System. Every page is
 // screenshotted at desktop and phone (390 px) width into test-artifacts/admin/.
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts as webArtifacts, connectPhone, hangupAll, openBrowser, reset, sb, takeIncoming } from './helpers.mjs';
@@ -30,21 +32,24 @@ async function rest(method, p, body, token = sb.adminKey) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A SIP registrar stub on loopback: answers every request 200 OK. */
-function stubRegistrar() {
+/** A free UDP port on loopback (bound and released). */
+function freeUdpPort() {
   const sock = dgram.createSocket('udp4');
-  const seen = [];
-  sock.on('message', (msg, from) => {
-    const text = msg.toString();
-    const [start, ...lines] = text.split('\r\n');
-    if (start.startsWith('SIP/2.0')) return;
-    seen.push(start.split(' ')[0]);
-    const keep = lines.filter((l) => /^(via|v|from|f|to|t|call-id|i|cseq|contact|m):/i.test(l))
-      .map((l) => (/^(to|t):/i.test(l) && !/;tag=/.test(l) ? `${l};tag=stub1` : l));
-    const reply = ['SIP/2.0 200 OK', ...keep, 'Expires: 600', 'Content-Length: 0', '', ''].join('\r\n');
-    sock.send(reply, from.port, from.address);
-  });
-  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve({ port: sock.address().port, seen, close: () => sock.close() })));
+  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => {
+    const { port } = sock.address();
+    sock.close(() => resolve(port));
+  }));
+}
+
+/** sipp playing a trunk's registrar on loopback: grants every REGISTER (testdata/sipp/uas_register_loop.xml). */
+async function sippRegistrar() {
+  const port = await freeUdpPort();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sipp-registrar-'));
+  const log = path.join(dir, 'messages.log');
+  const scenario = new URL('../../../../testdata/sipp/uas_register_loop.xml', import.meta.url).pathname;
+  const proc = spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-m', '100000', '-nostdin',
+    '-trace_msg', '-message_file', log], { stdio: 'ignore' });
+  return { port, seen: () => readFile(log, 'utf8').catch(() => ''), close: () => proc.kill() };
 }
 
 const page = () => admin.page;
@@ -71,7 +76,7 @@ async function signOut() {
 beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   [admin, alice, bob] = await Promise.all([openBrowser('erin'), openBrowser('alice'), openBrowser('bob')]);
-  registrar = await stubRegistrar();
+  registrar = await sippRegistrar();
 });
 afterAll(async () => {
   await hangupAll(alice, bob).catch(() => {});
@@ -192,7 +197,7 @@ describe('Admin console', () => {
     const status = page().getByTestId('trunk-status-lab');
     await status.waitFor();
     await expect.poll(() => status.textContent(), { timeout: 20_000 }).toMatch(/^registered/);
-    expect(registrar.seen).toContain('REGISTER');
+    expect(await registrar.seen()).toContain('REGISTER sip:');
   });
 
   it('edits follow-me and route test explains the change', async () => {
