@@ -14,11 +14,49 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
-// TrunkStatus is how a trunk's registration stands.
+// TrunkStatus is how a trunk's registration stands, and how it answered
+// its last OPTIONS ping.
 type TrunkStatus struct {
 	State     string // off, registering, registered, failed or standby (cluster)
 	ExpiresAt time.Time
 	LastError string
+	Options   TrunkOptions
+}
+
+// TrunkOptions is a trunk's last OPTIONS ping (sip.trunk_options_interval).
+type TrunkOptions struct {
+	State     string // off, unknown, reachable or unreachable
+	RTT       time.Duration
+	Status    int
+	CheckedAt time.Time
+	LastError string
+}
+
+type optionsJSON struct {
+	State     string   `json:"state"`
+	RTTMillis *float64 `json:"rtt_ms"`
+	Status    *int     `json:"status"`
+	CheckedAt *string  `json:"checked_at"`
+	LastError *string  `json:"last_error"`
+}
+
+func optionsView(o TrunkOptions) optionsJSON {
+	v := optionsJSON{State: o.State}
+	if v.State == "" {
+		v.State = "off"
+	}
+	if !o.CheckedAt.IsZero() {
+		at := rfc3339(o.CheckedAt)
+		v.CheckedAt = &at
+	}
+	if o.State == "reachable" {
+		ms := float64(o.RTT.Microseconds()) / 1000
+		v.RTTMillis, v.Status = &ms, &o.Status
+	}
+	if o.LastError != "" {
+		v.LastError = &o.LastError
+	}
+	return v
 }
 
 // TrunkRuntime is the SIP side's use of trunks: it re-reads the stored
@@ -58,6 +96,7 @@ type trunkJSON struct {
 	Register         bool             `json:"register"`
 	RegisterExpires  int              `json:"register_expires"`
 	Registration     registrationJSON `json:"registration"`
+	Options          optionsJSON      `json:"options"`
 	CreatedAt        string           `json:"created_at"`
 	UpdatedAt        string           `json:"updated_at"`
 }
@@ -73,6 +112,10 @@ func (a *API) trunkView(t *store.Trunk) trunkJSON {
 	}
 	if v.InboundAddresses == nil {
 		v.InboundAddresses = []string{}
+	}
+	v.Options = optionsJSON{State: "off"}
+	if a.Trunks != nil {
+		v.Options = optionsView(a.Trunks.TrunkStatus(t.ID).Options)
 	}
 	if t.Register && a.Trunks != nil {
 		s := a.Trunks.TrunkStatus(t.ID)

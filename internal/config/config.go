@@ -216,6 +216,10 @@ type SIP struct {
 	// TrunkTimeout is how long a trunk may leave an INVITE without any
 	// response (not even 100 Trying) before the next trunk is tried.
 	TrunkTimeout time.Duration `yaml:"trunk_timeout"`
+	// TrunkOptionsInterval, when set, pings every trunk with OPTIONS that
+	// often and reports whether it answers (GET /v1/trunks: options); 0
+	// never pings.
+	TrunkOptionsInterval time.Duration `yaml:"trunk_options_interval"`
 }
 
 // TLS enables HTTPS/WSS when both files are set.
@@ -522,6 +526,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad("%s: must be positive", name)
 		}
+	}
+	if d := c.SIP.TrunkOptionsInterval; d != 0 && d < 100*time.Millisecond {
+		bad("sip.trunk_options_interval: must be 0 (off) or at least 100ms")
 	}
 	if c.HTTP.MaxHeaderBytes < 4096 {
 		bad("http.max_header_bytes: must be at least 4096")

@@ -334,8 +334,9 @@ type sipTrunks struct{ ua *sipua.UA }
 func (t sipTrunks) ReloadTrunks(ctx context.Context) error { return t.ua.ReloadTrunks(ctx) }
 
 func (t sipTrunks) TrunkStatus(id ident.TrunkID) api.TrunkStatus {
-	r := t.ua.TrunkRegistration(id)
-	return api.TrunkStatus{State: r.State, ExpiresAt: r.ExpiresAt, LastError: r.LastError}
+	r, o := t.ua.TrunkRegistration(id), t.ua.TrunkReachability(id)
+	return api.TrunkStatus{State: r.State, ExpiresAt: r.ExpiresAt, LastError: r.LastError,
+		Options: api.TrunkOptions{State: o.State, RTT: o.RTT, Status: o.Status, CheckedAt: o.CheckedAt, LastError: o.LastError}}
 }
 
 // Close releases the store of a server that was opened but not started.

@@ -57,6 +57,7 @@ type UA struct {
 	presence Presence
 
 	trunkTimeout time.Duration
+	qual         qualifier // OPTIONS pings of the trunks (trunkoptions.go)
 	trunkGate    TrunkGate     // nil: a single node registers every trunk
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
@@ -86,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 		log.Warn("sip: trunk inbound addresses", "err", err) // the trunk still takes outbound calls
 	}
 	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
-		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, rtpTimeout: cfg.Media.InactivityTimeout(),
+		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, qual: qualifier{every: cfg.SIP.TrunkOptionsInterval}, rtpTimeout: cfg.Media.InactivityTimeout(),
 		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser(), subs: newSubTable()}
 	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
 	u.Registrar.ua = u
@@ -171,6 +172,7 @@ func (u *UA) Start() error {
 	u.startWS()
 	u.log.Info("sip listening", "addr", u.Addr())
 	u.syncRegistrations()
+	u.startQualify()
 	return nil
 }
 
@@ -191,6 +193,7 @@ func (u *UA) Addr() string {
 // Close stops the transports and waits for them.
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
+	u.stopQualify()
 	u.subs.close()         // final NOTIFYs, likewise
 	u.Registrar.stopTimers()
 	err := u.srv.Close()

@@ -1,4 +1,5 @@
-// Trunks: the server's SIP trunks with their registration, refreshed in place.
+// Trunks: the server's SIP trunks with their registration and OPTIONS
+// reachability, refreshed in place.
 import { api, enc, listAll, type Json } from '../api.js';
 import { dangerButton, h, note, replace, setText, table } from '../dom.js';
 import { defined, form } from '../form.js';
@@ -8,6 +9,13 @@ const statusText = (t: Json): string => {
   const r = t.registration ?? { state: 'off' };
   if (!t.register) return 'not registering (peer by address)';
   return r.state + (r.last_error ? `: ${r.last_error}` : '') + (r.expires_at ? ` (until ${new Date(r.expires_at).toLocaleTimeString()})` : '');
+};
+
+const optionsText = (t: Json): string => {
+  const o = t.options ?? { state: 'off' };
+  if (o.state === 'off') return 'not pinged (sip.trunk_options_interval)';
+  if (o.state === 'reachable') return `reachable, ${o.rtt_ms.toFixed(1)} ms (${o.status})`;
+  return o.state + (o.last_error ? `: ${o.last_error}` : '');
 };
 
 export const trunks: Page = {
@@ -21,11 +29,12 @@ export const trunks: Page = {
       replace(root, h('h2', null, 'Trunks'), note((err as Error).message, 'bad'));
       return;
     }
-    const cells = new Map<string, HTMLElement>();
+    const cells = new Map<string, [HTMLElement, HTMLElement]>();
     const rows = list.map((t) => {
       const st = h('span', { class: `badge ${t.registration?.state ?? 'off'}`, 'data-testid': `trunk-status-${t.name}` }, statusText(t));
-      cells.set(t.id, st);
-      return [t.name, `${t.host}:${t.port}/${t.transport}`, t.prefixes.join(' ') || 'all', String(t.priority), st,
+      const op = h('span', { class: `badge ${t.options?.state ?? 'off'}`, 'data-testid': `trunk-options-${t.name}` }, optionsText(t));
+      cells.set(t.id, [st, op]);
+      return [t.name, `${t.host}:${t.port}/${t.transport}`, t.prefixes.join(' ') || 'all', String(t.priority), st, op,
         dangerButton('Delete', async () => {
           await api('DELETE', `/v1/trunks/${enc(t.id)}`);
           nav.go('trunks');
@@ -33,15 +42,18 @@ export const trunks: Page = {
     });
     nav.every(2000, async () => {
       for (const t of await listAll('/v1/trunks')) {
-        const st = cells.get(t.id);
-        if (!st) continue;
+        const c = cells.get(t.id);
+        if (!c) continue;
+        const [st, op] = c;
         setText(st, statusText(t));
         st.className = `badge ${t.registration?.state ?? 'off'}`;
+        setText(op, optionsText(t));
+        op.className = `badge ${t.options?.state ?? 'off'}`;
       }
     });
     replace(root,
       h('h2', null, 'Trunks'),
-      table('Trunks', ['Name', 'Address', 'Prefixes', 'Priority', 'Registration', ''], rows, 'trunks-table'),
+      table('Trunks', ['Name', 'Address', 'Prefixes', 'Priority', 'Registration', 'OPTIONS', ''], rows, 'trunks-table'),
       h('details', { open: !list.length }, h('summary', null, 'Add a trunk'), form({
         title: 'New trunk', testid: 'trunk-create', submit: 'Add trunk',
         fields: [
