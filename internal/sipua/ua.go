@@ -57,7 +57,7 @@ type UA struct {
 	presence Presence
 
 	trunkTimeout time.Duration
-	qual         qualifier // OPTIONS pings of the trunks (trunkoptions.go)
+	qual         qualifier     // OPTIONS pings of the trunks (trunkoptions.go)
 	trunkGate    TrunkGate     // nil: a single node registers every trunk
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
@@ -194,7 +194,7 @@ func (u *UA) Addr() string {
 func (u *UA) Close() error {
 	u.closeRegistrations() // un-registers while the transports still run
 	u.stopQualify()
-	u.subs.close()         // final NOTIFYs, likewise
+	u.subs.close() // final NOTIFYs, likewise
 	u.Registrar.stopTimers()
 	err := u.srv.Close()
 	if u.client != nil {
