@@ -35,7 +35,7 @@ type handoverMsg struct {
 }
 
 type handoverReply struct {
-	Account ident.AccountID `json:"account"`
+	signal.Released
 	// Calls are the session's calls and the nodes owning them.
 	Calls map[ident.CallID]string `json:"calls,omitempty"`
 }
@@ -50,16 +50,16 @@ type movedAway struct {
 type sessionMover struct{ r *callRelay }
 
 // Adopt (the new node) asks the node the registry names for the session.
-func (m sessionMover) Adopt(ctx context.Context, id ident.SessionID, user ident.UserID) (ident.AccountID, bool) {
+func (m sessionMover) Adopt(ctx context.Context, id ident.SessionID, user ident.UserID) (signal.Released, bool) {
 	r := m.r
 	node := r.node()
 	if node == nil {
-		return "", false
+		return signal.Released{}, false
 	}
 	locs, err := node.Lookup(ctx, string(user))
 	if err != nil {
 		r.log.Warn("cluster: move: lookup", "user", user, "err", err)
-		return "", false
+		return signal.Released{}, false
 	}
 	for _, l := range locs {
 		if l.Kind != cluster.KindWebRTC || l.Device != string(id) || l.Node == node.ID() {
@@ -74,9 +74,9 @@ func (m sessionMover) Adopt(ctx context.Context, id ident.SessionID, user ident.
 		}
 		r.arrived(id, rep.Calls, node.ID())
 		r.log.Info("cluster: session moved here", "from", l.Node, "session", id, "calls", len(rep.Calls), "took", time.Since(start))
-		return rep.Account, true
+		return rep.Released, true
 	}
-	return "", false
+	return signal.Released{}, false
 }
 
 // arrived (new node) notes the calls of a session that moved here: the
@@ -133,7 +133,7 @@ func (r *callRelay) onHandover(_ context.Context, raw json.RawMessage) (any, err
 	if s == nil || s.UserID != m.User {
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
-	rep := handoverReply{Account: s.AccountID, Calls: map[ident.CallID]string{}}
+	rep := handoverReply{Calls: map[ident.CallID]string{}}
 	for _, id := range r.s.Calls.MemberCalls(m.Session) {
 		rep.Calls[id] = node.ID()
 	}
@@ -149,12 +149,14 @@ func (r *callRelay) onHandover(_ context.Context, raw json.RawMessage) (any, err
 		}
 	}
 	r.mu.Unlock()
-	if !r.s.Hub.Release(m.Session, m.User) {
+	rel, ok := r.s.Hub.Release(m.Session, m.User)
+	if !ok {
 		r.mu.Lock()
 		delete(r.moved, m.Session)
 		r.mu.Unlock()
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
+	rep.Released = rel
 	return rep, nil
 }
 

@@ -15,9 +15,17 @@ import (
 // of the move when the session is restored).
 type Mover interface {
 	// Adopt asks the node holding session id of user to hand it over. It
-	// returns the session's account, or false when no node holds it (the
+	// returns what that node released, or false when no node holds it (the
 	// socket then gets a new session, as on a single node).
-	Adopt(ctx context.Context, id ident.SessionID, user ident.UserID) (ident.AccountID, bool)
+	Adopt(ctx context.Context, id ident.SessionID, user ident.UserID) (Released, bool)
+}
+
+// Released is what a node hands over with a session.
+type Released struct {
+	Account ident.AccountID `json:"account"`
+	// Endings are the call.ended frames of the session's grace period,
+	// replayed after the resume as on a single node.
+	Endings [][]byte `json:"endings,omitempty"`
 }
 
 // adoptTimeout bounds the hand-over an authenticate waits for.
@@ -41,12 +49,15 @@ func (h *Hub) adopt(c *conn, id auth.Identity, want ident.SessionID) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, adoptTimeout)
-	acct, ok := m.Adopt(ctx, want, id.UserID)
+	rel, ok := m.Adopt(ctx, want, id.UserID)
 	cancel()
 	if !ok {
 		return
 	}
-	s := &Session{ID: want, UserID: id.UserID, AccountID: acct, hub: h, startedAt: time.Now()}
+	s := &Session{ID: want, UserID: id.UserID, AccountID: rel.Account, hub: h, startedAt: time.Now()}
+	for _, f := range rel.Endings {
+		s.endings = append(s.endings, ending{at: s.startedAt, frame: f})
+	}
 	h.mu.Lock()
 	if h.sessions[want] != nil {
 		h.mu.Unlock()
@@ -66,18 +77,26 @@ func (h *Hub) adopt(c *conn, id auth.Identity, want ident.SessionID) {
 // takes it over: its socket (if any) is closed with session_replaced and
 // the hub forgets it without ending its calls (they follow the session).
 // It returns false when the hub holds no such session of user.
-func (h *Hub) Release(id ident.SessionID, user ident.UserID) bool {
+func (h *Hub) Release(id ident.SessionID, user ident.UserID) (Released, bool) {
 	s := h.Session(id)
 	if s == nil || s.UserID != user {
-		return false
+		return Released{}, false
 	}
 	c := s.currentConn()
+	rel := Released{Account: s.AccountID}
+	s.mu.Lock()
+	for _, e := range s.endings {
+		if time.Since(e.at) <= h.cfg.ReconnectGrace {
+			rel.Endings = append(rel.Endings, e.frame)
+		}
+	}
+	s.mu.Unlock()
 	if !h.forget(s) {
-		return false
+		return Released{}, false
 	}
 	if c != nil {
 		c.fail(fatal(protocol.CodeSessionReplaced, "a newer connection took over this session"))
 	}
 	h.log.Info("session moved to another node", "user", user, "session_id", id)
-	return true
+	return rel, true
 }

@@ -20,6 +20,8 @@ import (
 // arrives at (n1 → n2, Bob on n2 calls her). Each time she gets
 // call.restored, holds and resumes from the new node, both sides hear
 // each other, hangup ends both sides and the owner writes the record.
+// Last, a call that ended while her socket was away is replayed ended
+// after a move.
 func TestClusterSessionMoves(t *testing.T) {
 	nodes := startCluster(t, 3)
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
@@ -63,6 +65,17 @@ func TestClusterSessionMoves(t *testing.T) {
 	harness.WaitEnded(t, fromBob, protocol.EndHangup)
 	harness.WaitEnded(t, toAlice, protocol.EndHangup)
 	require.Equal(t, alice.SessionID(), recordOn(t, n2, fromBob.ID)["answered_by"])
+	// 4. A call that ended while she was away: the new node replays its
+	// call.ended, as a single node does.
+	fromCarol, toAlice = harness.Connected(t, carol, alice, "101")
+	alice.DropConnection()
+	require.NoError(t, fromCarol.Hangup())
+	harness.WaitEnded(t, fromCarol, protocol.EndHangup)
+	recordOn(t, n3, fromCarol.ID)
+	require.NoError(t, alice.ReconnectTo(harness.Ctx(t, 10*time.Second), n1.WebSocketURL()))
+	require.True(t, alice.Reconnected())
+	harness.WaitEnded(t, toAlice, protocol.EndHangup)
+
 	t.Logf("reconnect to call.restored on the new node: owner the node left %s, a third node %s, the new node %s",
 		took.Round(time.Millisecond), took3.Round(time.Millisecond), took2.Round(time.Millisecond))
 }
