@@ -26,6 +26,9 @@ type Released struct {
 	// Endings are the call.ended frames of the session's grace period,
 	// replayed after the resume as on a single node.
 	Endings [][]byte `json:"endings,omitempty"`
+	// Watched are the users whose presence the session watches; the new
+	// node watches them again and sends their state after the resume.
+	Watched []ident.UserID `json:"watched,omitempty"`
 }
 
 // adoptTimeout bounds the hand-over an authenticate waits for.
@@ -70,6 +73,9 @@ func (h *Hub) adopt(c *conn, id auth.Identity, want ident.SessionID) {
 		p.DeviceUp(s.UserID, string(s.ID))
 	}
 	h.sessionChanged(s, c.remote, true)
+	if ws := h.getPresence(); ws != nil && len(rel.Watched) > 0 {
+		rewatch(s.watches(h, ws), rel.Watched)
+	}
 	h.log.Info("session moved here from another node", "user", s.UserID, "session_id", s.ID)
 }
 
@@ -91,6 +97,9 @@ func (h *Hub) Release(id ident.SessionID, user ident.UserID) (Released, bool) {
 		}
 	}
 	s.mu.Unlock()
+	if ws := s.watchSet(); ws != nil {
+		rel.Watched = ws.watched()
+	}
 	if !h.forget(s) {
 		return Released{}, false
 	}
@@ -99,4 +108,28 @@ func (h *Hub) Release(id ident.SessionID, user ident.UserID) (Released, bool) {
 	}
 	h.log.Info("session moved to another node", "user", user, "session_id", id)
 	return rel, true
+}
+
+// watched lists the users the set watches.
+func (ws *watchSet) watched() []ident.UserID {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	out := make([]ident.UserID, 0, len(ws.cancels))
+	for u := range ws.cancels {
+		out = append(out, u)
+	}
+	return out
+}
+
+// rewatch watches users again on a session that moved here (ws nil: the
+// session or hub is over); the resume resends their state.
+func rewatch(ws *watchSet, users []ident.UserID) {
+	if ws == nil {
+		return
+	}
+	for _, u := range users {
+		if _, err := ws.watch(u); err != nil {
+			ws.s.hub.log.Debug("presence: watch again after a move", "user", u, "err", err)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
+	"github.com/switchboard-voice/switchboard/test/rest"
 )
 
 // TestClusterSessionMoves: Alice's socket drops mid-call and she
@@ -20,7 +21,7 @@ import (
 // arrives at (n1 → n2, Bob on n2 calls her). Each time she gets
 // call.restored, holds and resumes from the new node, both sides hear
 // each other, hangup ends both sides and the owner writes the record.
-// Last, a call that ended while her socket was away is replayed ended
+// Her presence watch moves too. Last, a call that ended while her socket was away is replayed ended
 // after a move.
 func TestClusterSessionMoves(t *testing.T) {
 	nodes := startCluster(t, 3)
@@ -35,6 +36,11 @@ func TestClusterSessionMoves(t *testing.T) {
 	waitLocated(t, n1, bobID, "n2")
 	waitLocated(t, n3, aliceID, "n1")
 
+	// Alice watches Carol's presence; the watch moves with her.
+	carolID := userID(t, n1, "103")
+	_, err = alice.Request(harness.Ctx(t, 5*time.Second), &protocol.PresenceSubscribe{Users: []string{carolID}})
+	require.NoError(t, err)
+
 	// 1. Owner n1, the node she leaves.
 	out, in := harness.Connected(t, alice, bob, "102")
 	require.Equal(t, "n1", ownerOf(out.ID))
@@ -46,6 +52,9 @@ func TestClusterSessionMoves(t *testing.T) {
 	require.Equal(t, "n1", rec["node_id"], "the owner keeps the record")
 	require.Equal(t, bob.SessionID(), rec["answered_by"])
 	waitLocated(t, n3, aliceID, "n2")
+	r := rest.Do(t, "PUT", n3.URL()+"/v1/me/presence", n3.Token(t, "103"), map[string]any{"status_text": "moved?"})
+	require.Equal(t, 200, r.Status, string(r.Raw))
+	presenceOf(t, alice, carolID, func(e protocol.PresenceEntry) bool { return e.StatusText == "moved?" })
 
 	// 2. Owner n3, a third node.
 	fromCarol, toAlice := harness.Connected(t, carol, alice, "101")
