@@ -259,3 +259,12 @@ func (p *Phone) resume(conn *websocket.Conn, a *protocol.Authenticated) error {
 	}
 	return nil
 }
+
+// ReconnectTo is Reconnect to url (another node of a cluster) instead of
+// the configured URL; later reconnects use url too.
+func (p *Phone) ReconnectTo(ctx context.Context, url string) error {
+	p.mu.Lock()
+	p.cfg.URL = url
+	p.mu.Unlock()
+	return p.reconnect(ctx, true)
+}

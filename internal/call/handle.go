@@ -16,6 +16,9 @@ func (c *Call) handle(ev event) {
 	case ev.gone:
 		c.deviceGone(ev.dev)
 	case ev.restore != nil:
+		if ev.rehome {
+			c.rehome(ev.dev)
+		}
 		c.restore(string(ev.dev.SessionID()))
 		close(ev.restore)
 	default:

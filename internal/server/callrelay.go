@@ -33,6 +33,10 @@ type callRelay struct {
 	legs map[string]map[remoteLeg]remoteDevice
 	// looked: owner side, users' registry entries just read (lookup).
 	looked map[ident.UserID]cachedLookup
+	// moving: sessions that just moved here, until restored; moved:
+	// sessions that moved from here to another node (callmove.go).
+	moving map[ident.SessionID]bool
+	moved  map[ident.SessionID]movedAway
 }
 
 // commandMsg is what a device's node forwards to a call's owner.
@@ -44,6 +48,8 @@ type commandMsg struct {
 	Account ident.AccountID `json:"account"`
 	// Frame is the session's frame (opFrame), as the device sent it.
 	Frame json.RawMessage `json:"frame,omitempty"`
+	// Moved (opRestore): the session moved to From from another node.
+	Moved bool `json:"moved,omitempty"`
 }
 
 // codeNotConnected answers a call.incoming for a session whose socket is
@@ -59,13 +65,17 @@ const (
 
 func newCallRelay(l *clusterLink) *callRelay {
 	return &callRelay{s: l.s, link: l, log: l.log, remote: map[ident.SessionID]map[ident.CallID]string{},
-		legs: map[string]map[remoteLeg]remoteDevice{}, looked: map[ident.UserID]cachedLookup{}}
+		legs: map[string]map[remoteLeg]remoteDevice{}, looked: map[ident.UserID]cachedLookup{},
+		moving: map[ident.SessionID]bool{}, moved: map[ident.SessionID]movedAway{}}
 }
 
 // start answers the relay's requests on node.
 func (r *callRelay) start(node *cluster.Node) error {
 	r.out = newOutbox(node, r.log)
 	if err := node.Handle(cluster.NodeSubject(node.ID(), methodParty), r.onParty); err != nil {
+		return err
+	}
+	if err := node.Handle(cluster.NodeSubject(node.ID(), methodHandover), r.onHandover); err != nil {
 		return err
 	}
 	return node.Handle(cluster.NodeSubject(node.ID(), methodCommand), r.onCommand)
@@ -119,6 +129,12 @@ func (r *callRelay) onParty(_ context.Context, raw json.RawMessage) (any, error)
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "party message: %v", err)
 	}
 	sess := r.s.Hub.Session(m.Session)
+	if sess == nil {
+		sess = r.arriving(m.Session)
+	}
+	if sess == nil && r.passOn(m) {
+		return struct{}{}, nil
+	}
 	if sess == nil {
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
@@ -275,14 +291,14 @@ func (r *callRelay) sessionEnded(s *signal.Session) {
 // sessionRestored asks the owners to describe the session's remote calls
 // and waits for them (as the local calls are waited for), so that
 // call.restored goes out before the frames kept while the socket was away.
-func (r *callRelay) sessionRestored(s *signal.Session) {
+func (r *callRelay) sessionRestored(s *signal.Session, moved bool) {
 	node := r.node()
 	if node == nil {
 		return
 	}
 	for _, o := range r.owners(s.SessionID(), false) {
 		ctx, cancel := context.WithTimeout(context.Background(), relayTimeout)
-		m := commandMsg{From: node.ID(), Op: opRestore, Session: s.SessionID(), User: s.User(), Account: s.Account()}
+		m := commandMsg{From: node.ID(), Op: opRestore, Session: s.SessionID(), User: s.User(), Account: s.Account(), Moved: moved}
 		if _, err := cluster.Request[struct{}](ctx, node, cluster.NodeSubject(o, methodCommand), m); err != nil {
 			r.log.Info("cluster: restore: owner", "node", o, "err", err)
 		}
@@ -318,7 +334,12 @@ func (r *callRelay) onCommand(_ context.Context, raw json.RawMessage) (any, erro
 	case opRestore:
 		// The device's node waits for this reply before it sends what it
 		// kept for the session: call.restored must reach it first.
-		r.s.Calls.Restore(dev)
+		if m.Moved {
+			r.forgetLegs(dev.sess) // the legs on the node it left
+			r.s.Calls.RestoreMoved(dev)
+		} else {
+			r.s.Calls.Restore(dev)
+		}
 		r.out.flushed(dev.node, relayTimeout)
 	default:
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "unknown op %q", m.Op)

@@ -30,12 +30,7 @@ func (h callHandler) HandleMessage(s *signal.Session, msg protocol.Message) {
 	callwire.Handle(h.m, s, msg)
 }
 
-func (h callHandler) SessionRestored(s *signal.Session) {
-	h.m.Restore(callwire.Device{S: s})
-	if h.relay != nil {
-		h.relay.sessionRestored(s)
-	}
-}
+func (h callHandler) SessionRestored(s *signal.Session) { h.restoreHere(s) }
 
 func (h callHandler) SessionEnded(s *signal.Session) {
 	h.m.DeviceGone(callwire.Device{S: s})

@@ -167,6 +167,9 @@ func (s *Server) Start(ctx context.Context) error {
 			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference), Node: node}, s.Log)
 	s.Hub.SetHandler(s.callHandler())
+	if s.cluster != nil {
+		s.Hub.SetMover(sessionMover{s.cluster.calls})
+	}
 	s.Hub.SetLocator(locator{s.Store})
 	if s.SIP, err = sipua.New(ctx, s.Config, s.timed, s.Log); err != nil {
 		return err

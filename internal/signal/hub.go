@@ -50,6 +50,7 @@ type Hub struct {
 	presence  Presence        // nil: presence.subscribe is answered presence_unavailable
 	locator   Locator         // binds emergency addresses (emergency.go); nil: none
 	observer  SessionObserver // hears sessions start and end (devices.go); nil: none
+	mover     Mover           // takes sessions over from other nodes (move.go); nil: none
 	sessions  map[ident.SessionID]*Session
 	conns     map[*conn]struct{}
 	draining  bool
@@ -117,6 +118,9 @@ func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session,
 		if s := h.implicitResume(c, id.UserID); s != nil {
 			return s, resumedImplicitly, nil
 		}
+	}
+	if want != "" {
+		h.adopt(c, id, want) // held by another node: moves here
 	}
 	h.mu.Lock()
 	if h.draining {
@@ -269,8 +273,16 @@ func (h *Hub) detached(s *Session) {
 
 // endSession forgets s and tells the call layer, once.
 func (h *Hub) endSession(s *Session) {
+	if h.forget(s) {
+		h.getHandler().SessionEnded(s)
+	}
+}
+
+// forget ends s for this hub (its presence, its registry share) without
+// telling the call layer; it reports whether this call did.
+func (h *Hub) forget(s *Session) bool {
 	if !s.markEnded() {
-		return
+		return false
 	}
 	h.mu.Lock()
 	delete(h.sessions, s.ID)
@@ -283,7 +295,7 @@ func (h *Hub) endSession(s *Session) {
 		p.DeviceDown(s.UserID, string(s.ID))
 	}
 	h.sessionChanged(s, s.source(), false)
-	h.getHandler().SessionEnded(s)
+	return true
 }
 
 // RevokeUser closes every socket of the user with session_revoked and ends
