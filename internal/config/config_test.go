@@ -110,3 +110,13 @@ func TestValidateTrunksReportsEveryProblem(t *testing.T) {
 		require.True(t, strings.Contains(err.Error(), want), "missing %q in %v", want, err)
 	}
 }
+
+// The three-node example in deploy/cluster (docs/operations.md) is a
+// config this server accepts.
+func TestDeployClusterExampleLoads(t *testing.T) {
+	c := Default()
+	require.NoError(t, c.LoadFile("../../deploy/cluster/node.yaml"))
+	require.NoError(t, c.Validate())
+	require.Equal(t, "sb-1", c.Cluster.NodeID)
+	require.Equal(t, "postgres", c.Store.Driver)
+}
