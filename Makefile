@@ -57,7 +57,7 @@ sdk-test: sdk-deps
 		{ echo "internal/web/assets/admin is stale: run 'cd sdk/js && npm run build:admin' and commit it"; exit 1; }
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 # Short fuzz runs of the parsers we own (seed corpora in testdata/fuzz).
 fuzz:
