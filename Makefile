@@ -14,6 +14,10 @@ FUZZTIME ?= 100000x
 # FuzzUA sends each input to a running user agent over TCP and UDP and
 # waits for its answer (about 1.5 ms an exec).
 FUZZTIME_UA ?= 3000x
+# FuzzConference drives whole conferences through the call actors (an input
+# waits up to 150 ms for calls to settle; minimizing an interesting input
+# re-runs it many times, so minimization is capped too).
+FUZZTIME_CONF ?= 1000x
 
 .PHONY: all build run deps test-deps test unit fuzz lint fmt-check vet staticcheck generate clean bench bench-deps sdk-deps sdk-test sdk-browser
 
@@ -65,7 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadWAV$$' -fuzztime $(FUZZTIME) ./audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDispatch$$' -fuzztime $(FUZZTIME) ./internal/callwire
-	$(GO) test -run '^$$' -fuzz '^FuzzConference$$' -fuzztime $(FUZZTIME) ./internal/callwire
+	$(GO) test -run '^$$' -fuzz '^FuzzConference$$' -fuzztime $(FUZZTIME_CONF) -fuzzminimizetime 10x ./internal/callwire
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalise$$' -fuzztime $(FUZZTIME) ./internal/route
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReferTo$$' -fuzztime $(FUZZTIME) ./internal/sipua
 	$(GO) test -run '^$$' -fuzz '^FuzzCompat$$' -fuzztime $(FUZZTIME) ./internal/sipua
