@@ -21,7 +21,8 @@ import (
 type fakeLeases struct {
 	mu     sync.Mutex
 	holder map[string]*fakeLease
-	freed  chan struct{} // closed and replaced whenever a lease is freed
+	freed  chan struct{}   // closed and replaced whenever a lease is freed
+	barred map[string]bool // nodes that may not take a lease (the test's "another node won")
 }
 
 type fakeLease struct {
@@ -40,10 +41,25 @@ func (l *fakeLease) Release(context.Context) error {
 	defer l.ls.mu.Unlock()
 	if l.ls.holder[l.key] == l {
 		delete(l.ls.holder, l.key)
-		close(l.ls.freed)
-		l.ls.freed = make(chan struct{})
+		l.ls.wakeLocked()
 	}
 	return nil
+}
+
+func (ls *fakeLeases) wakeLocked() {
+	close(ls.freed)
+	ls.freed = make(chan struct{})
+}
+
+// bar keeps node from taking leases (on) or lets it again (off).
+func (ls *fakeLeases) bar(node string, on bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.barred == nil {
+		ls.barred = map[string]bool{}
+	}
+	ls.barred[node] = on
+	ls.wakeLocked()
 }
 
 func (ls *fakeLeases) holderOf(key string) string {
@@ -60,7 +76,7 @@ func (ls *fakeLeases) gate(node string) TrunkGate {
 	return func(ctx context.Context, key string) (TrunkLease, error) {
 		for {
 			ls.mu.Lock()
-			if ls.holder[key] == nil {
+			if ls.holder[key] == nil && !ls.barred[node] {
 				l := &fakeLease{ls: ls, key: key, node: node, lost: make(chan struct{})}
 				ls.holder[key] = l
 				ls.mu.Unlock()
@@ -114,7 +130,10 @@ func TestTrunkRegistrationOnLease(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return contactOn(a) }, 5*time.Second, 20*time.Millisecond)
 
-	// a loses its lease (a refresh found another holder, say).
+	// a loses its lease (a refresh found another holder, say): a may not
+	// take it back at once, or a loaded machine lets it win the race to
+	// the lease it just lost, before b's waiter runs.
+	ls.bar("a", true)
 	ls.mu.Lock()
 	l := ls.holder["config:up"]
 	ls.mu.Unlock()
@@ -124,6 +143,7 @@ func TestTrunkRegistrationOnLease(t *testing.T) {
 		"a un-registered, b registered")
 	require.Equal(t, "b", ls.holderOf("config:up"))
 	waitState(t, a, "config:up", RegStandby)
+	ls.bar("a", false)
 
 	require.NoError(t, b.Close())
 	require.Equal(t, RegOff, b.trunks.regs.status("config:up").State)
