@@ -108,6 +108,12 @@ func TestNodeDeath(t *testing.T) {
 	best, err := n1.LeastLoaded(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "n2", best.Node)
+	live, err := n1.Live(ctx, "n2")
+	require.NoError(t, err)
+	require.True(t, live)
+	live, err = n1.Live(ctx, "n3")
+	require.NoError(t, err)
+	require.False(t, live, "a node that never joined")
 
 	n2.Crash()
 	start := time.Now()
@@ -122,6 +128,9 @@ func TestNodeDeath(t *testing.T) {
 		}
 		return nil
 	})
+	live, err = n1.Live(ctx, "n2")
+	require.NoError(t, err)
+	require.False(t, live, "a crashed node's stale entry")
 	t.Logf("a crashed node and its locations vanished after %s (TTL %s)", time.Since(start).Round(time.Millisecond), n1.TTL())
 	require.GreaterOrEqual(t, time.Since(start), n1.TTL()/2)
 }

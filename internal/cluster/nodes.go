@@ -8,6 +8,8 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Load is what a node says about itself at each heartbeat.
@@ -75,6 +77,25 @@ func (n *Node) Peers(ctx context.Context) ([]NodeInfo, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, nil
+}
+
+// Live reads node's entry directly (not through a watcher, so a
+// heartbeat written at the same moment cannot hide it) and says whether
+// it is fresh: a node missing from one Peers scan is confirmed gone here
+// before anything is done about it.
+func (n *Node) Live(ctx context.Context, node string) (bool, error) {
+	e, err := n.nodes.Get(ctx, keyToken(node))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var info NodeInfo
+	if err := json.Unmarshal(e.Value(), &info); err != nil {
+		return false, err
+	}
+	return info.UpdatedAt.After(time.Now().Add(-n.ttl)), nil
 }
 
 // LeastLoaded picks the live node, not draining and under its ceiling,

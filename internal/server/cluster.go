@@ -343,19 +343,45 @@ func (l *clusterLink) checkPeers() {
 		room = best.Node
 	}
 	l.room.Store(&room)
+	alive[l.node.ID()] = true // this node's own heartbeat may be late
+	var gone []string
+	for n := range l.peers {
+		switch {
+		case alive[n]:
+		case l.confirmGone(n):
+			gone = append(gone, n)
+		default:
+			alive[n] = true
+		}
+	}
 	// The live node with the lowest id reports what a departure changed.
 	reporter := l.node.ID()
 	for n := range alive {
 		reporter = min(reporter, n)
 	}
-	for n := range l.peers {
-		if !alive[n] {
-			l.log.Info("cluster: node left", "peer", n)
-			l.hub.DropNode(n, reporter == l.node.ID())
-			l.calls.nodeLeft(n)
-		}
+	for _, n := range gone {
+		l.log.Info("cluster: node left", "peer", n)
+		l.hub.DropNode(n, reporter == l.node.ID())
+		l.calls.nodeLeft(n)
 	}
 	l.peers = alive
+}
+
+// confirmGone reads the entry of a node missing from a scan directly: a
+// node whose fresh entry is there (or that cannot be read now) has not
+// left, and is looked at again at the next check.
+func (l *clusterLink) confirmGone(node string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	live, err := l.node.Live(ctx, node)
+	if err != nil {
+		l.log.Warn("cluster: reading a missing node's entry", "peer", node, "err", err)
+		return false
+	}
+	if live {
+		l.log.Info("cluster: a peer scan missed a live node", "peer", node)
+	}
+	return !live
 }
 
 // clusterNodeJSON is one node in GET /v1/cluster/nodes.

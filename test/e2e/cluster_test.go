@@ -310,6 +310,18 @@ func TestClusterPresenceEventsOnce(t *testing.T) {
 	// n1: bob's status text, then carol's device; not alice's (on n2).
 	require.Equal(t, []presenceEvent{{bob, "offline"}}, nextPresence(t, events["n1"], carol, "available"))
 
+	// n1 has heard of both devices on n2 (the events above come from
+	// each node's own observer, not from the news between them).
+	harness.CheckFor(t, 10*time.Second, func() error {
+		for _, u := range []string{alice, bob} {
+			var p struct{ Status string }
+			n1.Get(t, "/v1/users/"+u+"/presence", &p)
+			if p.Status != "available" {
+				return fmt.Errorf("%s is %q on n1", u, p.Status)
+			}
+		}
+		return nil
+	})
 	// n2 dies: n1, the live node with the lowest id, reports its users
 	// offline, and never reported bob's device on n2.
 	n2.Kill(t)
