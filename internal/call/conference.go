@@ -253,30 +253,11 @@ func (c *Call) mergeOut(into *Call, hostKey string) {
 		return
 	}
 	d := c.other(t)
-	for _, tm := range c.timers {
-		tm.Stop()
-	}
-	c.bridge.Stop()
-	c.bridge = nil
-	resumeD := t.holding && !d.holding
-	c.closeLeg(t, EndMerged)
-	if d.callID == "" {
-		d.callID = c.id
-	}
-	d.endedFor = ""
-	into.members.Store(d.party.Key(), struct{}{})
-	c.stopRecording("", nil, false) // the call's recording ends with it
-	c.setState(StateEnded)
-	c.rec.mergedInto(fmt.Sprintf("merged by %s: %s joined conference call %s", partyName(t), partyName(d), into.id),
-		c.legStats(), d.id)
-	c.moved.Store(into)
-	c.m.join(c, into)
-	c.done = true
-	into.post(event{fn: func() { into.adoptMerged(c, d, resumeD) }, dropped: func() {
-		// The conference ended before it could take d over.
-		d.party.Ended(EndHangup, nil)
-		_ = d.media.Close()
-	}})
+	resumeD := c.dropBridgedLeg(t, EndMerged)
+	c.handOff(into, d, func() {
+		c.rec.mergedInto(fmt.Sprintf("merged by %s: %s joined conference call %s", partyName(t), partyName(d), into.id),
+			c.legStats(), d.id)
+	}, func() { into.adoptMerged(c, d, resumeD) })
 }
 
 // adoptMerged runs on the conference: d, the merged call's other party,

@@ -193,23 +193,11 @@ func (c *Call) handPark(to *Call, slot int) {
 		t.Stop()
 	}
 	c.stopPlaying()
-	if o.callID == "" {
-		o.callID = c.id
-	}
-	o.endedFor = ""
-	to.members.Store(o.party.Key(), struct{}{})
-	c.stopRecording("", nil, false) // the call's recording ends with it
-	c.setState(StateEnded)
-	c.rec.joinedInto(fmt.Sprintf("%s; picked up from park slot %d: %s joined into call %s", c.rec.record().Transfer, slot, partyName(o), to.id),
-		c.legStats(), o.id)
-	c.logTransfer()
-	c.moved.Store(to)
-	c.m.join(c, to)
-	c.done = true
-	to.post(event{fn: func() { to.adoptParked(o, slot, p.resume) }, dropped: func() {
-		o.party.Ended(EndHangup, nil) // the picker hung up first
-		_ = o.media.Close()
-	}})
+	c.handOff(to, o, func() {
+		c.rec.joinedInto(fmt.Sprintf("%s; picked up from park slot %d: %s joined into call %s", c.rec.record().Transfer, slot, partyName(o), to.id),
+			c.legStats(), o.id)
+		c.logTransfer()
+	}, func() { to.adoptParked(o, slot, p.resume) })
 }
 
 // adoptParked runs on the picker's call: the parked party answers it.

@@ -244,31 +244,49 @@ func (c *Call) handOver(orig *Call, tKey, oKey string) {
 		return
 	}
 	d := c.other(t)
+	resumeD := c.dropBridgedLeg(t, EndTransferred)
+	c.original = nil
+	c.handOff(orig, d, func() {
+		c.rec.joinedInto(fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id),
+			c.legStats(), d.id)
+		c.logTransfer()
+	}, func() { orig.adopt(d, c, resumeD) })
+}
+
+// dropBridgedLeg stops the call's timers and bridge and ends leg t with
+// reason, before the other leg moves to another call; it says whether
+// that leg heard t's hold and must be resumed there.
+func (c *Call) dropBridgedLeg(t *leg, reason EndReason) (resumeOther bool) {
 	for _, tm := range c.timers {
 		tm.Stop()
 	}
 	c.bridge.Stop()
 	c.bridge = nil
-	resumeD := t.holding && !d.holding
-	c.closeLeg(t, EndTransferred)
-	if d.callID == "" {
-		d.callID = c.id
+	resumeOther = t.holding && !c.other(t).holding
+	c.closeLeg(t, reason)
+	return resumeOther
+}
+
+// handOff ends this call once kept, its remaining party, moves (media
+// and all) to call to: kept keeps this call's id when it has none of its
+// own, the call's recording ends with it, closeRecord writes how its
+// record ends, and adopt runs on to. This actor then stops and forwards
+// what its parties still send; if to has ended first, kept is hung up.
+func (c *Call) handOff(to *Call, kept *leg, closeRecord, adopt func()) {
+	if kept.callID == "" {
+		kept.callID = c.id
 	}
-	d.endedFor = ""
-	orig.members.Store(d.party.Key(), struct{}{})
-	c.original = nil
-	c.stopRecording("", nil, false) // the call's recording ends with it
+	kept.endedFor = ""
+	to.members.Store(kept.party.Key(), struct{}{})
+	c.stopRecording("", nil, false)
 	c.setState(StateEnded)
-	c.rec.joinedInto(fmt.Sprintf("attended transfer by %s: %s joined into call %s", partyName(t), partyName(d), orig.id),
-		c.legStats(), d.id)
-	c.logTransfer()
-	c.moved.Store(orig)
-	c.m.join(c, orig)
+	closeRecord()
+	c.moved.Store(to)
+	c.m.join(c, to)
 	c.done = true
-	orig.post(event{fn: func() { orig.adopt(d, c, resumeD) }, dropped: func() {
-		// The original ended before it could take d over.
-		d.party.Ended(EndHangup, nil)
-		_ = d.media.Close()
+	to.post(event{fn: adopt, dropped: func() {
+		kept.party.Ended(EndHangup, nil)
+		_ = kept.media.Close()
 	}})
 }
 
