@@ -21,11 +21,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/bench/internal/proc"
+	"github.com/switchboard-voice/switchboard/bench/internal/setup"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 )
@@ -155,7 +155,7 @@ func runSize(bin, dir, seedDir string, users []string, size, calls int, d time.D
 	if err != nil {
 		return row{}, err
 	}
-	setups, _ := placeCalls(pairs)
+	setups, _ := setup.All(pairs, (*pair).setup)
 	natsLoaded, _ := proc.Stat(natsPid)
 	loaded := cpuOf(nodes)
 	time.Sleep(d)
@@ -270,32 +270,6 @@ func (p *pair) close() {
 	if p.callee != nil {
 		_ = p.callee.Close()
 	}
-}
-
-// placeCalls starts every call at once and returns the setup latencies
-// (call.create to call.answered) of those answered.
-func placeCalls(pairs []*pair) ([]time.Duration, int) {
-	var mu sync.Mutex
-	var setups []time.Duration
-	failed := 0
-	var wg sync.WaitGroup
-	for _, p := range pairs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d, err := p.setup()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "call failed:", err)
-				failed++
-				return
-			}
-			setups = append(setups, d)
-		}()
-	}
-	wg.Wait()
-	return setups, failed
 }
 
 func (p *pair) setup() (time.Duration, error) {

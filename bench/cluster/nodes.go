@@ -14,28 +14,11 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-voice/switchboard/bench/internal/setup"
 )
 
 const adminKey = "bench-admin-key"
-
-// benchConfig lifts the limits meant for people (as bench/load does) so
-// that the load is what is measured.
-const benchConfig = `media:
-  include_loopback: true
-signal:
-  session_limit: 20000
-calls:
-  limits:
-    socket_rate: 1000
-    socket_burst: 1000
-    user_rate: 100000
-    user_burst: 100000
-    max_per_account: 100000
-http:
-  max_unauthenticated_per_source: 100000
-log:
-  level: warn
-`
 
 // natsServer is a nats-server with JetStream in a temporary directory.
 type natsServer struct {
@@ -114,7 +97,7 @@ func startNode(bin, dataDir, id, extra string) (*node, error) {
 		return nil, err
 	}
 	cfg := dataDir + ".yaml"
-	if err := os.WriteFile(cfg, []byte(benchConfig+"data_dir: "+dataDir+"\n"+extra), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(setup.Config+"data_dir: "+dataDir+"\n"+extra), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--sip-listen", sipAddr, "--config", cfg)

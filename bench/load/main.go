@@ -30,11 +30,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/bench/internal/proc"
+	"github.com/switchboard-voice/switchboard/bench/internal/setup"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 )
@@ -130,7 +130,8 @@ func run(n int, d time.Duration, calleeCodec audio.Codec, bin string, churn bool
 			p.close()
 		}
 	}()
-	res := placeCalls(pairs)
+	var res results
+	res.setup, res.failed = setup.All(pairs, (*pair).setup)
 	cpu0, _ := proc.Stat(srv.cmd.Process.Pid)
 	stopProfile := srv.profile(d)
 	time.Sleep(d)
@@ -209,7 +210,7 @@ func startServer(bin, dir string) (*server, error) {
 	}
 	sipAddr := pc.LocalAddr().String()
 	pc.Close()
-	if err := os.WriteFile(cfg, []byte(benchConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(setup.Config), 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{bin, "serve", "--listen", addr, "--sip-listen", sipAddr, "--data", filepath.Join(dir, "data"), "--config", cfg}
@@ -346,30 +347,6 @@ func connectPairs(s *server, n int, calleeCodec audio.Codec) ([]*pair, error) {
 type results struct {
 	setup  []time.Duration
 	failed int
-}
-
-// placeCalls starts every call at once and waits until each is answered.
-func placeCalls(pairs []*pair) results {
-	var mu sync.Mutex
-	var res results
-	var wg sync.WaitGroup
-	for _, p := range pairs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d, err := p.setup()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "call failed:", err)
-				res.failed++
-				return
-			}
-			res.setup = append(res.setup, d)
-		}()
-	}
-	wg.Wait()
-	return res
 }
 
 func (p *pair) setup() (time.Duration, error) {

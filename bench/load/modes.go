@@ -348,25 +348,6 @@ func (s *server) memory() (int64, int) {
 	return rss, 0
 }
 
-// benchConfig lifts the limits meant for people (calls a second per user,
-// sockets per server) so that the load is what is measured.
-const benchConfig = `media:
-  include_loopback: true
-signal:
-  session_limit: 20000
-calls:
-  limits:
-    socket_rate: 1000
-    socket_burst: 1000
-    user_rate: 100000
-    user_burst: 100000
-    max_per_account: 100000
-http:
-  max_unauthenticated_per_source: 100000
-log:
-  level: warn
-`
-
 // pinned says whether the server runs on core 0 and this process on the
 // others (taskset and at least two cores).
 func pinned() bool {
