@@ -239,6 +239,8 @@ func (c *Call) mergeOutRefusal(t *leg) string {
 		return "the other call is not answered"
 	case c.consult != nil || c.original != nil || c.xfer != nil:
 		return "the other call is in a transfer"
+	case len(c.merging) > 0:
+		return "a call is being merged into the other call"
 	}
 	return ""
 }
@@ -279,11 +281,16 @@ func (c *Call) adoptMerged(from *Call, d *leg, resumeD bool) {
 			return
 		}
 	}
+	if err := c.conf.add(d); err != nil {
+		// d cannot be heard: it is not left in the call half-joined.
+		c.m.log.Error("conference: add", "call_id", c.id, "err", err)
+		d.party.Ended(EndFailed, nil)
+		_ = d.media.Close()
+		req.host.party.Refused(Refusal{Code: CodeFailed, ReqID: req.reqID, Msg: req.what + ": " + err.Error()})
+		return
+	}
 	c.callees = append(c.callees, d)
 	c.joined = append(c.joined, d)
-	if err := c.conf.add(d); err != nil {
-		c.m.log.Error("conference: add", "call_id", c.id, "err", err)
-	}
 	if resumeD {
 		d.party.Resumed()
 	}

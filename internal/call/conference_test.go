@@ -1,6 +1,7 @@
 package call
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -36,6 +37,9 @@ func mixersOf(f *simMedia) []*simMixer {
 func (x *simMixer) Add(l MediaLeg) error {
 	x.m.mu.Lock()
 	defer x.m.mu.Unlock()
+	if x.m.mixMax > 0 && len(x.legs) >= x.m.mixMax {
+		return errors.New("mix full")
+	}
 	x.legs = append(x.legs, l.(*simLeg))
 	return nil
 }
@@ -144,6 +148,33 @@ func TestMergeMakesConference(t *testing.T) {
 	_, _, _, stopped := x.state()
 	require.True(t, stopped, "the mix stops with the call")
 	require.Equal(t, []string{"callee:user_b:hangup", "callee:user_d:hangup", "caller:user_a:hangup"}, legUsers(w.record(id)))
+}
+
+// A party the mix cannot take is ended, not left in the call unheard; the
+// host hears why and keeps its call.
+func TestMergeMixerRefusesParty(t *testing.T) {
+	w := newWorld(t)
+	w.media.mixMax = 2
+	a1, b1, id := connected(t, w)
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(b1, "held:remote")
+	d1 := w.device("sess_d1", "user_d")
+	id2 := a1.dial("104")
+	w.expect(d1, "incoming", "offer")
+	d1.answer(id2)
+	w.expect(a1, "answer", "ringing", "answered")
+	w.expect(d1, "answered")
+	a1.do(id, Merge{ReqID: "r1", With: id2})
+	w.expect(a1, "ended:merged", "resumed", "error:call_failed")
+	w.expect(d1, "ended:failed")
+	w.expect(b1, "resumed")
+	legs, _, _, _ := mixersOf(w.media)[0].state()
+	require.Equal(t, 2, legs)
+	b1.hangup(id)
+	w.expect(b1, "ended:hangup")
+	w.expect(a1, "ended:hangup")
+	w.noCalls()
 }
 
 func TestConferenceHostLeaves(t *testing.T) {

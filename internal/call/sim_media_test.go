@@ -22,6 +22,7 @@ type simMedia struct {
 	stopped int
 	noAudio bool        // Bridge fails
 	mixers  []*simMixer // conference mixes made (conference_test.go)
+	mixMax  int         // a mix refuses legs past this many (0: none)
 }
 
 type simLeg struct {
