@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
@@ -201,5 +205,77 @@ func TestClusterResumeWithoutSessionIDAmbiguous(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, won, "exactly one socket gets the session: %+v", results)
+	for _, r := range results {
+		t.Logf("racing socket on %s: resumed %v", r.node, r.resumed)
+	}
 	_ = out1
+}
+
+// TestClusterResumeOverAStaleSocket: n1 still believes Alice's socket is
+// up (her network vanished without a FIN) when she re-authenticates on n2
+// without session_id. n1 pings the old socket, gets no pong within 2 s and
+// hands the session over; the call (owned by n1) stays hers. A second
+// device of hers whose socket answers keeps its session.
+func TestClusterResumeOverAStaleSocket(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	aliceID := userID(t, n1, "101")
+	var mu sync.Mutex
+	var first *silentConn
+	dialer := &net.Dialer{}
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil { // only the first socket loses its network
+			first = newSilentConn(c)
+			t.Cleanup(func() { c.Close() })
+			return first, nil
+		}
+		return c, nil
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	alice, err := softphone.Connect(harness.Ctx(t, 10*time.Second), softphone.Config{URL: n1.WebSocketURL(),
+		Token: n1.Token(t, "101"), Source: audio.NewTone(440, softphone.SourceRate, 0.3), HTTPClient: &http.Client{Transport: tr}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = alice.Close() })
+	bob, err := processPhone(t, n2, "102", 1000)
+	require.NoError(t, err)
+	waitLocated(t, n1, userID(t, n1, "102"), "n2")
+	out, in := harness.Connected(t, alice, bob, "102")
+	harness.HearsTone(t, in, 440)
+	session := alice.SessionID()
+
+	// Another device of Alice's, idle and alive on n2, is not taken over.
+	other, err := processPhone(t, n2, "101", 0)
+	require.NoError(t, err)
+	require.False(t, other.Reconnected())
+
+	first.goSilent()
+	alice.DropConnection()
+	waitDeviceState(t, n1, aliceID, session, "connected") // n1 did not see the drop
+	start := time.Now()
+	require.NoError(t, alice.ReconnectToWithoutSession(harness.Ctx(t, 10*time.Second), n2.WebSocketURL()))
+	took := time.Since(start)
+	t.Logf("re-authenticated on n2 over a stale socket on n1 in %v", took.Round(time.Millisecond))
+	require.True(t, alice.Reconnected())
+	require.Equal(t, session, alice.SessionID())
+	require.Less(t, took, 6*time.Second)
+
+	require.NoError(t, out.Hold())
+	require.Equal(t, protocol.HeldLocal, heldBy(t, harness.Wait(t, out, protocol.TypeCallHeld)))
+	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, in, protocol.TypeCallHeld)))
+	require.NoError(t, out.Resume())
+	harness.Wait(t, out, protocol.TypeCallResumed)
+	in.Detector().Reset()
+	out.Detector().Reset()
+	harness.HearsTone(t, in, 440)
+	harness.HearsTone(t, out, 1000)
+	noErrors(t, alice, out)
+	noErrors(t, other)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
 }
