@@ -148,7 +148,7 @@ func TestClusterResumeWithoutSessionIDAmbiguous(t *testing.T) {
 	require.NoError(t, err)
 	waitLocated(t, n1, userID(t, n1, "102"), "n2")
 	waitLocated(t, n2, userID(t, n2, "103"), "n1")
-	out1, _ := harness.Connected(t, alice1, bob, "102")
+	harness.Connected(t, alice1, bob, "102")
 	out2, _ := harness.Connected(t, alice2, carol, "103")
 	s1, s2 := alice1.SessionID(), alice2.SessionID()
 	alice1.DropConnection()
@@ -208,7 +208,6 @@ func TestClusterResumeWithoutSessionIDAmbiguous(t *testing.T) {
 	for _, r := range results {
 		t.Logf("racing socket on %s: resumed %v", r.node, r.resumed)
 	}
-	_ = out1
 }
 
 // TestClusterResumeOverAStaleSocket: n1 still believes Alice's socket is
