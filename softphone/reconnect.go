@@ -268,3 +268,12 @@ func (p *Phone) ReconnectTo(ctx context.Context, url string) error {
 	p.mu.Unlock()
 	return p.reconnect(ctx, true)
 }
+
+// ReconnectToWithoutSession is ReconnectWithoutSession to url (another
+// node of a cluster); later reconnects use url too.
+func (p *Phone) ReconnectToWithoutSession(ctx context.Context, url string) error {
+	p.mu.Lock()
+	p.cfg.URL = url
+	p.mu.Unlock()
+	return p.reconnect(ctx, false)
+}

@@ -25,6 +25,7 @@ type event struct {
 	on       func(c *Call)   // a party's report (Remote), applied in whichever actor owns its leg
 	restore  chan<- struct{} // dev reconnected: send call.restored, then close
 	rehome   bool            // with restore: dev's session moved; its legs take dev's party (move.go)
+	quiet    bool            // with rehome: no call.restored (the device resumed without session_id)
 	// dropped runs, on the poster's or the ending actor's goroutine,
 	// instead of fn when the call is over before fn could run: it
 	// releases what fn would have taken over (a joined leg's media).

@@ -19,7 +19,9 @@ func (c *Call) handle(ev event) {
 		if ev.rehome {
 			c.rehome(ev.dev)
 		}
-		c.restore(string(ev.dev.SessionID()))
+		if !ev.quiet {
+			c.restore(string(ev.dev.SessionID()))
+		}
 		close(ev.restore)
 	default:
 		c.handleCommand(ev.dev, ev.cmd)

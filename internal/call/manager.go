@@ -143,15 +143,15 @@ func (m *Manager) DeviceGone(dev Device) {
 // Restore sends call.restored for each of the device's live calls after its
 // session resumed. It waits (briefly) for each call so that the frames go
 // out before anything kept while the socket was down.
-func (m *Manager) Restore(dev Device) { m.restore(dev, false) }
+func (m *Manager) Restore(dev Device) { m.restore(dev, false, false) }
 
-func (m *Manager) restore(dev Device, rehome bool) {
+func (m *Manager) restore(dev Device, rehome, quiet bool) {
 	for _, c := range m.snapshot() {
 		if !c.hasMember(string(dev.SessionID())) {
 			continue
 		}
 		done := make(chan struct{})
-		c.post(event{dev: dev, restore: done, rehome: rehome})
+		c.post(event{dev: dev, restore: done, rehome: rehome, quiet: quiet})
 		select {
 		case <-done:
 		case <-c.ctx.Done():

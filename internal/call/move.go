@@ -7,7 +7,12 @@ import "github.com/switchboard-voice/switchboard/internal/ident"
 // (the party's key, the session id, stays the same, so the call still
 // finds the leg), then the device gets call.restored through it. The
 // legs' media does not change.
-func (m *Manager) RestoreMoved(dev Device) { m.restore(dev, true) }
+func (m *Manager) RestoreMoved(dev Device) { m.restore(dev, true, false) }
+
+// Rehome is RestoreMoved without call.restored, for a session that moved
+// with a socket that named no session_id (the device is sent the frames it
+// missed instead): its legs just take dev's party.
+func (m *Manager) Rehome(dev Device) { m.restore(dev, true, true) }
 
 // MemberCalls lists the calls the session is a party to.
 func (m *Manager) MemberCalls(sess ident.SessionID) []ident.CallID {

@@ -33,3 +33,23 @@ func TestRestoreMoved(t *testing.T) {
 	w.noCalls()
 	require.Empty(t, w.m.MemberCalls(b1.id))
 }
+
+// Rehome moves the legs like RestoreMoved but tells the device nothing (it
+// resumed without session_id and gets the frames it missed instead).
+func TestRehome(t *testing.T) {
+	w := newWorld(t)
+	a1, b1, id := connected(t, w)
+	moved := w.device(string(b1.id), "user_b")
+	w.m.Rehome(moved)
+	w.quiet(a1, b1, moved)
+
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(moved, "held:remote")
+	w.quiet(b1)
+	moved.hangup(id)
+	w.expect(a1, "ended:hangup")
+	w.expect(moved, "ended:hangup")
+	w.quiet(b1)
+	w.noCalls()
+}

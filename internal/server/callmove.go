@@ -133,31 +133,52 @@ func (r *callRelay) onHandover(_ context.Context, raw json.RawMessage) (any, err
 	if s == nil || s.UserID != m.User {
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
-	rep := handoverReply{Calls: map[ident.CallID]string{}}
-	for _, id := range r.s.Calls.MemberCalls(m.Session) {
-		rep.Calls[id] = node.ID()
-	}
-	r.mu.Lock()
-	for id, owner := range r.remote[m.Session] {
-		rep.Calls[id] = owner
-	}
-	delete(r.remote, m.Session)
-	r.moved[m.Session] = movedAway{node: m.From, until: time.Now().Add(movedFor)}
-	for sess, mv := range r.moved {
-		if time.Now().After(mv.until) {
-			delete(r.moved, sess)
-		}
-	}
-	r.mu.Unlock()
+	calls, undo := r.leaving(m.Session, m.From, node.ID())
 	rel, ok := r.s.Hub.Release(m.Session, m.User)
 	if !ok {
-		r.mu.Lock()
-		delete(r.moved, m.Session)
-		r.mu.Unlock()
+		undo()
 		return nil, cluster.Errorf(cluster.CodeNotFound, "no session %s", m.Session)
 	}
-	rep.Released = rel
-	return rep, nil
+	return handoverReply{Released: rel, Calls: calls}, nil
+}
+
+// leaving (the node holding a session) prepares to hand it to node to:
+// it lists the session's calls and their owners, forgets the remote ones
+// and passes on from now on what owners send for the session. Party
+// messages that come before the session is let go still find it here.
+// undo puts things back when the session could not be let go.
+func (r *callRelay) leaving(sess ident.SessionID, to, self string) (map[ident.CallID]string, func()) {
+	calls := map[ident.CallID]string{}
+	for _, id := range r.s.Calls.MemberCalls(sess) {
+		calls[id] = self
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	remote := r.remote[sess]
+	for id, owner := range remote {
+		calls[id] = owner
+	}
+	delete(r.remote, sess)
+	r.moved[sess] = movedAway{node: to, until: time.Now().Add(movedFor)}
+	for id, mv := range r.moved {
+		if time.Now().After(mv.until) {
+			delete(r.moved, id)
+		}
+	}
+	return calls, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.moved, sess)
+		if len(remote) == 0 {
+			return
+		}
+		if r.remote[sess] == nil {
+			r.remote[sess] = map[ident.CallID]string{}
+		}
+		for id, owner := range remote {
+			r.remote[sess][id] = owner
+		}
+	}
 }
 
 // movedTo is the node a session recently moved to ("" when none).
@@ -189,13 +210,24 @@ func (r *callRelay) passOn(m partyMsg) bool {
 func (h callHandler) restoreHere(s *signal.Session) {
 	if h.relay != nil && h.relay.takeMoving(s.ID) {
 		h.m.RestoreMoved(callwire.Device{S: s})
-		h.relay.sessionRestored(s, true)
+		h.relay.sessionRestored(s, true, false)
 		return
 	}
 	h.m.Restore(callwire.Device{S: s})
 	if h.relay != nil {
-		h.relay.sessionRestored(s, false)
+		h.relay.sessionRestored(s, false, false)
 	}
+}
+
+// SessionAdopted: a socket without session_id took over a session that
+// another node held (callresume.go); its legs follow it as after a move,
+// without call.restored.
+func (h callHandler) SessionAdopted(s *signal.Session) {
+	if h.relay == nil || !h.relay.takeMoving(s.ID) {
+		return
+	}
+	h.m.Rehome(callwire.Device{S: s})
+	h.relay.sessionRestored(s, true, true)
 }
 
 // arriving waits (briefly) for a session being handed to this node to be

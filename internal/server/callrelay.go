@@ -50,6 +50,9 @@ type commandMsg struct {
 	Frame json.RawMessage `json:"frame,omitempty"`
 	// Moved (opRestore): the session moved to From from another node.
 	Moved bool `json:"moved,omitempty"`
+	// Quiet (opRestore with Moved): no call.restored; the session was
+	// resumed without session_id (callresume.go).
+	Quiet bool `json:"quiet,omitempty"`
 }
 
 // codeNotConnected answers a call.incoming for a session whose socket is
@@ -76,6 +79,9 @@ func (r *callRelay) start(node *cluster.Node) error {
 		return err
 	}
 	if err := node.Handle(cluster.NodeSubject(node.ID(), methodHandover), r.onHandover); err != nil {
+		return err
+	}
+	if err := r.startResume(node); err != nil {
 		return err
 	}
 	return node.Handle(cluster.NodeSubject(node.ID(), methodCommand), r.onCommand)
@@ -291,14 +297,16 @@ func (r *callRelay) sessionEnded(s *signal.Session) {
 // sessionRestored asks the owners to describe the session's remote calls
 // and waits for them (as the local calls are waited for), so that
 // call.restored goes out before the frames kept while the socket was away.
-func (r *callRelay) sessionRestored(s *signal.Session, moved bool) {
+// moved: the session just moved here (the owners re-point its legs);
+// quiet: they send no call.restored.
+func (r *callRelay) sessionRestored(s *signal.Session, moved, quiet bool) {
 	node := r.node()
 	if node == nil {
 		return
 	}
 	for _, o := range r.owners(s.SessionID(), false) {
 		ctx, cancel := context.WithTimeout(context.Background(), relayTimeout)
-		m := commandMsg{From: node.ID(), Op: opRestore, Session: s.SessionID(), User: s.User(), Account: s.Account(), Moved: moved}
+		m := commandMsg{From: node.ID(), Op: opRestore, Session: s.SessionID(), User: s.User(), Account: s.Account(), Moved: moved, Quiet: quiet}
 		if _, err := cluster.Request[struct{}](ctx, node, cluster.NodeSubject(o, methodCommand), m); err != nil {
 			r.log.Info("cluster: restore: owner", "node", o, "err", err)
 		}
@@ -334,10 +342,14 @@ func (r *callRelay) onCommand(_ context.Context, raw json.RawMessage) (any, erro
 	case opRestore:
 		// The device's node waits for this reply before it sends what it
 		// kept for the session: call.restored must reach it first.
-		if m.Moved {
+		switch {
+		case m.Moved && m.Quiet:
+			r.forgetLegs(dev.sess)
+			r.s.Calls.Rehome(dev)
+		case m.Moved:
 			r.forgetLegs(dev.sess) // the legs on the node it left
 			r.s.Calls.RestoreMoved(dev)
-		} else {
+		default:
 			r.s.Calls.Restore(dev)
 		}
 		r.out.flushed(dev.node, relayTimeout)

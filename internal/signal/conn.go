@@ -263,6 +263,9 @@ func (c *conn) authenticate() *Session {
 		h.getHandler().SessionRestored(s)
 	case resumedImplicitly:
 		s.replayMissed()
+	case adoptedImplicitly: // from another node: its calls follow it, quietly
+		s.replayMissed()
+		h.getHandler().SessionAdopted(s)
 	}
 	if reconnected {
 		s.replayEndings(h.cfg.ReconnectGrace)

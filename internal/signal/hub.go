@@ -37,6 +37,11 @@ type Handler interface {
 	// HasLiveCalls reports whether the session is a party to a live call
 	// (one SessionRestored would describe). It may wait briefly.
 	HasLiveCalls(s *Session) bool
+	// SessionAdopted runs after the authenticated frame of a socket that
+	// resumed without session_id a session another node held, before the
+	// frames kept are replayed: the session's calls must follow it without
+	// telling the device (no call.restored).
+	SessionAdopted(s *Session)
 }
 
 // Hub holds every device session and socket.
@@ -115,8 +120,8 @@ func (h *Hub) ConnectedCount() int {
 // (see implicitResume); else a new one.
 func (h *Hub) attach(c *conn, id auth.Identity, want ident.SessionID) (*Session, resumption, *protocol.Error) {
 	if want == "" {
-		if s := h.implicitResume(c, id.UserID); s != nil {
-			return s, resumedImplicitly, nil
+		if s, how := h.implicitResume(c, id.UserID); s != nil {
+			return s, how, nil
 		}
 	}
 	if want != "" {
@@ -166,14 +171,19 @@ const (
 	fresh             resumption = iota // a new session
 	resumedByID                         // authenticate named the session
 	resumedImplicitly                   // no session_id; the user's only detached session with calls
+	adoptedImplicitly                   // resumedImplicitly, the session taken over from another node
 )
 
-// implicitResume binds c to the user's one detached session that holds
-// live calls, for clients that never send session_id (DialStack's SDK keeps
-// its calls across a socket drop but re-authenticates with the token
-// alone). With none, or more than one, it returns nil: which device's calls
-// to hand over would be a guess.
-func (h *Hub) implicitResume(c *conn, user ident.UserID) *Session {
+// implicitResume binds c to the user's one session that holds live calls
+// and has lost its socket, for clients that never send session_id
+// (DialStack's SDK keeps its calls across a socket drop but
+// re-authenticates with the token alone). In a cluster the sessions other
+// nodes hold count too (implicit.go). With none, or more than one, it
+// returns nil: which device's calls to hand over would be a guess.
+//
+// A detached session qualifies first; with none, a connected one whose
+// socket does not answer a ping (takeOverStale).
+func (h *Hub) implicitResume(c *conn, user ident.UserID) (*Session, resumption) {
 	h.mu.Lock()
 	var detached, connected []*Session
 	for _, s := range h.sessions {
@@ -188,39 +198,51 @@ func (h *Hub) implicitResume(c *conn, user ident.UserID) *Session {
 	draining := h.draining
 	h.mu.Unlock()
 	if draining {
-		return nil
+		return nil, fresh
 	}
 	hd := h.getHandler()
-	found, many := oneWithCalls(hd, detached)
-	if many {
+	local := withCalls(hd, detached)
+	if len(local) > 1 {
 		h.log.Debug("no implicit resume: several detached sessions hold calls", "user", user)
-		return nil
+		return nil, fresh
 	}
-	if found == nil {
-		return h.takeOverStale(c, user, connected)
+	remote := h.candidates(c, user)
+	pick := pickImplicit(local, remote, func() []*Session { return withCalls(hd, connected) })
+	switch {
+	case pick.remote != nil:
+		return h.claimRemote(c, user, *pick.remote)
+	case pick.stale != nil:
+		return h.takeOverStale(c, user, pick.stale), resumedImplicitly
+	case pick.local != nil:
+		return h.claimLocal(c, user, pick.local), resumedImplicitly
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.draining || h.sessions[found.ID] != found || !found.claim(c) {
-		return nil // ended, or another socket took it meanwhile
+	if pick.many {
+		h.log.Debug("no implicit resume: several sessions hold calls", "user", user, "on_other_nodes", len(remote))
 	}
-	h.log.Debug("session resumed without session_id", "user", user, "session_id", found.ID)
-	return found
+	return nil, fresh
 }
 
-// oneWithCalls returns the one session of ss that holds live calls; many
-// when more than one does.
-func oneWithCalls(hd Handler, ss []*Session) (found *Session, many bool) {
-	for _, s := range ss {
-		if !hd.HasLiveCalls(s) {
-			continue
-		}
-		if found != nil {
-			return nil, true
-		}
-		found = s
+// claimLocal binds c to s, detached, unless another socket took it or it
+// ended meanwhile.
+func (h *Hub) claimLocal(c *conn, user ident.UserID, s *Session) *Session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining || h.sessions[s.ID] != s || !s.claim(c) {
+		return nil // ended, or another socket took it meanwhile
 	}
-	return found, false
+	h.log.Debug("session resumed without session_id", "user", user, "session_id", s.ID)
+	return s
+}
+
+// withCalls returns the sessions of ss that hold live calls.
+func withCalls(hd Handler, ss []*Session) []*Session {
+	var out []*Session
+	for _, s := range ss {
+		if hd.HasLiveCalls(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // probeTimeout is how long a socket that seems connected has to answer a
@@ -231,25 +253,20 @@ const probeTimeout = 2 * time.Second
 // takeOverStale handles the common drop the server does not see: a
 // device's network changes (Wi-Fi to LTE), its old socket dies without a
 // FIN, and the client re-authenticates over the new network long before
-// pings would notice. When exactly one connected session of the user holds
-// live calls and its socket does not answer a ping within probeTimeout,
-// c takes that session over (its old socket is closed as replaced). A
-// socket that answers keeps its session: c is another device.
-func (h *Hub) takeOverStale(c *conn, user ident.UserID, connected []*Session) *Session {
-	s, many := oneWithCalls(h.getHandler(), connected)
-	if s == nil || many {
-		return nil
-	}
+// pings would notice. s is the user's one connected session holding live
+// calls: when its socket does not answer a ping within probeTimeout, c
+// takes it over (the old socket is closed as replaced). A socket that
+// answers keeps its session: c is another device.
+func (h *Hub) takeOverStale(c *conn, user ident.UserID, s *Session) *Session {
 	old := s.currentConn()
 	if old == nil || old.alive(probeTimeout) {
 		return nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.draining || h.sessions[s.ID] != s || s.isEnded() || s.currentConn() != old {
+	if h.draining || h.sessions[s.ID] != s || !s.swap(old, c) {
 		return nil
 	}
-	s.bind(c)
 	old.fail(fatal(protocol.CodeSessionReplaced, "a newer connection took over this session"))
 	h.log.Info("session taken over from a socket that did not answer", "user", user, "session_id", s.ID)
 	return s
@@ -284,6 +301,12 @@ func (h *Hub) forget(s *Session) bool {
 	if !s.markEnded() {
 		return false
 	}
+	h.forgotten(s)
+	return true
+}
+
+// forgotten drops s, just marked ended, from the hub.
+func (h *Hub) forgotten(s *Session) {
 	h.mu.Lock()
 	delete(h.sessions, s.ID)
 	p := h.presence
@@ -295,7 +318,6 @@ func (h *Hub) forget(s *Session) bool {
 		p.DeviceDown(s.UserID, string(s.ID))
 	}
 	h.sessionChanged(s, s.source(), false)
-	return true
 }
 
 // RevokeUser closes every socket of the user with session_revoked and ends
@@ -379,3 +401,4 @@ func (noCalls) HandleMessage(s *Session, msg protocol.Message) {
 func (noCalls) SessionRestored(*Session)   {}
 func (noCalls) SessionEnded(*Session)      {}
 func (noCalls) HasLiveCalls(*Session) bool { return false }
+func (noCalls) SessionAdopted(*Session)    {}

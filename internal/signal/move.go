@@ -18,6 +18,13 @@ type Mover interface {
 	// returns what that node released, or false when no node holds it (the
 	// socket then gets a new session, as on a single node).
 	Adopt(ctx context.Context, id ident.SessionID, user ident.UserID) (Released, bool)
+	// Candidates asks the other nodes holding sessions of user for those
+	// a socket without session_id could resume (implicit.go); a node that
+	// does not answer counts for none.
+	Candidates(ctx context.Context, user ident.UserID) []Candidate
+	// Claim asks c.Node to hand session c over for a socket that named no
+	// session_id; that node lets it go only while it still qualifies.
+	Claim(ctx context.Context, c Candidate, user ident.UserID) (Released, bool)
 }
 
 // Released is what a node hands over with a session.
@@ -29,6 +36,9 @@ type Released struct {
 	// Watched are the users whose presence the session watches; the new
 	// node watches them again and sends their state after the resume.
 	Watched []ident.UserID `json:"watched,omitempty"`
+	// Missed are the other frames kept while the session had no socket,
+	// for a socket resuming it without session_id (ReleaseStale).
+	Missed [][]byte `json:"missed,omitempty"`
 }
 
 // adoptTimeout bounds the hand-over an authenticate waits for.
@@ -54,17 +64,22 @@ func (h *Hub) adopt(c *conn, id auth.Identity, want ident.SessionID) {
 	ctx, cancel := context.WithTimeout(c.ctx, adoptTimeout)
 	rel, ok := m.Adopt(ctx, want, id.UserID)
 	cancel()
-	if !ok {
-		return
+	if ok {
+		h.adopted(c, want, id.UserID, rel)
 	}
-	s := &Session{ID: want, UserID: id.UserID, AccountID: rel.Account, hub: h, startedAt: time.Now()}
+}
+
+// adopted holds session want of user, released by another node with rel,
+// without a socket yet; nil when the hub holds it already.
+func (h *Hub) adopted(c *conn, want ident.SessionID, user ident.UserID, rel Released) *Session {
+	s := &Session{ID: want, UserID: user, AccountID: rel.Account, hub: h, startedAt: time.Now(), missed: rel.Missed}
 	for _, f := range rel.Endings {
 		s.endings = append(s.endings, ending{at: s.startedAt, frame: f})
 	}
 	h.mu.Lock()
 	if h.sessions[want] != nil {
 		h.mu.Unlock()
-		return
+		return nil
 	}
 	h.sessions[want] = s
 	p := h.presence
@@ -77,6 +92,7 @@ func (h *Hub) adopt(c *conn, id auth.Identity, want ident.SessionID) {
 		rewatch(s.watches(h, ws), rel.Watched)
 	}
 	h.log.Info("session moved here from another node", "user", s.UserID, "session_id", s.ID)
+	return s
 }
 
 // Release lets go of session id of user, held here, because another node

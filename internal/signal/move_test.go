@@ -58,3 +58,52 @@ func TestRelease(t *testing.T) {
 	_, ok = h.Release(s.ID, "user_a")
 	require.False(t, ok, "released once")
 }
+
+// ReleaseStale hands a detached session with live calls over with what it
+// kept (the frames missed, the call.ended frames), once; it refuses one
+// without calls, and one a local socket took between the check and the
+// letting go (the prepared hand-over is undone).
+func TestReleaseStale(t *testing.T) {
+	h := NewHub(config.Signal{ReconnectGrace: time.Minute}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	calls := &endedCount{liveCalls: liveCalls{}}
+	h.SetHandler(calls)
+	add := func(live bool) *Session {
+		s := newSession(h, auth.Identity{UserID: "user_a", AccountID: "acct_a"})
+		h.sessions[s.ID] = s
+		calls.liveCalls[s] = live
+		return s
+	}
+	prepared, undone := 0, 0
+	prepare := func() func() { prepared++; return func() { undone++ } }
+
+	idle := add(false)
+	_, ok := h.ReleaseStale(idle.ID, "user_a", prepare)
+	require.False(t, ok, "no live calls")
+	s := add(true)
+	_, ok = h.ReleaseStale(s.ID, "user_b", prepare)
+	require.False(t, ok, "another user's")
+	require.Zero(t, prepared)
+
+	s.Send(&protocol.CallHeld{CallID: "call_1", HeldBy: protocol.HeldRemote})
+	s.Send(&protocol.CallEnded{CallID: "call_2", Reason: protocol.EndHangup})
+	rel, ok := h.ReleaseStale(s.ID, "user_a", prepare)
+	require.True(t, ok)
+	require.Equal(t, 1, prepared)
+	require.Zero(t, undone)
+	require.Len(t, rel.Missed, 1)
+	require.Contains(t, string(rel.Missed[0]), "call.held")
+	require.Len(t, rel.Endings, 1)
+	require.Nil(t, h.Session(s.ID))
+	require.Zero(t, calls.n, "its calls go on elsewhere")
+	_, ok = h.ReleaseStale(s.ID, "user_a", prepare)
+	require.False(t, ok, "released once")
+
+	raced := add(true)
+	_, ok = h.ReleaseStale(raced.ID, "user_a", func() func() {
+		require.True(t, raced.claim(&conn{})) // a socket here resumes it meanwhile
+		return prepare()
+	})
+	require.False(t, ok)
+	require.Equal(t, 1, undone)
+	require.NotNil(t, h.Session(raced.ID), "kept by the socket that took it")
+}

@@ -99,6 +99,10 @@ func (s *Session) Connected() bool {
 func (s *Session) bind(c *conn) (old *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.bindLocked(c)
+}
+
+func (s *Session) bindLocked(c *conn) (old *conn) {
 	old, s.conn, s.lastSource, s.userAgent = s.conn, c, c.remote, c.userAgent
 	s.missed = nil // call.restored sums them up
 	if s.grace != nil {
@@ -107,6 +111,19 @@ func (s *Session) bind(c *conn) (old *conn) {
 	}
 	c.setSession(s)
 	return old
+}
+
+// swap binds c in place of old when old is still the session's socket
+// and the session has not ended (a take-over races a hand-over to another
+// node); it reports whether it did.
+func (s *Session) swap(old, c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.conn != old {
+		return false
+	}
+	s.bindLocked(c)
+	return true
 }
 
 // claim binds c when the session has no socket and has not ended; it
@@ -155,6 +172,24 @@ func (s *Session) replayEndings(grace time.Duration) {
 			c.enqueue(f)
 		}
 	}
+}
+
+// letGo ends the session for a hand-over to another node when its socket
+// is still expect (nil: none), returning the call.ended frames of the
+// last grace period and the frames kept while the socket was down.
+func (s *Session) letGo(expect *conn, grace time.Duration) (endings, missed [][]byte, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.conn != expect {
+		return nil, nil, false
+	}
+	for _, e := range s.endings {
+		if time.Since(e.at) <= grace {
+			endings = append(endings, e.frame)
+		}
+	}
+	missed = s.missed
+	return endings, missed, s.markEndedLocked()
 }
 
 // unbind detaches c if it is still the session's socket.
@@ -206,6 +241,10 @@ func (s *Session) startGrace(d time.Duration, expire func()) {
 func (s *Session) markEnded() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.markEndedLocked()
+}
+
+func (s *Session) markEndedLocked() bool {
 	if s.ended {
 		return false
 	}

@@ -75,25 +75,53 @@ func (l liveCalls) HandleMessage(*Session, protocol.Message) {}
 func (l liveCalls) SessionRestored(*Session)                 {}
 func (l liveCalls) SessionEnded(*Session)                    {}
 func (l liveCalls) HasLiveCalls(s *Session) bool             { return l[s] }
+func (l liveCalls) SessionAdopted(*Session)                  {}
 
 // The implicit resume picks the one session with live calls, and none when
 // two have some (whose calls they are would be a guess).
-func TestOneWithCalls(t *testing.T) {
+func TestWithCalls(t *testing.T) {
 	a, b, c := &Session{ID: "a"}, &Session{ID: "b"}, &Session{ID: "c"}
 	for _, tc := range []struct {
 		name  string
 		live  liveCalls
 		among []*Session
-		want  *Session
-		many  bool
+		want  []*Session
 	}{
-		{"none", liveCalls{}, []*Session{a, b}, nil, false},
-		{"one of three", liveCalls{b: true}, []*Session{a, b, c}, b, false},
-		{"two", liveCalls{a: true, c: true}, []*Session{a, b, c}, nil, true},
-		{"empty", liveCalls{a: true}, nil, nil, false},
+		{"none", liveCalls{}, []*Session{a, b}, nil},
+		{"one of three", liveCalls{b: true}, []*Session{a, b, c}, []*Session{b}},
+		{"two", liveCalls{a: true, c: true}, []*Session{a, b, c}, []*Session{a, c}},
+		{"empty", liveCalls{a: true}, nil, nil},
 	} {
-		got, many := oneWithCalls(tc.live, tc.among)
+		require.Equal(t, tc.want, withCalls(tc.live, tc.among), tc.name)
+	}
+}
+
+// Across a cluster the rule counts every node's sessions: exactly one
+// detached session with calls anywhere is taken (here or from its node);
+// with none, exactly one connected one (its socket is then pinged).
+func TestPickImplicit(t *testing.T) {
+	a, b := &Session{ID: "a"}, &Session{ID: "b"}
+	rd := Candidate{Session: "r1", Node: "n1"}
+	rd2 := Candidate{Session: "r2", Node: "n3"}
+	rc := Candidate{Session: "r3", Node: "n1", Connected: true}
+	for _, tc := range []struct {
+		name      string
+		local     []*Session
+		remote    []Candidate
+		connected []*Session
+		want      implicitPick
+	}{
+		{"nothing anywhere", nil, nil, nil, implicitPick{}},
+		{"one detached here", []*Session{a}, nil, nil, implicitPick{local: a}},
+		{"one detached elsewhere", nil, []Candidate{rd}, nil, implicitPick{remote: &rd}},
+		{"one here, one elsewhere", []*Session{a}, []Candidate{rd}, nil, implicitPick{many: true}},
+		{"two elsewhere", nil, []Candidate{rd, rd2}, nil, implicitPick{many: true}},
+		{"detached beats connected", nil, []Candidate{rc, rd}, []*Session{b}, implicitPick{remote: &rd}},
+		{"one connected here", nil, nil, []*Session{b}, implicitPick{stale: b}},
+		{"one connected elsewhere", nil, []Candidate{rc}, nil, implicitPick{remote: &rc}},
+		{"connected here and elsewhere", nil, []Candidate{rc}, []*Session{b}, implicitPick{many: true}},
+	} {
+		got := pickImplicit(tc.local, tc.remote, func() []*Session { return tc.connected })
 		require.Equal(t, tc.want, got, tc.name)
-		require.Equal(t, tc.many, many, tc.name)
 	}
 }
