@@ -118,7 +118,7 @@ func (c *threeNodes) ringHoldDTMFBlind(t *testing.T) {
 	in := ins[1]
 	harness.HearsTone(t, in, threeAliceHz)
 	harness.HearsTone(t, out, threeBob3Hz)
-	c.logf(t, "both of Bob's devices (n2, n3) ringing %s after call.create on n1; tones heard both ways %s after the answer",
+	c.logf(t, "both of Bob's devices (n2, n3) ringing %s after call.create on n1; tones heard both ways %s after the answer (the detector needs 500 ms of audio)",
 		ms(ringing), ms(time.Since(answered)))
 
 	holdResume(t, in, out, threeBob3Hz)
@@ -178,9 +178,9 @@ func (c *threeNodes) attended(t *testing.T) {
 
 // moveAndKill: Alice (n1) → Bob, answered on n2; Alice's socket moves to
 // n2 mid-call. Bob (n3) calls Carol (n2): n3 owns that call. n3 is
-// killed -9: Carol hears failed; Alice and Bob (owner n1, both devices
-// on n2) still hear each other and send DTMF; a surviving node closes
-// n3's record failed and lists it in its call history.
+// killed -9: Carol hears failed; a surviving node closes n3's record
+// failed and lists it in its call history; Alice and Bob (owner n1, both
+// devices on n2) still hear each other and send DTMF.
 func (c *threeNodes) moveAndKill(t *testing.T) {
 	out := dial(t, c.alice, "102")
 	ins := ringAll(t, out, c.bob2, c.bob3)
@@ -199,14 +199,6 @@ func (c *threeNodes) moveAndKill(t *testing.T) {
 	killed := time.Now()
 	harness.WaitEnded(t, toCarol, protocol.EndFailed)
 	failedAfter := time.Since(killed)
-	out.Detector().Reset()
-	in.Detector().Reset()
-	harness.HearsTone(t, out, threeBob2Hz)
-	harness.HearsTone(t, in, threeAliceHz)
-	dtmfBothWays(t, out, in, "5", "7")
-	_, ended := out.EndReason()
-	require.False(t, ended, "Alice's call (owner n1) survives n3")
-
 	var dead callRecordJSON
 	harness.CheckFor(t, 20*time.Second, func() error {
 		for _, n := range []*harness.Process{c.n1, c.n2} {
@@ -219,9 +211,28 @@ func (c *threeNodes) moveAndKill(t *testing.T) {
 	closedAfter := time.Since(killed)
 	require.Equal(t, "failed", dead.EndReason)
 	require.Equal(t, "n3", dead.NodeID)
-	require.Nil(t, callRecords(t, c.n2)[out.ID].EndedAt, "Alice's call is still on")
+	live := callRecords(t, c.n2)[out.ID]
+	require.Equal(t, "n1", live.NodeID)
+	require.Nil(t, live.EndedAt, "Alice's call is still on")
+	harness.CheckFor(t, 5*time.Second, func() error { // logged after the records are closed
+		for _, n := range []*harness.Process{c.n1, c.n2} {
+			if strings.Contains(n.Output(), "closed the call records of a dead node") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no survivor logged closing n3's records")
+	})
 	c.logf(t, "n3 killed -9: Carol (n2) heard failed after %s; n3's record closed failed after %s (heartbeat %s)",
 		ms(failedAfter), ms(closedAfter), clusterHeartbeat)
+
+	// Alice's call (owner n1, devices on n2) goes on.
+	out.Detector().Reset()
+	in.Detector().Reset()
+	harness.HearsTone(t, out, threeBob2Hz)
+	harness.HearsTone(t, in, threeAliceHz)
+	dtmfBothWays(t, out, in, "5", "7")
+	_, ended := out.EndReason()
+	require.False(t, ended, "Alice's call (owner n1) survives n3")
 
 	require.NoError(t, in.Hangup())
 	harness.WaitEnded(t, out, protocol.EndHangup)
