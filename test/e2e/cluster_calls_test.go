@@ -130,19 +130,13 @@ func clusterCalls(t *testing.T, nodes []*harness.Process, shared bool) {
 	start := time.Now()
 	out := dial(t, alice, "102")
 	require.True(t, strings.HasPrefix(out.ID, "call_n1-"), "the owner's id is in the call id: %s", out.ID)
-	in2 := harness.NextIncoming(t, bob2)
-	in3 := harness.NextIncoming(t, bob3)
+	ins := ringAll(t, out, bob2, bob3)
 	ringing := time.Since(start)
-	require.Equal(t, out.ID, in2.ID)
-	require.Equal(t, out.ID, in3.ID)
+	in2, in3 := ins[0], ins[1]
 	require.Equal(t, "101", in3.From)
 	require.Equal(t, "Alice", in3.FromName)
-	harness.Wait(t, out, protocol.TypeCallRinging)
-	answer(t, in3)
-	harness.Wait(t, in3, protocol.TypeCallAnswered)
-	harness.Wait(t, out, protocol.TypeCallAnswered)
+	answerOn(t, out, ins, 1)
 	answered := time.Since(start)
-	harness.WaitEnded(t, in2, protocol.EndAnsweredElsewhere)
 	harness.HearsTone(t, in3, 440)
 	harness.HearsTone(t, out, 1000)
 	audio := time.Since(start)
@@ -151,33 +145,11 @@ func clusterCalls(t *testing.T, nodes []*harness.Process, shared bool) {
 	require.NoError(t, bob2.Send(&protocol.CallAnswer{CallID: in2.ID}))
 
 	// Bob (node 3) holds and resumes; then Alice (node 1) does.
-	require.NoError(t, in3.Hold())
-	require.Equal(t, protocol.HeldLocal, heldBy(t, harness.Wait(t, in3, protocol.TypeCallHeld)))
-	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, out, protocol.TypeCallHeld)))
-	harness.HearsMusic(t, out, 1000)
-	harness.ExpectRefused(t, bob3, in3, &protocol.CallHold{CallID: in3.ID}, protocol.CodeInvalidMessage)
-	require.NoError(t, in3.Resume())
-	harness.Wait(t, in3, protocol.TypeCallResumed)
-	harness.Wait(t, out, protocol.TypeCallResumed)
-	out.Detector().Reset()
-	harness.HearsTone(t, out, 1000)
-	require.NoError(t, out.Hold())
-	require.Equal(t, protocol.HeldRemote, heldBy(t, harness.Wait(t, in3, protocol.TypeCallHeld)))
-	harness.HearsMusic(t, in3, 440)
-	require.NoError(t, out.Resume())
-	harness.Wait(t, in3, protocol.TypeCallResumed)
-	in3.Detector().Reset()
-	harness.HearsTone(t, in3, 440)
+	holdResume(t, in3, out, 1000)
+	holdResume(t, out, in3, 440)
 
 	// DTMF both ways, and mute from node 3.
-	require.NoError(t, out.SendDTMF("123#"))
-	require.NoError(t, in3.SendDTMF("9"))
-	harness.CheckFor(t, 10*time.Second, func() error {
-		if a, b := string(in3.DTMF()), string(out.DTMF()); a != "123#" || b != "9" {
-			return fmt.Errorf("bob got %q, alice got %q", a, b)
-		}
-		return nil
-	})
+	dtmfBothWays(t, out, in3, "123#", "9")
 	require.NoError(t, in3.Mute())
 	harness.HearsSilence(t, out)
 	require.NoError(t, in3.Unmute())
@@ -280,14 +252,7 @@ func TestClusterCallsDeskPhone(t *testing.T) {
 	nodes := startCluster(t, 3)
 	n1, n2 := nodes[0], nodes[1]
 	bobID := userID(t, n1, "102")
-	var sip3 string
-	for _, n := range nodesOn(t, n1) {
-		if n.Node == "n3" {
-			sip3 = n.SIP
-		}
-	}
-	require.NotEmpty(t, sip3)
-	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: sip3, ToneHz: 440})
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass", Registrar: nodeSIP(t, n1, "n3"), ToneHz: 440})
 	alice, err := processPhone(t, n1, "101", 1000)
 	require.NoError(t, err)
 	tab, err := processPhone(t, n2, "102", 700)
