@@ -42,6 +42,10 @@ func (l *limits) full() bool {
 	return l.fullLocked() != nil
 }
 
+// Full reports whether the node is at one of its ceilings (calls, CPU):
+// a new call would be refused.
+func (m *Manager) Full() bool { return m.lim.full() }
+
 // overflow offers a call.create this node has no room for to
 // Options.Overflow and reports whether it took it.
 func (m *Manager) overflow(dev Device, cr Create) bool {
