@@ -22,6 +22,9 @@ type Load struct {
 	Draining bool    `json:"draining"`
 	HTTP     string  `json:"http,omitempty"` // the node's HTTP address
 	SIP      string  `json:"sip,omitempty"`  // the node's SIP address
+	// Room is the peer this node hands new calls to past its ceilings,
+	// as of its last look at the others ("" none).
+	Room string `json:"room,omitempty"`
 }
 
 // NodeInfo is one live node as the others see it.

@@ -159,7 +159,7 @@ func (l *clusterLink) start(ctx context.Context) error {
 func (l *clusterLink) load() cluster.Load {
 	s := l.s
 	return cluster.Load{Calls: s.Calls.Count(), MaxCalls: s.Config.Cluster.MaxCalls, MaxCPU: s.Config.Cluster.MaxCPU,
-		Draining: s.draining.Load(), HTTP: s.Addr(), SIP: s.SIP.Addr()}
+		Draining: s.draining.Load(), HTTP: s.Addr(), SIP: s.SIP.Addr(), Room: l.peerWithRoom()}
 }
 
 // peerWithRoom is a live peer that takes calls and is under its ceiling,
