@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/signal"
 )
 
-// Placement (docs/adr/0010-cross-node-calls.md, "Placement"): a node at its
+// Placement (docs/adr/0009-cross-node-calls.md, decision 9): a node at its
 // ceiling (cluster.max_calls or cluster.max_cpu) hands a device's
 // call.create to the least-loaded peer with room (opCreate). The peer
 // creates the call with the session as a remoteDevice and owns it, as if
