@@ -18,13 +18,19 @@ import (
 // ceilings given (cluster.max_calls), and waits until each sees both.
 func startCeilingCluster(t *testing.T, maxCalls ...int) []*harness.Process {
 	t.Helper()
+	return startCeilingClusterEvery(t, clusterHeartbeat, maxCalls...)
+}
+
+// startCeilingClusterEvery is startCeilingCluster with another heartbeat.
+func startCeilingClusterEvery(t *testing.T, heartbeat time.Duration, maxCalls ...int) []*harness.Process {
+	t.Helper()
 	ns := harness.StartNATS(t)
 	bin := harness.BuildBinary(t)
 	dirs := seedDataDir(t, bin, len(maxCalls))
 	nodes := make([]*harness.Process, len(maxCalls))
 	for i, max := range maxCalls {
 		conf := fmt.Sprintf("cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n  max_calls: %d\n",
-			ns.URL, i+1, clusterHeartbeat, max)
+			ns.URL, i+1, heartbeat, max)
 		nodes[i] = harness.StartProcessIn(t, bin, dirs[i], conf)
 	}
 	for _, p := range nodes {
@@ -150,4 +156,52 @@ func TestClusterPlacement(t *testing.T) {
 	require.Contains(t, n1.Output(), "call handed to a peer with room")
 	require.NoError(t, echo.Hangup())
 	t.Logf("a call.create handed from full node 1 to node 2 was answered after %s", answered.Round(time.Millisecond))
+}
+
+// TestClusterPlacementFallback: a peer that cannot take a handed-over
+// call.create gives it back, and it is refused as on a single node. The
+// heartbeat is long so that node 1's view of node 2 (room) is stale on
+// purpose: node 2 filled up since, or died.
+func TestClusterPlacementFallback(t *testing.T) {
+	nodes := startCeilingClusterEvery(t, 2*time.Second, 1, 1)
+	n1, n2 := nodes[0], nodes[1]
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n1, "102", 700)
+	require.NoError(t, err)
+	carol, err := processPhone(t, n2, "103", 1000)
+	require.NoError(t, err)
+	echo := dial(t, alice, "*43")
+	harness.Wait(t, echo, protocol.TypeCallAnswered)
+	roomOf(t, n1, "n2")
+
+	refused := func(why string) {
+		t.Helper()
+		_, err := bob.Call(harness.Ctx(t, 10*time.Second), "*43")
+		var se *softphone.ServerError
+		require.True(t, errors.As(err, &se), "%s: %v", why, err)
+		require.Equal(t, protocol.CodeRateLimited, se.Code, se.Message)
+		require.Contains(t, se.Message, "ceiling of 1 calls", why)
+	}
+
+	// Node 2 fills up; node 1 still thinks it has room (for up to a
+	// heartbeat), hands it the create, and node 2 gives it back.
+	busy := dial(t, carol, "*43")
+	harness.Wait(t, busy, protocol.TypeCallAnswered)
+	refused("node 2 full")
+	if strings.Contains(n1.Output(), "node_full") {
+		t.Log("node 2 gave the call back (node_full)")
+	} else {
+		t.Log("node 1 had already seen node 2 full: refused at once")
+	}
+	require.NoError(t, busy.Hangup())
+	harness.WaitEnded(t, busy, protocol.EndHangup)
+	roomOf(t, n1, "n2")
+
+	// Node 2 dies; its entry outlives it by three heartbeats, so node 1
+	// hands it the create: nobody answers, and node 1 refuses the call.
+	n2.Kill(t)
+	refused("node 2 dead")
+	require.Contains(t, n1.Output(), "the peer did not take the call")
+	require.NoError(t, echo.Hangup())
 }
