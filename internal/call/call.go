@@ -273,6 +273,13 @@ type Options struct {
 	// (Limits.MaxCalls). It is called under the manager's lock: it must
 	// not block (a value the cluster link refreshes each heartbeat).
 	PeerWithRoom func() string
+	// Overflow, when set, may hand a call.create this node has no room for
+	// (a node ceiling) to another node; it reports whether it took it.
+	// early are the candidates trickled under the request's req_id so far;
+	// here places the call on this node after all (refused while it is
+	// still full), for when the other node will not take it. It is called
+	// outside the manager's lock and must not block.
+	Overflow func(dev Device, cr Create, early []Candidate, here func()) bool
 	// Observer, when set, is told of calls starting, answered and ending.
 	Observer Observer
 	// Activity, when set, is told each user's part in each call (presence).

@@ -62,3 +62,88 @@ func TestManagerNodeCeiling(t *testing.T) {
 	second.send(Create{ReqID: "r2", Destination: "101", SDP: "v=0"})
 	require.Equal(t, "trying", second.snapshot()[1].what)
 }
+
+// TestLimitsCPUCeiling counts a node at or over its CPU ceiling as full.
+func TestLimitsCPUCeiling(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lim    Limits
+		cpu    float64
+		refuse bool
+	}{
+		{"under", Limits{MaxCPU: 0.8}, 0.79, false},
+		{"at", Limits{MaxCPU: 0.8}, 0.8, true},
+		{"over", Limits{MaxCPU: 0.8}, 0.95, true},
+		{"no ceiling", Limits{}, 1, false},
+		{"calls first", Limits{MaxCPU: 0.8, MaxCalls: 1}, 0.9, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cpu := 0.0
+			tc.lim.CPU = func() float64 { return cpu }
+			l := newLimits(tc.lim)
+			if tc.lim.MaxCalls > 0 {
+				require.Nil(t, l.start("acct_a"))
+			}
+			cpu = tc.cpu
+			require.Equal(t, tc.refuse, l.full())
+			e := l.start("acct_b")
+			if !tc.refuse {
+				require.Nil(t, e)
+				return
+			}
+			require.NotNil(t, e)
+			require.Equal(t, LimitNode, e.Limit)
+			if tc.lim.MaxCalls > 0 {
+				require.Equal(t, 1, e.Max, "the call ceiling is named first")
+				return
+			}
+			require.Equal(t, tc.lim.MaxCPU, e.MaxCPU)
+			require.Equal(t, "this node is at its CPU ceiling (80% of all cores): try again shortly or on another node", e.Error())
+		})
+	}
+}
+
+// TestManagerOverflow hands a call.create past the node's ceiling to
+// Options.Overflow, with the candidates trickled under its req_id; one it
+// does not take, or gives back (here), is refused as before.
+func TestManagerOverflow(t *testing.T) {
+	type offer struct {
+		dev   Device
+		cr    Create
+		early []Candidate
+		here  func()
+	}
+	var offers []offer
+	take := true
+	w := newWorld(t, func(o *Options) {
+		o.Limits = Limits{MaxCalls: 1}
+		o.Overflow = func(dev Device, cr Create, early []Candidate, here func()) bool {
+			offers = append(offers, offer{dev, cr, early, here})
+			return take
+		}
+	})
+	w.device("sess_callee", "user_a")
+	first, second := w.device("s1", "user_b"), w.device("s2", "user_d")
+	first.dial("101")
+	require.Empty(t, offers, "a node with room places the call itself")
+
+	second.candidate("req_x", "candidate:1 1 udp 1 127.0.0.1 5000 typ host")
+	second.send(Create{ReqID: "req_x", Destination: "101", SDP: "v=0"})
+	require.Len(t, offers, 1)
+	require.Equal(t, "req_x", offers[0].cr.ReqID)
+	require.Equal(t, ident.SessionID("s2"), offers[0].dev.SessionID())
+	require.Equal(t, []Candidate{{Candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host"}}, offers[0].early)
+	require.Empty(t, second.snapshot(), "a call taken elsewhere is not refused here")
+
+	offers[0].here() // the other node would not take it
+	got := second.snapshot()
+	require.Len(t, got, 1)
+	require.Equal(t, "error:rate_limited", got[0].what)
+	requireLimit(t, got[0], LimitNode)
+
+	take = false
+	second.send(Create{ReqID: "req_y", Destination: "101", SDP: "v=0"})
+	require.Len(t, offers, 2)
+	require.Len(t, second.snapshot(), 2)
+	require.Equal(t, "error:rate_limited", second.snapshot()[1].what)
+}

@@ -83,6 +83,20 @@ func (r *reqCalls) bind(sess ident.SessionID, reqID string, call ident.CallID) [
 	return cands
 }
 
+// pending returns a copy of the candidates waiting under reqID, which
+// stands for no call yet.
+func (r *reqCalls) pending(sess ident.SessionID, reqID string) []Candidate {
+	if reqID == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.findLocked(sess, reqID); e != nil && e.call == "" {
+		return append([]Candidate(nil), e.cands...)
+	}
+	return nil
+}
+
 // forget drops the session's entries (the session is over).
 func (r *reqCalls) forget(sess ident.SessionID) {
 	r.mu.Lock()

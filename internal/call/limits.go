@@ -27,6 +27,11 @@ type Limits struct {
 	MaxPerAccount int
 	// MaxCalls caps the calls this node owns at once (cluster.max_calls).
 	MaxCalls int
+	// MaxCPU is the node's CPU ceiling (cluster.max_cpu, a share of all
+	// cores): at or over it, by CPU (the share last measured; nil: none
+	// known), the node takes no new calls. It must not block.
+	MaxCPU float64
+	CPU    func() float64
 }
 
 // Which limit refused a call, in a rate_limited error's context.limit.
@@ -50,6 +55,8 @@ type LimitError struct {
 	// known). Calls are not forwarded to it (that needs cross-node
 	// signalling): the caller may connect there instead.
 	Peer string
+	// MaxCPU is the node's CPU ceiling when that refused the call.
+	MaxCPU float64
 }
 
 func (e *LimitError) Error() string {
@@ -73,6 +80,8 @@ type limits struct {
 	user    *keyedLimiter
 	max     int
 	node    int // the node's ceiling (0: none)
+	maxCPU  float64
+	cpu     func() float64 // nil: no CPU ceiling
 	mu      sync.Mutex
 	total   int                     // the node's calls counted
 	running map[ident.AccountID]int // entries at zero are deleted
@@ -80,9 +89,13 @@ type limits struct {
 }
 
 func newLimits(l Limits) *limits {
-	return &limits{socket: newKeyedLimiter(l.SocketRate, l.SocketBurst),
+	lim := &limits{socket: newKeyedLimiter(l.SocketRate, l.SocketBurst),
 		user: newKeyedLimiter(l.UserRate, l.UserBurst), max: l.MaxPerAccount, node: l.MaxCalls,
 		running: map[ident.AccountID]int{}, logs: lograte.New(500*time.Millisecond, 5)}
+	if l.MaxCPU > 0 && l.CPU != nil {
+		lim.maxCPU, lim.cpu = l.MaxCPU, l.CPU
+	}
+	return lim
 }
 
 // allow takes a token from the session's and the user's buckets (either
@@ -106,8 +119,8 @@ func (l *limits) allow(session ident.SessionID, user ident.UserID, now time.Time
 func (l *limits) start(acct ident.AccountID) *LimitError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.node > 0 && l.total >= l.node {
-		return &LimitError{Limit: LimitNode, Max: l.node}
+	if e := l.fullLocked(); e != nil {
+		return e
 	}
 	if l.max > 0 && l.running[acct] >= l.max {
 		return &LimitError{Limit: LimitAccount, Max: l.max}
@@ -242,7 +255,7 @@ func (l *limits) logRefusal(log *slog.Logger, e *LimitError, acct ident.AccountI
 	attrs := []any{"limit", e.Limit, "account", acct, "user", user, "session_id", session,
 		"retry_after", e.RetryAfter, "suppressed", n}
 	if e.Limit == LimitNode {
-		attrs = append(attrs, "max_calls", e.Max, "peer_with_room", e.Peer)
+		attrs = append(attrs, "max_calls", e.Max, "max_cpu", e.MaxCPU, "peer_with_room", e.Peer)
 	}
 	log.Info("call refused by a limit", attrs...)
 }

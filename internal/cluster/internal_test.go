@@ -24,6 +24,7 @@ func TestLeastLoaded(t *testing.T) {
 	n := func(id string, calls, maxCalls int, cpu float64, draining bool) NodeInfo {
 		return NodeInfo{Node: id, Load: Load{Calls: calls, MaxCalls: maxCalls, Draining: draining}, CPU: cpu}
 	}
+	cpu := func(p NodeInfo, maxCPU float64) NodeInfo { p.MaxCPU = maxCPU; return p }
 	for _, tc := range []struct {
 		name  string
 		peers []NodeInfo
@@ -36,6 +37,9 @@ func TestLeastLoaded(t *testing.T) {
 		{"cpu breaks ties", []NodeInfo{n("a", 1, 10, 0.5, false), n("b", 1, 10, 0.1, false)}, "b"},
 		{"first id on full tie", []NodeInfo{n("a", 1, 10, 0, false), n("b", 1, 10, 0, false)}, "a"},
 		{"all draining", []NodeInfo{n("a", 0, 0, 0, true)}, ""},
+		{"cpu full skipped", []NodeInfo{cpu(n("a", 0, 10, 0.9, false), 0.8), n("b", 5, 10, 0.2, false)}, "b"},
+		{"cpu under its ceiling", []NodeInfo{cpu(n("a", 0, 10, 0.7, false), 0.8), n("b", 5, 10, 0.2, false)}, "a"},
+		{"cpu ceiling reached", []NodeInfo{cpu(n("a", 0, 0, 0.5, false), 0.5)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := leastLoaded(tc.peers)

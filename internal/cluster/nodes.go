@@ -14,11 +14,17 @@ import (
 
 // Load is what a node says about itself at each heartbeat.
 type Load struct {
-	Calls    int    `json:"calls"`
-	MaxCalls int    `json:"max_calls"` // 0: no ceiling
-	Draining bool   `json:"draining"`
-	HTTP     string `json:"http,omitempty"` // the node's HTTP address
-	SIP      string `json:"sip,omitempty"`  // the node's SIP address
+	Calls    int `json:"calls"`
+	MaxCalls int `json:"max_calls"` // 0: no ceiling
+	// MaxCPU is the node's CPU ceiling, a share of all cores (0: none):
+	// at or over it (NodeInfo.CPU) the node takes no new calls.
+	MaxCPU   float64 `json:"max_cpu,omitempty"`
+	Draining bool    `json:"draining"`
+	HTTP     string  `json:"http,omitempty"` // the node's HTTP address
+	SIP      string  `json:"sip,omitempty"`  // the node's SIP address
+	// Room is the peer this node hands new calls to past its ceilings,
+	// as of its last look at the others ("" none).
+	Room string `json:"room,omitempty"`
 }
 
 // NodeInfo is one live node as the others see it.
@@ -98,8 +104,8 @@ func (n *Node) Live(ctx context.Context, node string) (bool, error) {
 	return info.UpdatedAt.After(time.Now().Add(-n.ttl)), nil
 }
 
-// LeastLoaded picks the live node, not draining and under its ceiling,
-// with the lowest share of its call ceiling in use (calls, for nodes
+// LeastLoaded picks the live node, not draining and under its ceilings
+// (calls and CPU), with the lowest share of its call ceiling in use (calls, for nodes
 // without a ceiling), then the lowest CPU; ties go to the lowest id.
 func (n *Node) LeastLoaded(ctx context.Context) (NodeInfo, error) {
 	peers, err := n.Peers(ctx)
@@ -113,7 +119,7 @@ func leastLoaded(peers []NodeInfo) (NodeInfo, error) {
 	var best *NodeInfo
 	for i := range peers {
 		p := &peers[i]
-		if p.Draining || p.MaxCalls > 0 && p.Calls >= p.MaxCalls {
+		if p.Draining || p.Full() {
 			continue
 		}
 		if best == nil || p.usage() < best.usage() || p.usage() == best.usage() && p.CPU < best.CPU {
@@ -124,6 +130,19 @@ func leastLoaded(peers []NodeInfo) (NodeInfo, error) {
 		return NodeInfo{}, ErrNoPeer
 	}
 	return *best, nil
+}
+
+// Full reports whether the node is at one of its ceilings: its calls, or
+// the CPU share it last published.
+func (p NodeInfo) Full() bool {
+	return p.MaxCalls > 0 && p.Calls >= p.MaxCalls || p.MaxCPU > 0 && p.CPU >= p.MaxCPU
+}
+
+// CPU is the process's CPU share as last sampled (and published).
+func (n *Node) CPU() float64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cpuShare
 }
 
 func (p NodeInfo) usage() float64 {

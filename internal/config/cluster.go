@@ -27,6 +27,10 @@ type Cluster struct {
 	// past it new calls are refused (rate_limited, limit "node"; SIP 503)
 	// naming a peer with room. It applies on a single node too.
 	MaxCalls int `yaml:"max_calls"`
+	// MaxCPU is a CPU ceiling, a share of all cores (0..1; 0: none): a
+	// node whose CPU use over the last heartbeat is at or over it takes no
+	// new calls either (cluster mode only: the cluster's meter measures it).
+	MaxCPU float64 `yaml:"max_cpu"`
 }
 
 // Enabled reports whether cluster mode is on.
@@ -64,6 +68,9 @@ func (c Cluster) validate() []error {
 	}
 	if c.MaxCalls < 0 {
 		bad("cluster.max_calls %d: want 0 (no ceiling) or more", c.MaxCalls)
+	}
+	if !(c.MaxCPU >= 0 && c.MaxCPU <= 1) { // NaN too
+		bad("cluster.max_cpu %v: want a share of all cores from 0 (no ceiling) to 1", c.MaxCPU)
 	}
 	if c.NATSURL == "" {
 		return errs

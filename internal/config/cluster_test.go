@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -25,6 +26,11 @@ func TestClusterValidate(t *testing.T) {
 		{"heartbeat too short", func(c *Cluster) { c.Heartbeat = time.Millisecond }, "cluster.heartbeat"},
 		{"heartbeat too long", func(c *Cluster) { c.Heartbeat = time.Hour }, "cluster.heartbeat"},
 		{"negative max_calls", func(c *Cluster) { c.MaxCalls = -1 }, "cluster.max_calls"},
+		{"max_cpu", func(c *Cluster) { c.MaxCPU = 0.85 }, ""},
+		{"max_cpu all cores", func(c *Cluster) { c.MaxCPU = 1 }, ""},
+		{"negative max_cpu", func(c *Cluster) { c.MaxCPU = -0.1 }, "cluster.max_cpu"},
+		{"max_cpu over 1", func(c *Cluster) { c.MaxCPU = 85 }, "cluster.max_cpu"},
+		{"max_cpu NaN", func(c *Cluster) { c.MaxCPU = math.NaN() }, "cluster.max_cpu"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

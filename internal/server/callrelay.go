@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/callwire"
 	"github.com/switchboard-voice/switchboard/internal/cluster"
+	"github.com/switchboard-voice/switchboard/internal/emergency"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/internal/signal"
@@ -37,6 +38,8 @@ type callRelay struct {
 	// sessions that moved from here to another node (callmove.go).
 	moving map[ident.SessionID]bool
 	moved  map[ident.SessionID]movedAway
+	// placed: device side, call.creates handed to other nodes (placement.go).
+	placed placedReqs
 }
 
 // commandMsg is what a device's node forwards to a call's owner.
@@ -53,6 +56,8 @@ type commandMsg struct {
 	// Quiet (opRestore with Moved): no call.restored; the session was
 	// resumed without session_id (callresume.go).
 	Quiet bool `json:"quiet,omitempty"`
+	// Location (opCreate) is the emergency address the session bound.
+	Location *emergency.Location `json:"location,omitempty"`
 }
 
 // codeNotConnected answers a call.incoming for a session whose socket is
@@ -254,15 +259,18 @@ func (r *callRelay) forward(s *signal.Session, msg protocol.Message) bool {
 	if !ok || node == nil {
 		return false
 	}
-	owner := id.Node()
-	if owner == "" || owner == node.ID() {
-		return false
-	}
-	// Only calls an owner told this session about are forwarded: a call id
-	// the client made up (any node name) is not found here, and never
-	// makes a relay queue for a node that does not exist.
-	if !r.knows(s.SessionID(), id, owner) {
-		return false
+	owner := r.placedOwner(s, id) // a req_id of a create handed over
+	if owner == "" {
+		owner = id.Node()
+		if owner == "" || owner == node.ID() {
+			return false
+		}
+		// Only calls an owner told this session about are forwarded: a call
+		// id the client made up (any node name) is not found here, and
+		// never makes a relay queue for a node that does not exist.
+		if !r.knows(s.SessionID(), id, owner) {
+			return false
+		}
 	}
 	frame, err := protocol.Encode(msg)
 	if err != nil {
@@ -289,6 +297,7 @@ func (r *callRelay) command(s *signal.Session, owner, op string, frame json.RawM
 
 // sessionEnded tells the owners of the session's remote calls.
 func (r *callRelay) sessionEnded(s *signal.Session) {
+	r.placed.drop(s.SessionID(), "")
 	for _, o := range r.owners(s.SessionID(), true) {
 		r.command(s, o, opGone, nil, nil)
 	}
@@ -337,6 +346,10 @@ func (r *callRelay) onCommand(_ context.Context, raw json.RawMessage) (any, erro
 			return nil, cluster.Errorf(cluster.CodeBadRequest, "not a call command: %s", msg.MessageType())
 		}
 		r.s.Calls.Command(dev, id, cmd)
+	case opCreate:
+		if err := r.onCreate(dev, m); err != nil {
+			return nil, err
+		}
 	case opGone:
 		r.s.Calls.DeviceGone(dev)
 	case opRestore:

@@ -34,9 +34,9 @@ type clusterLink struct {
 	joined chan struct{}
 	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
 	calls  *callRelay   // calls across nodes (callrelay.go)
-	// room is a peer with room for calls ("" none), refreshed each
-	// heartbeat, for calls refused at this node's ceiling.
-	room atomic.Pointer[string]
+	// room is a peer with room for calls (nil none), refreshed each
+	// heartbeat, for calls past this node's ceiling (placement.go).
+	room atomic.Pointer[cluster.NodeInfo]
 
 	mu    sync.Mutex
 	dirty map[ident.UserID]struct{}
@@ -158,15 +158,15 @@ func (l *clusterLink) start(ctx context.Context) error {
 // load is what the node publishes about itself each heartbeat.
 func (l *clusterLink) load() cluster.Load {
 	s := l.s
-	return cluster.Load{Calls: s.Calls.Count(), MaxCalls: s.Config.Cluster.MaxCalls, Draining: s.draining.Load(),
-		HTTP: s.Addr(), SIP: s.SIP.Addr()}
+	return cluster.Load{Calls: s.Calls.Count(), MaxCalls: s.Config.Cluster.MaxCalls, MaxCPU: s.Config.Cluster.MaxCPU,
+		Draining: s.draining.Load(), HTTP: s.Addr(), SIP: s.SIP.Addr(), Room: l.peerWithRoom()}
 }
 
 // peerWithRoom is a live peer that takes calls and is under its ceiling,
 // as of the last heartbeat ("" none); it never blocks.
 func (l *clusterLink) peerWithRoom() string {
 	if p := l.room.Load(); p != nil {
-		return *p
+		return p.Node
 	}
 	return ""
 }
@@ -338,11 +338,11 @@ func (l *clusterLink) checkPeers() {
 			others = append(others, p)
 		}
 	}
-	room := ""
+	var room *cluster.NodeInfo
 	if best, err := cluster.PickLeastLoaded(others); err == nil {
-		room = best.Node
+		room = &best
 	}
-	l.room.Store(&room)
+	l.room.Store(room)
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {

@@ -148,14 +148,16 @@ func (s *Server) Start(ctx context.Context) error {
 	s.Media = engine
 	s.timed = newTimedStore(s.Store)
 	var peerWithRoom func() string
+	var overflow func(call.Device, call.Create, []call.Candidate, func()) bool
 	node := ""
-	if s.cluster != nil {
-		s.timed.node = s.Config.Cluster.Node()
-		peerWithRoom = s.cluster.peerWithRoom
-		node = s.Config.Cluster.Node()
-	}
 	limits := callLimits(s.Config.Calls.Limits)
 	limits.MaxCalls = s.Config.Cluster.MaxCalls
+	if s.cluster != nil {
+		s.timed.node = s.Config.Cluster.Node()
+		peerWithRoom, overflow = s.cluster.peerWithRoom, s.cluster.calls.overflow
+		node = s.Config.Cluster.Node()
+		limits.MaxCPU, limits.CPU = s.Config.Cluster.MaxCPU, s.cluster.cpu
+	}
 	s.bell = webhook.NewBell()
 	s.timed.bell = s.bell
 	s.bridges = newBridgeSet()
@@ -164,7 +166,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.timed, s.callDevices(), s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
 			Park: lot, ParkTimeout: s.Config.Park.Timeout,
-			Limits: limits, PeerWithRoom: peerWithRoom, Observer: s.metricsForCalls(),
+			Limits: limits, PeerWithRoom: peerWithRoom, Overflow: overflow, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference), Node: node}, s.Log)
 	s.Hub.SetHandler(s.callHandler())
 	if s.cluster != nil {
@@ -179,6 +181,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.SIP.SetPark(lot)
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
+		s.SIP.SetRedirect(s.cluster.peerSIP)
 	}
 	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)

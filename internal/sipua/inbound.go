@@ -237,8 +237,7 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		outcome: make(chan int, 1)}
 	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
-		status, reason, hdrs := placeRefusal(err)
-		r.respond(status, reason, nil, hdrs...)
+		u.refusePlace(r, err)
 		return
 	}
 	p.remote = remote

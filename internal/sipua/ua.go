@@ -59,6 +59,7 @@ type UA struct {
 	trunkTimeout time.Duration
 	qual         qualifier     // OPTIONS pings of the trunks (trunkoptions.go)
 	trunkGate    TrunkGate     // nil: a single node registers every trunk
+	redirect     func() string // a peer with room's SIP address (redirect.go); nil: none
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
 	mu     sync.Mutex
