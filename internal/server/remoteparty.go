@@ -10,7 +10,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/sipua"
 )
 
-// A call crosses nodes like this (docs/adr/0010-cross-node-calls.md): the
+// A call crosses nodes like this (docs/adr/0009-cross-node-calls.md): the
 // node that receives a call owns it: it runs the call's actor and anchors
 // its media. A device session on another node is, on the owner, a
 // remoteDevice whose party relays what the call tells it to the device's
