@@ -31,6 +31,8 @@ type clusterNode struct {
 	MaxCalls  int       `json:"max_calls"`
 	Draining  bool      `json:"draining"`
 	CPU       float64   `json:"cpu"`
+	MaxCPU    float64   `json:"max_cpu"`
+	Room      string    `json:"room"`
 	HTTP      string    `json:"http"`
 	SIP       string    `json:"sip"`
 	StartedAt time.Time `json:"started_at"`
@@ -106,15 +108,21 @@ func fetchNodes(ctx context.Context, base, key string) ([]clusterNode, []byte, e
 // printNodes writes the nodes as a table.
 func printNodes(w io.Writer, nodes []clusterNode, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tCALLS\tMAX\tDRAINING\tCPU\tREACHABLE\tRTT\tHTTP\tSIP\tUP")
+	fmt.Fprintln(tw, "NODE\tCALLS\tMAX\tDRAINING\tCPU\tMAX CPU\tFULL: TO\tREACHABLE\tRTT\tHTTP\tSIP\tUP")
 	for _, n := range nodes {
 		name := n.Node
 		if n.Self {
 			name += " *"
 		}
-		ceiling, rtt, reach := "-", "-", "yes"
+		ceiling, cpuCeiling, room, rtt, reach := "-", "-", "-", "-", "yes"
 		if n.MaxCalls > 0 {
 			ceiling = fmt.Sprint(n.MaxCalls)
+		}
+		if n.MaxCPU > 0 {
+			cpuCeiling = fmt.Sprintf("%.0f%%", n.MaxCPU*100)
+		}
+		if n.Room != "" {
+			room = n.Room
 		}
 		if n.RTTMillis != nil {
 			rtt = fmt.Sprintf("%.1fms", *n.RTTMillis)
@@ -129,8 +137,8 @@ func printNodes(w io.Writer, nodes []clusterNode, now time.Time) error {
 		if !n.StartedAt.IsZero() {
 			up = now.Sub(n.StartedAt).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%t\t%.0f%%\t%s\t%s\t%s\t%s\t%s\n", name, n.Calls, ceiling, n.Draining,
-			n.CPU*100, reach, rtt, n.HTTP, n.SIP, up)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%t\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, n.Calls, ceiling, n.Draining,
+			n.CPU*100, cpuCeiling, room, reach, rtt, n.HTTP, n.SIP, up)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

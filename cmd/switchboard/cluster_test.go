@@ -20,7 +20,7 @@ func TestClusterStatus(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"object":"list","data":[
 			{"object":"cluster_node","node":"n1","self":true,"reachable":true,"rtt_ms":0.4,"calls":3,"max_calls":100,
-			 "cpu":0.13,"http":"10.0.0.1:8080","sip":"10.0.0.1:5060","started_at":"2025-01-01T00:00:00Z"},
+			 "cpu":0.13,"max_cpu":0.85,"room":"n2","http":"10.0.0.1:8080","sip":"10.0.0.1:5060","started_at":"2025-01-01T00:00:00Z"},
 			{"object":"cluster_node","node":"n2","reachable":false,"error":"timeout","calls":7,"draining":true,
 			 "http":"10.0.0.2:8080","sip":"10.0.0.2:5060","started_at":"2025-01-01T00:00:00Z"}]}`))
 	}))
@@ -34,7 +34,7 @@ func TestClusterStatus(t *testing.T) {
 		err  string
 	}{
 		{"table", []string{"status", "--url", srv.URL, "--key", "sk_admin"}, 0,
-			[]string{"NODE", "n1 *", "100", "13%", "0.4ms", "10.0.0.1:5060", "n2", "true", "no: timeout", "2 live node(s)"}, ""},
+			[]string{"NODE", "n1 *", "100", "13%", "85%", " n2 ", "0.4ms", "10.0.0.1:5060", "n2", "true", "no: timeout", "2 live node(s)"}, ""},
 		{"json", []string{"status", "--url", srv.URL, "--key", "sk_admin", "--json"}, 0,
 			[]string{`"node":"n2"`}, ""},
 		{"wrong key", []string{"status", "--url", srv.URL, "--key", "nope"}, 1, nil, "admin key required (401 unauthorized)"},
