@@ -179,6 +179,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.SIP.SetPark(lot)
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
+		s.SIP.SetEdgePeers(s.cluster.edge.isPeer)
 	}
 	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)
