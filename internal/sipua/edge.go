@@ -234,8 +234,7 @@ func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool)
 	for {
 		select {
 		case res := <-tx.Responses():
-			res = res.Clone()
-			res.RemoveHeader("Via")
+			res = relayed(res, r.req)
 			if err := r.tx.Respond(res); err != nil && !r.final.Load() {
 				r.ua.writeFailed(r.req, res.StatusCode, err)
 			}
@@ -256,6 +255,24 @@ func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool)
 			return
 		}
 	}
+}
+
+// relayed is res as the edge passes it back to the sender of req: every
+// header but our Via, sent where the next Via says (RFC 3261 §16.7 step
+// 3), over the request's transport.
+func relayed(res *sip.Response, req *sip.Request) *sip.Response {
+	out := sip.NewResponse(res.StatusCode, res.Reason)
+	ours := true
+	for _, h := range res.Headers() {
+		if ours && strings.EqualFold(h.Name(), "via") {
+			ours = false
+			continue
+		}
+		out.AppendHeader(sip.HeaderClone(h))
+	}
+	out.SetBody(res.Body())
+	out.SetTransport(req.Transport())
+	return out
 }
 
 // edgeCancel cancels a proxied INVITE downstream (RFC 3261 §16.10): the

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/harness"
+)
+
+// sipAddrOf is node's SIP address as from sees it.
+func sipAddrOf(t *testing.T, from *harness.Process, node string) string {
+	t.Helper()
+	for _, n := range nodesOn(t, from) {
+		if n.Node == node {
+			return n.SIP
+		}
+	}
+	t.Fatalf("no node %s", node)
+	return ""
+}
+
+// edgeRouteOf waits until from sees user's desk phone on node over TCP
+// and returns the Route through that node (docs/adr/0011-sip-edge-proxy.md).
+func edgeRouteOf(t *testing.T, from *harness.Process, user, node string) string {
+	t.Helper()
+	var route string
+	harness.CheckFor(t, 10*time.Second, func() error {
+		var res struct {
+			Data []struct {
+				Node  string `json:"node"`
+				Kind  string `json:"kind"`
+				Flow  string `json:"flow"`
+				Route string `json:"route"`
+			} `json:"data"`
+		}
+		from.Get(t, "/v1/cluster/locations/"+user, &res)
+		for _, l := range res.Data {
+			if l.Node == node && l.Kind == "sip" && strings.HasPrefix(l.Flow, "tcp ") && l.Route != "" {
+				route = l.Route
+				return nil
+			}
+		}
+		return fmt.Errorf("no TCP phone of %s on %s with a route: %+v", user, node, res.Data)
+	})
+	return route
+}
+
+// TestClusterRingsTCPDeskPhone: Bob's desk phone registers to node 2 over
+// TCP, so only node 2's connection reaches it. Alice calls him from node
+// 1, which owns the call: the INVITE goes to node 2 with a Route naming
+// Bob's flow, node 2 proxies it onto the connection and Record-Routes
+// itself. Audio flows both ways (phone ↔ node 1); the browser's hold is
+// music; the phone's own hold and resume are re-INVITEs through node 2;
+// the browser's BYE reaches the phone through node 2, and on a second
+// call the phone's BYE reaches node 1 the same way.
+func TestClusterRingsTCPDeskPhone(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1 := nodes[0]
+	n2SIP := sipAddrOf(t, n1, "n2")
+	bobID := userID(t, n1, "102")
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
+		Registrar: n2SIP, Transport: "tcp", ToneHz: 440})
+	route := edgeRouteOf(t, n1, bobID, "n2")
+	require.Contains(t, route, ";lr;flow=")
+	alice, err := processPhone(t, n1, "101", 1000)
+	require.NoError(t, err)
+
+	start := time.Now()
+	out := dial(t, alice, "102")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	answered := time.Since(start)
+	harness.HearsTone(t, out, 440)
+	desk.HeardTone(t, 1000)
+
+	require.NoError(t, out.Hold())
+	harness.Wait(t, out, protocol.TypeCallHeld)
+	desk.HeardMusic(t, 1000)
+	require.NoError(t, out.Resume())
+	harness.Wait(t, out, protocol.TypeCallResumed)
+	desk.HeardTone(t, 1000)
+
+	desk.Command(t, "hold", "") // a re-INVITE (sendonly) from the phone, through node 2
+	held := harness.Wait(t, out, protocol.TypeCallHeld).(*protocol.CallHeld)
+	require.Equal(t, protocol.HeldRemote, held.HeldBy)
+	desk.Command(t, "resume", "")
+	harness.Wait(t, out, protocol.TypeCallResumed)
+	out.Detector().Reset()
+	harness.HearsTone(t, out, 440)
+
+	require.NoError(t, out.Hangup()) // the BYE follows the route set through node 2
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	hungUp(t, desk)
+
+	out = dial(t, alice, "102")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	harness.HearsTone(t, out, 440)
+	desk.Command(t, "hangup", "") // the phone's BYE, through node 2 to node 1
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	rec := recordOn(t, n1, out.ID)
+	require.Equal(t, "hangup", rec["end_reason"])
+	t.Logf("a TCP desk phone registered via node 2 answered a call owned by node 1 after %s", answered.Round(time.Millisecond))
+}
+
+// TestClusterEdgeCancel: Bob's desk phone (TCP, node 2, rings without
+// answering) and his browser on node 1 ring together; the browser
+// answers, so node 1 CANCELs the phone's INVITE through node 2.
+func TestClusterEdgeCancel(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1 := nodes[0]
+	n2SIP := sipAddrOf(t, n1, "n2")
+	bobID := userID(t, n1, "102")
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
+		Registrar: n2SIP, Transport: "tcp", Manual: true})
+	edgeRouteOf(t, n1, bobID, "n2")
+	alice, err := processPhone(t, n1, "101", 1000)
+	require.NoError(t, err)
+	tab, err := processPhone(t, n1, "102", 700)
+	require.NoError(t, err)
+
+	out := dial(t, alice, "102")
+	in := harness.NextIncoming(t, tab)
+	desk.WaitPrinted(t, "Incoming call", "the desk phone did not ring")
+	require.NoError(t, in.Answer(harness.Ctx(t, 10*time.Second)))
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	desk.WaitPrinted(t, "closed", "the desk phone's ringing was not cancelled")
+	harness.HearsTone(t, out, 700)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+}
+
+// TestClusterEdgeRefusesStrangers: node 2's edge proxies only for its
+// peers. A UDP request from an address that is no node, carrying the
+// real Route of Bob's flow (or a forged token), is refused 403, and the
+// phone never rings; so is an in-dialog request pretending to come from
+// the flow.
+func TestClusterEdgeRefusesStrangers(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1 := nodes[0]
+	n2SIP := sipAddrOf(t, n1, "n2")
+	bobID := userID(t, n1, "102")
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
+		Registrar: n2SIP, Transport: "tcp"})
+	route := edgeRouteOf(t, n1, bobID, "n2")
+	host, port, err := net.SplitHostPort(n2SIP)
+	require.NoError(t, err)
+	forged := fmt.Sprintf("<sip:%s:%s;lr;flow=%s.AAAAAAAAAAAAAAAA>", host, port, bobID)
+	for i, tc := range []struct {
+		name, route, toTag string
+	}{
+		{"the flow's real route", route, ""},
+		{"a forged token", forged, ""},
+		{"in a made-up dialog", route, ";tag=made-up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := harness.DialRawSIP(t, "udp", "127.0.0.1", n2SIP)
+			msg := fmt.Sprintf("INVITE sip:102@127.0.0.1 SIP/2.0\n"+
+				"Via: SIP/2.0/UDP %[1]s;branch=z9hG4bK-stranger-%[2]d;rport\n"+
+				"Route: %[3]s\n"+
+				"Max-Forwards: 70\n"+
+				"From: <sip:mallory@127.0.0.1>;tag=m%[2]d\n"+
+				"To: <sip:102@127.0.0.1>%[4]s\n"+
+				"Call-ID: stranger-%[2]d@127.0.0.1\n"+
+				"CSeq: 1 INVITE\n"+
+				"Contact: <sip:mallory@%[1]s>\n"+
+				"Content-Type: application/sdp\n\n"+
+				"v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+				c.LocalAddr(), i, tc.route, tc.toTag)
+			c.SendMsg(t, msg)
+			for {
+				m, err := c.Read(5 * time.Second)
+				require.NoError(t, err)
+				res, ok := m.(*sip.Response)
+				require.True(t, ok, "a request came back: %s", m)
+				if res.StatusCode < 200 {
+					continue
+				}
+				require.Equal(t, 403, res.StatusCode, res.String())
+				break
+			}
+		})
+	}
+	require.NotContains(t, desk.Output(), "Incoming call", "the phone rang for a stranger")
+}
