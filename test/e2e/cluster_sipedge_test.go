@@ -188,3 +188,52 @@ func TestClusterEdgeRefusesStrangers(t *testing.T) {
 	}
 	require.NotContains(t, desk.Output(), "Incoming call", "the phone rang for a stranger")
 }
+
+// TestClusterRingsTLSDeskPhone: the same through node 2's TLS listener,
+// with SRTP between the phone and node 1 (the keys cross the nodes'
+// private network in the proxied SDP).
+func TestClusterRingsTLSDeskPhone(t *testing.T) {
+	ns := harness.StartNATS(t)
+	bin := harness.BuildBinary(t)
+	dirs := seedDataDir(t, bin, 2)
+	cert, key := selfSigned(t)
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t, "tcp", "127.0.0.1"))
+	var nodes []*harness.Process
+	for i, extra := range []string{"", fmt.Sprintf("sip:\n  tls_listen: %s\n  tls_cert_file: %s\n  tls_key_file: %s\n", tlsAddr, cert, key)} {
+		conf := fmt.Sprintf("cluster:\n  nats_url: %s\n  node_id: n%d\n  heartbeat: %s\n%s", ns.URL, i+1, clusterHeartbeat, extra)
+		nodes = append(nodes, harness.StartProcessIn(t, bin, dirs[i], conf))
+	}
+	n1 := nodes[0]
+	harness.CheckFor(t, 10*time.Second, func() error {
+		if seen := nodesOn(t, n1); len(seen) != 2 {
+			return fmt.Errorf("nodes %+v", seen)
+		}
+		return nil
+	})
+	bobID := userID(t, n1, "102")
+	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
+		Registrar: tlsAddr, Transport: "tls", CAFile: cert, MediaEnc: "srtp-mand", ToneHz: 440})
+	harness.CheckFor(t, 10*time.Second, func() error {
+		var res struct {
+			Data []struct {
+				Flow  string `json:"flow"`
+				Route string `json:"route"`
+			} `json:"data"`
+		}
+		n1.Get(t, "/v1/cluster/locations/"+bobID, &res)
+		if len(res.Data) != 1 || !strings.HasPrefix(res.Data[0].Flow, "tls ") || res.Data[0].Route == "" {
+			return fmt.Errorf("bob's locations %+v", res.Data)
+		}
+		return nil
+	})
+	alice, err := processPhone(t, n1, "101", 1000)
+	require.NoError(t, err)
+	out := dial(t, alice, "102")
+	harness.Wait(t, out, protocol.TypeCallAnswered)
+	srtpEnabled(t, desk)
+	harness.HearsTone(t, out, 440)
+	desk.HeardTone(t, 1000)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+	hungUp(t, desk)
+}
