@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/internal/store"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
@@ -236,4 +237,51 @@ func TestClusterRingsTLSDeskPhone(t *testing.T) {
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, out, protocol.EndHangup)
 	hungUp(t, desk)
+}
+
+// TestClusterRingsWSPhone: a browser SIP phone registered to node 2 over
+// WebSocket gets node 1's INVITE down its own socket, through node 2
+// (which Record-Routes itself for the WebSocket side), offering WebRTC
+// media from node 1. It is busy: the caller hears so.
+func TestClusterRingsWSPhone(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	bobID := userID(t, n1, "102")
+	w := dialSIPWSURL(t, strings.Replace(n2.URL(), "http", "ws", 1)+"/v1/sip")
+	registerWS(t, w, store.User{SIPUsername: "102", SIPPassword: "bob-sip-pass"})
+	harness.CheckFor(t, 10*time.Second, func() error {
+		var res struct {
+			Data []struct {
+				Flow  string `json:"flow"`
+				Route string `json:"route"`
+			} `json:"data"`
+		}
+		n1.Get(t, "/v1/cluster/locations/"+bobID, &res)
+		if len(res.Data) != 1 || !strings.HasPrefix(res.Data[0].Flow, "ws ") || res.Data[0].Route == "" {
+			return fmt.Errorf("bob's locations %+v", res.Data)
+		}
+		return nil
+	})
+	alice, err := processPhone(t, n1, "101", 1000)
+	require.NoError(t, err)
+	out := dial(t, alice, "102")
+
+	inv, ok := w.read().(*sip.Request)
+	require.True(t, ok)
+	require.Equal(t, sip.INVITE, inv.Method)
+	require.Equal(t, "WS", inv.Via().Transport, "node 2's Via, on the phone's socket")
+	require.Len(t, inv.GetHeaders("Via"), 2, "node 2's and node 1's")
+	rr := inv.GetHeaders("Record-Route")
+	require.Len(t, rr, 2)
+	require.Contains(t, rr[0].Value(), "transport=ws")
+	require.Contains(t, rr[0].Value(), ";lr;flow=")
+	require.Empty(t, inv.GetHeaders("Route"), "node 2 took its Route off")
+	require.Contains(t, string(inv.Body()), "UDP/TLS/RTP/SAVPF")
+	busy := sip.NewResponseFromRequest(inv, 486, "Busy Here", nil)
+	busy.To().Params.Add("tag", "wsbusy1")
+	w.send(busy.String())
+	ack, ok := w.read().(*sip.Request)
+	require.True(t, ok)
+	require.Equal(t, sip.ACK, ack.Method) // node 2 ACKs the 486 hop by hop
+	harness.WaitEnded(t, out, protocol.EndBusy)
 }
