@@ -217,8 +217,8 @@ func (s *Server) callHandler() callHandler {
 }
 
 // callPhones is where calls find a user's SIP phones: the ones registered
-// here and, in a cluster, UDP phones registered via other nodes (rung
-// straight from this node).
+// here and, in a cluster, phones registered via other nodes (UDP ones rung
+// straight from this node, TCP/TLS/WS ones through their node's SIP edge).
 func (s *Server) callPhones() call.Phones {
 	if s.cluster == nil {
 		return s.SIP
