@@ -220,6 +220,13 @@ func (u *UA) proxy(r *responder) {
 		return
 	}
 	if hop.out.IsInvite() {
+		// 2xx retransmissions (the phone's, until our peer's ACK reaches
+		// it) go upstream too, statelessly (RFC 3261 §16.7 step 10).
+		tx.OnRetransmission(func(res *sip.Response) {
+			if res.IsSuccess() {
+				_ = r.tx.Respond(relayed(res, r.req))
+			}
+		})
 		r.tx.OnCancel(func(*sip.Request) {
 			r.final.Store(true) // sipgo has answered 487 upstream
 			u.goTracked(func() { u.edgeCancel(hop.out) })
@@ -234,6 +241,9 @@ func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool)
 	for {
 		select {
 		case res := <-tx.Responses():
+			if res.StatusCode == 100 {
+				continue // hop by hop: sipgo sends our own (RFC 3261 §16.7 step 5)
+			}
 			res = relayed(res, r.req)
 			if err := r.tx.Respond(res); err != nil && !r.final.Load() {
 				r.ua.writeFailed(r.req, res.StatusCode, err)
