@@ -212,3 +212,78 @@ func TestEdgeRefusesStrangerAndBadToken(t *testing.T) {
 	w.invite(t, w.route)
 	require.Equal(t, 403, w.peerResponse(t).StatusCode)
 }
+
+// peerRequest reads the next request the peer gets, and where from.
+func (w *edgeWire) peerRequest(t *testing.T) (*sip.Request, string) {
+	t.Helper()
+	buf := make([]byte, 65536)
+	require.NoError(t, w.peer.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, from, err := w.peer.ReadFrom(buf)
+	require.NoError(t, err)
+	m, err := sip.ParseMessage(buf[:n])
+	require.NoError(t, err)
+	req, ok := m.(*sip.Request)
+	require.True(t, ok, "the peer got a response: %s", m)
+	return req, from.String()
+}
+
+// TestEdgeDialogBothWays: after the phone's 200, the peer's ACK (end to
+// end) and the phone's BYE (from its flow, to the peer) follow the route
+// set through the edge.
+func TestEdgeDialogBothWays(t *testing.T) {
+	w := newEdgeWire(t)
+	w.invite(t, w.route)
+	inv := w.phoneRead(t).(*sip.Request)
+	ok := sip.NewResponseFromRequest(inv, 200, "OK", nil)
+	ok.To().Params.Add("tag", "phone")
+	phoneContact := "sip:102@" + w.phone.LocalAddr().String() + ";transport=tcp"
+	ok.AppendHeader(sip.NewHeader("Contact", "<"+phoneContact+">"))
+	w.toUA(t, ok.String())
+	res := w.peerResponse(t)
+	require.Equal(t, 200, res.StatusCode)
+	rrs := res.GetHeaders("Record-Route")
+	require.Len(t, rrs, 2)
+	phoneSide, peerSide := rrs[0].Value(), rrs[1].Value()
+	w.toUA(t, ok.String()) // no ACK yet: the phone retransmits its 200, which goes on upstream
+	require.Equal(t, 200, w.peerResponse(t).StatusCode)
+
+	// The peer's ACK: the route set reversed (RFC 3261 §12.1.2).
+	w.peerSend(t, fmt.Sprintf(`ACK %[1]s SIP/2.0
+Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK-ack1
+Route: %[3]s
+Route: %[4]s
+Max-Forwards: 70
+From: <sip:101@127.0.0.1>;tag=p1
+To: <sip:102@127.0.0.1>;tag=phone
+Call-ID: edge-1
+CSeq: 1 ACK
+Content-Length: 0
+
+`, phoneContact, w.peer.LocalAddr(), peerSide, phoneSide))
+	ack := w.phoneRead(t).(*sip.Request)
+	require.Equal(t, sip.ACK, ack.Method)
+	require.Empty(t, ack.GetHeaders("Route"))
+	require.Len(t, ack.GetHeaders("Via"), 2)
+
+	// The phone's BYE: the route set in order (RFC 3261 §12.1.1).
+	w.toUA(t, fmt.Sprintf("BYE sip:switchboard@%[1]s SIP/2.0\r\nVia: SIP/2.0/TCP %[2]s;branch=z9hG4bK-bye1\r\n"+
+		"Route: %[3]s\r\nRoute: %[4]s\r\nMax-Forwards: 70\r\nFrom: <sip:102@127.0.0.1>;tag=phone\r\n"+
+		"To: <sip:101@127.0.0.1>;tag=p1\r\nCall-ID: edge-1\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+		w.peer.LocalAddr(), w.phone.LocalAddr(), phoneSide, peerSide))
+	bye, from := w.peerRequest(t)
+	require.Equal(t, sip.BYE, bye.Method)
+	require.Equal(t, w.ua.Addr(), from, "requests to peers leave from the listener")
+	require.Empty(t, bye.GetHeaders("Route"))
+	w.peer.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := w.peer.WriteTo([]byte(sip.NewResponseFromRequest(bye, 200, "OK", nil).String()), mustUDPAddr(t, from))
+	require.NoError(t, err)
+	got := w.phoneRead(t).(*sip.Response)
+	require.Equal(t, 200, got.StatusCode)
+	require.Equal(t, sip.BYE, got.CSeq().MethodName)
+}
+
+func mustUDPAddr(t *testing.T, s string) *net.UDPAddr {
+	a, err := net.ResolveUDPAddr("udp", s)
+	require.NoError(t, err)
+	return a
+}
