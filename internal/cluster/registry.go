@@ -29,6 +29,10 @@ type Binding struct {
 	// Flow is how the node reaches a SIP phone over TCP, TLS or WebSocket
 	// (transport and source address); empty for UDP and WebRTC.
 	Flow string `json:"flow,omitempty"`
+	// Route is, for a phone on such a flow, the Route URI by which another
+	// node reaches it through this one (the SIP edge: node address and
+	// flow token); empty for UDP and WebRTC.
+	Route string `json:"route,omitempty"`
 	// Source is where a SIP phone registered from (host:port): where
 	// another node sends it an INVITE over UDP.
 	Source string `json:"source,omitempty"`

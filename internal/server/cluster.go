@@ -34,6 +34,7 @@ type clusterLink struct {
 	joined chan struct{}
 	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
 	calls  *callRelay   // calls across nodes (callrelay.go)
+	edge   *sipEdge     // which peers the SIP edge proxies for (sipedge.go)
 	// room is a peer with room for calls (nil none), refreshed each
 	// heartbeat, for calls past this node's ceiling (placement.go).
 	room atomic.Pointer[cluster.NodeInfo]
@@ -73,6 +74,7 @@ func newClusterLink(s *Server) *clusterLink {
 		stop: make(chan struct{}), done: make(chan struct{}), reaped: make(chan struct{})}
 	l.trunks = newTrunkLeases(l)
 	l.calls = newCallRelay(l)
+	l.edge = newSIPEdge(l)
 	return l
 }
 
@@ -244,6 +246,7 @@ func (l *clusterLink) sync(user ident.UserID) {
 		b := cluster.Binding{UserID: string(user), Kind: cluster.KindSIP, Device: c.URI, Expires: c.Expires, Source: c.Source}
 		if c.Transport != "" && c.Transport != "udp" {
 			b.Flow = c.Transport + " " + c.Source // connection-oriented: reached back over the same flow
+			b.Route = l.s.SIP.EdgeRoute(c)        // through this node (sipedge.go)
 		}
 		want[string(b.Kind)+" "+b.Device] = b
 	}
@@ -343,6 +346,7 @@ func (l *clusterLink) checkPeers() {
 		room = &best
 	}
 	l.room.Store(room)
+	l.edge.setPeers(others)
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {

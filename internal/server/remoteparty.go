@@ -217,8 +217,8 @@ func (s *Server) callHandler() callHandler {
 }
 
 // callPhones is where calls find a user's SIP phones: the ones registered
-// here and, in a cluster, UDP phones registered via other nodes (rung
-// straight from this node).
+// here and, in a cluster, phones registered via other nodes (UDP ones rung
+// straight from this node, TCP/TLS/WS ones through their node's SIP edge).
 func (s *Server) callPhones() call.Phones {
 	if s.cluster == nil {
 		return s.SIP
@@ -240,10 +240,10 @@ func (p clusterPhones) CalleeParties(user ident.UserID, rem call.Remote) []call.
 	return out
 }
 
-// remoteContacts lists user's SIP phones registered via other nodes
-// that this node can reach (UDP); TCP, TLS and WebSocket phones are
-// reached only through the node that holds their connection, which the
-// relay does not do yet.
+// remoteContacts lists user's SIP phones registered via other nodes:
+// UDP phones this node reaches directly, and TCP, TLS and WebSocket
+// phones reached through the node that holds their connection (its SIP
+// edge, sipedge.go).
 func (r *callRelay) remoteContacts(user ident.UserID) []sipua.Contact {
 	node := r.node()
 	if node == nil {
@@ -254,8 +254,15 @@ func (r *callRelay) remoteContacts(user ident.UserID) []sipua.Contact {
 		if l.Node == node.ID() || l.Kind != cluster.KindSIP {
 			continue
 		}
-		if l.Flow != "" || l.Source == "" {
-			r.log.Debug("cluster: ring: phone on a connection held by another node skipped", "user", user, "node", l.Node, "flow", l.Flow)
+		if l.Flow != "" {
+			if c, ok := edgeContact(user, l); ok { // through the node holding its connection (sipedge.go)
+				out = append(out, c)
+			} else {
+				r.log.Debug("cluster: ring: phone on a connection held by another node skipped", "user", user, "node", l.Node, "flow", l.Flow)
+			}
+			continue
+		}
+		if l.Source == "" {
 			continue
 		}
 		out = append(out, sipua.Contact{User: user, URI: l.Device, Source: l.Source, Transport: "udp", Expires: l.Expires})

@@ -182,6 +182,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cluster != nil {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
 		s.SIP.SetRedirect(s.cluster.peerSIP)
+		s.SIP.SetEdgePeers(s.cluster.edge.isPeer)
 	}
 	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)

@@ -84,8 +84,9 @@ func (p *callee) request(info call.Info, offer string) (*sip.Request, error) {
 	}
 	req := sip.NewRequest(sip.INVITE, target)
 	req.SetBody([]byte(offer))
-	req.SetDestination(p.contact.Source) // where the phone registered from: through its NAT
-	req.SetTransport(strings.ToUpper(p.contact.Transport))
+	if err := p.routeRequest(req); err != nil {
+		return nil, err
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	from := &sip.FromHeader{DisplayName: info.FromName, Address: sip.Uri{Scheme: "sip", User: info.From, Host: p.ua.host()},
 		Params: sip.NewParams()}
@@ -93,6 +94,27 @@ func (p *callee) request(info call.Info, offer string) (*sip.Request, error) {
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: target, Params: sip.NewParams()})
 	return req, nil
+}
+
+// routeRequest sets where the INVITE goes: where the phone registered
+// from (through its NAT), or, for a phone on another node's connection,
+// that node with a preloaded Route (RFC 3261 §8.1.2; edge.go), over UDP
+// from our listener (the address the node knows us by).
+func (p *callee) routeRequest(req *sip.Request) error {
+	if p.contact.Route == "" {
+		req.SetDestination(p.contact.Source)
+		req.SetTransport(strings.ToUpper(p.contact.Transport))
+		return nil
+	}
+	hop, err := edgeNextHop(p.contact.Route)
+	if err != nil {
+		return err
+	}
+	req.AppendHeader(sip.NewHeader("Route", p.contact.Route))
+	req.SetDestination(hop)
+	req.SetTransport("UDP")
+	req.Laddr = p.ua.udpLaddr()
+	return nil
 }
 
 // declined reports the phone's final failure response to the call.
@@ -139,7 +161,11 @@ func (p *callee) cancel(d *sipgo.DialogClientSession, reason call.EndReason, sto
 	req.AppendHeader(sip.HeaderClone(inv.To()))
 	req.AppendHeader(sip.HeaderClone(inv.CallID()))
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	for _, h := range inv.GetHeaders("route") { // the INVITE's, RFC 3261 §9.1
+		req.AppendHeader(sip.HeaderClone(h))
+	}
 	req.SetDestination(inv.Destination())
+	req.Laddr = inv.Laddr
 	req.SetTransport(inv.Transport())
 	if reason == call.EndAnsweredElsewhere {
 		req.AppendHeader(sip.NewHeader("Reason", `SIP;cause=200;text="Call completed elsewhere"`))

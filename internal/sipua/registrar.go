@@ -27,6 +27,9 @@ type Contact struct {
 	Expires   time.Time
 	CallID    string
 	UserAgent string // the REGISTER's User-Agent header (cut to 256 bytes)
+	// Route, for a phone registered over TCP, TLS or WebSocket via another
+	// node of a cluster, is that node's EdgeRoute: the INVITE goes there.
+	Route string
 }
 
 // Registrar keeps users' registered contacts (RFC 3261 §10) in memory:

@@ -92,6 +92,10 @@ func (u *UA) guard(h handler) sipgo.RequestHandler {
 			r.respond(rej.status, rej.reason, nil, rej.headers...)
 			return
 		}
+		if u.edgeRouted(req) {
+			u.proxy(r) // for a phone on this node's flow, or from it (edge.go)
+			return
+		}
 		h(r)
 	}
 }
@@ -108,6 +112,10 @@ func (u *UA) guardAck(h func(req *sip.Request, tx sip.ServerTransaction)) sipgo.
 		u.metrics.request(req)
 		if rej := checkRequest(req); rej != nil {
 			u.metrics.rejected(0)
+			return
+		}
+		if u.edgeRouted(req) {
+			u.proxyAck(req)
 			return
 		}
 		h(req, tx)

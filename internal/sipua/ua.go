@@ -62,6 +62,12 @@ type UA struct {
 	redirect     func() string // a peer with room's SIP address (redirect.go); nil: none
 	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
+	// edgePeer, in a cluster, says whether an address is a live peer's
+	// SIP address: requests routed through this node (edge.go) are
+	// proxied only between peers and the phones' flows. nil: no edge.
+	edgePeer func(addr string) bool
+	flowKey  [32]byte // signs flow tokens (flowtoken.go)
+
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
 }
@@ -90,6 +96,7 @@ func New(ctx context.Context, cfg config.Config, st Store, log *slog.Logger) (*U
 	u := &UA{listen: cfg.SIPListen, tlsCfg: [3]string{cfg.SIP.TLSListen, cfg.SIP.TLSCertFile, cfg.SIP.TLSKeyFile}, log: log, active: map[string]dialogParty{},
 		store: st, trunks: trunks, trunkTimeout: cfg.SIP.TrunkTimeout, qual: qualifier{every: cfg.SIP.TrunkOptionsInterval}, rtpTimeout: cfg.Media.InactivityTimeout(),
 		metrics: newSIPMetrics(), logs: newLimitedLog(log, time.Minute), parser: newParser(), subs: newSubTable()}
+	_, _ = rand.Read(u.flowKey[:])
 	u.Registrar = NewRegistrar(cfg.SIP, st, NewDigest(cfg.SIP.Realm, cfg.SIP.DigestAlgorithms, cfg.SIP.MD5OnlyAgents, []byte(secret)))
 	u.Registrar.ua = u
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(userAgent)}, u.transportOptions()...)...)

@@ -50,11 +50,17 @@ func startSIPWS(t *testing.T, secure bool) (*harness.Server, *sipWS) {
 
 func dialSIPWS(t *testing.T, s *harness.Server) *sipWS {
 	t.Helper()
+	return dialSIPWSURL(t, sipWSURL(s))
+}
+
+// dialSIPWSURL connects a SIP phone over WebSocket to url.
+func dialSIPWSURL(t *testing.T, url string) *sipWS {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	opts := &websocket.DialOptions{Subprotocols: []string{"sip"}, HTTPClient: &http.Client{Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}} // the test's self-signed certificate
-	c, resp, err := websocket.Dial(ctx, sipWSURL(s), opts)
+	c, resp, err := websocket.Dial(ctx, url, opts)
 	require.NoError(t, err)
 	require.Equal(t, "sip", c.Subprotocol())
 	require.Equal(t, "sip", resp.Header.Get("Sec-WebSocket-Protocol"))
