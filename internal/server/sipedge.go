@@ -11,7 +11,7 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/sipua"
 )
 
-// The SIP edge (docs/adr/0011-sip-edge-proxy.md): a phone registered here
+// The SIP edge (docs/adr/0010-sip-edge-proxy.md): a phone registered here
 // over TCP, TLS or WebSocket is published with a Route through this node
 // (cluster.Binding.Route); the call's owner rings it through that Route,
 // and this node's SIP side proxies between the owner and the phone's

@@ -11,7 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// The edge proxy (docs/adr/0011-sip-edge-proxy.md). In a cluster, a phone
+// The edge proxy (docs/adr/0010-sip-edge-proxy.md). In a cluster, a phone
 // registered here over TCP, TLS or WebSocket is reached only over its
 // connection. The node that owns a call rings it by sending the INVITE
 // here over UDP with a preloaded Route naming this node and the binding's

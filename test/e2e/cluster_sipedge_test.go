@@ -28,7 +28,7 @@ func sipAddrOf(t *testing.T, from *harness.Process, node string) string {
 }
 
 // edgeRouteOf waits until from sees user's desk phone on node over TCP
-// and returns the Route through that node (docs/adr/0011-sip-edge-proxy.md).
+// and returns the Route through that node (docs/adr/0010-sip-edge-proxy.md).
 func edgeRouteOf(t *testing.T, from *harness.Process, user, node string) string {
 	t.Helper()
 	var route string
