@@ -32,6 +32,10 @@ type handoverMsg struct {
 	From    string          `json:"from"` // the node taking the session
 	Session ident.SessionID `json:"session"`
 	User    ident.UserID    `json:"user"`
+	// Until (a claim) is when the claiming node stops waiting: the
+	// session is not let go after it, so it is never handed to a node
+	// that has given up on it.
+	Until time.Time `json:"until,omitzero"`
 }
 
 type handoverReply struct {

@@ -97,8 +97,12 @@ func (m sessionMover) Claim(ctx context.Context, c signal.Candidate, user ident.
 		return signal.Released{}, false
 	}
 	start := time.Now()
+	until := start.Add(claimMargin)
+	if dl, ok := ctx.Deadline(); ok {
+		until = dl.Add(-claimMargin)
+	}
 	rep, err := cluster.Request[handoverReply](ctx, node, cluster.NodeSubject(c.Node, methodClaim),
-		handoverMsg{From: node.ID(), Session: c.Session, User: user})
+		handoverMsg{From: node.ID(), Session: c.Session, User: user, Until: until})
 	if err != nil {
 		r.log.Info("cluster: implicit resume: claim refused", "node", c.Node, "session", c.Session, "err", err)
 		return signal.Released{}, false
@@ -108,6 +112,11 @@ func (m sessionMover) Claim(ctx context.Context, c signal.Candidate, user ident.
 		"calls", len(rep.Calls), "took", time.Since(start))
 	return rep.Released, true
 }
+
+// claimMargin is how long before the claiming node gives up the node
+// holding the session stops letting it go: the reply must get back in
+// time.
+const claimMargin = time.Second
 
 // onCandidates (a node holding sessions) lists the user's sessions that
 // would qualify.
@@ -131,7 +140,7 @@ func (r *callRelay) onClaim(_ context.Context, raw json.RawMessage) (any, error)
 		return nil, cluster.Errorf(cluster.CodeBadRequest, "claim without node or session")
 	}
 	var calls map[ident.CallID]string
-	rel, ok := r.s.Hub.ReleaseStale(m.Session, m.User, func() func() {
+	rel, ok := r.s.Hub.ReleaseStale(m.Session, m.User, m.Until, func() func() {
 		var undo func()
 		calls, undo = r.leaving(m.Session, m.From, node.ID())
 		return undo

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -47,6 +48,7 @@ func (o *outbox) send(to, subject string, body any, failed func(error)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
+		o.notSent(failed)
 		return
 	}
 	q, ok := o.queues[to]
@@ -60,6 +62,18 @@ func (o *outbox) send(to, subject string, body any, failed func(error)) {
 	case q <- outMsg{subject: subject, body: body, failed: failed}:
 	default:
 		o.log.Warn("cluster: relay queue full, message dropped", "node", to, "subject", subject)
+		o.notSent(failed)
+	}
+}
+
+// errNotSent is what failed hears of a message the outbox dropped.
+var errNotSent = errors.New("cluster: relay message dropped (queue full or closed)")
+
+// notSent tells failed (if any) that its message was dropped, off the
+// caller's goroutine (which holds the outbox's lock).
+func (o *outbox) notSent(failed func(error)) {
+	if failed != nil {
+		go failed(errNotSent)
 	}
 }
 

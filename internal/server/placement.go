@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -138,9 +139,20 @@ func (r *callRelay) overflow(dev call.Device, cr call.Create, early []call.Candi
 	}
 	r.log.Info("cluster: call handed to a peer with room", "peer", peer, "session", s.SessionID(), "req_id", cr.ReqID)
 	r.commandWith(s, peer, commandMsg{Op: opCreate, Frame: frame, Location: d.EmergencyLocation()}, func(err error) {
-		r.log.Info("cluster: the peer did not take the call: placed here", "peer", peer, "err", err)
 		r.placed.drop(s.SessionID(), cr.ReqID)
-		here()
+		switch {
+		case r.s.Hub.Session(s.SessionID()) != s:
+			r.log.Info("cluster: the peer did not take the call; its session has ended", "peer", peer, "err", err)
+		case peerRefused(err):
+			r.log.Info("cluster: the peer did not take the call: placed here", "peer", peer, "err", err)
+			here()
+		default:
+			// No answer in time: the peer may yet create the call, so it
+			// is not placed here too (the callee would ring twice).
+			r.log.Info("cluster: the peer did not answer the hand-over in time: refused", "peer", peer, "err", err)
+			dev.Party("").Refused(call.Refusal{Code: call.CodeFailed, ReqID: cr.ReqID,
+				Msg: "the node taking this call did not answer in time: try again"})
+		}
 	})
 	for _, c := range early { // trickled before the request: by req_id too
 		f, err := protocol.Encode(&protocol.ICECandidate{CallID: cr.ReqID, Candidate: c.Candidate, SDPMid: c.Mid,
@@ -150,6 +162,18 @@ func (r *callRelay) overflow(dev call.Device, cr call.Create, early []call.Candi
 		}
 	}
 	return true
+}
+
+// peerRefused says whether a hand-over failed for certain: the peer
+// answered that it is full, or nobody listens on its subject (it is gone),
+// or the message never left this node. A timeout is not: the peer may have
+// created the call after all.
+func peerRefused(err error) bool {
+	var ce *cluster.Error
+	if errors.As(err, &ce) {
+		return ce.Code == codeNodeFull || ce.Code == cluster.CodeUnavailable
+	}
+	return errors.Is(err, errNotSent)
 }
 
 // commandWith queues m, from session s, for owner.

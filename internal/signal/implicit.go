@@ -100,7 +100,10 @@ func (h *Hub) claimRemote(c *conn, user ident.UserID, cand Candidate) (*Session,
 	h.mu.Lock()
 	m := h.mover
 	h.mu.Unlock()
-	ctx, cancel := context.WithTimeout(c.ctx, claimTimeout)
+	// Not c's context: once the other node lets the session go it must be
+	// taken here, even if this socket closes meanwhile (the session then
+	// waits for a resume by id, as any detached one).
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	rel, ok := m.Claim(ctx, cand, user)
 	cancel()
 	if !ok {
@@ -140,7 +143,8 @@ func (h *Hub) Resumable(user ident.UserID) []Candidate {
 // session_replaced). The frames kept while it had no socket go along.
 // prepare runs once it qualifies, just before it is let go; its undo runs
 // when it could not be (another socket took it, or it ended, meanwhile).
-func (h *Hub) ReleaseStale(id ident.SessionID, user ident.UserID, prepare func() (undo func())) (Released, bool) {
+// Past until (zero: no limit) the claimant has given up: nothing is let go.
+func (h *Hub) ReleaseStale(id ident.SessionID, user ident.UserID, until time.Time, prepare func() (undo func())) (Released, bool) {
 	s := h.Session(id)
 	h.mu.Lock()
 	draining := h.draining
@@ -151,6 +155,10 @@ func (h *Hub) ReleaseStale(id ident.SessionID, user ident.UserID, prepare func()
 	old := s.currentConn()
 	if old != nil && old.alive(probeTimeout) {
 		return Released{}, false // another device of the user, alive
+	}
+	if !until.IsZero() && time.Now().After(until) {
+		h.log.Info("no implicit resume: the claiming node has given up", "user", user, "session_id", id)
+		return Released{}, false
 	}
 	rel := Released{Account: s.AccountID}
 	if ws := s.watchSet(); ws != nil {

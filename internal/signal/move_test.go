@@ -77,16 +77,21 @@ func TestReleaseStale(t *testing.T) {
 	prepare := func() func() { prepared++; return func() { undone++ } }
 
 	idle := add(false)
-	_, ok := h.ReleaseStale(idle.ID, "user_a", prepare)
+	_, ok := h.ReleaseStale(idle.ID, "user_a", time.Time{}, prepare)
 	require.False(t, ok, "no live calls")
 	s := add(true)
-	_, ok = h.ReleaseStale(s.ID, "user_b", prepare)
+	_, ok = h.ReleaseStale(s.ID, "user_b", time.Time{}, prepare)
 	require.False(t, ok, "another user's")
 	require.Zero(t, prepared)
 
+	_, ok = h.ReleaseStale(s.ID, "user_a", time.Now().Add(-time.Millisecond), prepare)
+	require.False(t, ok, "the claimant has given up")
+	require.Zero(t, prepared)
+	require.NotNil(t, h.Session(s.ID), "kept here")
+
 	s.Send(&protocol.CallHeld{CallID: "call_1", HeldBy: protocol.HeldRemote})
 	s.Send(&protocol.CallEnded{CallID: "call_2", Reason: protocol.EndHangup})
-	rel, ok := h.ReleaseStale(s.ID, "user_a", prepare)
+	rel, ok := h.ReleaseStale(s.ID, "user_a", time.Now().Add(time.Minute), prepare)
 	require.True(t, ok)
 	require.Equal(t, 1, prepared)
 	require.Zero(t, undone)
@@ -95,11 +100,11 @@ func TestReleaseStale(t *testing.T) {
 	require.Len(t, rel.Endings, 1)
 	require.Nil(t, h.Session(s.ID))
 	require.Zero(t, calls.n, "its calls go on elsewhere")
-	_, ok = h.ReleaseStale(s.ID, "user_a", prepare)
+	_, ok = h.ReleaseStale(s.ID, "user_a", time.Time{}, prepare)
 	require.False(t, ok, "released once")
 
 	raced := add(true)
-	_, ok = h.ReleaseStale(raced.ID, "user_a", func() func() {
+	_, ok = h.ReleaseStale(raced.ID, "user_a", time.Time{}, func() func() {
 		require.True(t, raced.claim(&conn{})) // a socket here resumes it meanwhile
 		return prepare()
 	})

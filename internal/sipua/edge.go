@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -146,7 +147,7 @@ func decMaxForwards(out *sip.Request) *rejection {
 	if h := out.MaxForwards(); h != nil {
 		mf = *h
 	}
-	if mf <= 1 && out.Method != sip.ACK {
+	if mf <= 0 && out.Method != sip.ACK {
 		return &rejection{status: 483, reason: "Too Many Hops"}
 	}
 	if mf > 0 {
@@ -223,16 +224,69 @@ func (u *UA) proxy(r *responder) {
 		// 2xx retransmissions (the phone's, until our peer's ACK reaches
 		// it) go upstream too, statelessly (RFC 3261 §16.7 step 10).
 		tx.OnRetransmission(func(res *sip.Response) {
-			if res.IsSuccess() {
-				_ = r.tx.Respond(relayed(res, r.req))
+			if out, ok := relayed(res, r.req); ok && res.IsSuccess() {
+				_ = r.tx.Respond(out)
 			}
 		})
-		r.tx.OnCancel(func(*sip.Request) {
-			r.final.Store(true) // sipgo has answered 487 upstream
-			u.goTracked(func() { u.edgeCancel(hop.out) })
-		})
+		cancelled := make(chan struct{})
+		var once sync.Once
+		cancel := func(*sip.Request) {
+			once.Do(func() {
+				r.final.Store(true) // sipgo has answered 487 upstream
+				close(cancelled)
+				u.goTracked(func() { u.edgeCancel(hop.out) })
+			})
+		}
+		if !r.tx.OnCancel(cancel) {
+			cancel(nil) // the CANCEL came before the forward: cancel it downstream too
+		}
+		u.relayInvite(r, tx, hop.out, cancelled)
+		return
 	}
-	u.relayResponses(r, tx, hop.out.IsInvite())
+	u.relayResponses(r, tx, false)
+}
+
+// Timer C (RFC 3261 §16.6 step 11, §16.8): a proxied INVITE whose phone
+// sends provisional responses but no final one is given up after
+// edgeTimerC from the last of them, or edgeCancelWait after a CANCEL.
+// (Variables for tests.)
+var (
+	edgeTimerC     = 3 * time.Minute
+	edgeCancelWait = 32 * time.Second
+)
+
+// relayInvite is relayResponses for an INVITE, with Timer C: on expiry
+// the INVITE is cancelled downstream and answered 408 upstream (unless a
+// CANCEL answered it already).
+func (u *UA) relayInvite(r *responder, tx sip.ClientTransaction, inv *sip.Request, cancelled <-chan struct{}) {
+	timerC := time.NewTimer(edgeTimerC)
+	defer timerC.Stop()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if done := u.relayOne(r, tx, res, true); done {
+				return
+			}
+			if !r.final.Load() {
+				timerC.Reset(edgeTimerC)
+			}
+		case <-tx.Done():
+			if !r.final.Load() {
+				r.respond(408, "Request Timeout", nil)
+			}
+			return
+		case <-cancelled:
+			cancelled = nil
+			timerC.Reset(edgeCancelWait)
+		case <-timerC.C:
+			if !r.final.Load() {
+				u.goTracked(func() { u.edgeCancel(inv) })
+				r.respond(408, "Request Timeout", nil)
+			}
+			tx.Terminate()
+			return
+		}
+	}
 }
 
 // relayResponses passes the forwarded request's responses back, without
@@ -241,23 +295,9 @@ func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool)
 	for {
 		select {
 		case res := <-tx.Responses():
-			if res.StatusCode == 100 {
-				continue // hop by hop: sipgo sends our own (RFC 3261 §16.7 step 5)
+			if u.relayOne(r, tx, res, invite) {
+				return
 			}
-			res = relayed(res, r.req)
-			if err := r.tx.Respond(res); err != nil && !r.final.Load() {
-				r.ua.writeFailed(r.req, res.StatusCode, err)
-			}
-			if res.StatusCode < 200 {
-				continue
-			}
-			if !r.final.Swap(true) {
-				u.metrics.responded(r.req, res.StatusCode)
-			}
-			if !invite || res.StatusCode >= 300 {
-				tx.Terminate()
-			}
-			return
 		case <-tx.Done():
 			if !r.final.Load() {
 				r.respond(408, "Request Timeout", nil)
@@ -267,10 +307,39 @@ func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool)
 	}
 }
 
+// relayOne passes one response back; it says whether it was the final
+// one (the relay is over).
+func (u *UA) relayOne(r *responder, tx sip.ClientTransaction, res *sip.Response, invite bool) bool {
+	if res.StatusCode == 100 {
+		return false // hop by hop: sipgo sends our own (RFC 3261 §16.7 step 5)
+	}
+	out, ok := relayed(res, r.req)
+	if !ok {
+		u.log.Debug("sip: edge: response for another transaction dropped", "status", res.StatusCode)
+		return false
+	}
+	if err := r.tx.Respond(out); err != nil && !r.final.Load() {
+		r.ua.writeFailed(r.req, out.StatusCode, err)
+	}
+	if out.StatusCode < 200 {
+		return false
+	}
+	if !r.final.Swap(true) {
+		u.metrics.responded(r.req, out.StatusCode)
+	}
+	if !invite || out.StatusCode >= 300 {
+		tx.Terminate()
+	}
+	return true
+}
+
 // relayed is res as the edge passes it back to the sender of req: every
-// header but our Via, sent where the next Via says (RFC 3261 §16.7 step
-// 3), over the request's transport.
-func relayed(res *sip.Response, req *sip.Request) *sip.Response {
+// header but our Via (RFC 3261 §16.7 step 3), over the request's
+// transport, to where req came from. The Vias below ours are the phone's
+// to write, so they choose nothing: a response whose next Via is not
+// req's own (its branch) is not relayed (ok false), and the destination
+// is req's source, never what a Via's received or rport says.
+func relayed(res *sip.Response, req *sip.Request) (*sip.Response, bool) {
 	out := sip.NewResponse(res.StatusCode, res.Reason)
 	ours := true
 	for _, h := range res.Headers() {
@@ -280,9 +349,23 @@ func relayed(res *sip.Response, req *sip.Request) *sip.Response {
 		}
 		out.AppendHeader(sip.HeaderClone(h))
 	}
+	if !sameBranch(out.Via(), req.Via()) {
+		return nil, false
+	}
 	out.SetBody(res.Body())
 	out.SetTransport(req.Transport())
-	return out
+	out.SetDestination(req.Source())
+	return out, true
+}
+
+// sameBranch says whether two Vias carry the same branch.
+func sameBranch(a, b *sip.ViaHeader) bool {
+	if a == nil || b == nil || a.Params == nil || b.Params == nil {
+		return false
+	}
+	ab, _ := a.Params.Get("branch")
+	bb, _ := b.Params.Get("branch")
+	return ab != "" && ab == bb
 }
 
 // edgeCancel cancels a proxied INVITE downstream (RFC 3261 §16.10): the

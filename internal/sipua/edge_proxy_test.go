@@ -287,3 +287,21 @@ func mustUDPAddr(t *testing.T, s string) *net.UDPAddr {
 	require.NoError(t, err)
 	return a
 }
+
+// A phone that rings and never answers nor gives up does not hold the
+// edge's transactions for good: Timer C cancels it downstream and answers
+// 408 upstream.
+func TestEdgeTimerC(t *testing.T) {
+	defer func(c time.Duration) { edgeTimerC = c }(edgeTimerC)
+	edgeTimerC = 300 * time.Millisecond
+	w := newEdgeWire(t)
+	w.invite(t, w.route)
+	inv := w.phoneRead(t).(*sip.Request)
+	w.reply(t, inv, 180, "Ringing")
+	require.Equal(t, 180, w.peerResponse(t).StatusCode)
+	require.Equal(t, 408, w.peerResponse(t).StatusCode)
+	cancel := w.phoneRead(t).(*sip.Request)
+	require.Equal(t, sip.CANCEL, cancel.Method)
+	w.reply(t, cancel, 200, "OK")
+	w.reply(t, inv, 487, "Request Terminated")
+}

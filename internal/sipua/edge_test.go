@@ -133,7 +133,7 @@ func TestEdgeForward(t *testing.T) {
 		{"invite from a stranger", edgeMsg("INVITE", f.phone.URI, f.route, "", 70), "127.0.0.1:7001", "UDP", 403, "", "", 0},
 		{"unknown token from a peer", edgeMsg("INVITE", f.phone.URI, badTok, "", 70), edgePeerAddr, "UDP", 430, "", "", 0},
 		{"a route beyond the flow", edgeMsg("INVITE", f.phone.URI, f.route+", <sip:10.1.1.1;lr>", "", 70), edgePeerAddr, "UDP", 403, "", "", 0},
-		{"out of hops", edgeMsg("INVITE", f.phone.URI, f.route, "", 1), edgePeerAddr, "UDP", 483, "", "", 0},
+		{"out of hops", edgeMsg("INVITE", f.phone.URI, f.route, "", 0), edgePeerAddr, "UDP", 483, "", "", 0},
 		{"bye from the phone to a peer", edgeMsg("BYE", "sip:switchboard@"+edgePeerAddr, phoneRR+", "+f.route, ";tag=b", 70), "127.0.0.9:40000", "TCP", 0, edgePeerAddr, "UDP", 0},
 		{"bye from the phone to a stranger", edgeMsg("BYE", "sip:x@127.0.0.1:7001", phoneRR+", "+f.route, ";tag=b", 70), "127.0.0.9:40000", "TCP", 403, "", "", 0},
 		{"new call from the phone", edgeMsg("INVITE", "sip:switchboard@"+edgePeerAddr, phoneRR, "", 70), "127.0.0.9:40000", "TCP", 403, "", "", 0},
@@ -162,6 +162,10 @@ func TestEdgeForward(t *testing.T) {
 			}
 		})
 	}
+	// Max-Forwards 1 is the last hop, not one too many (RFC 3261 §16.6).
+	hop, rej := f.ua.edgeForward(edgeRequest(t, edgeMsg("INVITE", f.phone.URI, f.route, "", 1), edgePeerAddr, "UDP"))
+	require.Nil(t, rej)
+	require.Equal(t, "0", hop.out.MaxForwards().Value())
 }
 
 func TestEdgeRoutedOnlyForUs(t *testing.T) {
@@ -225,4 +229,37 @@ func FuzzRouteSet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A response the phone sends back through the edge goes where the request
+// came from, whatever the Vias it wrote say: a hostile phone cannot make
+// the node send SIP to an address of its choosing.
+func TestEdgeRelayedResponseGoesToTheRequester(t *testing.T) {
+	req := edgeRequest(t, edgeMsg("INVITE", "sip:102@127.0.0.9:40000", "<sip:127.0.0.1:5060;lr;flow=x.y>", "", 70),
+		"127.0.0.2:5070", "UDP")
+	parse := func(vias string) *sip.Response {
+		m, err := sip.ParseMessage([]byte(strings.ReplaceAll("SIP/2.0 180 Ringing\n"+vias+
+			"From: <sip:101@127.0.0.1>;tag=a\nTo: <sip:102@127.0.0.1>;tag=b\nCall-ID: edge-1\nCSeq: 1 INVITE\nContent-Length: 0\n\n", "\n", "\r\n")))
+		require.NoError(t, err)
+		return m.(*sip.Response)
+	}
+	ours := "Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-edge\n"
+	for _, tc := range []struct {
+		name, vias string
+		ok         bool
+	}{
+		{"the requester's Via", ours + "Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bK-1\n", true},
+		{"received and rport aimed elsewhere", ours + "Via: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bK-1;received=127.0.0.99;rport=53\n", true},
+		{"a Via of another transaction", ours + "Via: SIP/2.0/UDP 127.0.0.99:53;branch=z9hG4bK-other\n", false},
+		{"no Via below ours", ours, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, ok := relayed(parse(tc.vias), req)
+			require.Equal(t, tc.ok, ok)
+			if ok {
+				require.Equal(t, "127.0.0.2:5070", out.Destination())
+				require.Len(t, out.GetHeaders("via"), 1, "our Via is removed")
+			}
+		})
+	}
 }

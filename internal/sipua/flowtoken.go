@@ -98,10 +98,21 @@ func connOriented(transport string) bool {
 // INVITE to reach phone c through this node; "" for a UDP phone, which
 // any node reaches directly.
 func (u *UA) EdgeRoute(c Contact) string {
-	if !connOriented(c.Transport) || u.udp == nil {
-		return ""
+	if !connOriented(c.Transport) || u.udp == nil || !specificHost(u.Addr()) {
+		return "" // a node listening on every interface names no address to reach it by
 	}
 	return "<sip:" + u.Addr() + ";lr;" + flowParam + "=" + u.flowToken(c) + ">"
+}
+
+// specificHost says whether addr (host:port) names one host, not every
+// interface (0.0.0.0, ::).
+func specificHost(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil || h == "" {
+		return false
+	}
+	ip := net.ParseIP(h)
+	return ip == nil || !ip.IsUnspecified()
 }
 
 // edgeNextHop is the address an INVITE routed through edge goes to (the

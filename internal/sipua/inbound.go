@@ -237,7 +237,7 @@ func (u *UA) place(r *responder, pl call.Placement, flow func(src string) bool) 
 		outcome: make(chan int, 1)}
 	remote, _, err := u.calls.Place(p, pl)
 	if err != nil {
-		u.refusePlace(r, err)
+		u.refusePlace(r, err, !pl.Inbound)
 		return
 	}
 	p.remote = remote

@@ -1,10 +1,13 @@
 package sipua
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/internal/call"
 )
 
 func TestRedirectContact(t *testing.T) {
@@ -25,4 +28,17 @@ func TestRedirectContact(t *testing.T) {
 			require.Equal(t, tc.want, redirectContact(req, tc.addr))
 		})
 	}
+}
+
+func TestRedirectOnlyPhonesAtTheCeiling(t *testing.T) {
+	u := &UA{redirect: func() string { return "127.0.0.1:5070" }}
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "101", Host: "127.0.0.1", Port: 5060})
+	req.SetTransport("UDP")
+	full := &call.LimitError{Limit: call.LimitNode, Max: 1}
+	require.Equal(t, "<sip:101@127.0.0.1:5070>", u.redirectFor(req, full, true))
+	require.Empty(t, u.redirectFor(req, full, false), "a carrier's INVITE gets the 503 it fails over on")
+	require.Empty(t, u.redirectFor(req, &call.LimitError{Limit: call.LimitAccount, Max: 5}, true), "another limit")
+	require.Empty(t, u.redirectFor(req, errors.New("boom"), true))
+	u.redirect = func() string { return "" }
+	require.Empty(t, u.redirectFor(req, full, true), "no peer with room")
 }
