@@ -321,3 +321,39 @@ func TestRecordingTapBackOnUnmix(t *testing.T) {
 	w.expect(a1, "ended:hangup")
 	w.checkFor(func() bool { return len(rec.got()) == 2 }, "recordings: %v", rec.got())
 }
+
+// Under policy always, a party added to a recorded call (call.add) hears
+// that the conference records; the added call's own recording (from its
+// answer) ends with it, the conference's goes on.
+func TestRecordingConferenceAdd(t *testing.T) {
+	w := newWorld(t)
+	rec := &fakeRecorder{mode: store.RecordingAlways}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	w.expect(a1, "recording:recording/")
+	w.expect(b1, "recording:recording/")
+	d1 := w.device("sess_d1", "user_d")
+	a1.do(id, Add{ReqID: "a1", Destination: "104"})
+	w.expect(a1, "conference")
+	h := w.expect(d1, "incoming", "offer")
+	added := ident.CallID(h[0].call)
+	d1.answer(added)
+	w.expect(d1, "answered", "recording:recording/", "recording:recording/")
+	w.expect(a1, "conference")
+	w.quiet(a1, b1, d1)
+	w.checkFor(func() bool { return len(rec.got()) == 3 }, "recordings: %v", rec.got())
+	require.ElementsMatch(t, []string{"start", "start", "stop"}, rec.got(), "the added call's recording ends with it")
+	first, tap, _ := mixersOf(w.media)[0].tapped()
+	require.NotNil(t, tap)
+	require.Same(t, mixersOf(w.media)[0].legs[0], first)
+	require.NoError(t, w.m.Supervise(context.Background(), id, SuperviseRecord{Action: RecordPause}))
+	for _, d := range []*simDevice{a1, b1, d1} {
+		w.expect(d, "recording:paused/")
+	}
+	a1.hangup(id)
+	w.expect(a1, "ended:hangup")
+	d1.hangup(added)
+	w.expect(d1, "ended:hangup")
+	w.expect(b1, "ended:hangup")
+	w.checkFor(func() bool { return len(rec.got()) == 5 }, "recordings: %v", rec.got())
+}
