@@ -294,6 +294,7 @@ func (c *Call) adoptMerged(from *Call, d *leg, resumeD bool) {
 	if resumeD {
 		d.party.Resumed()
 	}
+	c.tellJoinedRecording(d)
 	c.settleConference()
 	c.rec.noted(fmt.Sprintf("%smerged by %s: %s joined from call %s", notePrefix(c.rec.record().Transfer),
 		partyName(req.host), partyName(d), from.id))
@@ -318,9 +319,6 @@ func (c *Call) startConference(host *leg) error {
 		return err
 	}
 	o := c.other(host)
-	// The mixer has no recording tap: a recording stops (and says so)
-	// rather than go on writing silence.
-	c.stopRecording("", nil, true)
 	if c.bridge != nil {
 		c.bridge.Stop()
 		c.bridge = nil
@@ -339,6 +337,7 @@ func (c *Call) startConference(host *leg) error {
 			return err
 		}
 	}
+	c.tapMixer() // a recording goes on, from the mix
 	return nil
 }
 
@@ -355,6 +354,7 @@ func (c *Call) unmix() {
 	}
 	c.bridge = br
 	c.applyFeeds()
+	c.tapBridge()
 }
 
 // add mixes l in with its hold and mute as they stand.

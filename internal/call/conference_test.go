@@ -17,6 +17,10 @@ type simMixer struct {
 	muted   map[*simLeg]bool
 	held    map[*simLeg]bool
 	stopped bool
+	// a recording's tap and beeps (recording_test.go)
+	tapFirst *simLeg
+	tap      func(fromA bool, pcm []int16)
+	beeps    int
 }
 
 func (f *simMedia) Mixer() (Mixer, error) {

@@ -17,7 +17,8 @@ type Recorder interface {
 	// Policy is the account's recording policy.
 	Policy(ctx context.Context, account ident.AccountID) (*store.RecordingPolicy, error)
 	// Start begins a recording of the call: channel 0 is what the
-	// bridge's first leg says, channel 1 the second.
+	// bridge's first leg says, channel 1 the second (in a conference:
+	// everyone else).
 	Start(ctx context.Context, call ident.CallID, account ident.AccountID) (Recording, error)
 }
 
@@ -39,7 +40,16 @@ type TappedBridge interface {
 	Beep()
 }
 
-// PromptPlayer is a Bridge that can play a named prompt to both parties
+// TappedMixer is a conference Mixer a recording can hear (the media
+// mixer is one): tap gets, every 20 ms, first's own voice (fromA) and the
+// mix of everyone else that is heard; Beep mixes the recording beep into
+// what every participant hears.
+type TappedMixer interface {
+	SetTap(first MediaLeg, tap func(fromA bool, pcm []int16))
+	Beep()
+}
+
+// PromptPlayer is a Bridge (or a Mixer) that can play a named prompt to both parties
 // in place of the recording beep.
 type PromptPlayer interface {
 	PlayPrompt(name string) error
@@ -153,9 +163,6 @@ func (c *Call) record(action RecordAction, reqID string, by *leg) error {
 	if !c.connected() || c.winner == nil {
 		return fmt.Errorf("%w: only an answered call can be recorded (the call is %s)", ErrCallState, c.state)
 	}
-	if c.conf != nil {
-		return fmt.Errorf("%w: a conference cannot be recorded", ErrRecordingNotAllowed)
-	}
 	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)
 	defer cancel()
 	r := c.recording
@@ -215,7 +222,11 @@ func (c *Call) startRecording(ctx context.Context, auto bool, reqID string, by *
 		return fmt.Errorf("%w: %v", errRecorderIO, err)
 	}
 	c.recording = &activeRecording{rec: rec, policy: p.Mode}
-	c.tapBridge()
+	if c.conf != nil {
+		c.tapMixer()
+	} else {
+		c.tapBridge()
+	}
 	c.warnRecorded(p)
 	c.m.log.Info("recording started", "call_id", c.id, "recording_id", rec.ID(), "auto", auto)
 	c.tellRecording(reqID, by)
@@ -225,15 +236,19 @@ func (c *Call) startRecording(ctx context.Context, auto bool, reqID string, by *
 // warnRecorded plays the policy's announcement, else (or when it cannot
 // be played) the beep, if the policy has one.
 func (c *Call) warnRecorded(p *store.RecordingPolicy) {
-	if pp, ok := c.bridge.(PromptPlayer); ok && p.Announcement != "" {
+	var out any = c.bridge // what the parties hear through
+	if c.conf != nil {
+		out = c.conf.mixer
+	}
+	if pp, ok := out.(PromptPlayer); ok && p.Announcement != "" {
 		err := pp.PlayPrompt(p.Announcement)
 		if err == nil {
 			return
 		}
 		c.m.log.Warn("recording: announcement", "call_id", c.id, "prompt", p.Announcement, "err", err)
 	}
-	if tb, ok := c.bridge.(TappedBridge); ok && p.Beep {
-		tb.Beep()
+	if b, ok := out.(interface{ Beep() }); ok && p.Beep {
+		b.Beep()
 	}
 }
 
@@ -243,14 +258,34 @@ func (c *Call) tapBridge() {
 	if !ok || c.recording == nil {
 		return
 	}
-	rec := c.recording.rec
-	tb.SetTap(func(fromA bool, pcm []int16) {
+	tb.SetTap(feedRecording(c.recording.rec))
+}
+
+// tapMixer points the conference mix's tap at the recording: channel 0
+// stays the call's caller (the bridge's first leg before the merge),
+// channel 1 is everyone else. A caller who has left (a recording started
+// later) gives channel 0 to the host.
+func (c *Call) tapMixer() {
+	tm, ok := c.conf.mixer.(TappedMixer)
+	if !ok || c.recording == nil {
+		return
+	}
+	first := c.caller
+	if first.ended && !c.conf.host.ended {
+		first = c.conf.host
+	}
+	tm.SetTap(first.media, feedRecording(c.recording.rec))
+}
+
+// feedRecording is a tap feeding rec: A's audio to channel 0, B's to 1.
+func feedRecording(rec Recording) func(fromA bool, pcm []int16) {
+	return func(fromA bool, pcm []int16) {
 		side := 1
 		if fromA {
 			side = 0
 		}
 		rec.Feed(side, pcm)
-	})
+	}
 }
 
 // stopRecording finishes the recording off the actor (the file's last
@@ -263,6 +298,11 @@ func (c *Call) stopRecording(reqID string, by *leg, tell bool) {
 	c.recording = nil
 	if tb, ok := c.bridge.(TappedBridge); ok {
 		tb.SetTap(nil)
+	}
+	if c.conf != nil {
+		if tm, ok := c.conf.mixer.(TappedMixer); ok {
+			tm.SetTap(nil, nil)
+		}
 	}
 	if tell {
 		c.tellRecordingState(reqID, by, r.rec.ID(), RecordingStopped)
@@ -288,9 +328,14 @@ func (c *Call) tellRecording(reqID string, by *leg) {
 	c.tellRecordingState(reqID, by, r.rec.ID(), st)
 }
 
-// tellRecordingState tells both parties; only by's copy has reqID.
+// tellRecordingState tells both parties (every participant of a
+// conference); only by's copy has reqID.
 func (c *Call) tellRecordingState(reqID string, by *leg, id ident.RecordingID, st RecordingState) {
-	for _, l := range []*leg{c.caller, c.winner} {
+	parties := []*leg{c.caller, c.winner}
+	if c.conf != nil {
+		parties = c.conf.parts
+	}
+	for _, l := range parties {
 		if l == nil || l.ended {
 			continue
 		}
@@ -302,6 +347,24 @@ func (c *Call) tellRecordingState(reqID string, by *leg, id ident.RecordingID, s
 			rl.RecordingChanged(n)
 		}
 	}
+}
+
+// tellJoinedRecording tells a party that joined a conference being
+// recorded that it is.
+func (c *Call) tellJoinedRecording(l *leg) {
+	r := c.recording
+	if r == nil || l.ended {
+		return
+	}
+	rl, ok := l.party.(RecordingListener)
+	if !ok {
+		return
+	}
+	st := RecordingOn
+	if r.paused {
+		st = RecordingPaused
+	}
+	rl.RecordingChanged(RecordingNotice{RecordingID: r.rec.ID(), State: st})
 }
 
 // recordAtAnswer starts the recording of an account that records every

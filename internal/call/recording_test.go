@@ -20,6 +20,7 @@ type fakeRecorder struct {
 	mu     sync.Mutex
 	mode   store.RecordingMode
 	events []string
+	fed    [2]int // Feed calls per channel
 }
 
 func (r *fakeRecorder) Policy(_ context.Context, a ident.AccountID) (*store.RecordingPolicy, error) {
@@ -49,8 +50,12 @@ func (r *fakeRecorder) got() []string {
 
 type fakeRecording struct{ r *fakeRecorder }
 
-func (x fakeRecording) ID() ident.RecordingID        { return "rec_x" }
-func (x fakeRecording) Feed(int, []int16)            {}
+func (x fakeRecording) ID() ident.RecordingID { return "rec_x" }
+func (x fakeRecording) Feed(side int, _ []int16) {
+	x.r.mu.Lock()
+	x.r.fed[side]++
+	x.r.mu.Unlock()
+}
 func (x fakeRecording) Pause(context.Context) error  { x.r.log("pause"); return nil }
 func (x fakeRecording) Resume(context.Context) error { x.r.log("resume"); return nil }
 func (x fakeRecording) Stop(context.Context) (store.Recording, error) {
@@ -164,10 +169,53 @@ func TestRecordingEndsWithHandOver(t *testing.T) {
 	require.ElementsMatch(t, []string{"start", "stop", "start", "stop"}, rec.got())
 }
 
-// A call merged into a conference stops its recording (and says so): the
-// mixer has no recording tap, so it would record silence. call.record on
-// a conference is refused.
-func TestRecordingStopsAtMerge(t *testing.T) {
+// The sim's bridge and mixer keep a recording's tap and count beeps.
+var (
+	_ TappedBridge = (*simBridge)(nil)
+	_ TappedMixer  = (*simMixer)(nil)
+)
+
+func (b *simBridge) SetTap(t func(bool, []int16)) {
+	b.m.mu.Lock()
+	b.tap = t
+	b.m.mu.Unlock()
+}
+
+func (b *simBridge) Beep() {
+	b.m.mu.Lock()
+	b.beeps++
+	b.m.mu.Unlock()
+}
+
+func (x *simMixer) SetTap(first MediaLeg, t func(bool, []int16)) {
+	x.m.mu.Lock()
+	defer x.m.mu.Unlock()
+	x.tap, x.tapFirst = t, nil
+	if first != nil {
+		x.tapFirst = first.(*simLeg)
+	}
+}
+
+func (x *simMixer) Beep() {
+	x.m.mu.Lock()
+	x.beeps++
+	x.m.mu.Unlock()
+}
+
+// tapped reports the mix's tap: its first leg, whether there is one, and
+// the beeps so far.
+func (x *simMixer) tapped() (first *simLeg, tap func(bool, []int16), beeps int) {
+	x.m.mu.Lock()
+	defer x.m.mu.Unlock()
+	return x.tapFirst, x.tap, x.beeps
+}
+
+// A recorded call merged into a conference goes on recording from the mix
+// (channel 0 the caller, channel 1 everyone else): nobody hears it stop,
+// the party who joins hears it runs, and every participant may pause,
+// stop and start it again (with the beep, through the mix). The merged
+// call ends its own recording; the conference's end stops the recording.
+func TestRecordingGoesOnInConference(t *testing.T) {
 	w := newWorld(t)
 	rec := &fakeRecorder{mode: store.RecordingOnDemand}
 	w.m.SetRecorder(rec)
@@ -185,10 +233,127 @@ func TestRecordingStopsAtMerge(t *testing.T) {
 	w.expect(a1, "answer", "ringing", "answered")
 	w.expect(d1, "answered")
 	a1.do(id, Merge{ReqID: "r1", With: id2})
-	w.expect(a1, "ended:merged", "recording:stopped/", "resumed", "conference")
-	w.expect(b1, "recording:stopped/", "resumed")
+	w.expect(a1, "ended:merged", "resumed", "conference")
+	w.expect(b1, "resumed")
+	h := w.expect(d1, "recording:recording/")
+	require.Equal(t, string(id2), h[0].call, "told under the call it knows")
+	w.quiet(a1, b1, d1)
+	require.Equal(t, []string{"start"}, rec.got(), "the recording goes on")
+
+	x := mixersOf(w.media)[0]
+	first, tap, _ := x.tapped()
+	require.NotNil(t, tap, "the mix is tapped")
+	require.Same(t, x.legs[0], first, "channel 0 stays the caller")
+	tap(true, make([]int16, 160))
+	tap(false, make([]int16, 160))
+	rec.mu.Lock()
+	require.Equal(t, [2]int{1, 1}, rec.fed)
+	rec.mu.Unlock()
+
+	steps := []struct {
+		who     *simDevice
+		call    ident.CallID
+		act     RecordAction
+		a, b, d []string
+	}{
+		{d1, id2, RecordPause, []string{"recording:paused/"}, []string{"recording:paused/"}, []string{"recording:paused/q"}},
+		{b1, id, RecordResume, []string{"recording:recording/"}, []string{"recording:recording/q"}, []string{"recording:recording/"}},
+		{a1, id, RecordStop, []string{"recording:stopped/q"}, []string{"recording:stopped/"}, []string{"recording:stopped/"}},
+		{a1, id, RecordStart, []string{"recording:recording/q"}, []string{"recording:recording/"}, []string{"recording:recording/"}},
+	}
+	for _, st := range steps {
+		st.who.do(st.call, Record{Action: st.act, ReqID: "q"})
+		w.expect(a1, st.a...)
+		w.expect(b1, st.b...)
+		w.expect(d1, st.d...)
+		w.quiet(a1, b1, d1)
+	}
+	w.checkFor(func() bool { return len(rec.got()) == 5 }, "recordings: %v", rec.got())
+	require.Equal(t, []string{"start", "pause", "resume", "stop", "start"}, rec.got())
+	_, tap, beeps := x.tapped()
+	require.NotNil(t, tap, "the new recording taps the mix")
+	require.Equal(t, 1, beeps, "the conference's start beeps through the mix")
+
+	d1.hangup(id2)
+	w.expect(d1, "ended:hangup")
+	w.expect(a1, "conference")
+	b1.hangup(id)
+	w.expect(b1, "ended:hangup")
+	w.expect(a1, "ended:hangup")
+	w.checkFor(func() bool { return len(rec.got()) == 6 }, "recordings: %v", rec.got())
+	_, tap, _ = x.tapped()
+	require.Nil(t, tap, "the conference's end unhooks the recording")
+}
+
+// A conference that cannot start (the mix refuses a party) bridges the
+// two parties again, and the recording's tap goes back to the bridge.
+func TestRecordingTapBackOnUnmix(t *testing.T) {
+	w := newWorld(t)
+	w.media.mixMax = 1
+	rec := &fakeRecorder{mode: store.RecordingOnDemand}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	a1.do(id, Record{Action: RecordStart, ReqID: "q"})
+	w.expect(a1, "recording:recording/q")
+	w.expect(b1, "recording:recording/")
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(b1, "held:remote")
+	d1 := w.device("sess_d1", "user_d")
+	id2 := a1.dial("104")
+	w.expect(d1, "incoming", "offer")
+	d1.answer(id2)
+	w.expect(a1, "answer", "ringing", "answered")
+	w.expect(d1, "answered")
+	a1.do(id, Merge{ReqID: "r1", With: id2})
+	w.expect(a1, "ended:merged", "resumed", "error:call_failed")
+	w.expect(d1, "ended:failed")
+	w.expect(b1, "resumed")
+	live := w.media.live()
+	require.Len(t, live, 1)
+	w.media.mu.Lock()
+	tapped := live[0].tap != nil
+	w.media.mu.Unlock()
+	require.True(t, tapped, "the new bridge is tapped")
+	require.Equal(t, []string{"start"}, rec.got())
+	b1.hangup(id)
+	w.expect(b1, "ended:hangup")
+	w.expect(a1, "ended:hangup")
 	w.checkFor(func() bool { return len(rec.got()) == 2 }, "recordings: %v", rec.got())
-	a1.do(id, Record{Action: RecordStart, ReqID: "q2"})
-	w.expect(a1, "error:recording_not_allowed")
-	w.quiet(b1, d1)
+}
+
+// Under policy always, a party added to a recorded call (call.add) hears
+// that the conference records; the added call's own recording (from its
+// answer) ends with it, the conference's goes on.
+func TestRecordingConferenceAdd(t *testing.T) {
+	w := newWorld(t)
+	rec := &fakeRecorder{mode: store.RecordingAlways}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	w.expect(a1, "recording:recording/")
+	w.expect(b1, "recording:recording/")
+	d1 := w.device("sess_d1", "user_d")
+	a1.do(id, Add{ReqID: "a1", Destination: "104"})
+	w.expect(a1, "conference")
+	h := w.expect(d1, "incoming", "offer")
+	added := ident.CallID(h[0].call)
+	d1.answer(added)
+	w.expect(d1, "answered", "recording:recording/", "recording:recording/")
+	w.expect(a1, "conference")
+	w.quiet(a1, b1, d1)
+	w.checkFor(func() bool { return len(rec.got()) == 3 }, "recordings: %v", rec.got())
+	require.ElementsMatch(t, []string{"start", "start", "stop"}, rec.got(), "the added call's recording ends with it")
+	first, tap, _ := mixersOf(w.media)[0].tapped()
+	require.NotNil(t, tap)
+	require.Same(t, mixersOf(w.media)[0].legs[0], first)
+	require.NoError(t, w.m.Supervise(context.Background(), id, SuperviseRecord{Action: RecordPause}))
+	for _, d := range []*simDevice{a1, b1, d1} {
+		w.expect(d, "recording:paused/")
+	}
+	a1.hangup(id)
+	w.expect(a1, "ended:hangup")
+	d1.hangup(added)
+	w.expect(d1, "ended:hangup")
+	w.expect(b1, "ended:hangup")
+	w.checkFor(func() bool { return len(rec.got()) == 5 }, "recordings: %v", rec.got())
 }

@@ -185,6 +185,8 @@ type simBridge struct {
 	toA, toB Feed
 	stopped  bool
 	digits   []string
+	tap      func(fromA bool, pcm []int16) // a recording's (recording_test.go)
+	beeps    int
 }
 
 func (b *simBridge) SetFeeds(toA, toB Feed) {

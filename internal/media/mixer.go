@@ -42,9 +42,13 @@ type Mixer struct {
 	done     chan struct{}
 	stopOnce sync.Once
 
+	tap *mixTap // the recording's, or nil (mixertap.go)
+	ann once    // the announcement playing (mixertap.go)
+
 	// the mixing goroutine's
-	snap []*mixPart
-	sum  []int32
+	snap   []*mixPart
+	sum    []int32
+	tapOut []int16 // what the tap's first hears
 }
 
 // mixPart is one participant. The decoder belongs to the endpoint's read
@@ -194,6 +198,7 @@ func (m *Mixer) run() {
 func (m *Mixer) mixOnce() {
 	m.mu.Lock()
 	m.snap = append(m.snap[:0], m.parts...)
+	tap, ann := m.tap, m.nextAnnouncedLocked(len(m.sum))
 	m.mu.Unlock()
 	parts, sum := m.snap, m.sum
 	clear(sum)
@@ -206,16 +211,20 @@ func (m *Mixer) mixOnce() {
 			sum[i] += int32(s)
 		}
 	}
+	if tap != nil {
+		m.feedTap(tap, parts, sum)
+	}
 	for _, p := range parts {
-		m.send(p, sum)
+		m.send(p, sum, ann)
 	}
 	for _, p := range parts {
 		p.recycle()
 	}
 }
 
-// send encodes and writes p's mix: sum less p's own frame, clipped.
-func (m *Mixer) send(p *mixPart, sum []int32) {
+// send encodes and writes p's mix: sum less p's own frame, with ann (an
+// announcement's frame, or nil) mixed in, clipped.
+func (m *Mixer) send(p *mixPart, sum []int32, ann []int16) {
 	out, ok := p.ep.SendFormat()
 	if !ok {
 		return
@@ -235,6 +244,9 @@ func (m *Mixer) send(p *mixPart, sum []int32) {
 	deaf := p.deaf
 	p.mu.Unlock()
 	mixFor(p.out, sum, p.frame, deaf)
+	if !deaf {
+		addAnnounced(p.out, ann)
+	}
 	if payload, err := p.enc.Encode(p.out); err == nil {
 		_ = p.ep.WriteAudio(payload, out.Ticks())
 	}

@@ -77,11 +77,14 @@ type beeper struct {
 // Beep plays a short tone to both parties in place of what they hear
 // (the recording warning). Directions that carry silence or music skip
 // it. It returns at once; Stop waits for the tone.
-func (br *Bridge) Beep() {
+func (br *Bridge) Beep() { br.Announce(beepPCM()) }
+
+// beepPCM is the beep at TapRate, made once and shared (never written).
+var beepPCM = sync.OnceValue(func() []int16 {
 	pcm := make([]int16, int(BeepDuration/audio.FrameDuration)*audio.FrameSamples(bridgeRate))
 	audio.NewTone(beepFreq, bridgeRate, beepLevel).Read(pcm)
-	br.Announce(pcm)
-}
+	return pcm
+})
 
 // Announce plays pcm (at TapRate) once to both parties in place of what
 // they hear, as Beep does.

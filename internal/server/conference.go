@@ -11,10 +11,21 @@ import (
 var _ call.MixingMedia = mediaAdapter{}
 
 // Mixer starts a conference mix for the call core.
-func (a mediaAdapter) Mixer() (call.Mixer, error) { return mixer{a.engine.NewMixer()}, nil }
+func (a mediaAdapter) Mixer() (call.Mixer, error) {
+	return mixer{a.engine.NewMixer(), a.prompts}, nil
+}
 
 // mixer maps the call core's legs onto media endpoints.
-type mixer struct{ m *media.Mixer }
+type mixer struct {
+	m       *media.Mixer
+	prompts string // the recording announcements' directory
+}
+
+// The media mixer is what the call core records a conference through.
+var (
+	_ call.TappedMixer  = mixer{}
+	_ call.PromptPlayer = mixer{}
+)
 
 func endpointOf(l call.MediaLeg) (media.Endpoint, error) {
 	el, ok := l.(endpointLeg)
@@ -51,6 +62,29 @@ func (x mixer) SetHeld(l call.MediaLeg, on bool) {
 }
 
 func (x mixer) Stop() { x.m.Close() }
+
+// SetTap taps the mix for a recording: first's voice and what it hears.
+func (x mixer) SetTap(first call.MediaLeg, tap func(fromA bool, pcm []int16)) {
+	var ep media.Endpoint
+	if first != nil {
+		ep, _ = endpointOf(first) // an unknown leg taps no voice of its own
+	}
+	x.m.SetTap(ep, tap)
+}
+
+// Beep mixes the recording beep into what every participant hears.
+func (x mixer) Beep() { x.m.Beep() }
+
+// PlayPrompt mixes the WAV file name from the prompts directory into what
+// every participant hears.
+func (x mixer) PlayPrompt(name string) error {
+	pcm, err := loadPrompt(x.prompts, name)
+	if err != nil {
+		return err
+	}
+	x.m.Announce(pcm)
+	return nil
+}
 
 // conferenceOptions is the call core's view of conference.*.
 func conferenceOptions(c config.Conference) call.ConferenceOptions {

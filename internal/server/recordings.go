@@ -128,13 +128,18 @@ func PromptDir(dataDir string) string { return filepath.Join(dataDir, "prompts")
 // PlayPrompt plays the WAV file name from the prompts directory to both
 // parties.
 func (b bridge) PlayPrompt(name string) error {
-	if name == "" || filepath.Base(name) != name || strings.HasPrefix(name, ".") {
-		return fmt.Errorf("prompt %q: not a file name", name)
-	}
-	pcm, err := audio.LoadPrompt(filepath.Join(b.prompts, name), media.TapRate)
+	pcm, err := loadPrompt(b.prompts, name)
 	if err != nil {
 		return err
 	}
 	b.Announce(pcm)
 	return nil
+}
+
+// loadPrompt reads the WAV prompt name from dir at TapRate.
+func loadPrompt(dir, name string) ([]int16, error) {
+	if name == "" || filepath.Base(name) != name || strings.HasPrefix(name, ".") {
+		return nil, fmt.Errorf("prompt %q: not a file name", name)
+	}
+	return audio.LoadPrompt(filepath.Join(dir, name), media.TapRate)
 }
