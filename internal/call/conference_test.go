@@ -90,20 +90,28 @@ func (x *simMixer) state() (legs, muted, held int, stopped bool) {
 // Conference lets a device hear conference.updated.
 func (p devParty) Conference(info ConferenceInfo) { p.hear("conference", info) }
 
+// secondCall: alice (a1) holds her call id with bob (b1) and calls dave
+// (d1), who answers; it returns dave and the second call's id.
+func secondCall(t *testing.T, w *world, a1, b1 *simDevice, id ident.CallID) (*simDevice, ident.CallID) {
+	t.Helper()
+	a1.hold(id)
+	w.expect(a1, "held:local")
+	w.expect(b1, "held:remote")
+	d1 := w.device("sess_d1", "user_d")
+	id2 := a1.dial("104")
+	w.expect(d1, "incoming", "offer")
+	d1.answer(id2)
+	w.expect(a1, "answer", "ringing", "answered")
+	w.expect(d1, "answered")
+	return d1, id2
+}
+
 // merged sets up a conference: alice (a1) calls bob (b1), holds, calls
 // dave (d1), merges the call with dave into the call with bob.
 func merged(t *testing.T, w *world) (a1, b1, d1 *simDevice, id, id2 ident.CallID) {
 	t.Helper()
 	a1, b1, id = connected(t, w)
-	a1.hold(id)
-	w.expect(a1, "held:local")
-	w.expect(b1, "held:remote")
-	d1 = w.device("sess_d1", "user_d")
-	id2 = a1.dial("104")
-	w.expect(d1, "incoming", "offer")
-	d1.answer(id2)
-	w.expect(a1, "answer", "ringing", "answered")
-	w.expect(d1, "answered")
+	d1, id2 = secondCall(t, w, a1, b1, id)
 	a1.do(id, Merge{ReqID: "r1", With: id2})
 	h := w.expect(a1, "ended:merged", "resumed", "conference")
 	require.Equal(t, string(id2), h[0].call)
@@ -160,15 +168,7 @@ func TestMergeMixerRefusesParty(t *testing.T) {
 	w := newWorld(t)
 	w.media.mixMax = 2
 	a1, b1, id := connected(t, w)
-	a1.hold(id)
-	w.expect(a1, "held:local")
-	w.expect(b1, "held:remote")
-	d1 := w.device("sess_d1", "user_d")
-	id2 := a1.dial("104")
-	w.expect(d1, "incoming", "offer")
-	d1.answer(id2)
-	w.expect(a1, "answer", "ringing", "answered")
-	w.expect(d1, "answered")
+	d1, id2 := secondCall(t, w, a1, b1, id)
 	a1.do(id, Merge{ReqID: "r1", With: id2})
 	w.expect(a1, "ended:merged", "resumed", "error:call_failed")
 	w.expect(d1, "ended:failed")

@@ -217,21 +217,8 @@ func (x *simMixer) tapped() (first *simLeg, tap func(bool, []int16), beeps int) 
 // call ends its own recording; the conference's end stops the recording.
 func TestRecordingGoesOnInConference(t *testing.T) {
 	w := newWorld(t)
-	rec := &fakeRecorder{mode: store.RecordingOnDemand}
-	w.m.SetRecorder(rec)
-	a1, b1, id := connected(t, w)
-	a1.do(id, Record{Action: RecordStart, ReqID: "q"})
-	w.expect(a1, "recording:recording/q")
-	w.expect(b1, "recording:recording/")
-	a1.hold(id)
-	w.expect(a1, "held:local")
-	w.expect(b1, "held:remote")
-	d1 := w.device("sess_d1", "user_d")
-	id2 := a1.dial("104")
-	w.expect(d1, "incoming", "offer")
-	d1.answer(id2)
-	w.expect(a1, "answer", "ringing", "answered")
-	w.expect(d1, "answered")
+	rec, a1, b1, id := recordedCall(t, w)
+	d1, id2 := secondCall(t, w, a1, b1, id)
 	a1.do(id, Merge{ReqID: "r1", With: id2})
 	w.expect(a1, "ended:merged", "resumed", "conference")
 	w.expect(b1, "resumed")
@@ -290,21 +277,8 @@ func TestRecordingGoesOnInConference(t *testing.T) {
 func TestRecordingTapBackOnUnmix(t *testing.T) {
 	w := newWorld(t)
 	w.media.mixMax = 1
-	rec := &fakeRecorder{mode: store.RecordingOnDemand}
-	w.m.SetRecorder(rec)
-	a1, b1, id := connected(t, w)
-	a1.do(id, Record{Action: RecordStart, ReqID: "q"})
-	w.expect(a1, "recording:recording/q")
-	w.expect(b1, "recording:recording/")
-	a1.hold(id)
-	w.expect(a1, "held:local")
-	w.expect(b1, "held:remote")
-	d1 := w.device("sess_d1", "user_d")
-	id2 := a1.dial("104")
-	w.expect(d1, "incoming", "offer")
-	d1.answer(id2)
-	w.expect(a1, "answer", "ringing", "answered")
-	w.expect(d1, "answered")
+	rec, a1, b1, id := recordedCall(t, w)
+	d1, id2 := secondCall(t, w, a1, b1, id)
 	a1.do(id, Merge{ReqID: "r1", With: id2})
 	w.expect(a1, "ended:merged", "resumed", "error:call_failed")
 	w.expect(d1, "ended:failed")
@@ -356,4 +330,17 @@ func TestRecordingConferenceAdd(t *testing.T) {
 	w.expect(d1, "ended:hangup")
 	w.expect(b1, "ended:hangup")
 	w.checkFor(func() bool { return len(rec.got()) == 5 }, "recordings: %v", rec.got())
+}
+
+// recordedCall connects alice (a1) and bob (b1) with a recorder that
+// records on demand, and alice starts a recording.
+func recordedCall(t *testing.T, w *world) (*fakeRecorder, *simDevice, *simDevice, ident.CallID) {
+	t.Helper()
+	rec := &fakeRecorder{mode: store.RecordingOnDemand}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	a1.do(id, Record{Action: RecordStart, ReqID: "q"})
+	w.expect(a1, "recording:recording/q")
+	w.expect(b1, "recording:recording/")
+	return rec, a1, b1, id
 }
