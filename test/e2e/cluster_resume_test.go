@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -219,26 +216,9 @@ func TestClusterResumeOverAStaleSocket(t *testing.T) {
 	nodes := startCluster(t, 2)
 	n1, n2 := nodes[0], nodes[1]
 	aliceID := userID(t, n1, "101")
-	var mu sync.Mutex
-	var first *silentConn
-	dialer := &net.Dialer{}
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if first == nil { // only the first socket loses its network
-			first = newSilentConn(c)
-			t.Cleanup(func() { c.Close() })
-			return first, nil
-		}
-		return c, nil
-	}}
-	t.Cleanup(tr.CloseIdleConnections)
+	client, first := firstSocketFails(t)
 	alice, err := softphone.Connect(harness.Ctx(t, 10*time.Second), softphone.Config{URL: n1.WebSocketURL(),
-		Token: n1.Token(t, "101"), Source: audio.NewTone(440, softphone.SourceRate, 0.3), HTTPClient: &http.Client{Transport: tr}})
+		Token: n1.Token(t, "101"), Source: audio.NewTone(440, softphone.SourceRate, 0.3), HTTPClient: client})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = alice.Close() })
 	bob, err := processPhone(t, n2, "102", 1000)
@@ -253,7 +233,7 @@ func TestClusterResumeOverAStaleSocket(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, other.Reconnected())
 
-	first.goSilent()
+	first().goSilent()
 	alice.DropConnection()
 	waitDeviceState(t, n1, aliceID, session, "connected") // n1 did not see the drop
 	start := time.Now()

@@ -31,6 +31,12 @@ func sipAddrOf(t *testing.T, from *harness.Process, node string) string {
 // and returns the Route through that node (docs/adr/0010-sip-edge-proxy.md).
 func edgeRouteOf(t *testing.T, from *harness.Process, user, node string) string {
 	t.Helper()
+	return edgeRouteOver(t, from, user, node, "tcp")
+}
+
+// edgeRouteOver is edgeRouteOf for a phone on transport (tcp, tls, ws).
+func edgeRouteOver(t *testing.T, from *harness.Process, user, node, transport string) string {
+	t.Helper()
 	var route string
 	harness.CheckFor(t, 10*time.Second, func() error {
 		var res struct {
@@ -43,12 +49,12 @@ func edgeRouteOf(t *testing.T, from *harness.Process, user, node string) string 
 		}
 		from.Get(t, "/v1/cluster/locations/"+user, &res)
 		for _, l := range res.Data {
-			if l.Node == node && l.Kind == "sip" && strings.HasPrefix(l.Flow, "tcp ") && l.Route != "" {
+			if l.Node == node && l.Kind == "sip" && strings.HasPrefix(l.Flow, transport+" ") && l.Route != "" {
 				route = l.Route
 				return nil
 			}
 		}
-		return fmt.Errorf("no TCP phone of %s on %s with a route: %+v", user, node, res.Data)
+		return fmt.Errorf("no %s phone of %s on %s with a route: %+v", transport, user, node, res.Data)
 	})
 	return route
 }
@@ -214,19 +220,7 @@ func TestClusterRingsTLSDeskPhone(t *testing.T) {
 	bobID := userID(t, n1, "102")
 	desk := harness.StartBaresip(t, harness.BaresipOptions{User: "102", Password: "bob-sip-pass",
 		Registrar: tlsAddr, Transport: "tls", CAFile: cert, MediaEnc: "srtp-mand", ToneHz: 440})
-	harness.CheckFor(t, 10*time.Second, func() error {
-		var res struct {
-			Data []struct {
-				Flow  string `json:"flow"`
-				Route string `json:"route"`
-			} `json:"data"`
-		}
-		n1.Get(t, "/v1/cluster/locations/"+bobID, &res)
-		if len(res.Data) != 1 || !strings.HasPrefix(res.Data[0].Flow, "tls ") || res.Data[0].Route == "" {
-			return fmt.Errorf("bob's locations %+v", res.Data)
-		}
-		return nil
-	})
+	edgeRouteOver(t, n1, bobID, "n2", "tls")
 	alice, err := processPhone(t, n1, "101", 1000)
 	require.NoError(t, err)
 	out := dial(t, alice, "102")
@@ -249,19 +243,7 @@ func TestClusterRingsWSPhone(t *testing.T) {
 	bobID := userID(t, n1, "102")
 	w := dialSIPWSURL(t, strings.Replace(n2.URL(), "http", "ws", 1)+"/v1/sip")
 	registerWS(t, w, store.User{SIPUsername: "102", SIPPassword: "bob-sip-pass"})
-	harness.CheckFor(t, 10*time.Second, func() error {
-		var res struct {
-			Data []struct {
-				Flow  string `json:"flow"`
-				Route string `json:"route"`
-			} `json:"data"`
-		}
-		n1.Get(t, "/v1/cluster/locations/"+bobID, &res)
-		if len(res.Data) != 1 || !strings.HasPrefix(res.Data[0].Flow, "ws ") || res.Data[0].Route == "" {
-			return fmt.Errorf("bob's locations %+v", res.Data)
-		}
-		return nil
-	})
+	edgeRouteOver(t, n1, bobID, "n2", "ws")
 	alice, err := processPhone(t, n1, "101", 1000)
 	require.NoError(t, err)
 	out := dial(t, alice, "102")

@@ -93,12 +93,10 @@ func (c *silentConn) Close() error {
 
 func (c *silentConn) goSilent() { c.once.Do(func() { close(c.silent) }) }
 
-// TestDropInResumeOverAStaleSocket: the server still believes the old
-// socket is up when the client re-authenticates without session_id over
-// its new network. It pings the old socket, gets no answer within 2 s,
-// and hands its session over: the call stays the client's.
-func TestDropInResumeOverAStaleSocket(t *testing.T) {
-	s := harness.Start(t, nil)
+// firstSocketFails is an HTTP client whose first connection loses its
+// network when told (silentConn) while later ones work; first returns
+// that connection once it is made.
+func firstSocketFails(t *testing.T) (*http.Client, func() *silentConn) {
 	var mu sync.Mutex
 	var first *silentConn
 	dialer := &net.Dialer{}
@@ -117,8 +115,22 @@ func TestDropInResumeOverAStaleSocket(t *testing.T) {
 		return c, nil
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}, func() *silentConn {
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
+}
+
+// TestDropInResumeOverAStaleSocket: the server still believes the old
+// socket is up when the client re-authenticates without session_id over
+// its new network. It pings the old socket, gets no answer within 2 s,
+// and hands its session over: the call stays the client's.
+func TestDropInResumeOverAStaleSocket(t *testing.T) {
+	s := harness.Start(t, nil)
+	client, first := firstSocketFails(t)
 	bob, err := softphone.Connect(harness.Ctx(t, 10*time.Second), softphone.Config{URL: s.WebSocketURL(),
-		Token: s.Token(t, s.Bob, time.Hour), Source: audio.NewTone(1000, softphone.SourceRate, 0.3), Codec: audio.Opus, HTTPClient: &http.Client{Transport: tr}})
+		Token: s.Token(t, s.Bob, time.Hour), Source: audio.NewTone(1000, softphone.SourceRate, 0.3), Codec: audio.Opus, HTTPClient: client})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = bob.Close() })
 	alice := s.Phone(t, s.Alice, 440, "")
@@ -126,7 +138,7 @@ func TestDropInResumeOverAStaleSocket(t *testing.T) {
 	harness.HearsTone(t, in, 440)
 	sessionID := bob.SessionID()
 
-	first.goSilent()
+	first().goSilent()
 	bob.DropConnection()
 	require.True(t, s.Hub.Session(ident.SessionID(sessionID)).Connected(), "the server did not see the drop")
 	start := time.Now()
