@@ -103,7 +103,8 @@ func (c *Call) restore(key string) {
 	l := c.legOf(key)
 	rec := c.rec.record()
 	r := Restored{From: rec.From, FromName: rec.FromName, To: c.create.Destination,
-		Inbound: l.role == roleCallee, State: StateRinging, Muted: l.muted, AnsweredAt: c.answeredAt}
+		Inbound: l.role == roleCallee, State: StateRinging, Muted: l.muted, AnsweredAt: c.answeredAt,
+		Recording: c.recordingInfo()}
 	switch {
 	case c.xfer != nil, c.parked != nil: // waiting for a transfer's target or in a park slot: still connected for this party
 		r.State = StateActive

@@ -79,4 +79,7 @@ type Restored struct {
 	HeldBy             HeldBy
 	Muted              bool
 	AnsweredAt         time.Time // zero when not answered
+	// Recording is the call's recording, nil when it is not being
+	// recorded (a stopped recording is none).
+	Recording *RecordingInfo
 }

@@ -76,6 +76,12 @@ const (
 	RecordingStopped RecordingState = "stopped"
 )
 
+// RecordingInfo is a call's recording as call.restored describes it.
+type RecordingInfo struct {
+	ID    ident.RecordingID
+	State RecordingState // RecordingOn or RecordingPaused
+}
+
 // Record is a device's call.record.
 type Record struct {
 	Action RecordAction
@@ -125,6 +131,22 @@ type activeRecording struct {
 	rec    Recording
 	paused bool
 	policy store.RecordingMode
+}
+
+// state is the recording's state as parties hear it.
+func (r *activeRecording) state() RecordingState {
+	if r.paused {
+		return RecordingPaused
+	}
+	return RecordingOn
+}
+
+// recordingInfo describes the call's recording; nil when there is none.
+func (c *Call) recordingInfo() *RecordingInfo {
+	if c.recording == nil {
+		return nil
+	}
+	return &RecordingInfo{ID: c.recording.rec.ID(), State: c.recording.state()}
 }
 
 // SetRecorder lets calls be recorded (before serving calls).
@@ -321,11 +343,7 @@ func (c *Call) stopRecording(reqID string, by *leg, tell bool) {
 // tellRecording tells the parties the recording's current state.
 func (c *Call) tellRecording(reqID string, by *leg) {
 	r := c.recording
-	st := RecordingOn
-	if r.paused {
-		st = RecordingPaused
-	}
-	c.tellRecordingState(reqID, by, r.rec.ID(), st)
+	c.tellRecordingState(reqID, by, r.rec.ID(), r.state())
 }
 
 // tellRecordingState tells both parties (every participant of a
@@ -360,11 +378,7 @@ func (c *Call) tellJoinedRecording(l *leg) {
 	if !ok {
 		return
 	}
-	st := RecordingOn
-	if r.paused {
-		st = RecordingPaused
-	}
-	rl.RecordingChanged(RecordingNotice{RecordingID: r.rec.ID(), State: st})
+	rl.RecordingChanged(RecordingNotice{RecordingID: r.rec.ID(), State: r.state()})
 }
 
 // recordAtAnswer starts the recording of an account that records every

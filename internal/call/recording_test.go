@@ -332,6 +332,53 @@ func TestRecordingConferenceAdd(t *testing.T) {
 	w.checkFor(func() bool { return len(rec.got()) == 5 }, "recordings: %v", rec.got())
 }
 
+// A device whose session resumes hears in call.restored whether the call
+// is being recorded, and how (recording or paused); a call never recorded
+// or whose recording stopped restores without one.
+func TestRestoredRecording(t *testing.T) {
+	w := newWorld(t)
+	rec := &fakeRecorder{mode: store.RecordingOnDemand}
+	w.m.SetRecorder(rec)
+	a1, b1, id := connected(t, w)
+	steps := []struct {
+		name string
+		who  *simDevice
+		act  RecordAction // "": none, just the restore
+		want *RecordingInfo
+	}{
+		{"never recorded", nil, "", nil},
+		{"recording", a1, RecordStart, &RecordingInfo{ID: "rec_x", State: RecordingOn}},
+		{"paused", b1, RecordPause, &RecordingInfo{ID: "rec_x", State: RecordingPaused}},
+		{"resumed", a1, RecordResume, &RecordingInfo{ID: "rec_x", State: RecordingOn}},
+		{"stopped", b1, RecordStop, nil},
+	}
+	for _, st := range steps {
+		if st.act != "" {
+			st.who.do(id, Record{Action: st.act, ReqID: "q"})
+			w.expect(a1, "recording:"+string(stateAfter(st.act))+"/"+reqIf(st.who == a1))
+			w.expect(b1, "recording:"+string(stateAfter(st.act))+"/"+reqIf(st.who == b1))
+		}
+		for _, d := range []*simDevice{a1, b1} {
+			w.m.Restore(d)
+			h := w.expect(d, "restored:active")
+			require.Equal(t, st.want, h[0].info.(Restored).Recording, "%s: %s", st.name, d.id)
+		}
+		w.quiet(a1, b1)
+	}
+}
+
+func stateAfter(a RecordAction) RecordingState {
+	return map[RecordAction]RecordingState{RecordStart: RecordingOn, RecordResume: RecordingOn,
+		RecordPause: RecordingPaused, RecordStop: RecordingStopped}[a]
+}
+
+func reqIf(requester bool) string {
+	if requester {
+		return "q"
+	}
+	return ""
+}
+
 // recordedCall connects alice (a1) and bob (b1) with a recorder that
 // records on demand, and alice starts a recording.
 func recordedCall(t *testing.T, w *world) (*fakeRecorder, *simDevice, *simDevice, ident.CallID) {

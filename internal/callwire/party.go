@@ -63,6 +63,10 @@ func (p party) Restored(r call.Restored) {
 		at := r.AnsweredAt.UTC().Format(time.RFC3339)
 		m.AnsweredAt = &at
 	}
+	if r.Recording != nil {
+		m.Recording = &protocol.RecordingInfo{RecordingID: string(r.Recording.ID),
+			State: protocol.RecordingState(r.Recording.State)}
+	}
 	p.s.Send(m)
 }
 

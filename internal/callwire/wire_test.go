@@ -79,6 +79,10 @@ func TestPartyFrames(t *testing.T) {
 		{"restored ringing", func(p call.DeviceParty) {
 			p.Restored(call.Restored{From: "101", To: "102", State: call.StateRinging})
 		}, []string{`{"type":"call.restored","call_id":"c1","state":"ringing","from":"101","from_name":"","to":"102","direction":"outbound","answered_at":null,"muted":false}`}},
+		{"restored recorded", func(p call.DeviceParty) {
+			p.Restored(call.Restored{From: "101", To: "102", State: call.StateActive, AnsweredAt: at,
+				Recording: &call.RecordingInfo{ID: "rec_1", State: call.RecordingPaused}})
+		}, []string{`{"type":"call.restored","call_id":"c1","state":"active","from":"101","from_name":"","to":"102","direction":"outbound","answered_at":"2026-12-02T08:00:00Z","muted":false,"recording":{"recording_id":"rec_1","state":"paused"}}`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &fakeDevice{id: "sess_1"}

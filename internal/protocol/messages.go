@@ -201,19 +201,21 @@ type CallEnded struct {
 	DurationSeconds *int      `json:"duration_seconds"`
 }
 
-// CallRestored describes a live call after a session resumed. HeldBy and
-// Muted are our additions (clients that do not know them ignore them): the
-// hold side when State is held, and whether the server mutes this device.
+// CallRestored describes a live call after a session resumed. HeldBy,
+// Muted and Recording are our additions (clients that do not know them
+// ignore them): the hold side when State is held, whether the server
+// mutes this device, and the call's recording (absent when none).
 type CallRestored struct {
-	CallID     string    `json:"call_id"`
-	State      CallState `json:"state"`
-	From       string    `json:"from"`
-	FromName   string    `json:"from_name"`
-	To         string    `json:"to"`
-	Direction  Direction `json:"direction"`
-	AnsweredAt *string   `json:"answered_at"`
-	HeldBy     HeldBy    `json:"held_by,omitempty"`
-	Muted      bool      `json:"muted"`
+	CallID     string         `json:"call_id"`
+	State      CallState      `json:"state"`
+	From       string         `json:"from"`
+	FromName   string         `json:"from_name"`
+	To         string         `json:"to"`
+	Direction  Direction      `json:"direction"`
+	AnsweredAt *string        `json:"answered_at"`
+	HeldBy     HeldBy         `json:"held_by,omitempty"`
+	Muted      bool           `json:"muted"`
+	Recording  *RecordingInfo `json:"recording,omitempty"`
 }
 
 // CallHeld says the call went on hold, and by whom.

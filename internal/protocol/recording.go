@@ -50,6 +50,13 @@ type CallRecording struct {
 	State       RecordingState `json:"state"`
 }
 
+// RecordingInfo is a call's recording in call.restored: the state a
+// call.recording notice would have said last (recording or paused).
+type RecordingInfo struct {
+	RecordingID string         `json:"recording_id"`
+	State       RecordingState `json:"state"`
+}
+
 func (CallRecord) MessageType() Type    { return TypeCallRecord }
 func (CallRecording) MessageType() Type { return TypeCallRecording }
 

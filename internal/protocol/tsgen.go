@@ -53,6 +53,7 @@ func TypeScript() string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%s\n", tsInterface(reflect.TypeOf(PresenceEntry{}), ""))
 	fmt.Fprintf(&b, "%s\n", tsInterface(reflect.TypeOf(ConferenceParticipant{}), ""))
+	fmt.Fprintf(&b, "%s\n", tsInterface(reflect.TypeOf(RecordingInfo{}), ""))
 	client := writeMessages(&b, "Client", clientMessages)
 	server := writeMessages(&b, "Server", serverMessages)
 	fmt.Fprintf(&b, "export type ClientMessage = %s;\n\n", strings.Join(client, " | "))

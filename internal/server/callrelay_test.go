@@ -1,11 +1,13 @@
 package server
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/internal/call"
 	"github.com/switchboard-voice/switchboard/internal/ident"
 )
 
@@ -44,4 +46,16 @@ func TestRelayTracksRemoteCalls(t *testing.T) {
 	require.Len(t, r.legs["n2"], 1)
 	r.noteLeg(d, partyMsg{CallID: "call_n1-dddddddddddddddd", Method: pmEnded})
 	require.Empty(t, r.legs)
+}
+
+// A call.restored relayed from the owner to the device's node keeps the
+// call's recording (and a call without one stays without).
+func TestRelayRestoredRecording(t *testing.T) {
+	for _, rec := range []*call.RecordingInfo{nil, {ID: "rec_1", State: call.RecordingPaused}} {
+		raw, err := json.Marshal(partyMsg{Method: pmRestored, Restored: &call.Restored{State: call.StateActive, Recording: rec}})
+		require.NoError(t, err)
+		var m partyMsg
+		require.NoError(t, json.Unmarshal(raw, &m))
+		require.Equal(t, rec, m.Restored.Recording)
+	}
 }

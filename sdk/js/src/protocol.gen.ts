@@ -31,6 +31,11 @@ export interface ConferenceParticipant {
   held: boolean;
 }
 
+export interface RecordingInfo {
+  recording_id: string;
+  state: RecordingState;
+}
+
 export interface AuthRefresh {
   type: 'auth.refresh';
   req_id?: string;
@@ -259,6 +264,7 @@ export interface CallRestored {
   answered_at: string | null;
   held_by?: HeldBy;
   muted: boolean;
+  recording?: RecordingInfo | null;
 }
 
 export interface CallResumed {
