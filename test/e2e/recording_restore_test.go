@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/test/harness"
+)
+
+// TestRecordingRestored: bob records his call, his socket drops, alice
+// pauses the recording meanwhile (bob, away and without the recording
+// feature, misses that call.recording); resumed
+// with his session_id, bob's call.restored says the call is recorded and
+// paused. Once alice stops it, a call.restored after the next drop has no
+// recording.
+func TestRecordingRestored(t *testing.T) {
+	s := harness.Start(t, nil)
+	alice := recPhone(t, s, s.Alice, 440, audio.Opus)
+	bob := s.Phone(t, s.Bob, 1000, "")
+	out, in := harness.Connected(t, alice, bob, "102")
+	require.NoError(t, in.Record(protocol.RecordStart, "r1"))
+	started := waitRecording(t, in, protocol.RecordingActive)
+	waitRecording(t, out, protocol.RecordingActive)
+
+	restore := func() *protocol.CallRestored {
+		t.Helper()
+		require.NoError(t, bob.Reconnect(harness.Ctx(t, 10*time.Second)))
+		require.True(t, bob.Reconnected())
+		r := harness.Wait(t, in, protocol.TypeCallRestored).(*protocol.CallRestored)
+		require.Equal(t, in.ID, r.CallID)
+		require.Equal(t, protocol.StateActive, r.State)
+		return r
+	}
+
+	bob.DropConnection()
+	require.NoError(t, out.Record(protocol.RecordPause, "r2"))
+	waitRecording(t, out, protocol.RecordingPaused)
+	r := restore()
+	require.Equal(t, &protocol.RecordingInfo{RecordingID: started.RecordingID, State: protocol.RecordingPaused}, r.Recording)
+	harness.HearsTone(t, in, 440)
+
+	require.NoError(t, in.Record(protocol.RecordResume, "r3"))
+	waitRecording(t, in, protocol.RecordingActive)
+	waitRecording(t, out, protocol.RecordingActive)
+	bob.DropConnection()
+	r = restore()
+	require.Equal(t, &protocol.RecordingInfo{RecordingID: started.RecordingID, State: protocol.RecordingActive}, r.Recording)
+
+	require.NoError(t, out.Record(protocol.RecordStop, "r4"))
+	waitRecording(t, out, protocol.RecordingStopped) // bob, without the recording feature, hears none
+	bob.DropConnection()
+	require.Nil(t, restore().Recording, "a stopped recording is none")
+
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+}
