@@ -58,3 +58,31 @@ func TestRecordingRestored(t *testing.T) {
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
 }
+
+// TestClusterRecordingRestored: alice (n1) records her call to bob (n2;
+// the call's owner is n1), her socket drops and she resumes her session
+// on n2: the call.restored that n1 relays to n2 says the call is recorded.
+func TestClusterRecordingRestored(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n2, "102", 1000)
+	require.NoError(t, err)
+	waitLocated(t, n1, userID(t, n1, "102"), "n2")
+	out, _ := harness.Connected(t, alice, bob, "102")
+	require.Equal(t, "n1", ownerOf(out.ID))
+	require.NoError(t, out.Record(protocol.RecordStart, "r1"))
+	started := waitRecording(t, out, protocol.RecordingActive)
+	require.NoError(t, out.Record(protocol.RecordPause, "r2"))
+	waitRecording(t, out, protocol.RecordingPaused)
+
+	alice.DropConnection()
+	require.NoError(t, alice.ReconnectTo(harness.Ctx(t, 10*time.Second), n2.WebSocketURL()))
+	require.True(t, alice.Reconnected())
+	r := harness.Wait(t, out, protocol.TypeCallRestored).(*protocol.CallRestored)
+	require.Equal(t, protocol.StateActive, r.State)
+	require.Equal(t, &protocol.RecordingInfo{RecordingID: started.RecordingID, State: protocol.RecordingPaused}, r.Recording)
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
+}
