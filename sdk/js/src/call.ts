@@ -79,7 +79,9 @@ export interface CallEvents {
   quality: [quality: CallQuality];
   /**
    * The call's recording changed (this device's request, the other party's,
-   * a supervisor's, or the account's policy `always` at the answer).
+   * a supervisor's, or the account's policy `always` at the answer), or a
+   * reconnect's `call.restored` told of a change missed while the socket
+   * was down (before the call's `restored` event).
    */
   recording: [state: RecordingState];
   /**
@@ -856,9 +858,23 @@ export class Call extends Emitter<CallEvents> {
     if (typeof m.muted === 'boolean' && m.muted !== this.#muted) {
       this.#host.send({ type: this.#muted ? 'call.mute' : 'call.unmute', call_id: this.#id });
     }
+    this.#restoredRecording(m.recording);
     const ice = this.#pc?.iceConnectionState;
     if (ice === 'failed' || ice === 'disconnected') this._restartIce();
     this.emit('restored');
+  }
+
+  /**
+   * Applies call.restored's `recording` as a call.recording notice would:
+   * the state it names, or `stopped` when it names none and the call was
+   * being recorded (the notice was lost with the socket).
+   */
+  #restoredRecording(r: P.RecordingInfo | null | undefined): void {
+    const was = this.#recording;
+    const now = r ? r.state : was === 'recording' || was === 'paused' ? 'stopped' : was;
+    if (now === was || now === null) return;
+    this.#recording = now;
+    this.emit('recording', now);
   }
 
   #setMuted(on: boolean): void {

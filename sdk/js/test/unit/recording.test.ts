@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RecordingState } from '../../src/index.js';
-import { connect, dial, setup } from './fakes.js';
+import { AUTHENTICATED, connect, dial, flush, setup } from './fakes.js';
 
 describe('call recording', () => {
   it('sends call.record and follows call.recording', async () => {
@@ -34,5 +34,64 @@ describe('call recording', () => {
     expect(env.ws.sent.length).toBe(before);
     env.ws.receive({ type: 'call.recording', call_id: 'call_1', recording_id: 'rec_1', state: 'stopped' });
     expect(got).toEqual(['recording', 'paused']);
+  });
+});
+
+describe('call recording after a reconnect', () => {
+  const restored = (state: 'active' | 'held', recording?: { recording_id: string; state: RecordingState }) => ({
+    type: 'call.restored',
+    call_id: 'call_1',
+    state,
+    from: 'user_alice',
+    from_name: '',
+    to: '105',
+    direction: 'outbound',
+    answered_at: '2030-01-01T00:00:00Z',
+    muted: false,
+    ...(recording ? { recording } : {}),
+  });
+
+  async function reconnect(env: ReturnType<typeof setup>): Promise<void> {
+    env.ws.drop();
+    await vi.advanceTimersByTimeAsync(1_200);
+    env.ws.open();
+    env.ws.receive({ ...AUTHENTICATED, reconnected: true });
+    await flush();
+  }
+
+  afterEach(() => vi.useRealTimers());
+
+  it('takes the recording state from call.restored, as call.recording would', async () => {
+    vi.useFakeTimers();
+    const env = setup();
+    await connect(env);
+    const call = await dial(env, '105', 'call_1');
+    env.ws.receive({ type: 'call.answered', call_id: 'call_1', answered_at: '2030-01-01T00:00:00Z' });
+    const got: string[] = [];
+    call.on('recording', (s) => got.push(s));
+    call.on('restored', () => got.push('restored'));
+
+    // Not recorded, restored without one: nothing to tell.
+    await reconnect(env);
+    env.ws.receive(restored('active'));
+    expect(call.recordingState).toBeNull();
+    expect(got).toEqual(['restored']);
+
+    // Recorded while the socket was down (the notice was lost): recording.
+    await reconnect(env);
+    env.ws.receive(restored('active', { recording_id: 'rec_1', state: 'recording' }));
+    expect(call.recordingState).toBe('recording');
+    // Paused while down.
+    await reconnect(env);
+    env.ws.receive(restored('held', { recording_id: 'rec_1', state: 'paused' }));
+    expect(call.recordingState).toBe('paused');
+    // Same state again: no event.
+    await reconnect(env);
+    env.ws.receive(restored('held', { recording_id: 'rec_1', state: 'paused' }));
+    // Stopped while down: restored without a recording.
+    await reconnect(env);
+    env.ws.receive(restored('active'));
+    expect(call.recordingState).toBe('stopped');
+    expect(got).toEqual(['restored', 'recording', 'restored', 'paused', 'restored', 'restored', 'stopped', 'restored']);
   });
 });
