@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +20,14 @@ import (
 // Fakes for driving the manager without sockets or media.
 
 type fakeDevice struct {
-	id   ident.SessionID
-	user ident.UserID
-	mu   sync.Mutex
-	got  []protocol.Message
+	id       ident.SessionID
+	user     ident.UserID
+	features []string // authenticate.features of its socket
+	mu       sync.Mutex
+	got      []protocol.Message
 }
+
+func (d *fakeDevice) HasFeature(f string) bool { return slices.Contains(d.features, f) }
 
 func (d *fakeDevice) SessionID() ident.SessionID { return d.id }
 func (d *fakeDevice) User() ident.UserID         { return d.user }

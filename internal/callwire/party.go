@@ -63,7 +63,9 @@ func (p party) Restored(r call.Restored) {
 		at := r.AnsweredAt.UTC().Format(time.RFC3339)
 		m.AnsweredAt = &at
 	}
-	if r.Recording != nil {
+	if r.Recording != nil && p.hasFeature(protocol.FeatureRecording) {
+		// Like call.recording notices: only a socket that asked for the
+		// "recording" feature sees it (older clients never do).
 		m.Recording = &protocol.RecordingInfo{RecordingID: string(r.Recording.ID),
 			State: protocol.RecordingState(r.Recording.State)}
 	}

@@ -12,12 +12,18 @@ var _ call.RecordingListener = party{}
 // "recording" feature (older clients never see a frame they did not ask
 // for).
 func (p party) RecordingChanged(n call.RecordingNotice) {
-	f, ok := p.s.(interface{ HasFeature(string) bool })
-	if !n.Requested && (!ok || !f.HasFeature(protocol.FeatureRecording)) {
+	if !n.Requested && !p.hasFeature(protocol.FeatureRecording) {
 		return
 	}
 	p.s.Send(&protocol.CallRecording{ReqID: n.ReqID, CallID: p.id(), RecordingID: string(n.RecordingID),
 		State: protocol.RecordingState(n.State)})
+}
+
+// hasFeature says whether the session's socket asked for the optional
+// frames f (authenticate.features).
+func (p party) hasFeature(f string) bool {
+	h, ok := p.s.(interface{ HasFeature(string) bool })
+	return ok && h.HasFeature(f)
 }
 
 // recordCommand translates call.record.

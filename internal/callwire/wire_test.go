@@ -1,6 +1,7 @@
 package callwire
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -83,9 +84,16 @@ func TestPartyFrames(t *testing.T) {
 			p.Restored(call.Restored{From: "101", To: "102", State: call.StateActive, AnsweredAt: at,
 				Recording: &call.RecordingInfo{ID: "rec_1", State: call.RecordingPaused}})
 		}, []string{`{"type":"call.restored","call_id":"c1","state":"active","from":"101","from_name":"","to":"102","direction":"outbound","answered_at":"2026-12-02T08:00:00Z","muted":false,"recording":{"recording_id":"rec_1","state":"paused"}}`}},
+		{"restored recorded, to a client without the recording feature", func(p call.DeviceParty) {
+			p.Restored(call.Restored{From: "101", To: "102", State: call.StateActive, AnsweredAt: at,
+				Recording: &call.RecordingInfo{ID: "rec_1", State: call.RecordingPaused}})
+		}, []string{`{"type":"call.restored","call_id":"c1","state":"active","from":"101","from_name":"","to":"102","direction":"outbound","answered_at":"2026-12-02T08:00:00Z","muted":false}`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &fakeDevice{id: "sess_1"}
+			if !strings.Contains(tt.name, "without") {
+				d.features = []string{protocol.FeatureRecording}
+			}
 			p := Device{S: d}.Party("c1")
 			require.Equal(t, "sess_1", p.Key())
 			require.Equal(t, "webrtc", p.Kind())

@@ -20,10 +20,16 @@ import (
 // processPhone connects a softphone for extension ext to a server process.
 func processPhone(t *testing.T, p *harness.Process, ext string, freq float64) (*softphone.Phone, error) {
 	t.Helper()
+	return processPhoneWith(t, p, ext, freq)
+}
+
+// processPhoneWith is processPhone asking for the optional frames features.
+func processPhoneWith(t *testing.T, p *harness.Process, ext string, freq float64, features ...string) (*softphone.Phone, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ph, err := softphone.Connect(ctx, softphone.Config{URL: p.WebSocketURL(), Token: p.Token(t, ext),
-		Source: audio.NewTone(freq, softphone.SourceRate, 0.3)})
+		Source: audio.NewTone(freq, softphone.SourceRate, 0.3), Features: features})
 	if err == nil {
 		t.Cleanup(func() { _ = ph.Close() })
 	}

@@ -12,15 +12,15 @@ import (
 )
 
 // TestRecordingRestored: bob records his call, his socket drops, alice
-// pauses the recording meanwhile (bob, away and without the recording
-// feature, misses that call.recording); resumed
-// with his session_id, bob's call.restored says the call is recorded and
-// paused. Once alice stops it, a call.restored after the next drop has no
-// recording.
+// pauses the recording meanwhile (bob, away, misses that call.recording);
+// resumed with his session_id, bob's call.restored says the call is
+// recorded and paused. Once alice stops it, a call.restored after the
+// next drop has no recording. A client that did not ask for the
+// "recording" feature never sees the field.
 func TestRecordingRestored(t *testing.T) {
 	s := harness.Start(t, nil)
 	alice := recPhone(t, s, s.Alice, 440, audio.Opus)
-	bob := s.Phone(t, s.Bob, 1000, "")
+	bob := recPhone(t, s, s.Bob, 1000, audio.Opus)
 	out, in := harness.Connected(t, alice, bob, "102")
 	require.NoError(t, in.Record(protocol.RecordStart, "r1"))
 	started := waitRecording(t, in, protocol.RecordingActive)
@@ -51,10 +51,24 @@ func TestRecordingRestored(t *testing.T) {
 	require.Equal(t, &protocol.RecordingInfo{RecordingID: started.RecordingID, State: protocol.RecordingActive}, r.Recording)
 
 	require.NoError(t, out.Record(protocol.RecordStop, "r4"))
-	waitRecording(t, out, protocol.RecordingStopped) // bob, without the recording feature, hears none
+	waitRecording(t, out, protocol.RecordingStopped)
+	waitRecording(t, in, protocol.RecordingStopped)
 	bob.DropConnection()
 	require.Nil(t, restore().Recording, "a stopped recording is none")
 
+	require.NoError(t, out.Hangup())
+	harness.WaitEnded(t, in, protocol.EndHangup)
+
+	// Carol's client asked for no "recording" feature: her restored call
+	// carries no recording, as she gets no call.recording notices.
+	carol := s.Phone(t, s.Carol, 700, "")
+	out, in = harness.Connected(t, alice, carol, "103")
+	require.NoError(t, out.Record(protocol.RecordStart, "r5"))
+	waitRecording(t, out, protocol.RecordingActive)
+	carol.DropConnection()
+	require.NoError(t, carol.Reconnect(harness.Ctx(t, 10*time.Second)))
+	r = harness.Wait(t, in, protocol.TypeCallRestored).(*protocol.CallRestored)
+	require.Nil(t, r.Recording)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
 }
@@ -65,7 +79,7 @@ func TestRecordingRestored(t *testing.T) {
 func TestClusterRecordingRestored(t *testing.T) {
 	nodes := startCluster(t, 2)
 	n1, n2 := nodes[0], nodes[1]
-	alice, err := processPhone(t, n1, "101", 440)
+	alice, err := processPhoneWith(t, n1, "101", 440, protocol.FeatureRecording)
 	require.NoError(t, err)
 	bob, err := processPhone(t, n2, "102", 1000)
 	require.NoError(t, err)
