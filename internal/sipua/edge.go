@@ -27,7 +27,8 @@ import (
 //     token must name a live binding of this node: 430 Flow Failed
 //     otherwise, RFC 5626 §5.3), and no further Route;
 //   - from the phone of that flow (same transport and host), in a dialog
-//     (To tag), to a live peer's SIP address.
+//     this node Record-Routed for that flow (edgedialog.go: Call-ID and
+//     tags), to a live peer's SIP address.
 //
 // Anything else is refused 403. Requests without such a Route are this
 // node's own, as before.
