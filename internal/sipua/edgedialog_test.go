@@ -83,20 +83,34 @@ func TestEdgeForwardOnlyTheFlowsDialogs(t *testing.T) {
 func TestEdgeDialogLifetime(t *testing.T) {
 	w := newEdgeWire(t)
 	tok := tokenOf(w.route)
-	w.invite(t, w.route) // Call-ID edge-1, owner tag p1
+	branch := w.invite(t, w.route) // Call-ID edge-1, owner tag p1
 	inv := w.phoneRead(t).(*sip.Request)
 	w.reply(t, inv, 486, "Busy Here")
-	require.Equal(t, 486, w.peerResponse(t).StatusCode)
+	busy := w.peerResponse(t)
+	require.Equal(t, 486, busy.StatusCode)
 	require.Equal(t, sip.ACK, w.phoneRead(t).(*sip.Request).Method)
+	w.peerSend(t, fmt.Sprintf(`ACK sip:102@127.0.0.1 SIP/2.0
+Via: SIP/2.0/UDP %[1]s;branch=%[2]s
+Route: %[3]s
+Max-Forwards: 70
+From: <sip:101@127.0.0.1>;tag=p1
+To: %[4]s
+Call-ID: edge-1
+CSeq: 1 ACK
+Content-Length: 0
+
+`, w.peer.LocalAddr(), branch, w.route, busy.To().Value())) // hop by hop: the edge's 486 is not retransmitted
 	require.Eventually(t, func() bool { return w.ua.edgeDlg.size() == 0 }, 5*time.Second, 10*time.Millisecond, "a refused INVITE leaves no dialog")
 
 	w.invite(t, w.route) // Call-ID edge-2, owner tag p2
 	inv = w.phoneRead(t).(*sip.Request)
 	rrs := inv.GetHeaders("Record-Route")
 	require.Len(t, rrs, 2)
-	w.reply(t, inv, 200, "OK") // the phone's tag: "phone"
-	require.Equal(t, 200, w.peerResponse(t).StatusCode)
+	w.reply(t, inv, 200, "OK")
+	ok := w.peerResponse(t)
+	require.Equal(t, 200, ok.StatusCode)
 	require.Equal(t, 1, w.ua.edgeDlg.size())
+	phoneTag, _ := ok.To().Params.Get("tag")
 
 	bye := func(callID, toTag string, n int) string {
 		return fmt.Sprintf("BYE sip:switchboard@%[1]s SIP/2.0\r\n"+
@@ -104,11 +118,11 @@ func TestEdgeDialogLifetime(t *testing.T) {
 			"Route: %[3]s\r\n"+
 			"Route: %[4]s\r\n"+
 			"Max-Forwards: 70\r\n"+
-			"From: <sip:102@127.0.0.1>;tag=phone\r\n"+
+			"From: <sip:102@127.0.0.1>;tag=%[8]s\r\n"+
 			"To: <sip:101@127.0.0.1>;tag=%[5]s\r\n"+
 			"Call-ID: %[7]s\r\n"+
 			"CSeq: 2 BYE\r\n"+
-			"Content-Length: 0\r\n\r\n", w.peer.LocalAddr(), w.phone.LocalAddr(), rrs[0].Value(), rrs[1].Value(), toTag, n, callID)
+			"Content-Length: 0\r\n\r\n", w.peer.LocalAddr(), w.phone.LocalAddr(), rrs[0].Value(), rrs[1].Value(), toTag, n, callID, phoneTag)
 	}
 	// Another dialog's Call-ID (through this edge, or not): refused.
 	w.toUA(t, bye("edge-1", "p1", 1))
@@ -125,7 +139,7 @@ func TestEdgeDialogLifetime(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, w.phoneRead(t).(*sip.Response).StatusCode)
 	require.Eventually(t, func() bool { return w.ua.edgeDlg.size() == 0 }, 5*time.Second, 10*time.Millisecond, "the BYE's 200 ends the dialog")
-	require.False(t, w.ua.edgeDlg.allows(tok, "edge-2", "phone", "p2"))
+	require.False(t, w.ua.edgeDlg.allows(tok, "edge-2", phoneTag, "p2"))
 
 	w.toUA(t, bye("edge-2", "p2", 3))
 	require.Equal(t, 403, w.phoneRead(t).(*sip.Response).StatusCode, "an ended dialog is no longer the phone's")
