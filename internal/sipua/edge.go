@@ -27,7 +27,8 @@ import (
 //     token must name a live binding of this node: 430 Flow Failed
 //     otherwise, RFC 5626 §5.3), and no further Route;
 //   - from the phone of that flow (same transport and host), in a dialog
-//     (To tag), to a live peer's SIP address.
+//     this node Record-Routed for that flow (edgedialog.go: Call-ID and
+//     tags), to a live peer's SIP address.
 //
 // Anything else is refused 403. Requests without such a Route are this
 // node's own, as before.
@@ -38,7 +39,12 @@ const edgeTimeout = 10 * time.Second
 // SetEdgePeers turns the edge proxy on (in a cluster, before Start): peer
 // reports whether a host:port is a live peer node's SIP address. It must
 // not block long: it runs on SIP handlers.
-func (u *UA) SetEdgePeers(peer func(addr string) bool) { u.edgePeer = peer }
+func (u *UA) SetEdgePeers(peer func(addr string) bool) {
+	u.edgePeer = peer
+	if u.edgeDlg == nil {
+		u.edgeDlg = newEdgeDialogs()
+	}
+}
 
 // edgeRouted reports whether req's top Route names this node with a flow
 // token: a request for the edge proxy.
@@ -70,7 +76,9 @@ func (u *UA) isSelf(uri sip.Uri) bool {
 // edgeHop is a request to forward and where it came from.
 type edgeHop struct {
 	out     *sip.Request
-	toPhone bool // from a peer to the phone (else from the phone to a peer)
+	toPhone bool   // from a peer to the phone (else from the phone to a peer)
+	tok     string // the flow's token
+	initial bool   // an initial INVITE to the phone: a dialog to remember (edgedialog.go)
 }
 
 // edgeForward checks a request routed through this node and builds the
@@ -114,13 +122,20 @@ func (u *UA) edgeForward(req *sip.Request) (*edgeHop, *rejection) {
 		out.SetDestination(c.Source)
 		out.SetTransport(strings.ToUpper(c.Transport))
 		out.Laddr = sip.Addr{}
-		if toTag == "" && req.Method == sip.INVITE {
+		initial := toTag == "" && req.Method == sip.INVITE
+		if initial {
 			u.recordRoute(out, tok, c.Transport)
+		} else if toTag != "" {
+			u.edgeDlg.touch(tok, req.CallID().Value())
 		}
-		return &edgeHop{out: out, toPhone: true}, nil
+		return &edgeHop{out: out, toPhone: true, tok: tok, initial: initial}, nil
 	}
 	if toTag == "" {
 		return nil, &rejection{status: 403, reason: "Forbidden (only in-dialog requests leave a flow)"}
+	}
+	fromTag, _ := req.From().Params.Get("tag")
+	if !u.edgeDlg.allows(tok, req.CallID().Value(), fromTag, toTag) {
+		return nil, &rejection{status: 403, reason: "Forbidden (not a dialog of this flow)"}
 	}
 	next := out.Recipient
 	if len(routes) > 0 {
@@ -137,7 +152,7 @@ func (u *UA) edgeForward(req *sip.Request) (*edgeHop, *rejection) {
 	out.SetDestination(addr)
 	out.SetTransport("UDP")
 	out.Laddr = u.udpLaddr()
-	return &edgeHop{out: out}, nil
+	return &edgeHop{out: out, tok: tok}, nil
 }
 
 // decMaxForwards takes one hop off out's Max-Forwards (RFC 3261 §16.6
@@ -207,6 +222,12 @@ func (u *UA) proxy(r *responder) {
 		r.respond(rej.status, rej.reason, nil)
 		return
 	}
+	if hop.initial {
+		peerTag, _ := hop.out.From().Params.Get("tag")
+		u.edgeDlg.add(hop.tok, hop.out.CallID().Value(), peerTag)
+	}
+	var final *sip.Response
+	defer func() { u.edgeSettled(hop, final) }()
 	ctx, cancel := context.WithTimeout(context.Background(), edgeTimeout)
 	defer cancel()
 	// No dialOut: a phone's connection that is gone is not re-opened.
@@ -240,10 +261,10 @@ func (u *UA) proxy(r *responder) {
 		if !r.tx.OnCancel(cancel) {
 			cancel(nil) // the CANCEL came before the forward: cancel it downstream too
 		}
-		u.relayInvite(r, tx, hop.out, cancelled)
+		final = u.relayInvite(r, tx, hop.out, cancelled)
 		return
 	}
-	u.relayResponses(r, tx, false)
+	final = u.relayResponses(r, tx, false)
 }
 
 // Timer C (RFC 3261 §16.6 step 11, §16.8): a proxied INVITE whose phone
@@ -258,14 +279,14 @@ var (
 // relayInvite is relayResponses for an INVITE, with Timer C: on expiry
 // the INVITE is cancelled downstream and answered 408 upstream (unless a
 // CANCEL answered it already).
-func (u *UA) relayInvite(r *responder, tx sip.ClientTransaction, inv *sip.Request, cancelled <-chan struct{}) {
+func (u *UA) relayInvite(r *responder, tx sip.ClientTransaction, inv *sip.Request, cancelled <-chan struct{}) *sip.Response {
 	timerC := time.NewTimer(edgeTimerC)
 	defer timerC.Stop()
 	for {
 		select {
 		case res := <-tx.Responses():
-			if done := u.relayOne(r, tx, res, true); done {
-				return
+			if final := u.relayOne(r, tx, res, true); final != nil {
+				return final
 			}
 			if !r.final.Load() {
 				timerC.Reset(edgeTimerC)
@@ -274,7 +295,7 @@ func (u *UA) relayInvite(r *responder, tx sip.ClientTransaction, inv *sip.Reques
 			if !r.final.Load() {
 				r.respond(408, "Request Timeout", nil)
 			}
-			return
+			return nil
 		case <-cancelled:
 			cancelled = nil
 			timerC.Reset(edgeCancelWait)
@@ -284,45 +305,46 @@ func (u *UA) relayInvite(r *responder, tx sip.ClientTransaction, inv *sip.Reques
 				r.respond(408, "Request Timeout", nil)
 			}
 			tx.Terminate()
-			return
+			return nil
 		}
 	}
 }
 
 // relayResponses passes the forwarded request's responses back, without
-// our Via (RFC 3261 §16.7), until the final one.
-func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool) {
+// our Via (RFC 3261 §16.7), until the final one, which it returns (nil:
+// none came).
+func (u *UA) relayResponses(r *responder, tx sip.ClientTransaction, invite bool) *sip.Response {
 	for {
 		select {
 		case res := <-tx.Responses():
-			if u.relayOne(r, tx, res, invite) {
-				return
+			if final := u.relayOne(r, tx, res, invite); final != nil {
+				return final
 			}
 		case <-tx.Done():
 			if !r.final.Load() {
 				r.respond(408, "Request Timeout", nil)
 			}
-			return
+			return nil
 		}
 	}
 }
 
-// relayOne passes one response back; it says whether it was the final
-// one (the relay is over).
-func (u *UA) relayOne(r *responder, tx sip.ClientTransaction, res *sip.Response, invite bool) bool {
+// relayOne passes one response back; it returns it if it was the final
+// one (the relay is over), else nil.
+func (u *UA) relayOne(r *responder, tx sip.ClientTransaction, res *sip.Response, invite bool) *sip.Response {
 	if res.StatusCode == 100 {
-		return false // hop by hop: sipgo sends our own (RFC 3261 §16.7 step 5)
+		return nil // hop by hop: sipgo sends our own (RFC 3261 §16.7 step 5)
 	}
 	out, ok := relayed(res, r.req)
 	if !ok {
 		u.log.Debug("sip: edge: response for another transaction dropped", "status", res.StatusCode)
-		return false
+		return nil
 	}
 	if err := r.tx.Respond(out); err != nil && !r.final.Load() {
 		r.ua.writeFailed(r.req, out.StatusCode, err)
 	}
 	if out.StatusCode < 200 {
-		return false
+		return nil
 	}
 	if !r.final.Swap(true) {
 		u.metrics.responded(r.req, out.StatusCode)
@@ -330,7 +352,7 @@ func (u *UA) relayOne(r *responder, tx sip.ClientTransaction, res *sip.Response,
 	if !invite || out.StatusCode >= 300 {
 		tx.Terminate()
 	}
-	return true
+	return res
 }
 
 // relayed is res as the edge passes it back to the sender of req: every

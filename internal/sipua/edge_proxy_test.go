@@ -187,6 +187,8 @@ Content-Length: 0
 	w.reply(t, cancel, 200, "OK")
 	w.reply(t, inv, 487, "Request Terminated")
 	require.Equal(t, sip.ACK, w.phoneRead(t).(*sip.Request).Method)
+	require.Eventually(t, func() bool { return w.ua.edgeDlg.size() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"a cancelled INVITE leaves no dialog")
 }
 
 func TestEdgeFlowGone(t *testing.T) {
@@ -304,4 +306,6 @@ func TestEdgeTimerC(t *testing.T) {
 	require.Equal(t, sip.CANCEL, cancel.Method)
 	w.reply(t, cancel, 200, "OK")
 	w.reply(t, inv, 487, "Request Terminated")
+	require.Eventually(t, func() bool { return w.ua.edgeDlg.size() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"an INVITE given up leaves no dialog")
 }

@@ -120,6 +120,9 @@ func TestEdgeForward(t *testing.T) {
 	self := strings.TrimSuffix(strings.TrimPrefix(f.route, "<"), ">")
 	badTok := "<sip:" + f.ua.Addr() + ";lr;flow=user_bob.AAAAAAAAAAAAAAAA>"
 	phoneRR := "<sip:" + f.ua.Addr() + ";transport=tcp;lr;flow=" + strings.Split(self, "flow=")[1] + ">"
+	// The phone's dialog edge-1 (its tag a, the owner's b), as proxy records it.
+	f.ua.edgeDlg.add(strings.Split(self, "flow=")[1], "edge-1", "b")
+	f.ua.edgeDlg.confirm(strings.Split(self, "flow=")[1], "edge-1", "a")
 	for _, tc := range []struct {
 		name      string
 		msg       string

@@ -66,7 +66,8 @@ type UA struct {
 	// SIP address: requests routed through this node (edge.go) are
 	// proxied only between peers and the phones' flows. nil: no edge.
 	edgePeer func(addr string) bool
-	flowKey  [32]byte // signs flow tokens (flowtoken.go)
+	edgeDlg  *edgeDialogs // the dialogs the edge Record-Routed, by flow (edgedialog.go)
+	flowKey  [32]byte     // signs flow tokens (flowtoken.go)
 
 	mu     sync.Mutex
 	active map[string]dialogParty // by Call-ID
