@@ -26,7 +26,6 @@ import (
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/bench/internal/proc"
 	"github.com/switchboard-voice/switchboard/bench/internal/setup"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 )
 
@@ -273,32 +272,8 @@ func (p *pair) close() {
 }
 
 func (p *pair) setup() (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	answered := make(chan struct{})
-	go func() {
-		defer close(answered)
-		select {
-		case in := <-p.callee.Incoming():
-			p.in = in
-			_ = in.Answer(ctx)
-		case <-ctx.Done():
-		}
-	}()
-	start := time.Now()
-	out, err := p.caller.Call(ctx, p.calleeExt)
-	if err != nil {
-		cancel()
-		<-answered
-		return 0, err
-	}
-	p.out = out
-	_, err = out.WaitFor(ctx, protocol.TypeCallAnswered)
-	took := time.Since(start)
-	if err != nil {
-		cancel()
-	}
-	<-answered
+	out, in, took, err := setup.Call(p.caller, p.callee, p.calleeExt)
+	p.out, p.in = out, in
 	return took, err
 }
 

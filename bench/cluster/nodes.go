@@ -107,14 +107,8 @@ func startNode(bin, dataDir, id, extra string) (*node, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	for i := 0; i < 200; i++ {
-		if resp, err := http.Get(n.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return n, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	if setup.WaitHealthy(n.base, 200) {
+		return n, nil
 	}
 	n.stop()
 	return nil, fmt.Errorf("node %s did not become healthy:\n%s", id, n.log)

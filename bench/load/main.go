@@ -35,7 +35,6 @@ import (
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/bench/internal/proc"
 	"github.com/switchboard-voice/switchboard/bench/internal/setup"
-	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 )
 
@@ -225,14 +224,8 @@ func startServer(bin, dir string) (*server, error) {
 		return nil, err
 	}
 	s := &server{cmd: cmd, base: "http://" + addr, sipAddr: sipAddr}
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(s.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	if setup.WaitHealthy(s.base, 100) {
+		return s, nil
 	}
 	return nil, errors.New("server did not become healthy")
 }
@@ -350,26 +343,9 @@ type results struct {
 }
 
 func (p *pair) setup() (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go func() {
-		select {
-		case in := <-p.callee.Incoming():
-			p.in = in
-			_ = in.Answer(ctx)
-		case <-ctx.Done():
-		}
-	}()
-	start := time.Now()
-	out, err := p.caller.Call(ctx, p.calleeExt)
-	if err != nil {
-		return 0, err
-	}
-	p.out = out
-	if _, err := out.WaitFor(ctx, protocol.TypeCallAnswered); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
+	out, in, took, err := setup.Call(p.caller, p.callee, p.calleeExt)
+	p.out, p.in = out, in
+	return took, err
 }
 
 // procStat returns the process's CPU time and resident memory.

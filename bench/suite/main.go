@@ -87,12 +87,9 @@ func run(p plan, isQuick bool, out, profile string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"switchboard": "./cmd/switchboard", "load": "./bench/load", "relay": "./bench/relay"} {
-		bins[name] = filepath.Join(tmp, name)
-		if b, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
-		}
+	bins, err := buildAll(tmp)
+	if err != nil {
+		return err
 	}
 	if profile != "" {
 		if err := os.MkdirAll(profile, 0o755); err != nil {
@@ -220,12 +217,9 @@ func searchAll() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"switchboard": "./cmd/switchboard", "load": "./bench/load", "relay": "./bench/relay"} {
-		bins[name] = filepath.Join(tmp, name)
-		if b, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
-		}
+	bins, err := buildAll(tmp)
+	if err != nil {
+		return err
 	}
 	var figs []figure
 	for _, args := range [][]string{
@@ -246,4 +240,17 @@ func searchAll() error {
 		}
 	}
 	return nil
+}
+
+// buildAll builds the server, the load generator and the relays into dir
+// and returns their paths by name.
+func buildAll(dir string) (map[string]string, error) {
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"switchboard": "./cmd/switchboard", "load": "./bench/load", "relay": "./bench/relay"} {
+		bins[name] = filepath.Join(dir, name)
+		if b, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return bins, nil
 }

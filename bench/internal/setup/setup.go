@@ -1,13 +1,18 @@
 // Package setup holds what the call benchmarks share: the server
-// configuration that lifts the limits meant for people, and placing many
-// calls at once.
+// configuration that lifts the limits meant for people, waiting for a
+// server to be healthy, and placing calls (many at once).
 package setup
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/switchboard-voice/switchboard/internal/protocol"
+	"github.com/switchboard-voice/switchboard/softphone"
 )
 
 // Config lifts the limits meant for people (calls a second per user,
@@ -53,4 +58,47 @@ func All[T any](calls []T, setup func(T) (time.Duration, error)) ([]time.Duratio
 	}
 	wg.Wait()
 	return took, failed
+}
+
+// Call places a call from caller to ext, answered by callee as soon as it
+// rings, and returns both ends and the time from call.create to
+// call.answered. The answering goroutine has finished when it returns.
+func Call(caller, callee *softphone.Phone, ext string) (out, in *softphone.Call, took time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		select {
+		case in = <-callee.Incoming():
+			_ = in.Answer(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	out, err = caller.Call(ctx, ext)
+	if err == nil {
+		_, err = out.WaitFor(ctx, protocol.TypeCallAnswered)
+	}
+	took = time.Since(start)
+	if err != nil {
+		cancel()
+	}
+	<-answered
+	return out, in, took, err
+}
+
+// WaitHealthy polls base's /healthz every 100 ms until it answers 200, at
+// most tries times.
+func WaitHealthy(base string, tries int) bool {
+	for range tries {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
