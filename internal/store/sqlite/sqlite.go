@@ -22,11 +22,15 @@ import (
 	"github.com/switchboard-voice/switchboard/internal/store/sqldb"
 )
 
-// dsnParams configure every pooled connection: wait up to 5 s for a lock, WAL
-// journaling, enforced foreign keys, and transactions that take the write
-// lock at BEGIN (so concurrent migrations serialize instead of failing).
-const dsnParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
+// dsnParams configure every pooled connection: wait up to 5 s for a lock,
+// enforced foreign keys, and transactions that take the write lock at BEGIN
+// (so concurrent migrations serialize instead of failing). WAL journaling is
+// a property of the file, set once by enableWAL.
+const dsnParams = "_pragma=busy_timeout(5000)" +
 	"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+// walWait bounds how long enableWAL retries a database another opener holds.
+const walWait = 5 * time.Second
 
 // Connection pool bounds. Every pooled connection holds three files (the
 // database, its -wal and -shm); an unbounded pool opened one connection per
@@ -93,7 +97,33 @@ func openRaw(ctx context.Context, path string) (*sql.DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := enableWAL(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// enableWAL switches the file to WAL journaling. The switch needs the
+// exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy
+// handler, when two openers of a new file both hold the shared lock and
+// want it (a deadlock it breaks by failing one); so the loser retries here.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(walWait)
+	pause := 5 * time.Millisecond
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		if err == nil || sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies any

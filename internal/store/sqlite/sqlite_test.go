@@ -128,6 +128,10 @@ func latestVersion(t *testing.T) int {
 	require.NoError(t, err)
 	return len(ms)
 }
+
+// TestConcurrentOpenMigratesOnce opens one new file from four goroutines at
+// once: each open succeeds (the WAL switch that SQLite fails without waiting
+// is retried) and the schema is migrated once.
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "shared.db")
@@ -154,6 +158,9 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	ms, err := Migrations()
 	require.NoError(t, err)
 	require.Equal(t, len(ms), schemaVersion(t, db))
+	var mode string
+	require.NoError(t, db.SQL().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	require.Equal(t, "wal", mode)
 }
 
 // TestMigrationKeepsUsersExternal opens a database made before 0003: its
