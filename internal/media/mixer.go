@@ -178,19 +178,49 @@ func (m *Mixer) with(ep Endpoint, fn func(p *mixPart)) {
 	p.mu.Unlock()
 }
 
-// run ticks every 20 ms until Close.
+// run mixes a frame for every 20 ms that passes, until Close. A ticker
+// drops the ticks its reader misses, so each tick mixes the frames the
+// clock says are due: a mixer held up by a busy machine catches up (its
+// listeners' jitter buffers take the burst) instead of falling behind
+// real time, which would cut a frame from every listener and recording
+// per missed tick.
 func (m *Mixer) run() {
 	defer close(m.done)
+	start := time.Now()
 	t := time.NewTicker(audio.FrameDuration)
 	defer t.Stop()
+	var mixed int64
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-t.C:
 		}
-		m.mixOnce()
+		var n int
+		n, mixed = framesDue(time.Since(start), mixed)
+		for range n {
+			m.mixOnce()
+		}
 	}
+}
+
+// mixCatchUp bounds the frames one tick mixes (as mixQueue bounds what a
+// talker may have waiting): a mixer further behind skips the rest.
+const mixCatchUp = mixQueue
+
+// framesDue returns how many frames to mix once elapsed has passed since
+// the mix began and mixed were mixed, and the count mixed afterwards
+// (skipped frames count as mixed).
+func framesDue(elapsed time.Duration, mixed int64) (int, int64) {
+	due := int64(elapsed/audio.FrameDuration) - mixed
+	switch {
+	case due <= 0:
+		return 0, mixed
+	case due > mixCatchUp:
+		mixed += due - mixCatchUp
+		due = mixCatchUp
+	}
+	return int(due), mixed + due
 }
 
 // mixOnce mixes one frame: each participant's queued frame is summed

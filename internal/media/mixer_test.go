@@ -200,6 +200,32 @@ func TestMixerTicksAndCloses(t *testing.T) {
 	require.ErrorIs(t, m.Add(a), ErrMixerClosed)
 }
 
+// TestFramesDue: each tick mixes the frames the clock says are due, at
+// most mixCatchUp, and a mixer further behind skips the rest.
+func TestFramesDue(t *testing.T) {
+	f := audio.FrameDuration
+	for _, tc := range []struct {
+		name      string
+		elapsed   time.Duration
+		mixed     int64
+		n         int
+		mixedThen int64
+	}{
+		{"on time", f, 0, 1, 1},
+		{"early tick", f - time.Millisecond, 0, 0, 0},
+		{"a tick late", 3*f + f/2, 1, 2, 3},
+		{"at the bound", 4 * f, 1, 3, 4},
+		{"far behind skips", 20 * f, 1, 3, 20},
+		{"ahead", 2 * f, 5, 0, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, mixed := framesDue(tc.elapsed, tc.mixed)
+			require.Equal(t, tc.n, n)
+			require.Equal(t, tc.mixedThen, mixed)
+		})
+	}
+}
+
 // BenchmarkMixer measures a conference's mixing cost: one iteration is one
 // 20 ms tick in which every participant's packet is decoded and every
 // participant's N−1 mix is encoded. It reports the time per participant
