@@ -63,12 +63,16 @@ func (im *impairer) write(w rtpWriter, h *rtp.Header, payload []byte) {
 		writeRTP(im.log, w, h, payload)
 		return
 	}
-	d := time.Duration(im.rng.Int64N(int64(im.imp.JitterMax) + 1))
-	p := held{due: time.Now().Add(d), w: w, h: *h, payload: append([]byte(nil), payload...)}
+	p := held{due: time.Now().Add(im.delay()), w: w, h: *h, payload: append([]byte(nil), payload...)}
 	select {
 	case im.in <- p:
 	case <-im.quit:
 	}
+}
+
+// delay draws the next packet's hold, uniform in 0–JitterMax.
+func (im *impairer) delay() time.Duration {
+	return time.Duration(im.rng.Int64N(int64(im.imp.JitterMax) + 1))
 }
 
 // run is the delay line: it writes each held packet when it is due.
