@@ -176,6 +176,9 @@ func (m *Manager) Create(dev Device, cr Create) {
 	if m.overflow(dev, cr) { // handed to a node with room (ceiling.go)
 		return
 	}
+	if m.pickupElsewhere(dev, cr) { // a slot parked on another node (park.go)
+		return
+	}
 	m.startCall(dev, cr, nil)
 }
 

@@ -29,6 +29,7 @@ const (
 	BucketLocations = "sb_locations"
 	BucketLeases    = "sb_leases"
 	BucketNodes     = "sb_nodes"
+	BucketParks     = "sb_parks"
 )
 
 // DefaultHeartbeat is the refresh period when Options.Heartbeat is zero.
@@ -64,15 +65,18 @@ type Node struct {
 	locs   jetstream.KeyValue
 	leases jetstream.KeyValue
 	nodes  jetstream.KeyValue
+	parks  jetstream.KeyValue // park slots' claims (park.go)
 
 	cpu cpuMeter
 
-	putMu sync.Mutex // orders binding writes: Bind, Unbind, refresh
+	putMu  sync.Mutex // orders binding writes: Bind, Unbind, refresh
+	parkMu sync.Mutex // orders park claim writes: claim, release, refresh
 
 	mu       sync.Mutex
 	bindings map[string]Binding // by key: what this node keeps alive
 	held     map[string]*Lease  // by lease name
-	cpuShare float64            // the last CPU sample
+	parkHeld map[string]*parkHold
+	cpuShare float64 // the last CPU sample
 	subs     []*nats.Subscription
 	closed   bool
 
@@ -98,7 +102,7 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{id: o.NodeID, heartbeat: o.Heartbeat, ttl: 3 * o.Heartbeat, log: o.Log.With("node", o.NodeID),
 		load: o.Load, started: time.Now().UTC(), bindings: map[string]Binding{}, held: map[string]*Lease{},
-		stop: make(chan struct{})}
+		parkHeld: map[string]*parkHold{}, stop: make(chan struct{})}
 	nc, err := nats.Connect(o.URL, nats.Name("switchboard "+o.NodeID), nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second), nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("cluster: nats disconnected", "err", err) }),
@@ -125,7 +129,7 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	return n, nil
 }
 
-// open makes (or updates) the three buckets with this node's TTL.
+// open makes (or updates) the buckets with this node's TTL.
 func (n *Node) open(ctx context.Context) (err error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
@@ -151,7 +155,10 @@ func (n *Node) open(ctx context.Context) (err error) {
 	if n.leases, err = kv(BucketLeases, "leases: one holder each"); err != nil {
 		return err
 	}
-	n.nodes, err = kv(BucketNodes, "live nodes and their load")
+	if n.nodes, err = kv(BucketNodes, "live nodes and their load"); err != nil {
+		return err
+	}
+	n.parks, err = kv(BucketParks, "parked calls: one per account and slot")
 	return err
 }
 
@@ -191,6 +198,7 @@ func (n *Node) Close() error {
 	for _, l := range held {
 		errs = append(errs, l.release(ctx))
 	}
+	errs = append(errs, n.deleteParks(ctx)...)
 	errs = append(errs, ignoreMissing(n.nodes.Delete(ctx, keyToken(n.id))))
 	n.closeConn()
 	return errors.Join(errs...)
@@ -233,6 +241,7 @@ func (n *Node) loop() {
 			}
 			n.refreshBindings(ctx)
 			n.refreshLeases(ctx)
+			n.refreshParks(ctx)
 			cancel()
 		}
 	}

@@ -32,9 +32,10 @@ type clusterLink struct {
 	node *cluster.Node // set by start, before the worker runs
 	// joined is closed once node is set (the trunk gate waits for it).
 	joined chan struct{}
-	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
-	calls  *callRelay   // calls across nodes (callrelay.go)
-	edge   *sipEdge     // which peers the SIP edge proxies for (sipedge.go)
+	trunks *trunkLeases  // the SIP side's trunk gate (clusterlease.go)
+	calls  *callRelay    // calls across nodes (callrelay.go)
+	edge   *sipEdge      // which peers the SIP edge proxies for (sipedge.go)
+	parks  *clusterParks // park slots shared by the cluster (park.go); nil: park off
 	// room is a peer with room for calls (nil none), refreshed each
 	// heartbeat, for calls past this node's ceiling (placement.go).
 	room atomic.Pointer[cluster.NodeInfo]
@@ -146,6 +147,13 @@ func (l *clusterLink) start(ctx context.Context) error {
 		l.calls.close()
 		_ = node.Close()
 		return err
+	}
+	if l.parks != nil {
+		if err := l.parks.start(node); err != nil {
+			l.calls.close()
+			_ = node.Close()
+			return err
+		}
 	}
 	l.node = node
 	close(l.joined)
@@ -347,6 +355,9 @@ func (l *clusterLink) checkPeers() {
 	}
 	l.room.Store(room)
 	l.edge.setPeers(others)
+	if l.parks != nil {
+		l.parks.peers(others)
+	}
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {
@@ -367,6 +378,7 @@ func (l *clusterLink) checkPeers() {
 		l.log.Info("cluster: node left", "peer", n)
 		l.hub.DropNode(n, reporter == l.node.ID())
 		l.calls.nodeLeft(n)
+		l.parks.nodeLeft(n)
 	}
 	l.peers = alive
 }

@@ -57,10 +57,11 @@ type UA struct {
 	presence Presence
 
 	trunkTimeout time.Duration
-	qual         qualifier     // OPTIONS pings of the trunks (trunkoptions.go)
-	trunkGate    TrunkGate     // nil: a single node registers every trunk
-	redirect     func() string // a peer with room's SIP address (redirect.go); nil: none
-	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
+	qual         qualifier                // OPTIONS pings of the trunks (trunkoptions.go)
+	trunkGate    TrunkGate                // nil: a single node registers every trunk
+	redirect     func() string            // a peer with room's SIP address (redirect.go); nil: none
+	parkNode     func(node string) string // a peer's SIP address, for pickups (park.go); nil: none
+	rtpTimeout   time.Duration            // media.timeout: 0 disables the RTP watchdog
 
 	// edgePeer, in a cluster, says whether an address is a live peer's
 	// SIP address: requests routed through this node (edge.go) are
