@@ -35,7 +35,8 @@ func slotShows(t *testing.T, ph *softphone.Phone, slot string, status protocol.P
 // TestClusterParkPickupOnAnotherNode: park slots are the account's across
 // the cluster. Bob on n1 calls Alice on n1, who parks him in 701; Carol
 // on n2 sees park.701 busy, dials 701 on n2 (handed to n1, which holds
-// the parked call) and she and Bob hear each other; the slot is idle
+// the parked call) and she and Bob hear each other (a desk phone's
+// INVITE to 701 on n2 is redirected to n1 with 302); the slot is idle
 // again on both nodes, and a second pickup on n2 finds it empty.
 func TestClusterParkPickupOnAnotherNode(t *testing.T) {
 	nodes := startCluster(t, 2)
@@ -59,6 +60,17 @@ func TestClusterParkPickupOnAnotherNode(t *testing.T) {
 	harness.HearsMusic(t, out, 440)
 	slotShows(t, alice, slot, protocol.PresenceOnCall)
 	slotShows(t, carol, slot, protocol.PresenceOnCall)
+
+	// A desk phone dialling 701 on n2 is redirected to n1, which holds
+	// the parked call (as placement redirects phones to a node with room).
+	sips := map[string]string{}
+	for _, n := range nodesOn(t, n2) {
+		sips[n.Node] = n.SIP
+	}
+	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uac_redirect_302.xml", Remote: sips["n2"],
+		Service: "701", Args: []string{"-au", "103", "-ap", "carol-sip-pass", "-key", "user", "103"}})
+	sipp.RequireSuccess(t)
+	require.Contains(t, sipp.Messages(), "Contact: <sip:701@"+sips["n1"]+">", "the 302 names n1")
 
 	pick := dial(t, carol, parked.Slot)
 	harness.Wait(t, pick, protocol.TypeCallAnswered)
