@@ -89,3 +89,33 @@ func TestClusterParkPickupOnAnotherNode(t *testing.T) {
 	rec := recordOn(t, n1, pick.ID)
 	require.Contains(t, rec["transfer"], "from park slot 701", "n1, which held the parked call, ran the pickup")
 }
+
+// TestClusterParkNodeDies: the node holding a parked call is killed; the
+// call is gone with it, and the other node shows the slot idle again once
+// it sees the node gone, and finds it empty.
+func TestClusterParkNodeDies(t *testing.T) {
+	nodes := startCluster(t, 2)
+	n1, n2 := nodes[0], nodes[1]
+	const slot = "park.701"
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n1, "102", 1000)
+	require.NoError(t, err)
+	carol, err := processPhone(t, n2, "103", 700)
+	require.NoError(t, err)
+	require.Equal(t, protocol.PresenceAvailable, watchSlot(t, carol, slot))
+
+	_, in := harness.Connected(t, bob, alice, "101")
+	require.NoError(t, in.Park())
+	harness.Wait(t, in, protocol.TypeCallParked)
+	slotShows(t, carol, slot, protocol.PresenceOnCall)
+
+	n1.Kill(t)
+	killed := time.Now()
+	slotShows(t, carol, slot, protocol.PresenceAvailable)
+	t.Logf("n1 killed: its slot shown idle on n2 after %s (heartbeat %s)", time.Since(killed).Round(time.Millisecond),
+		clusterHeartbeat)
+	again := dial(t, carol, "701")
+	e := harness.Wait(t, again, protocol.TypeError).(*protocol.Error)
+	require.Contains(t, e.Message, "park slot 701 is empty")
+}
