@@ -115,6 +115,10 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 		nc.Close()
 		return nil, err
 	}
+	if err := n.clearStaleParks(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if err := n.serveRequests(); err != nil {
 		n.closeConn()
 		return nil, err

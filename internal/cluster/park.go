@@ -97,6 +97,40 @@ func (n *Node) takeOverPark(ctx context.Context, key string, v []byte) (uint64, 
 	return n.parks.Update(ctx, key, v, e.Revision())
 }
 
+// clearStaleParks deletes the claims an earlier run of this node (same
+// id, restarted within the TTL) left: its parked calls ended with it, and
+// the other nodes, which saw no departure, forget them on the deletes.
+func (n *Node) clearStaleParks(ctx context.Context) error {
+	w, err := n.parks.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("cluster: park claims: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	stale := map[string]uint64{}
+read:
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				break read // the current values are read
+			}
+			var c ParkClaim
+			if json.Unmarshal(e.Value(), &c) == nil && c.Node == n.id {
+				stale[e.Key()] = e.Revision()
+			}
+		}
+	}
+	for key, rev := range stale {
+		err := n.parks.Delete(ctx, key, jetstream.LastRevision(rev))
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("cluster: clearing a stale park claim: %w", err)
+		}
+	}
+	return nil
+}
+
 // ReleasePark empties the slot if this node holds it for call.
 func (n *Node) ReleasePark(ctx context.Context, account string, slot int, call string) error {
 	key := parkKey(account, slot)
@@ -155,7 +189,15 @@ func (n *Node) refreshParks(ctx context.Context) {
 			h.rev = rev
 			n.mu.Unlock()
 		case errors.Is(err, jetstream.ErrKeyExists):
-			n.log.Warn("cluster: park claim lost", "account", h.claim.Account, "slot", h.claim.Slot)
+			// Expired while NATS was away: the call is still parked here,
+			// so claim the slot again unless another node has it now.
+			if rev, err = n.parks.Create(ctx, key, v); err == nil {
+				n.mu.Lock()
+				h.rev = rev
+				n.mu.Unlock()
+				continue
+			}
+			n.log.Warn("cluster: park claim lost", "account", h.claim.Account, "slot", h.claim.Slot, "err", err)
 			n.mu.Lock()
 			delete(n.parkHeld, key)
 			n.mu.Unlock()

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 type parkWatch struct {
 	mu    sync.Mutex
 	slots map[string]cluster.ParkClaim // by "account/slot"
+	log   []string                     // "gone call_1", "put call_1"
 }
 
 func watchParks(t *testing.T, n *cluster.Node) *parkWatch {
@@ -28,8 +30,10 @@ func watchParks(t *testing.T, n *cluster.Node) *parkWatch {
 		k := fmt.Sprintf("%s/%d", e.Claim.Account, e.Claim.Slot)
 		if e.Gone {
 			delete(w.slots, k)
+			w.log = append(w.log, "gone "+e.Claim.Call)
 		} else {
 			w.slots[k] = e.Claim
+			w.log = append(w.log, "put "+e.Claim.Call)
 		}
 	}))
 	return w
@@ -102,19 +106,49 @@ func TestParkClaims(t *testing.T) {
 	t.Logf("a crashed node's slot was free again after %s (TTL %s)", time.Since(start).Round(time.Millisecond), n2.TTL())
 }
 
-// TestParkClaimTakeOver: a node restarted within the TTL (same id) takes
-// over the claims its earlier run left.
-func TestParkClaimTakeOver(t *testing.T) {
+// TestParkClaimRestart: a node restarted within the TTL (same id) clears
+// the claims its earlier run left (its parked calls ended with it), and
+// the other nodes see them go.
+func TestParkClaimRestart(t *testing.T) {
 	ns := harness.StartNATS(t)
 	old := join(t, ns.URL, "n1", nil)
+	w2 := watchParks(t, join(t, ns.URL, "n2", nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, old.ClaimPark(ctx, claim("a", 701, "call_1")))
+	require.NoError(t, old.ClaimPark(ctx, claim("a", 702, "call_0")))
+	w2.holder(t, "a/701", "call_1")
 	old.Crash()
 	n1 := join(t, ns.URL, "n1", nil)
+	w2.holder(t, "a/701", "")
+	w2.holder(t, "a/702", "")
 	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_2")))
 	claims, err := n1.ParkClaims(ctx)
 	require.NoError(t, err)
 	require.Len(t, claims, 1)
 	require.Equal(t, "call_2", claims[0].Call)
+}
+
+// TestParkClaimReclaimed: a claim whose entry vanished while its call is
+// still parked (it expired while the node could not reach NATS) is made
+// again at the next heartbeat.
+func TestParkClaimReclaimed(t *testing.T) {
+	ns := harness.StartNATS(t)
+	n1 := join(t, ns.URL, "n1", nil)
+	w2 := watchParks(t, join(t, ns.URL, "n2", nil))
+	ctx := ctxT(t)
+	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_1")))
+	w2.holder(t, "a/701", "call_1")
+	require.NoError(t, n1.ExpireParkClaim(ctx, "a", 701))
+	harness.CheckFor(t, 5*time.Second, func() error {
+		w2.mu.Lock()
+		defer w2.mu.Unlock()
+		gone := slices.Index(w2.log, "gone call_1")
+		if gone < 0 || !slices.Contains(w2.log[gone:], "put call_1") {
+			return fmt.Errorf("events %v", w2.log)
+		}
+		return nil
+	})
+	require.NoError(t, n1.ReleasePark(ctx, "a", 701, "call_1"))
+	w2.holder(t, "a/701", "")
 }
