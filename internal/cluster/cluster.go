@@ -1,10 +1,11 @@
 // Package cluster joins Switchboard nodes through NATS: a location registry
 // of users' devices (which node holds which WebSocket session or SIP
 // registration), leases that exactly one node holds, each node's load and
-// liveness, a presence bus, and typed request/reply between nodes. State
-// lives in JetStream key-value buckets whose entries expire unless the
-// node that wrote them refreshes them every heartbeat, so a node that dies
-// vanishes from the cluster within one TTL (three heartbeats).
+// liveness, a presence bus, the accounts' park slots (park.go), and typed
+// request/reply between nodes. State lives in JetStream key-value buckets
+// whose entries expire unless the node that wrote them refreshes them
+// every heartbeat, so a node that dies vanishes from the cluster within
+// one TTL (three heartbeats).
 //
 // The package knows nothing of calls, SIP or WebRTC: the server wires it.
 package cluster
@@ -73,10 +74,10 @@ type Node struct {
 	parkMu sync.Mutex // orders park claim writes: claim, release, refresh
 
 	mu       sync.Mutex
-	bindings map[string]Binding // by key: what this node keeps alive
-	held     map[string]*Lease  // by lease name
-	parkHeld map[string]*parkHold
-	cpuShare float64 // the last CPU sample
+	bindings map[string]Binding   // by key: what this node keeps alive
+	held     map[string]*Lease    // by lease name
+	parkHeld map[string]*parkHold // by key: park claims this node keeps alive
+	cpuShare float64              // the last CPU sample
 	subs     []*nats.Subscription
 	closed   bool
 
