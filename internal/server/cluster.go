@@ -32,10 +32,9 @@ type clusterLink struct {
 	node *cluster.Node // set by start, before the worker runs
 	// joined is closed once node is set (the trunk gate waits for it).
 	joined chan struct{}
-	trunks *trunkLeases  // the SIP side's trunk gate (clusterlease.go)
-	calls  *callRelay    // calls across nodes (callrelay.go)
-	edge   *sipEdge      // which peers the SIP edge proxies for (sipedge.go)
-	parks  *clusterParks // park slots shared by the cluster (park.go); nil: park off
+	trunks *trunkLeases // the SIP side's trunk gate (clusterlease.go)
+	calls  *callRelay   // calls across nodes (callrelay.go)
+	edge   *sipEdge     // which peers the SIP edge proxies for (sipedge.go)
 	// room is a peer with room for calls (nil none), refreshed each
 	// heartbeat, for calls past this node's ceiling (placement.go).
 	room atomic.Pointer[cluster.NodeInfo]
@@ -51,6 +50,10 @@ type clusterLink struct {
 	stop   chan struct{}
 	done   chan struct{}
 	reaped chan struct{} // the reaper's goroutine ended
+
+	// parks are the park slots shared by the cluster (park.go); nil:
+	// call park is off.
+	parks *clusterParks
 }
 
 // presenceNews is what a node publishes about a user on the presence bus:
@@ -355,9 +358,7 @@ func (l *clusterLink) checkPeers() {
 	}
 	l.room.Store(room)
 	l.edge.setPeers(others)
-	if l.parks != nil {
-		l.parks.peers(others)
-	}
+	l.parks.peers(others)
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {

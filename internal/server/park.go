@@ -117,6 +117,9 @@ func (p *clusterParks) start(node *cluster.Node) error {
 
 // peers keeps the live peers' SIP addresses (each heartbeat).
 func (p *clusterParks) peers(others []cluster.NodeInfo) {
+	if p == nil {
+		return
+	}
 	m := make(map[string]string, len(others))
 	for _, o := range others {
 		m[o.Node] = o.SIP

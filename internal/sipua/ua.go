@@ -55,13 +55,15 @@ type UA struct {
 	logs    *limitedLog // rate-limited lines about what peers send
 	// presence, when set, hears of registrations and serves BLF (presence.go).
 	presence Presence
+	// parkNode, in a cluster, is a peer's SIP address, where a pickup of a
+	// slot parked there is redirected (park.go); nil: none.
+	parkNode func(node string) string
 
 	trunkTimeout time.Duration
-	qual         qualifier                // OPTIONS pings of the trunks (trunkoptions.go)
-	trunkGate    TrunkGate                // nil: a single node registers every trunk
-	redirect     func() string            // a peer with room's SIP address (redirect.go); nil: none
-	parkNode     func(node string) string // a peer's SIP address, for pickups (park.go); nil: none
-	rtpTimeout   time.Duration            // media.timeout: 0 disables the RTP watchdog
+	qual         qualifier     // OPTIONS pings of the trunks (trunkoptions.go)
+	trunkGate    TrunkGate     // nil: a single node registers every trunk
+	redirect     func() string // a peer with room's SIP address (redirect.go); nil: none
+	rtpTimeout   time.Duration // media.timeout: 0 disables the RTP watchdog
 
 	// edgePeer, in a cluster, says whether an address is a live peer's
 	// SIP address: requests routed through this node (edge.go) are
