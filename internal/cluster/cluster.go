@@ -66,23 +66,27 @@ type Node struct {
 	locs   jetstream.KeyValue
 	leases jetstream.KeyValue
 	nodes  jetstream.KeyValue
-	parks  jetstream.KeyValue // park slots' claims (park.go)
 
 	cpu cpuMeter
 
-	putMu  sync.Mutex // orders binding writes: Bind, Unbind, refresh
-	parkMu sync.Mutex // orders park claim writes: claim, release, refresh
+	putMu sync.Mutex // orders binding writes: Bind, Unbind, refresh
 
 	mu       sync.Mutex
-	bindings map[string]Binding   // by key: what this node keeps alive
-	held     map[string]*Lease    // by lease name
-	parkHeld map[string]*parkHold // by key: park claims this node keeps alive
-	cpuShare float64              // the last CPU sample
+	bindings map[string]Binding // by key: what this node keeps alive
+	held     map[string]*Lease  // by lease name
+	cpuShare float64            // the last CPU sample
 	subs     []*nats.Subscription
 	closed   bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// parks is the park slots' bucket (park.go); parkMu orders the
+	// node's writes to it (claim, release, refresh); parkHeld, under mu,
+	// is the claims this node keeps alive, by key.
+	parks    jetstream.KeyValue
+	parkMu   sync.Mutex
+	parkHeld map[string]*parkHold
 }
 
 // Connect joins the cluster: it connects to NATS, makes the buckets if
