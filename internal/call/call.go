@@ -261,6 +261,11 @@ type Options struct {
 	// Park holds the park slots (call.park, transfers to ParkCode,
 	// pickups by dialling a slot); nil: parking is refused.
 	Park *park.Lot
+	// ParkElsewhere, in a cluster, may hand a call.create to a park slot
+	// that node holds (the parked call is there) to that node, as
+	// Overflow hands one to a node with room; it reports whether it took
+	// it. here places the call on this node after all.
+	ParkElsewhere func(dev Device, cr Create, early []Candidate, node string, here func()) bool
 	// ParkTimeout is how long a call stays parked before the parker is
 	// rung back; 0: park.DefaultTimeout.
 	ParkTimeout time.Duration

@@ -173,6 +173,9 @@ func (m *Manager) Create(dev Device, cr Create) {
 			Msg: "caller_id must be an E.164 number your account owns"})
 		return
 	}
+	if m.pickupElsewhere(dev, cr) { // to the node a slot is parked on (park.go)
+		return
+	}
 	if m.overflow(dev, cr) { // handed to a node with room (ceiling.go)
 		return
 	}

@@ -74,10 +74,15 @@ func (c *Call) onPark(l *leg, req *Park, done func(error)) {
 		return
 	}
 	o := c.other(l)
-	slot, ok := lot.Claim(c.account, park.Parked{Call: c.id, From: o.num, FromName: o.name, By: l.user},
+	slot, err := lot.TryClaim(c.account, park.Parked{Call: c.id, From: o.num, FromName: o.name, By: l.user},
 		func(s int) bool { return c.extensionTaken(strconv.Itoa(s)) })
-	if !ok {
+	switch {
+	case errors.Is(err, park.ErrFull):
 		fail(CodeParkFull, "every park slot of the account is taken")
+		return
+	case err != nil:
+		c.m.log.Warn("park: claim", "call_id", c.id, "err", err)
+		fail(CodeFailed, "the park slots cannot be reached: try again")
 		return
 	}
 	if done != nil {
@@ -152,6 +157,25 @@ func (c *Call) routePark() bool {
 		c.post(event{fn: func() { c.pickupFailed(slot) }})
 	}})
 	return true
+}
+
+// pickupElsewhere hands a call.create to a park slot that another node
+// of the cluster holds to that node (Options.ParkElsewhere), where the
+// parked call is; it reports whether it did.
+func (m *Manager) pickupElsewhere(dev Device, cr Create) bool {
+	if m.opt.ParkElsewhere == nil {
+		return false
+	}
+	slot, ok := m.opt.Park.Slot(cr.Destination)
+	if !ok {
+		return false
+	}
+	node := m.opt.Park.Owner(dev.Account(), slot)
+	if node == "" {
+		return false
+	}
+	early := m.reqs.pending(dev.SessionID(), cr.ReqID)
+	return m.opt.ParkElsewhere(dev, cr, early, node, func() { m.startCall(dev, cr, nil) })
 }
 
 // extensionTaken says whether ext is a user's or a ring group's extension

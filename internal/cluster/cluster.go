@@ -1,10 +1,11 @@
 // Package cluster joins Switchboard nodes through NATS: a location registry
 // of users' devices (which node holds which WebSocket session or SIP
 // registration), leases that exactly one node holds, each node's load and
-// liveness, a presence bus, and typed request/reply between nodes. State
-// lives in JetStream key-value buckets whose entries expire unless the
-// node that wrote them refreshes them every heartbeat, so a node that dies
-// vanishes from the cluster within one TTL (three heartbeats).
+// liveness, a presence bus, the accounts' park slots (park.go), and typed
+// request/reply between nodes. State lives in JetStream key-value buckets
+// whose entries expire unless the node that wrote them refreshes them
+// every heartbeat, so a node that dies vanishes from the cluster within
+// one TTL (three heartbeats).
 //
 // The package knows nothing of calls, SIP or WebRTC: the server wires it.
 package cluster
@@ -29,6 +30,7 @@ const (
 	BucketLocations = "sb_locations"
 	BucketLeases    = "sb_leases"
 	BucketNodes     = "sb_nodes"
+	BucketParks     = "sb_parks"
 )
 
 // DefaultHeartbeat is the refresh period when Options.Heartbeat is zero.
@@ -78,6 +80,13 @@ type Node struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// parks is the park slots' bucket (park.go); parkMu orders the
+	// node's writes to it (claim, release, refresh); parkHeld, under mu,
+	// is the claims this node keeps alive, by key.
+	parks    jetstream.KeyValue
+	parkMu   sync.Mutex
+	parkHeld map[string]*parkHold
 }
 
 // Connect joins the cluster: it connects to NATS, makes the buckets if
@@ -98,7 +107,7 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{id: o.NodeID, heartbeat: o.Heartbeat, ttl: 3 * o.Heartbeat, log: o.Log.With("node", o.NodeID),
 		load: o.Load, started: time.Now().UTC(), bindings: map[string]Binding{}, held: map[string]*Lease{},
-		stop: make(chan struct{})}
+		parkHeld: map[string]*parkHold{}, stop: make(chan struct{})}
 	nc, err := nats.Connect(o.URL, nats.Name("switchboard "+o.NodeID), nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second), nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("cluster: nats disconnected", "err", err) }),
@@ -108,6 +117,10 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.nc = nc
 	if err := n.open(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := n.clearStaleParks(ctx); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -125,7 +138,7 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	return n, nil
 }
 
-// open makes (or updates) the three buckets with this node's TTL.
+// open makes (or updates) the buckets with this node's TTL.
 func (n *Node) open(ctx context.Context) (err error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return fmt.Errorf("cluster: jetstream: %w", err)
@@ -151,7 +164,10 @@ func (n *Node) open(ctx context.Context) (err error) {
 	if n.leases, err = kv(BucketLeases, "leases: one holder each"); err != nil {
 		return err
 	}
-	n.nodes, err = kv(BucketNodes, "live nodes and their load")
+	if n.nodes, err = kv(BucketNodes, "live nodes and their load"); err != nil {
+		return err
+	}
+	n.parks, err = kv(BucketParks, "parked calls: one per account and slot")
 	return err
 }
 
@@ -191,6 +207,7 @@ func (n *Node) Close() error {
 	for _, l := range held {
 		errs = append(errs, l.release(ctx))
 	}
+	errs = append(errs, n.deleteParks(ctx)...)
 	errs = append(errs, ignoreMissing(n.nodes.Delete(ctx, keyToken(n.id))))
 	n.closeConn()
 	return errors.Join(errs...)
@@ -233,6 +250,7 @@ func (n *Node) loop() {
 			}
 			n.refreshBindings(ctx)
 			n.refreshLeases(ctx)
+			n.refreshParks(ctx)
 			cancel()
 		}
 	}

@@ -1,5 +1,7 @@
 package cluster
 
+import "context"
+
 // Crash stops the node as a killed process would: no more heartbeats, the
 // connection dropped, nothing deleted.
 func (n *Node) Crash() {
@@ -13,4 +15,10 @@ func (n *Node) Crash() {
 	close(n.stop)
 	n.wg.Wait()
 	n.closeConn()
+}
+
+// ExpireParkClaim deletes a slot's entry behind its holder's back, as an
+// expiry while the holder could not reach NATS does.
+func (n *Node) ExpireParkClaim(ctx context.Context, account string, slot int) error {
+	return n.parks.Delete(ctx, parkKey(account, slot))
 }

@@ -9,7 +9,7 @@ import (
 
 // Park configures call park: the slots each account parks calls in and
 // how long a call stays parked before the parker is rung back. Slots are
-// held in memory on the node that parked the call.
+// held in memory, and in a cluster shared by every node (internal/park).
 type Park struct {
 	// Slots is the range of slot numbers, "first-last" (default
 	// "701-720"); empty turns call park off. A slot number wins over a

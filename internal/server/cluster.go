@@ -50,6 +50,10 @@ type clusterLink struct {
 	stop   chan struct{}
 	done   chan struct{}
 	reaped chan struct{} // the reaper's goroutine ended
+
+	// parks are the park slots shared by the cluster (park.go); nil:
+	// call park is off.
+	parks *clusterParks
 }
 
 // presenceNews is what a node publishes about a user on the presence bus:
@@ -146,6 +150,13 @@ func (l *clusterLink) start(ctx context.Context) error {
 		l.calls.close()
 		_ = node.Close()
 		return err
+	}
+	if l.parks != nil {
+		if err := l.parks.start(node); err != nil {
+			l.calls.close()
+			_ = node.Close()
+			return err
+		}
 	}
 	l.node = node
 	close(l.joined)
@@ -347,6 +358,7 @@ func (l *clusterLink) checkPeers() {
 	}
 	l.room.Store(room)
 	l.edge.setPeers(others)
+	l.parks.peers(others)
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {
@@ -367,6 +379,7 @@ func (l *clusterLink) checkPeers() {
 		l.log.Info("cluster: node left", "peer", n)
 		l.hub.DropNode(n, reporter == l.node.ID())
 		l.calls.nodeLeft(n)
+		l.parks.nodeLeft(n)
 	}
 	l.peers = alive
 }

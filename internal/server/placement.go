@@ -120,12 +120,18 @@ func (p *placedReqs) store(sess ident.SessionID, list []placedReq) {
 // to the peer with room, as of the last heartbeat. A remote session's
 // create (one handed here) is never handed on again.
 func (r *callRelay) overflow(dev call.Device, cr call.Create, early []call.Candidate, here func()) bool {
+	return r.handOver(dev, cr, early, r.link.peerWithRoom(), "cluster: call handed to a peer with room", here)
+}
+
+// handOver hands a local session's call.create to peer (logging why): the
+// peer creates the call and owns it; here places it on this node after
+// all when the peer refuses it for certain.
+func (r *callRelay) handOver(dev call.Device, cr call.Create, early []call.Candidate, peer, why string, here func()) bool {
 	d, ok := dev.(callwire.Device)
 	if !ok {
 		return false
 	}
 	s, ok := d.S.(*signal.Session)
-	peer := r.link.peerWithRoom()
 	if !ok || peer == "" || r.node() == nil {
 		return false
 	}
@@ -137,7 +143,7 @@ func (r *callRelay) overflow(dev call.Device, cr call.Create, early []call.Candi
 	if cr.ReqID != "" {
 		r.placed.add(s.SessionID(), cr.ReqID, peer)
 	}
-	r.log.Info("cluster: call handed to a peer with room", "peer", peer, "session", s.SessionID(), "req_id", cr.ReqID)
+	r.log.Info(why, "peer", peer, "session", s.SessionID(), "req_id", cr.ReqID)
 	r.commandWith(s, peer, commandMsg{Op: opCreate, Frame: frame, Location: d.EmergencyLocation()}, func(err error) {
 		r.placed.drop(s.SessionID(), cr.ReqID)
 		switch {

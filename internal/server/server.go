@@ -149,6 +149,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.timed = newTimedStore(s.Store)
 	var peerWithRoom func() string
 	var overflow func(call.Device, call.Create, []call.Candidate, func()) bool
+	var parkElsewhere func(call.Device, call.Create, []call.Candidate, string, func()) bool
 	node := ""
 	limits := callLimits(s.Config.Calls.Limits)
 	limits.MaxCalls = s.Config.Cluster.MaxCalls
@@ -157,6 +158,9 @@ func (s *Server) Start(ctx context.Context) error {
 		peerWithRoom, overflow = s.cluster.peerWithRoom, s.cluster.calls.overflow
 		node = s.Config.Cluster.Node()
 		limits.MaxCPU, limits.CPU = s.Config.Cluster.MaxCPU, s.cluster.cpu
+		if p := s.cluster.setupParks(lot); p != nil {
+			parkElsewhere = p.pickupElsewhere
+		}
 	}
 	s.bell = webhook.NewBell()
 	s.timed.bell = s.bell
@@ -165,7 +169,7 @@ func (s *Server) Start(ctx context.Context) error {
 		prompts: PromptDir(s.Config.DataDir)},
 		s.timed, s.callDevices(), s.timed,
 		call.Options{RingTimeout: s.Config.Calls.RingTimeout, TransferRecall: s.Config.Calls.TransferRecall,
-			Park: lot, ParkTimeout: s.Config.Park.Timeout,
+			Park: lot, ParkTimeout: s.Config.Park.Timeout, ParkElsewhere: parkElsewhere,
 			Limits: limits, PeerWithRoom: peerWithRoom, Overflow: overflow, Observer: s.metricsForCalls(),
 			Activity: presenceActivity{s.presenceSink()}, Conference: conferenceOptions(s.Config.Conference), Node: node}, s.Log)
 	s.Hub.SetHandler(s.callHandler())
@@ -183,6 +187,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.SIP.SetTrunkGate(s.cluster.trunks.gate)
 		s.SIP.SetRedirect(s.cluster.peerSIP)
 		s.SIP.SetEdgePeers(s.cluster.edge.isPeer)
+		if p := s.cluster.parks; p != nil {
+			s.SIP.SetParkRedirect(p.sipAddr)
+		}
 	}
 	s.Calls.SetPhones(s.callPhones())
 	s.Calls.SetTrunks(s.SIP)

@@ -180,6 +180,9 @@ func (u *UA) handleInvite(r *responder) {
 		r.respond(404, "Not Found", nil)
 		return
 	}
+	if u.redirectPickup(r, user.AccountID, dest.Number) { // park.go
+		return
+	}
 	u.place(r, call.Placement{Account: user.AccountID, User: user.ID, Destination: dest.Number}, sameHost(r.req.Source()))
 }
 

@@ -55,6 +55,9 @@ type UA struct {
 	logs    *limitedLog // rate-limited lines about what peers send
 	// presence, when set, hears of registrations and serves BLF (presence.go).
 	presence Presence
+	// parkNode, in a cluster, is a peer's SIP address, where a pickup of a
+	// slot parked there is redirected (park.go); nil: none.
+	parkNode func(node string) string
 
 	trunkTimeout time.Duration
 	qual         qualifier     // OPTIONS pings of the trunks (trunkoptions.go)
