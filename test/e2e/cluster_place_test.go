@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboard-voice/switchboard/internal/cluster"
 	"github.com/switchboard-voice/switchboard/internal/protocol"
 	"github.com/switchboard-voice/switchboard/softphone"
 	"github.com/switchboard-voice/switchboard/test/harness"
@@ -23,6 +24,13 @@ func startCeilingCluster(t *testing.T, maxCalls ...int) []*harness.Process {
 
 // startCeilingClusterEvery is startCeilingCluster with another heartbeat.
 func startCeilingClusterEvery(t *testing.T, heartbeat time.Duration, maxCalls ...int) []*harness.Process {
+	t.Helper()
+	nodes, _ := startCeilingClusterOn(t, heartbeat, maxCalls...)
+	return nodes
+}
+
+// startCeilingClusterOn is startCeilingClusterEvery, and the NATS server.
+func startCeilingClusterOn(t *testing.T, heartbeat time.Duration, maxCalls ...int) ([]*harness.Process, *harness.NATS) {
 	t.Helper()
 	ns := harness.StartNATS(t)
 	bin := harness.BuildBinary(t)
@@ -41,7 +49,7 @@ func startCeilingClusterEvery(t *testing.T, heartbeat time.Duration, maxCalls ..
 			return nil
 		})
 	}
-	return nodes
+	return nodes, ns
 }
 
 // nodeSeen waits until from sees node with the calls given, and returns
@@ -163,7 +171,7 @@ func TestClusterPlacement(t *testing.T) {
 // heartbeat is long so that node 1's view of node 2 (room) is stale on
 // purpose: node 2 filled up since, or died.
 func TestClusterPlacementFallback(t *testing.T) {
-	nodes := startCeilingClusterEvery(t, 2*time.Second, 1, 1)
+	nodes, ns := startCeilingClusterOn(t, 2*time.Second, 1, 1)
 	n1, n2 := nodes[0], nodes[1]
 	alice, err := processPhone(t, n1, "101", 440)
 	require.NoError(t, err)
@@ -199,8 +207,12 @@ func TestClusterPlacementFallback(t *testing.T) {
 	roomOf(t, n1, "n2")
 
 	// Node 2 dies; its entry outlives it by three heartbeats, so node 1
-	// hands it the create: nobody answers, and node 1 refuses the call.
+	// hands it the create: nobody listens, and node 1 refuses the call.
+	// (A create that reaches node 2's subscription before nats-server
+	// has dropped it times out instead, and is refused as call_failed:
+	// the test waits for the drop so the path it checks is the one taken.)
 	n2.Kill(t)
+	ns.WaitUnsubscribed(t, cluster.NodeSubject("n2", "call.command"))
 	refused("node 2 dead")
 	require.Contains(t, n1.Output(), "the peer did not take the call")
 	require.NoError(t, echo.Hangup())

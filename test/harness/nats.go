@@ -1,12 +1,15 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/switchboard-voice/switchboard/test/syncbuf"
 )
@@ -81,4 +84,24 @@ func (n *NATS) Stop() {
 	}
 	_ = n.cmd.Process.Kill()
 	<-n.exited
+}
+
+// WaitUnsubscribed waits until nobody listens on subject any more: a
+// request there gets nats-server's "no responders" at once. After a
+// client is killed the server drops its subscriptions a moment later; a
+// test that needs the drop done waits here.
+func (n *NATS) WaitUnsubscribed(t testing.TB, subject string) {
+	t.Helper()
+	nc, err := nats.Connect(n.URL)
+	if err != nil {
+		t.Fatalf("nats connect: %v", err)
+	}
+	defer nc.Close()
+	CheckFor(t, 10*time.Second, func() error {
+		_, err := nc.Request(subject, nil, 200*time.Millisecond)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil
+		}
+		return fmt.Errorf("%s: still answered (%v)", subject, err)
+	})
 }
