@@ -32,6 +32,22 @@ func slotShows(t *testing.T, ph *softphone.Phone, slot string, status protocol.P
 	presenceOf(t, ph, slot, func(e protocol.PresenceEntry) bool { return e.Status == status })
 }
 
+// parkCluster starts two nodes with alice (440 Hz) and bob (1000 Hz) on
+// n1 and carol (700 Hz) on n2.
+func parkCluster(t *testing.T) (n1, n2 *harness.Process, alice, bob, carol *softphone.Phone) {
+	t.Helper()
+	nodes := startCluster(t, 2)
+	n1, n2 = nodes[0], nodes[1]
+	var err error
+	alice, err = processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err = processPhone(t, n1, "102", 1000)
+	require.NoError(t, err)
+	carol, err = processPhone(t, n2, "103", 700)
+	require.NoError(t, err)
+	return n1, n2, alice, bob, carol
+}
+
 // TestClusterParkPickupOnAnotherNode: park slots are the account's across
 // the cluster. Bob on n1 calls Alice on n1, who parks him in 701; Carol
 // on n2 sees park.701 busy, dials 701 on n2 (handed to n1, which holds
@@ -39,15 +55,8 @@ func slotShows(t *testing.T, ph *softphone.Phone, slot string, status protocol.P
 // INVITE to 701 on n2 is redirected to n1 with 302); the slot is idle
 // again on both nodes, and a second pickup on n2 finds it empty.
 func TestClusterParkPickupOnAnotherNode(t *testing.T) {
-	nodes := startCluster(t, 2)
-	n1, n2 := nodes[0], nodes[1]
+	n1, n2, alice, bob, carol := parkCluster(t)
 	const slot = "park.701"
-	alice, err := processPhone(t, n1, "101", 440)
-	require.NoError(t, err)
-	bob, err := processPhone(t, n1, "102", 1000)
-	require.NoError(t, err)
-	carol, err := processPhone(t, n2, "103", 700)
-	require.NoError(t, err)
 	require.Equal(t, protocol.PresenceAvailable, watchSlot(t, alice, slot))
 	require.Equal(t, protocol.PresenceAvailable, watchSlot(t, carol, slot))
 
@@ -94,15 +103,8 @@ func TestClusterParkPickupOnAnotherNode(t *testing.T) {
 // call is gone with it, and the other node shows the slot idle again once
 // it sees the node gone, and finds it empty.
 func TestClusterParkNodeDies(t *testing.T) {
-	nodes := startCluster(t, 2)
-	n1, n2 := nodes[0], nodes[1]
+	n1, _, alice, bob, carol := parkCluster(t)
 	const slot = "park.701"
-	alice, err := processPhone(t, n1, "101", 440)
-	require.NoError(t, err)
-	bob, err := processPhone(t, n1, "102", 1000)
-	require.NoError(t, err)
-	carol, err := processPhone(t, n2, "103", 700)
-	require.NoError(t, err)
 	require.Equal(t, protocol.PresenceAvailable, watchSlot(t, carol, slot))
 
 	_, in := harness.Connected(t, bob, alice, "101")
