@@ -87,6 +87,7 @@ type Node struct {
 	parks    jetstream.KeyValue
 	parkMu   sync.Mutex
 	parkHeld map[string]*parkHold
+	parkGone map[string]uint64 // released claims whose delete failed (under parkMu)
 }
 
 // Connect joins the cluster: it connects to NATS, makes the buckets if
@@ -107,7 +108,7 @@ func Connect(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{id: o.NodeID, heartbeat: o.Heartbeat, ttl: 3 * o.Heartbeat, log: o.Log.With("node", o.NodeID),
 		load: o.Load, started: time.Now().UTC(), bindings: map[string]Binding{}, held: map[string]*Lease{},
-		parkHeld: map[string]*parkHold{}, stop: make(chan struct{})}
+		parkHeld: map[string]*parkHold{}, parkGone: map[string]uint64{}, stop: make(chan struct{})}
 	nc, err := nats.Connect(o.URL, nats.Name("switchboard "+o.NodeID), nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second), nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("cluster: nats disconnected", "err", err) }),

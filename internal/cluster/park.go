@@ -144,11 +144,33 @@ func (n *Node) ReleasePark(ctx context.Context, account string, slot int, call s
 	}
 	delete(n.parkHeld, key)
 	n.mu.Unlock()
-	err := n.parks.Delete(ctx, key, jetstream.LastRevision(h.rev))
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil // someone else holds it already
+	err := n.deleteClaim(ctx, key, h.rev)
+	if err != nil {
+		n.parkGone[key] = h.rev // the next refresh tries again
 	}
 	return err
+}
+
+// deleteClaim deletes the entry at rev; one changed since (another node
+// holds the slot now) or gone already is not an error.
+func (n *Node) deleteClaim(ctx context.Context, key string, rev uint64) error {
+	err := n.parks.Delete(ctx, key, jetstream.LastRevision(rev))
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
+
+// retryReleases deletes the released claims whose delete failed (under
+// parkMu).
+func (n *Node) retryReleases(ctx context.Context) {
+	for key, rev := range n.parkGone {
+		if err := n.deleteClaim(ctx, key, rev); err != nil {
+			n.log.Warn("cluster: release park claim", "key", key, "err", err)
+			return // NATS is away: the next heartbeat tries again
+		}
+		delete(n.parkGone, key)
+	}
 }
 
 // ParkClaims lists every live claim of the cluster.
@@ -174,6 +196,7 @@ func (n *Node) ParkClaims(ctx context.Context) ([]ParkClaim, error) {
 func (n *Node) refreshParks(ctx context.Context) {
 	n.parkMu.Lock()
 	defer n.parkMu.Unlock()
+	n.retryReleases(ctx)
 	n.mu.Lock()
 	held := make(map[string]*parkHold, len(n.parkHeld))
 	for k, h := range n.parkHeld {

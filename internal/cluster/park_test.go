@@ -152,3 +152,21 @@ func TestParkClaimReclaimed(t *testing.T) {
 	require.NoError(t, n1.ReleasePark(ctx, "a", 701, "call_1"))
 	w2.holder(t, "a/701", "")
 }
+
+// TestParkReleaseRetried: a release whose delete fails (NATS away) is
+// tried again at the next heartbeat, so the slot does not stay busy on
+// other nodes.
+func TestParkReleaseRetried(t *testing.T) {
+	ns := harness.StartNATS(t)
+	n1 := join(t, ns.URL, "n1", nil)
+	w2 := watchParks(t, join(t, ns.URL, "n2", nil))
+	ctx := ctxT(t)
+	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_1")))
+	w2.holder(t, "a/701", "call_1")
+	failed, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, n1.ReleasePark(failed, "a", 701, "call_1"))
+	w2.holder(t, "a/701", "")
+	n3 := join(t, ns.URL, "n3", nil)
+	require.NoError(t, n3.ClaimPark(ctx, claim("a", 701, "call_2")), "the slot is free for another node")
+}

@@ -84,6 +84,7 @@ type Lot struct {
 type held struct {
 	node string
 	p    Parked
+	seen time.Time // its claim's last refresh seen (Remote)
 }
 
 type slotKey struct {
@@ -277,8 +278,28 @@ func (l *Lot) Remote(node string, account ident.AccountID, slot int, p Parked, g
 		delete(l.remote, k)
 		l.notifyLocked(k, p.Call)
 	case !gone && (!had || cur.node != node || cur.p != p):
-		l.remote[k] = held{node: node, p: p}
+		l.remote[k] = held{node: node, p: p, seen: time.Now()}
 		l.notifyLocked(k, "")
+	case !gone:
+		cur.seen = time.Now() // a refresh: the claim lives
+		l.remote[k] = cur
+	}
+}
+
+// Expire forgets the other nodes' claims not refreshed for ttl: the
+// cluster's entries expire unannounced, so a claim whose delete was lost
+// (a node cut off from the cluster, a failed release) would otherwise
+// show a slot busy, and send its pickups to a node without the call,
+// until that node left.
+func (l *Lot) Expire(ttl time.Duration) {
+	cut := time.Now().Add(-ttl)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, h := range l.remote {
+		if h.seen.Before(cut) {
+			delete(l.remote, k)
+			l.notifyLocked(k, h.p.Call)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package park
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -122,4 +123,31 @@ func FuzzSlot(f *testing.F) {
 			t.Fatalf("slot %d: its id %q does not parse back", slot, ID(slot))
 		}
 	})
+}
+
+// TestExpireForgetsUnrefreshedClaims: another node's claim that is no
+// longer refreshed is forgotten (its watchers told the slot is idle); a
+// refreshed one stays, and this node's own slots are never expired.
+func TestExpireForgetsUnrefreshedClaims(t *testing.T) {
+	l := New(701, 720)
+	l.SetShared("n1", nil)
+	a := ident.AccountID("acct_a")
+	var got []presence.State
+	_, cancel, err := l.Watch(a, "park.702", func(st presence.State) { got = append(got, st) })
+	require.NoError(t, err)
+	defer cancel()
+	l.Remote("n2", a, 702, Parked{Call: "call_2"}, false)
+	require.Equal(t, "n2", l.Owner(a, 702))
+	require.Len(t, got, 1)
+
+	l.Expire(time.Hour)
+	require.Equal(t, "n2", l.Owner(a, 702), "refreshed within the TTL")
+	l.Remote("n2", a, 702, Parked{Call: "call_2"}, false) // a refresh: no news
+	require.Len(t, got, 1)
+
+	l.Expire(-time.Millisecond) // every claim is older than that
+	require.Empty(t, l.Owner(a, 702))
+	require.Empty(t, l.Busy(a))
+	require.Len(t, got, 2)
+	require.Equal(t, presence.Available, got[1].Status)
 }

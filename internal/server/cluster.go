@@ -358,7 +358,7 @@ func (l *clusterLink) checkPeers() {
 	}
 	l.room.Store(room)
 	l.edge.setPeers(others)
-	l.parks.peers(others)
+	l.parks.peers(others, l.node.TTL())
 	alive[l.node.ID()] = true // this node's own heartbeat may be late
 	var gone []string
 	for n := range l.peers {

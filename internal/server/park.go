@@ -101,7 +101,8 @@ func (p *clusterParks) Release(account ident.AccountID, slot int, call ident.Cal
 	ctx, cancel := context.WithTimeout(context.Background(), parkTimeout)
 	defer cancel()
 	if err := node.ReleasePark(ctx, string(account), slot, string(call)); err != nil {
-		// The entry expires with the TTL (it is no longer refreshed).
+		// Retried at the next heartbeats; other nodes forget the entry
+		// once it is not refreshed (Lot.Expire) in any case.
 		p.link.log.Warn("cluster: release park slot", "slot", slot, "call_id", call, "err", err)
 	}
 }
@@ -115,11 +116,13 @@ func (p *clusterParks) start(node *cluster.Node) error {
 	})
 }
 
-// peers keeps the live peers' SIP addresses (each heartbeat).
-func (p *clusterParks) peers(others []cluster.NodeInfo) {
+// peers keeps the live peers' SIP addresses and forgets the claims not
+// refreshed for ttl (each heartbeat).
+func (p *clusterParks) peers(others []cluster.NodeInfo, ttl time.Duration) {
 	if p == nil {
 		return
 	}
+	p.lot.Expire(ttl)
 	m := make(map[string]string, len(others))
 	for _, o := range others {
 		m[o.Node] = o.SIP
