@@ -49,7 +49,7 @@ func (m *Manager) Full() bool { return m.lim.full() }
 // overflow offers a call.create this node has no room for to
 // Options.Overflow and reports whether it took it.
 func (m *Manager) overflow(dev Device, cr Create) bool {
-	if m.opt.Overflow == nil || !m.lim.full() {
+	if m.opt.Overflow == nil || !m.lim.full() || m.ParkedHere(dev.Account(), cr.Destination) {
 		return false
 	}
 	early := m.reqs.pending(dev.SessionID(), cr.ReqID)

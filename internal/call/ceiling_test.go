@@ -12,16 +12,19 @@ import (
 
 func TestLimitsNodeCeiling(t *testing.T) {
 	l := newLimits(Limits{MaxCalls: 2, MaxPerAccount: 5})
-	require.Nil(t, l.start("acct_a"))
-	require.Nil(t, l.start("acct_b"))
-	e := l.start("acct_c")
+	require.Nil(t, l.start("acct_a", false))
+	require.Nil(t, l.start("acct_b", false))
+	e := l.start("acct_c", false)
 	require.NotNil(t, e)
 	require.Equal(t, LimitNode, e.Limit)
 	require.Equal(t, 2, e.Max)
 	require.ErrorIs(t, e, ErrRateLimited)
 	require.Empty(t, l.running["acct_c"], "a refused call is not counted")
+	require.Nil(t, l.start("acct_c", true), "a pickup takes a parked call's place: never refused")
+	require.Equal(t, 3, l.total, "but counted")
+	l.done("acct_c")
 	l.done("acct_a")
-	require.Nil(t, l.start("acct_c"))
+	require.Nil(t, l.start("acct_c", false))
 }
 
 func TestNodeCeilingMessage(t *testing.T) {
@@ -82,11 +85,11 @@ func TestLimitsCPUCeiling(t *testing.T) {
 			tc.lim.CPU = func() float64 { return cpu }
 			l := newLimits(tc.lim)
 			if tc.lim.MaxCalls > 0 {
-				require.Nil(t, l.start("acct_a"))
+				require.Nil(t, l.start("acct_a", false))
 			}
 			cpu = tc.cpu
 			require.Equal(t, tc.refuse, l.full())
-			e := l.start("acct_b")
+			e := l.start("acct_b", false)
 			if !tc.refuse {
 				require.Nil(t, e)
 				return

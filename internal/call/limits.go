@@ -115,14 +115,15 @@ func (l *limits) allow(session ident.SessionID, user ident.UserID, now time.Time
 }
 
 // start counts a call of acct against the node's ceiling and the account
-// cap; done releases it.
-func (l *limits) start(acct ident.AccountID) *LimitError {
+// cap (a pickup, which takes a parked call's place, is counted but never
+// refused); done releases it.
+func (l *limits) start(acct ident.AccountID, pickup bool) *LimitError {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.fullLocked(); e != nil {
+	if e := l.fullLocked(); e != nil && !pickup {
 		return e
 	}
-	if l.max > 0 && l.running[acct] >= l.max {
+	if l.max > 0 && l.running[acct] >= l.max && !pickup {
 		return &LimitError{Limit: LimitAccount, Max: l.max}
 	}
 	l.running[acct]++
@@ -227,7 +228,7 @@ func (m *Manager) placeAllowed(p Placement) error {
 		m.lim.logRefusal(m.log, e, p.Account, p.User, "")
 		return e
 	}
-	if e := m.lim.start(p.Account); e != nil {
+	if e := m.lim.start(p.Account, p.User != "" && m.ParkedHere(p.Account, p.Destination)); e != nil {
 		m.hintPeer(e)
 		m.observer().CallRefused(string(e.Limit))
 		m.lim.logRefusal(m.log, e, p.Account, p.User, "")

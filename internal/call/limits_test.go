@@ -70,15 +70,15 @@ func TestLimitsUserRefusalReturnsSocketToken(t *testing.T) {
 
 func TestLimitsAccountCap(t *testing.T) {
 	l := newLimits(Limits{MaxPerAccount: 2})
-	require.Nil(t, l.start("acct_a"))
-	require.Nil(t, l.start("acct_a"))
-	require.Nil(t, l.start("acct_b"))
-	e := l.start("acct_a")
+	require.Nil(t, l.start("acct_a", false))
+	require.Nil(t, l.start("acct_a", false))
+	require.Nil(t, l.start("acct_b", false))
+	e := l.start("acct_a", false)
 	require.NotNil(t, e)
 	require.Equal(t, LimitAccount, e.Limit)
 	require.ErrorIs(t, e, ErrRateLimited)
 	l.done("acct_a")
-	require.Nil(t, l.start("acct_a"))
+	require.Nil(t, l.start("acct_a", false))
 	for _, a := range []ident.AccountID{"acct_a", "acct_a", "acct_b"} {
 		l.done(a)
 	}

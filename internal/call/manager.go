@@ -192,7 +192,7 @@ func (m *Manager) startCall(dev Device, cr Create, original *Call) *Call {
 		dev.Party("").Refused(Refusal{Code: CodeFailed, ReqID: cr.ReqID, Msg: errDraining})
 		return nil
 	}
-	if err := m.lim.start(dev.Account()); err != nil {
+	if err := m.lim.start(dev.Account(), m.ParkedHere(dev.Account(), cr.Destination)); err != nil {
 		m.mu.Unlock()
 		m.refused(dev, err, cr.ReqID)
 		return nil

@@ -178,6 +178,15 @@ func (m *Manager) pickupElsewhere(dev Device, cr Create) bool {
 	return m.opt.ParkElsewhere(dev, cr, early, node, func() { m.startCall(dev, cr, nil) })
 }
 
+// ParkedHere reports whether a call to dest picks up a call parked on
+// this node: the pickup takes that call's place, so neither the node's
+// ceilings nor the account's cap refuse it, and it is not handed to a
+// node with room.
+func (m *Manager) ParkedHere(acct ident.AccountID, dest string) bool {
+	slot, ok := m.opt.Park.Slot(dest)
+	return ok && m.opt.Park.Here(acct, slot)
+}
+
 // extensionTaken says whether ext is a user's or a ring group's extension
 // in the call's account: such a number is theirs, never a park slot (an
 // account that had users at 701–720 keeps reaching them), and parking

@@ -251,6 +251,18 @@ func (l *Lot) Busy(account ident.AccountID) map[int]Parked {
 	return out
 }
 
+// Here reports whether a call is parked in the account's slot on this
+// node.
+func (l *Lot) Here(account ident.AccountID, slot int) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.taken[slotKey{account, slot}]
+	return ok
+}
+
 // Owner is the node that holds the account's slot when another node of
 // the cluster does ("" when it is empty or parked here).
 func (l *Lot) Owner(account ident.AccountID, slot int) string {

@@ -193,7 +193,8 @@ func (r *callRelay) commandWith(s *signal.Session, owner string, m commandMsg, f
 }
 
 // onCreate (the peer) creates a call.create handed over by a full node,
-// unless this node is at its ceiling too.
+// unless this node is at its ceiling too (a pickup of a call parked here
+// is taken whatever the ceiling: it takes the parked call's place).
 func (r *callRelay) onCreate(dev remoteDevice, m commandMsg) error {
 	msg, err := protocol.DecodeClient(m.Frame)
 	if err != nil {
@@ -203,7 +204,7 @@ func (r *callRelay) onCreate(dev remoteDevice, m commandMsg) error {
 	if !ok {
 		return cluster.Errorf(cluster.CodeBadRequest, "not a call.create: %s", msg.MessageType())
 	}
-	if r.s.Calls.Full() {
+	if r.s.Calls.Full() && !r.s.Calls.ParkedHere(m.Account, cr.Destination) {
 		return cluster.Errorf(codeNodeFull, "node %s is at its ceiling too", r.s.Config.Cluster.Node())
 	}
 	var caller call.Device = dev

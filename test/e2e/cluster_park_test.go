@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -120,4 +121,34 @@ func TestClusterParkNodeDies(t *testing.T) {
 	again := dial(t, carol, "701")
 	e := harness.Wait(t, again, protocol.TypeError).(*protocol.Error)
 	require.Contains(t, e.Message, "park slot 701 is empty")
+}
+
+// TestParkPickupAtCeiling: a node at its ceiling of calls still lets a
+// parked call be picked up (the pickup takes the parked call's place),
+// while another new call is refused.
+func TestParkPickupAtCeiling(t *testing.T) {
+	n1 := startCeilingCluster(t, 1)[0]
+	alice, err := processPhone(t, n1, "101", 440)
+	require.NoError(t, err)
+	bob, err := processPhone(t, n1, "102", 1000)
+	require.NoError(t, err)
+	carol, err := processPhone(t, n1, "103", 700)
+	require.NoError(t, err)
+	out, in := harness.Connected(t, bob, alice, "101")
+	require.NoError(t, in.Park())
+	parked := harness.Wait(t, in, protocol.TypeCallParked).(*protocol.CallParked)
+	harness.WaitEnded(t, in, protocol.EndTransferred)
+
+	_, err = carol.Call(harness.Ctx(t, 10*time.Second), "*43")
+	var se *softphone.ServerError
+	require.True(t, errors.As(err, &se), "a new call at the ceiling: %v", err)
+	require.Equal(t, protocol.CodeRateLimited, se.Code, se.Message)
+
+	pick := dial(t, carol, parked.Slot)
+	harness.Wait(t, pick, protocol.TypeCallAnswered)
+	out.Detector().Reset()
+	harness.HearsTone(t, pick, 1000)
+	harness.HearsTone(t, out, 700)
+	require.NoError(t, pick.Hangup())
+	harness.WaitEnded(t, out, protocol.EndHangup)
 }
