@@ -201,11 +201,14 @@ func (ws *watchSet) watch(user ident.UserID) (presence.State, error) {
 		return cur, err
 	}
 	ws.mu.Lock()
-	defer ws.mu.Unlock()
 	if ws.closed {
+		// Cancelled without ws.mu: a source calls changed (which takes
+		// ws.mu) under its own lock, and cancel takes that lock.
+		ws.mu.Unlock()
 		cancel()
 		return cur, errClosed
 	}
+	defer ws.mu.Unlock()
 	ws.cancels[user] = cancel
 	if last, ok := ws.last[user]; ok { // a change came in the meantime: newer
 		return last, nil
