@@ -130,6 +130,16 @@ func (c *Call) parkTimedOut(slot int) {
 	c.nextStep()
 }
 
+// ParkLost rings the parker back at once (as a park timing out does) for
+// the call parked in slot whose cluster-wide claim another node has taken
+// (this node was cut off from the cluster for longer than the claim
+// lives): the slot number now means the other node's call.
+func (m *Manager) ParkLost(id ident.CallID, slot int) {
+	if c := m.lookup(id); c != nil {
+		c.post(event{fn: func() { c.parkTimedOut(slot) }})
+	}
+}
+
 // leavePark empties the slot of a parked call that ends.
 func (c *Call) leavePark() {
 	if p := c.parked; p != nil {

@@ -65,3 +65,24 @@ func TestPickupHandedToSlotNode(t *testing.T) {
 	w.expect(b1, "ended:hangup")
 	w.noCalls()
 }
+
+// A parked call whose cluster claim another node took (ParkLost) rings
+// its parker back at once, and leaves the slot.
+func TestParkLostRingsBack(t *testing.T) {
+	w, lot := parkWorld(t, 701, 720)
+	a1, b1, id := connected(t, w)
+	a1.park(id)
+	w.expect(a1, "parked:701", "ended:transferred")
+	w.quiet(a1, b1)
+	w.m.ParkLost(id, 702) // not its slot: nothing
+	w.quiet(a1, b1)
+	w.m.ParkLost(id, 701)
+	h := w.expect(a1, "incoming", "offer")
+	require.Equal(t, Info{From: "102", FromName: "Bob", To: "701"}, h[0].info, "the parked party calls")
+	require.Empty(t, lot.Busy("acct_a"))
+	a1.answer(ident.CallID(h[0].call))
+	w.expect(a1, "answered")
+	a1.hangup(ident.CallID(h[0].call))
+	w.expect(b1, "ended:hangup")
+	w.noCalls()
+}

@@ -88,6 +88,7 @@ type Node struct {
 	parkMu   sync.Mutex
 	parkHeld map[string]*parkHold
 	parkGone map[string]uint64 // released claims whose delete failed (under parkMu)
+	parkLost func(ParkClaim)   // under mu (OnParkLost)
 }
 
 // Connect joins the cluster: it connects to NATS, makes the buckets if
@@ -251,7 +252,7 @@ func (n *Node) loop() {
 			}
 			n.refreshBindings(ctx)
 			n.refreshLeases(ctx)
-			n.refreshParks(ctx)
+			n.lostParks(n.refreshParks(ctx))
 			cancel()
 		}
 	}

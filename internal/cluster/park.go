@@ -190,10 +190,30 @@ func (n *Node) ParkClaims(ctx context.Context) ([]ParkClaim, error) {
 	return out, nil
 }
 
+// OnParkLost has fn called (on the heartbeat goroutine; it must not
+// block) with each claim this node held and lost: another node took the
+// slot while this one could not reach NATS for longer than the TTL.
+func (n *Node) OnParkLost(fn func(ParkClaim)) {
+	n.mu.Lock()
+	n.parkLost = fn
+	n.mu.Unlock()
+}
+
+func (n *Node) lostParks(lost []ParkClaim) {
+	n.mu.Lock()
+	fn := n.parkLost
+	n.mu.Unlock()
+	for _, c := range lost {
+		if fn != nil {
+			fn(c)
+		}
+	}
+}
+
 // refreshParks rewrites every held claim at its revision; one whose entry
-// changed under it is forgotten (another node took the slot after this
-// node was away for longer than the TTL).
-func (n *Node) refreshParks(ctx context.Context) {
+// another node has taken since (this node was away for longer than the
+// TTL) is forgotten and returned.
+func (n *Node) refreshParks(ctx context.Context) (lost []ParkClaim) {
 	n.parkMu.Lock()
 	defer n.parkMu.Unlock()
 	n.retryReleases(ctx)
@@ -224,11 +244,13 @@ func (n *Node) refreshParks(ctx context.Context) {
 			n.mu.Lock()
 			delete(n.parkHeld, key)
 			n.mu.Unlock()
+			lost = append(lost, h.claim)
 		default:
 			n.log.Warn("cluster: refresh park claim", "err", err)
-			return // NATS is away: the next heartbeat tries again
+			return lost // NATS is away: the next heartbeat tries again
 		}
 	}
+	return lost
 }
 
 // deleteParks deletes the node's claims (it is leaving).

@@ -170,3 +170,37 @@ func TestParkReleaseRetried(t *testing.T) {
 	n3 := join(t, ns.URL, "n3", nil)
 	require.NoError(t, n3.ClaimPark(ctx, claim("a", 701, "call_2")), "the slot is free for another node")
 }
+
+// TestParkClaimLost: a claim whose slot another node took while its entry
+// was gone (expired while its holder could not reach NATS) is reported
+// lost to its holder, which stops refreshing it.
+func TestParkClaimLost(t *testing.T) {
+	ns := harness.StartNATS(t)
+	n1, n2 := join(t, ns.URL, "n1", nil), join(t, ns.URL, "n2", nil)
+	lost := make(chan cluster.ParkClaim, 1)
+	n1.OnParkLost(func(c cluster.ParkClaim) { lost <- c })
+	ctx := ctxT(t)
+	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_1")))
+	// n1's heartbeat may claim the slot again between the two steps: the
+	// expiry is repeated until n2 gets in first.
+	harness.CheckFor(t, 5*time.Second, func() error {
+		if err := n1.ExpireParkClaim(ctx, "a", 701); err != nil {
+			return err
+		}
+		return n2.ClaimPark(ctx, claim("a", 701, "call_2"))
+	})
+	select {
+	case c := <-lost:
+		require.Equal(t, "call_1", c.Call)
+		require.Equal(t, 701, c.Slot)
+	case <-time.After(5 * time.Second):
+		t.Fatal("n1 was not told it lost the slot")
+	}
+	w := watchParks(t, n1)
+	w.holder(t, "a/701", "call_2")
+	require.Never(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.slots["a/701"].Call != "call_2"
+	}, 2*n1.TTL(), n1.TTL()/4, "n1 no longer refreshes its claim over n2's")
+}

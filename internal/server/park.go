@@ -107,8 +107,10 @@ func (p *clusterParks) Release(account ident.AccountID, slot int, call ident.Cal
 	}
 }
 
-// start mirrors the cluster's claims into the lot.
+// start mirrors the cluster's claims into the lot, and rings the parker
+// back for a parked call whose claim another node took.
 func (p *clusterParks) start(node *cluster.Node) error {
+	node.OnParkLost(func(c cluster.ParkClaim) { p.link.s.Calls.ParkLost(ident.CallID(c.Call), c.Slot) })
 	return node.WatchParks(func(e cluster.ParkEvent) {
 		c := e.Claim
 		p.lot.Remote(c.Node, ident.AccountID(c.Account), c.Slot, park.Parked{Call: ident.CallID(c.Call), From: c.From,
