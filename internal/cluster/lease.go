@@ -66,7 +66,7 @@ func (l *Lease) release(ctx context.Context) error {
 	l.mu.Unlock()
 	l.markLost()
 	err := l.n.leases.Delete(ctx, l.key, jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil // someone else holds it already
 	}
 	return err
@@ -206,7 +206,7 @@ func (l *Lease) renew(ctx context.Context) error {
 	case err == nil:
 		l.rev, l.renewed = rev, time.Now()
 		return nil
-	case errors.Is(err, jetstream.ErrKeyExists):
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		return fmt.Errorf("%w: the entry changed", ErrLeaseHeld)
 	case time.Since(l.renewed) >= l.n.ttl:
 		return fmt.Errorf("not renewed for %s: %w", l.n.ttl, err)

@@ -124,7 +124,7 @@ read:
 	}
 	for key, rev := range stale {
 		err := n.parks.Delete(ctx, key, jetstream.LastRevision(rev))
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("cluster: clearing a stale park claim: %w", err)
 		}
 	}
@@ -155,7 +155,7 @@ func (n *Node) ReleasePark(ctx context.Context, account string, slot int, call s
 // holds the slot now) or gone already is not an error.
 func (n *Node) deleteClaim(ctx context.Context, key string, rev uint64) error {
 	err := n.parks.Delete(ctx, key, jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil
 	}
 	return err
@@ -231,7 +231,7 @@ func (n *Node) refreshParks(ctx context.Context) (lost []ParkClaim) {
 			n.mu.Lock()
 			h.rev = rev
 			n.mu.Unlock()
-		case errors.Is(err, jetstream.ErrKeyExists):
+		case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			// Expired while NATS was away: the call is still parked here,
 			// so claim the slot again unless another node has it now.
 			if rev, err = n.parks.Create(ctx, key, v); err == nil {
@@ -264,7 +264,7 @@ func (n *Node) deleteParks(ctx context.Context) []error {
 	var errs []error
 	for key, h := range held {
 		err := n.parks.Delete(ctx, key, jetstream.LastRevision(h.rev))
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			errs = append(errs, ignoreMissing(err))
 		}
 	}
