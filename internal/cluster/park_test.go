@@ -129,16 +129,24 @@ func TestParkClaimRestart(t *testing.T) {
 	require.Equal(t, "call_2", claims[0].Call)
 }
 
-// TestParkClaimReclaimed: a claim whose entry vanished while its call is
-// still parked (it expired while the node could not reach NATS) is made
-// again at the next heartbeat.
-func TestParkClaimReclaimed(t *testing.T) {
+// parkedOnN1 starts n1 and n2, watches the slots from n2, and parks
+// call_1 in a/701 on n1.
+func parkedOnN1(t *testing.T) (*harness.NATS, *cluster.Node, *parkWatch, context.Context) {
+	t.Helper()
 	ns := harness.StartNATS(t)
 	n1 := join(t, ns.URL, "n1", nil)
 	w2 := watchParks(t, join(t, ns.URL, "n2", nil))
 	ctx := ctxT(t)
 	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_1")))
 	w2.holder(t, "a/701", "call_1")
+	return ns, n1, w2, ctx
+}
+
+// TestParkClaimReclaimed: a claim whose entry vanished while its call is
+// still parked (it expired while the node could not reach NATS) is made
+// again at the next heartbeat.
+func TestParkClaimReclaimed(t *testing.T) {
+	_, n1, w2, ctx := parkedOnN1(t)
 	require.NoError(t, n1.ExpireParkClaim(ctx, "a", 701))
 	harness.CheckFor(t, 5*time.Second, func() error {
 		w2.mu.Lock()
@@ -157,12 +165,7 @@ func TestParkClaimReclaimed(t *testing.T) {
 // tried again at the next heartbeat, so the slot does not stay busy on
 // other nodes.
 func TestParkReleaseRetried(t *testing.T) {
-	ns := harness.StartNATS(t)
-	n1 := join(t, ns.URL, "n1", nil)
-	w2 := watchParks(t, join(t, ns.URL, "n2", nil))
-	ctx := ctxT(t)
-	require.NoError(t, n1.ClaimPark(ctx, claim("a", 701, "call_1")))
-	w2.holder(t, "a/701", "call_1")
+	ns, n1, w2, ctx := parkedOnN1(t)
 	failed, cancel := context.WithCancel(ctx)
 	cancel()
 	require.Error(t, n1.ReleasePark(failed, "a", 701, "call_1"))
