@@ -8,12 +8,12 @@
 // config's problems on System. Every page is
 // screenshotted at desktop and phone (390 px) width into test-artifacts/admin/.
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts as webArtifacts, connectPhone, hangupAll, openBrowser, reset, sb, takeIncoming } from './helpers.mjs';
+import { peerPort } from './ports.mjs';
 
 const artifacts = path.join(path.dirname(webArtifacts), 'admin');
 const PAGES = ['users', 'numbers', 'trunks', 'live', 'history', 'route', 'followme', 'groups', 'dialplan', 'webhooks', 'system'];
@@ -32,18 +32,9 @@ async function rest(method, p, body, token = sb.adminKey) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A free UDP port on loopback (bound and released). */
-function freeUdpPort() {
-  const sock = dgram.createSocket('udp4');
-  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => {
-    const { port } = sock.address();
-    sock.close(() => resolve(port));
-  }));
-}
-
 /** sipp playing a trunk's registrar on loopback: grants every REGISTER (testdata/sipp/uas_register_loop.xml). */
 async function sippRegistrar() {
-  const port = await freeUdpPort();
+  const port = await peerPort('udp');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sipp-registrar-'));
   const log = path.join(dir, 'messages.log');
   const scenario = new URL('../../../../testdata/sipp/uas_register_loop.xml', import.meta.url).pathname;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
+import { peerPort } from './ports.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,18 +43,6 @@ export function toneWav(freq, seconds = 10, rate = 48000, amplitude = 0.3) {
     buf.writeInt16LE(Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + i * 2);
   }
   return buf;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitFor(what, fn, timeoutMs, proc) {
@@ -97,7 +85,7 @@ export default async function setup(project) {
     await promisify(execFile)('go', ['build', '-o', bin, './cmd/switchboard'], { cwd: repoRoot, maxBuffer: 16 << 20 });
   }
 
-  const port = await freePort();
+  const port = await peerPort('tcp');
   const url = `http://127.0.0.1:${port}`;
   const adminKey = `sk_test_${randomBytes(18).toString('hex')}`;
   const config = path.join(scratch, 'switchboard.yaml');

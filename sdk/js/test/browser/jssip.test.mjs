@@ -9,9 +9,7 @@
 // Needs the server to offer JsSIP MD5 challenges alone (sip.md5_only_agents
 // lists "JsSIP"): JsSIP keeps only the last WWW-Authenticate header.
 import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -19,6 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   connectPhone, events, expectSilence, expectTone, hangupAll, openBrowser, recordEvents, reset, sb, takeIncoming,
 } from './helpers.mjs';
+import { peerPort } from './ports.mjs';
 
 const SIP_PASSWORD = 'alice-sip-pass'; // the demo user's (internal/server/demo.go)
 
@@ -121,17 +120,6 @@ async function callBob() {
   await expectTone(alice, 'bob', 'jssip');
 }
 
-const freePort = (udp) => new Promise((resolve, reject) => {
-  const s = udp ? dgram.createSocket('udp4') : net.createServer();
-  s.on('error', reject);
-  const done = () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  };
-  if (udp) s.bind(0, '127.0.0.1', done);
-  else s.listen(0, '127.0.0.1', done);
-});
-
 /** The server's SIP (UDP/TCP) address, from its log. */
 async function sipAddr() {
   const m = /msg="sip listening" addr=(\S+)/.exec(await readFile(sb.logPath, 'utf8'));
@@ -145,9 +133,9 @@ async function sipAddr() {
  */
 async function startBaresip() {
   const dir = await mkdtemp(path.join(sb.scratch, 'baresip-'));
-  const [sipPort, ctrl] = [await freePort(true), await freePort(false)];
+  const [sipPort, ctrl] = [await peerPort('sip'), await peerPort('tcp')];
   const config = [
-    'poll_method epoll', `sip_listen 127.0.0.1:${sipPort}`, 'net_interface 127.0.0.1',
+    'poll_method epoll', `sip_listen 127.0.0.1:${sipPort}`, 'net_interface 127.0.0.1', 'rtp_ports 10000-20000',
     'audio_player alsa,null', `snd_path ${dir}`, `audio_source ausine,${sb.users.carol.tone}`,
     'ausrc_srate 48000', 'ausrc_channels 2', 'module_path /usr/lib/baresip/modules',
     'module g711.so', 'module ausine.so', 'module alsa.so', 'module sndfile.so', 'module_tmp account.so',
