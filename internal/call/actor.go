@@ -468,11 +468,18 @@ func (c *Call) end(reason EndReason) {
 	c.stopPlaying()
 	c.unlink()
 	c.leavePark()
+	// The record is closed before any device hears the end, so an app that
+	// reads its history on call.ended finds the call finished, with its legs.
+	for _, l := range append([]*leg{c.caller}, c.callees...) {
+		if !l.ended {
+			l.endedFor = reason
+		}
+	}
+	c.rec.ended(reason, c.legStats())
 	c.closeLeg(c.caller, reason)
 	for _, l := range c.callees {
 		c.closeLeg(l, reason)
 	}
-	c.rec.ended(reason, c.legStats())
 	c.logEnded(reason)
 	c.m.remove(c)
 	c.done = true
