@@ -2,22 +2,24 @@ package media
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/audio"
 	"github.com/switchboard-voice/switchboard/internal/config"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func newEngine(t *testing.T) *Engine {
 	cfg := config.Default().Media
@@ -119,6 +121,7 @@ type fakeEndpoint struct {
 	collector
 	ticks  []uint32
 	te     bool
+	evMu   sync.Mutex // guards events and keys while a sender runs
 	events [][]byte
 	keys   []uint32
 }
@@ -135,9 +138,24 @@ func (f *fakeEndpoint) EventFormat() (Format, bool) {
 	return Format{PayloadType: 101, ClockRate: 8000}, f.te
 }
 func (f *fakeEndpoint) WriteEvent(p []byte, key uint32) error {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
 	f.events = append(f.events, append([]byte(nil), p...))
 	f.keys = append(f.keys, key)
 	return nil
+}
+
+// ends counts the event packets written with the end bit set.
+func (f *fakeEndpoint) ends() int {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	n := 0
+	for _, p := range f.events {
+		if p[1]&0x80 != 0 {
+			n++
+		}
+	}
+	return n
 }
 func (f *fakeEndpoint) Close() error { return nil }
 
@@ -199,12 +217,17 @@ func TestEngineConfigurations(t *testing.T) {
 
 	cfg = config.Default().Media
 	cfg.IncludeLoopback = true
-	cfg.UDPMuxPort = 0
-	ln, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	cfg.UDPMuxPort = ln.LocalAddr().(*net.UDPAddr).Port
-	require.NoError(t, ln.Close())
-	e, err = NewEngine(cfg, log)
+	// A port the kernel gave and took back: another socket may get it
+	// before the engine binds it, so a port found taken is tried again.
+	for range 20 {
+		ln, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		cfg.UDPMuxPort = ln.LocalAddr().(*net.UDPAddr).Port
+		require.NoError(t, ln.Close())
+		if e, err = NewEngine(cfg, log); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
 	require.NoError(t, err)
 	a, b := pair(t, e)
 	require.NotNil(t, a)
@@ -280,7 +303,9 @@ func TestBridgeSendDigit(t *testing.T) {
 	require.ErrorIs(t, br.SendDigit(false, 'x', time.Second), ErrBadDigit)
 	require.NoError(t, br.SendDigit(false, '5', 100*time.Millisecond))
 	require.NoError(t, br.SendDigit(false, '#', time.Millisecond)) // clamped to 40 ms
-	time.Sleep(600 * time.Millisecond)
+	// Both keys sent to the end (three end packets each), whatever the
+	// machine's pace, before Stop.
+	require.Eventually(t, func() bool { return b.ends() >= 6 }, 10*time.Second, 10*time.Millisecond)
 	br.Stop()
 	br.Stop() // idempotent
 	require.NoError(t, br.SendDigit(false, '1', time.Second), "after Stop: dropped")

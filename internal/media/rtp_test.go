@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/audio"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 )
 
 // rtpPair negotiates two RTP endpoints with each other: a offers, b answers.
@@ -170,11 +171,14 @@ func TestRTPLatching(t *testing.T) {
 
 	// Packets from another source are dropped while the latched one is
 	// alive; after a second of it alone, sending re-latches to it.
+	// One socket reads them in order: when nat's last packet is in, so is
+	// everything sent before it.
 	sdpPeer.send(a)
 	nat.send(a)
 	sdpPeer.send(a)
-	time.Sleep(100 * time.Millisecond)
-	require.Len(t, got.get(), 2, "only the latched source's packets")
+	nat.send(a)
+	require.Eventually(t, func() bool { return len(got.get()) >= 3 }, 2*time.Second, 5*time.Millisecond)
+	require.Len(t, got.get(), 3, "only the latched source's packets")
 	deadline := time.Now().Add(3 * time.Second)
 	for a.remoteAddr().Port() != uint16(sdpPeer.port()) && time.Now().Before(deadline) {
 		sdpPeer.send(a)
@@ -231,8 +235,12 @@ func TestRTPHoldReoffer(t *testing.T) {
 	require.Less(t, a.InactiveFor(), time.Second)
 	time.Sleep(50 * time.Millisecond)
 	require.GreaterOrEqual(t, a.InactiveFor(), 50*time.Millisecond)
-	ph.send(a)
-	require.Eventually(t, func() bool { return a.InactiveFor() < 40*time.Millisecond }, 2*time.Second, 5*time.Millisecond)
+	// A packet restarts it (sent on each poll: a late poll must not miss
+	// the 40-ms window after one packet).
+	require.Eventually(t, func() bool {
+		ph.send(a)
+		return a.InactiveFor() < 40*time.Millisecond
+	}, 2*time.Second, 5*time.Millisecond)
 
 	// Resume: the stream continues, marked, its timestamp in real time.
 	_, err = a.Reoffer(context.Background(), ph.offer("sendrecv"))
@@ -267,7 +275,7 @@ func TestRTPIgnoresNonRTP(t *testing.T) {
 }
 
 func TestRTPCloseAndErrors(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer leakcheck.None(t, goleak.IgnoreCurrent())
 	a, b := rtpPair(t)
 	require.NoError(t, a.Close())
 	require.NoError(t, a.Close(), "Close is idempotent")

@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/internal/cluster"
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 	"github.com/switchboard-voice/switchboard/internal/park"
 	"github.com/switchboard-voice/switchboard/internal/presence"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // shared is the lot's cluster table on a real node (as the server wires
 // it: internal/server/park.go).

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -48,7 +48,7 @@ func newTestHub(t *testing.T) *Hub {
 	h := NewHub(dir, slog.Default())
 	t.Cleanup(func() {
 		h.Close()
-		goleak.VerifyNone(t)
+		leakcheck.None(t)
 	})
 	return h
 }

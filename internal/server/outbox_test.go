@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/internal/cluster"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 	"github.com/switchboard-voice/switchboard/internal/server"
 	"github.com/switchboard-voice/switchboard/test/harness"
 )
@@ -67,5 +68,5 @@ func TestOutbox(t *testing.T) {
 	require.Equal(t, want, got, "every message, in order")
 	mu.Unlock()
 	o.Send("n2", cluster.NodeSubject("n2", "test"), n, nil) // after close: dropped
-	goleak.VerifyNone(t, ignore)
+	leakcheck.None(t, ignore)
 }

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-voice/switchboard/internal/ident"
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -41,7 +41,7 @@ func (s *slowStore) GetUser(_ context.Context, id ident.UserID) (*store.User, er
 // is written in order, with the account looked up and filled in, and Stop
 // writes the rest.
 func TestEmitterQueuesDropsAndDrains(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.None(t)
 	st := &slowStore{release: make(chan struct{})}
 	bell := NewBell()
 	rung := bell.Wait()

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"github.com/switchboard-voice/switchboard/internal/leakcheck"
 	"github.com/switchboard-voice/switchboard/internal/store"
 )
 
@@ -82,7 +82,7 @@ func (f *fakeOutbox) status() (string, int) {
 // The worker signs, retries a 503 with backoff, stops at a 2xx, and
 // fails a delivery whose retry would fall past its expiry.
 func TestWorkerRetriesUntilDelivered(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.None(t)
 	secret := NewSecret()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +116,7 @@ func TestWorkerRetriesUntilDelivered(t *testing.T) {
 }
 
 func TestWorkerFailsAfterExpiryAndRefusesLoopback(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.None(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
 	defer srv.Close()
 	now := time.Now()
@@ -135,7 +135,7 @@ func TestWorkerFailsAfterExpiryAndRefusesLoopback(t *testing.T) {
 // slots: a healthy endpoint's deliveries, queued behind it, go out at
 // once. A rotated secret's grace period sends both signatures.
 func TestWorkerSlowEndpointDoesNotDelayOthers(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer leakcheck.None(t)
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
