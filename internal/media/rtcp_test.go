@@ -47,7 +47,7 @@ func TestRTCPBetweenEndpoints(t *testing.T) {
 			return s.RTTMillis > 0 && s.Remote.Reports >= 2
 		}, 5*time.Second, 10*time.Millisecond, "%s measures RTT and hears reports", e.id)
 		s := e.Stats()
-		require.Less(t, s.RTTMillis, 100.0, "loopback")
+		require.Less(t, s.RTTMillis, 500.0, "loopback: a few ms, more on a busy machine; a unit slip is far more")
 		require.Zero(t, s.Remote.LossPct)
 	}
 }

@@ -60,7 +60,7 @@ func TestWebRTCMeasuresRTT(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("RTT %.3f ms", a.Stats().RTTMillis)
-	require.Less(t, a.Stats().RTTMillis, 100.0)
+	require.Less(t, a.Stats().RTTMillis, 500.0, "loopback: a few ms, more on a busy machine; a unit slip is far more")
 	st := a.Stats()
 	require.NotZero(t, st.Remote.Reports, "the receiver's report on our stream")
 	require.Less(t, st.Remote.LossPct, 1.0)

@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     teardownTimeout: 60_000,
+    // expect.poll waits 1 s by default; what these tests wait for crosses
+    // processes (a server, Chromium, baresip) on a machine that may be busy.
+    expect: { poll: { timeout: 10_000 } },
     reporters: ['default'],
   },
 });

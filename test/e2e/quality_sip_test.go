@@ -59,7 +59,7 @@ func TestCallQualityDeskPhoneLeg(t *testing.T) {
 			})
 			rtt := q["rtt_ms"].(float64)
 			require.Greater(t, rtt, 0.0)
-			require.Less(t, rtt, 100.0, "loopback")
+			require.Less(t, rtt, 500.0, "loopback: a few ms, more on a busy machine; a unit slip is far more")
 			sent := q["sent"].(map[string]any)
 			require.GreaterOrEqual(t, sent["mos"].(float64), 4.1, "what the phone heard: %v", sent)
 			t.Logf("desk phone leg: RTT %.2f ms, received MOS %v, sent MOS %v", rtt, q["mos"], sent["mos"])

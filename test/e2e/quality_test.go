@@ -77,7 +77,7 @@ func TestCallQualityOnLoopback(t *testing.T) {
 		rtt, ok := last["rtt_ms"].(float64)
 		require.True(t, ok, "%s: a WebRTC leg's RTT is measured: %v", codec, last)
 		require.Greater(t, rtt, 0.0)
-		require.Less(t, rtt, 100.0, "loopback")
+		require.Less(t, rtt, 500.0, "loopback: a few ms, more on a busy machine; a unit slip is far more")
 		t.Logf("%s leg: RTT %.2f ms", codec, rtt)
 		// And the leg's other direction, from the device's reports on
 		// what the server sent it: clean too.

@@ -132,6 +132,7 @@ func TestRecordingTwoChannels(t *testing.T) {
 	harness.HearsTone(t, in, 440)
 	harness.HearsTone(t, out, 1000)
 
+	asked := time.Now()
 	require.NoError(t, out.Record(protocol.RecordStart, "r1"))
 	started := waitRecording(t, out, protocol.RecordingActive)
 	require.Equal(t, "r1", started.ReqID)
@@ -163,6 +164,7 @@ func TestRecordingTwoChannels(t *testing.T) {
 	harness.HearsFor(t, in, 2*time.Second)
 	require.NoError(t, in.Record(protocol.RecordStop, "r3"))
 	stopped := waitRecording(t, in, protocol.RecordingStopped)
+	recorded := time.Since(asked)
 	require.Equal(t, "r3", stopped.ReqID)
 	require.NoError(t, out.Hangup())
 	harness.WaitEnded(t, in, protocol.EndHangup)
@@ -174,7 +176,10 @@ func TestRecordingTwoChannels(t *testing.T) {
 	require.Equal(t, 2, rec.Channels)
 	require.Len(t, rec.Paused, 1)
 	t.Logf("recording %s: %d ms, %d bytes, paused %+v", rec.ID, rec.DurationMS, rec.SizeBytes, rec.Paused)
-	require.InDelta(t, 6000, rec.DurationMS, 1500)
+	// Three 2-s spans ran between start and stop; the file is as long as
+	// the time between them (what a loaded machine lost is not filled in).
+	require.GreaterOrEqual(t, rec.DurationMS, int64(4500))
+	require.LessOrEqual(t, rec.DurationMS, recorded.Milliseconds()+200)
 
 	r = s.Do(t, "GET", "/v1/recordings/"+rec.ID+"/download-url", admin, nil)
 	require.Equal(t, 200, r.Status, string(r.Raw))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -20,10 +19,9 @@ func TestTrunkOptionsPing(t *testing.T) {
 	sipp := harness.StartSipp(t, harness.SippOptions{Scenario: "uas_options_loop.xml", Timeout: time.Minute,
 		Args: []string{"-m", "1000"}})
 	s := harness.Start(t, func(c *config.Config) { c.SIP.TrunkOptionsInterval = 200 * time.Millisecond })
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	deadPort := closed.Addr().(*net.TCPAddr).Port
-	require.NoError(t, closed.Close())
+	// Nothing listens there, and the port is outside the ephemeral range, so
+	// no connection of the server's can ever be given it as its own.
+	deadPort := harness.FreePort(t, "tcp", "127.0.0.1")
 
 	create := func(name string, port int, transport string) string {
 		r := s.Do(t, "POST", "/v1/trunks", admin, map[string]any{"name": name, "host": "127.0.0.1", "port": port,

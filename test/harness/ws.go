@@ -120,10 +120,11 @@ func (w *WS) ReadTimeout(d time.Duration) (protocol.Message, error) {
 	}
 }
 
-// Read reads one frame within 5 s or fails the test.
+// Read reads one frame within 10 s (a busy machine is slow, never that
+// slow) or fails the test.
 func (w *WS) Read() protocol.Message {
 	w.t.Helper()
-	m, err := w.ReadTimeout(5 * time.Second)
+	m, err := w.ReadTimeout(10 * time.Second)
 	require.NoError(w.t, err)
 	return m
 }
