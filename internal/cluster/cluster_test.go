@@ -18,8 +18,11 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// heartbeat is short so that TTLs (3 heartbeats) pass quickly.
-const heartbeat = 200 * time.Millisecond
+// heartbeat is short so that TTLs (3 heartbeats) pass quickly, and long
+// enough that a live node's entries outlast a busy machine stalling
+// nats-server or the test for a second (they lapse after 1.2 s without a
+// refresh, and tests check that a live node's entries do not).
+const heartbeat = 400 * time.Millisecond
 
 func join(t *testing.T, url, id string, load func() cluster.Load) *cluster.Node {
 	t.Helper()
@@ -31,8 +34,9 @@ func join(t *testing.T, url, id string, load func() cluster.Load) *cluster.Node 
 	return n
 }
 
+// ctxT bounds a whole test's calls (a hung call fails the test, not CI).
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
