@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/switchboard-voice/switchboard/internal/auth"
@@ -32,10 +31,9 @@ type pageJSON[T any] struct {
 func newPage[T any](r *http.Request, path string, data []T, more bool, lastID string) pageJSON[T] {
 	p := pageJSON[T]{Object: "list", URL: path, Data: data, HasMore: more}
 	if more && lastID != "" {
-		q := url.Values{"starting_after": {lastID}}
-		if l := r.URL.Query().Get("limit"); l != "" {
-			q.Set("limit", l)
-		}
+		q := r.URL.Query() // the same limit and filters, from after lastID
+		q.Del("ending_before")
+		q.Set("starting_after", lastID)
 		next := path + "?" + q.Encode()
 		p.NextPageURL = &next
 	}
@@ -116,10 +114,15 @@ func (a *API) listDirectory(r *http.Request) (int, any, error) {
 }
 
 // listMyCalls serves GET /v1/me/calls: the calls the token's user placed or
-// received, newest first.
+// received, newest first, narrowed by GET /v1/calls's filters (user: the
+// calls with that user).
 func (a *API) listMyCalls(r *http.Request) (int, any, error) {
 	id := identity(r)
 	opt, err := listOptions(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	query, err := callQuery(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -133,7 +136,7 @@ func (a *API) listMyCalls(r *http.Request) (int, any, error) {
 		}
 	}
 	calls, more, err := a.Store.ListCallRecords(r.Context(),
-		store.CallFilter{AccountID: id.AccountID, UserID: id.UserID, ListOptions: opt})
+		store.CallFilter{AccountID: id.AccountID, UserID: id.UserID, CallQuery: query, ListOptions: opt})
 	if err != nil {
 		return 0, nil, err
 	}

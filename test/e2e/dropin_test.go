@@ -339,6 +339,22 @@ func TestDropInMe(t *testing.T) {
 	carolRows, _ := pages(t, s, "/v1/me/calls", s.Token(t, s.Carol, time.Hour))
 	require.Len(t, carolRows, 1)
 	require.Equal(t, ids[1], carolRows[0]["id"])
+
+	// GET /v1/calls's filters narrow the user's history, and its pages
+	// keep them: alice's calls with bob, one a page.
+	withBob, n := pages(t, s, "/v1/me/calls?limit=1&user="+string(s.Bob.ID), aliceTok)
+	require.Equal(t, 2, n)
+	require.Equal(t, []any{ids[0], ids[2]}, []any{withBob[0]["id"], withBob[1]["id"]})
+	none, _ := pages(t, s, "/v1/me/calls?reason=busy&direction=internal", aliceTok)
+	require.Empty(t, none)
+	hungUp, _ := pages(t, s, "/v1/me/calls?reason=hangup&from="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), aliceTok)
+	require.Len(t, hungUp, 3)
+	for q, code := range map[string]string{"direction=sideways": "invalid_direction", "reason=bored": "invalid_reason",
+		"from=yesterday": "invalid_time"} {
+		bad = s.Do(t, "GET", "/v1/me/calls?"+q, aliceTok, nil)
+		require.Equal(t, 400, bad.Status, q)
+		require.Equal(t, code, bad.Body["code"], q)
+	}
 	erinCalls, _ := pages(t, s, "/v1/me/calls", s.Token(t, erin, time.Hour))
 	require.Empty(t, erinCalls)
 	bad = s.Do(t, "GET", "/v1/me/calls?starting_after="+ids[1], s.Token(t, erin, time.Hour), nil)
