@@ -450,8 +450,8 @@ func (c *Call) duration() *int {
 	return &d
 }
 
-// end finishes the call: every leg still up hears reason, media closes,
-// the record is closed.
+// end finishes the call: the record is closed, then every leg still up
+// hears reason and its media closes.
 func (c *Call) end(reason EndReason) {
 	if c.state == StateEnded {
 		return
@@ -468,22 +468,31 @@ func (c *Call) end(reason EndReason) {
 	c.stopPlaying()
 	c.unlink()
 	c.leavePark()
-	// The record is closed before any device hears the end, so an app that
-	// reads its history on call.ended finds the call finished, with its legs.
-	for _, l := range append([]*leg{c.caller}, c.callees...) {
-		if !l.ended {
-			l.endedFor = reason
-		}
-	}
-	c.rec.ended(reason, c.legStats())
-	c.closeLeg(c.caller, reason)
-	for _, l := range c.callees {
+	c.closeRecord(reason)
+	for _, l := range c.ownLegs() {
 		c.closeLeg(l, reason)
 	}
 	c.logEnded(reason)
 	c.m.remove(c)
 	c.done = true
 }
+
+// closeRecord closes the record of a call ending for reason, with its
+// legs' stats as they stand. It runs before any device hears the end, so
+// an app that reads its history on call.ended finds the call finished. (It
+// costs the hangup one store write, which the call's goroutine made right
+// after the hangup before.)
+func (c *Call) closeRecord(reason EndReason) {
+	for _, l := range c.ownLegs() {
+		if !l.ended {
+			l.endedFor = reason
+		}
+	}
+	c.rec.ended(reason, c.legStats())
+}
+
+// ownLegs is the caller's leg, then the callees'.
+func (c *Call) ownLegs() []*leg { return append([]*leg{c.caller}, c.callees...) }
 
 func (c *Call) legStats() []store.LegStats {
 	legs := c.joined

@@ -265,7 +265,7 @@ func (m *Manager) Supervise(ctx context.Context, id ident.CallID, cmd Command) e
 
 // superviseHangup ends the call for everyone.
 func (c *Call) superviseHangup() error {
-	for _, l := range append([]*leg{c.caller}, c.callees...) {
+	for _, l := range c.ownLegs() {
 		if !l.ended {
 			l.endedBy = Supervisor
 		}

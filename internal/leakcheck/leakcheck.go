@@ -15,6 +15,9 @@ import (
 	"go.uber.org/goleak"
 )
 
+// Options are goleak's Ignore* options; goleak.Cleanup is not one (a
+// TestMain cleans up after Run returns).
+
 // Settle is how long goroutines are given to end.
 const Settle = 10 * time.Second
 

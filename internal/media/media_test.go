@@ -220,15 +220,15 @@ func TestEngineConfigurations(t *testing.T) {
 	// A port the kernel gave and took back: another socket may get it
 	// before the engine binds it, so a port found taken is tried again.
 	for range 20 {
-		ln, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		require.NoError(t, err)
+		ln, lerr := net.ListenPacket("udp4", "127.0.0.1:0")
+		require.NoError(t, lerr)
 		cfg.UDPMuxPort = ln.LocalAddr().(*net.UDPAddr).Port
 		require.NoError(t, ln.Close())
 		if e, err = NewEngine(cfg, log); !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 	}
-	require.NoError(t, err)
+	require.NoError(t, err) // NewEngine's
 	a, b := pair(t, e)
 	require.NotNil(t, a)
 	require.NotNil(t, b)

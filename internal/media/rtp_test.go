@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -44,10 +45,13 @@ func newPhone(t *testing.T) *phone {
 func (p *phone) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
 
 // send sends one PCMU packet to the endpoint.
-func (p *phone) send(to *RTPEndpoint) {
+func (p *phone) send(to *RTPEndpoint) { p.sendPayload(to, make([]byte, 160)) }
+
+// sendPayload sends one PCMU packet carrying payload.
+func (p *phone) sendPayload(to *RTPEndpoint, payload []byte) {
 	p.seq++
 	b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: p.seq,
-		Timestamp: uint32(p.seq) * 160, SSRC: 7}, Payload: make([]byte, 160)}).Marshal()
+		Timestamp: uint32(p.seq) * 160, SSRC: 7}, Payload: payload}).Marshal()
 	require.NoError(p.t, err)
 	_, err = p.conn.WriteToUDPAddrPort(b, to.LocalAddr())
 	require.NoError(p.t, err)
@@ -171,13 +175,16 @@ func TestRTPLatching(t *testing.T) {
 
 	// Packets from another source are dropped while the latched one is
 	// alive; after a second of it alone, sending re-latches to it.
-	// One socket reads them in order: when nat's last packet is in, so is
-	// everything sent before it.
+	// One socket reads them in order: when nat's marked last packet is in,
+	// so is everything sent before it.
 	sdpPeer.send(a)
 	nat.send(a)
 	sdpPeer.send(a)
-	nat.send(a)
-	require.Eventually(t, func() bool { return len(got.get()) >= 3 }, 2*time.Second, 5*time.Millisecond)
+	nat.sendPayload(a, []byte{0xee})
+	require.Eventually(t, func() bool {
+		ps := got.get()
+		return len(ps) > 0 && bytes.Equal(ps[len(ps)-1].Payload, []byte{0xee})
+	}, 2*time.Second, 5*time.Millisecond)
 	require.Len(t, got.get(), 3, "only the latched source's packets")
 	deadline := time.Now().Add(3 * time.Second)
 	for a.remoteAddr().Port() != uint16(sdpPeer.port()) && time.Now().Before(deadline) {

@@ -17,7 +17,10 @@ let next = Math.floor(Math.random() * SLOTS);
 function bindable(proto, port) {
   return new Promise((resolve) => {
     const s = proto === 'udp' ? dgram.createSocket('udp4') : net.createServer();
-    s.once('error', () => resolve(false));
+    s.once('error', () => {
+      if (proto === 'udp') s.close(); // a dgram socket stays open after a failed bind
+      resolve(false);
+    });
     const done = () => s.close(() => resolve(true));
     if (proto === 'udp') s.bind(port, '127.0.0.1', done);
     else s.listen(port, '127.0.0.1', done);

@@ -37,10 +37,10 @@ async function seen(user, status, after) {
 }
 
 describe('Presence', () => {
-  // The Go e2e test holds the server to 200 ms (test/e2e/presence_test.go);
-  // here three Chromiums share two cores, so the bound is looser and the
+  // The Go e2e test bounds the delay (test/e2e/presence_test.go); here
+  // three Chromiums share two cores, so only the order is checked and the
   // figures are logged.
-  it('a watcher sees on_call by the answer and available soon after the hangup', async () => {
+  it('a watcher sees on_call from the ring, and available after the hangup', async () => {
     const ids = [sb.users.alice.id, sb.users.bob.id];
     await carol.page.evaluate((users) => {
       const T = window.__t;
@@ -51,20 +51,19 @@ describe('Presence', () => {
     await expect.poll(async () => (await watched()).find((f) => f.msg.type === 'presence.list')?.msg.users
       .map((u) => `${u.name}:${u.status}`).sort()).toEqual(['Alice:available', 'Bob:available']);
 
-    await alice.page.evaluate(async () => { window.__t.call = await window.__t.phone.call('102'); });
-    await takeIncoming(bob);
-    const answeredAt = await bob.page.evaluate(async () => {
-      await window.__t.call.answer();
+    const calledAt = await alice.page.evaluate(async () => {
+      window.__t.call = await window.__t.phone.call('102');
       return Date.now();
     });
+    await takeIncoming(bob);
+    // Both are on_call from the ring: before bob answers. (Order, not
+    // speed, is checked: a test must not time a busy machine.)
     let onCall;
     await expect.poll(async () => {
       onCall = [await seen(sb.users.alice.id, 'on_call', 0), await seen(sb.users.bob.id, 'on_call', 0)];
       return onCall.every((t) => t !== undefined);
-    }, { timeout: 5_000, interval: 20 }).toBe(true);
-    // Both are on_call from the ring already. The figures are logged; the
-    // bound only catches a lost update (a test must not time a busy machine).
-    for (const t of onCall) expect(t - answeredAt).toBeLessThan(3_000);
+    }, { interval: 20 }).toBe(true);
+    await bob.page.evaluate(() => window.__t.call.answer());
 
     const hungUpAt = await alice.page.evaluate(() => {
       window.__t.call.hangup();
@@ -74,10 +73,9 @@ describe('Presence', () => {
     await expect.poll(async () => {
       available = [await seen(sb.users.alice.id, 'available', hungUpAt), await seen(sb.users.bob.id, 'available', hungUpAt)];
       return available.every((t) => t !== undefined);
-    }, { timeout: 5_000, interval: 20 }).toBe(true);
+    }, { interval: 20 }).toBe(true);
     const gaps = available.map((t) => t - hungUpAt);
-    console.log(`presence: on_call ${onCall.map((t) => t - answeredAt)} ms from the answer, available ${gaps} ms after the hangup`);
-    for (const g of gaps) expect(g).toBeLessThan(3_000);
+    console.log(`presence: on_call ${onCall.map((t) => t - calledAt)} ms after the call, available ${gaps} ms after the hangup`);
   });
 
   it('a user of another account, or none, is presence_unavailable', async () => {
